@@ -1,0 +1,256 @@
+//! Alerts: raised by break-glass (and later the gateway and the watcher), worked through
+//! OPEN -> ACKNOWLEDGED -> RESOLVED.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Severity {
+    Critical,
+    High,
+    Medium,
+    Low,
+    Info,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "CRITICAL",
+            Severity::High => "HIGH",
+            Severity::Medium => "MEDIUM",
+            Severity::Low => "LOW",
+            Severity::Info => "INFO",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum AlertStatus {
+    Open,
+    Acknowledged,
+    Resolved,
+}
+
+impl AlertStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Open => "OPEN",
+            AlertStatus::Acknowledged => "ACKNOWLEDGED",
+            AlertStatus::Resolved => "RESOLVED",
+        }
+    }
+
+    /// The lifecycle: an open alert may be acknowledged or resolved, an acknowledged one
+    /// resolved; a resolved alert stays resolved.
+    pub fn may_become(self, next: AlertStatus) -> bool {
+        matches!(
+            (self, next),
+            (AlertStatus::Open, AlertStatus::Acknowledged)
+                | (AlertStatus::Open, AlertStatus::Resolved)
+                | (AlertStatus::Acknowledged, AlertStatus::Resolved)
+        )
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    pub id: i64,
+    pub created_at: DateTime<Utc>,
+    pub severity: Severity,
+    pub source: String,
+    pub title: String,
+    pub message: String,
+    pub status: AlertStatus,
+    pub window_id: Option<i64>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub acknowledged_by: Option<String>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub resolved_by: Option<String>,
+}
+
+/// What an operator can do to an alert.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertAction {
+    Acknowledge,
+    Resolve,
+}
+
+impl AlertAction {
+    pub fn target(self) -> AlertStatus {
+        match self {
+            AlertAction::Acknowledge => AlertStatus::Acknowledged,
+            AlertAction::Resolve => AlertStatus::Resolved,
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub use store::{apply, insert, list, NewAlert};
+
+#[cfg(feature = "ssr")]
+mod store {
+    use super::{Alert, AlertAction, AlertStatus, Severity};
+    use crate::audit;
+    use crate::auth::{Actor, Permission};
+    use crate::database::{from_millis, to_millis, Pool};
+    use crate::error::AppError;
+    use chrono::{DateTime, Utc};
+    use sqlx::sqlite::SqliteRow;
+    use sqlx::Row;
+
+    pub struct NewAlert<'a> {
+        pub at: DateTime<Utc>,
+        pub severity: Severity,
+        pub source: &'a str,
+        pub title: String,
+        pub message: String,
+        pub window_id: Option<i64>,
+    }
+
+    const COLUMNS: &str = "id, created_at, severity, source, title, message, status, window_id, \
+        acknowledged_at, acknowledged_by, resolved_at, resolved_by";
+
+    fn from_row(r: &SqliteRow) -> Alert {
+        let severity = match r.get::<&str, _>("severity") {
+            "CRITICAL" => Severity::Critical,
+            "HIGH" => Severity::High,
+            "MEDIUM" => Severity::Medium,
+            "LOW" => Severity::Low,
+            _ => Severity::Info,
+        };
+        let status = match r.get::<&str, _>("status") {
+            "ACKNOWLEDGED" => AlertStatus::Acknowledged,
+            "RESOLVED" => AlertStatus::Resolved,
+            _ => AlertStatus::Open,
+        };
+        Alert {
+            id: r.get("id"),
+            created_at: from_millis(r.get("created_at")),
+            severity,
+            source: r.get("source"),
+            title: r.get("title"),
+            message: r.get("message"),
+            status,
+            window_id: r.get("window_id"),
+            acknowledged_at: r.get::<Option<i64>, _>("acknowledged_at").map(from_millis),
+            acknowledged_by: r.get("acknowledged_by"),
+            resolved_at: r.get::<Option<i64>, _>("resolved_at").map(from_millis),
+            resolved_by: r.get("resolved_by"),
+        }
+    }
+
+    pub async fn insert(
+        conn: &mut sqlx::SqliteConnection,
+        alert: NewAlert<'_>,
+    ) -> Result<Alert, sqlx::Error> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO alerts (created_at, severity, source, title, message, window_id) \
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+        ))
+        .bind(to_millis(alert.at))
+        .bind(alert.severity.as_str())
+        .bind(alert.source)
+        .bind(alert.title)
+        .bind(alert.message)
+        .bind(alert.window_id)
+        .fetch_one(conn)
+        .await?;
+        Ok(from_row(&row))
+    }
+
+    pub async fn list(
+        pool: &Pool,
+        status: Option<AlertStatus>,
+        limit: u32,
+    ) -> Result<Vec<Alert>, sqlx::Error> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM alerts WHERE (?1 IS NULL OR status = ?1) \
+             ORDER BY created_at DESC, id DESC LIMIT ?2"
+        ))
+        .bind(status.map(AlertStatus::as_str))
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await?;
+        Ok(rows.iter().map(from_row).collect())
+    }
+
+    /// An operator acknowledges or resolves an alert; audited.
+    pub async fn apply(
+        pool: &Pool,
+        actor: &Actor,
+        id: i64,
+        action: AlertAction,
+        now: DateTime<Utc>,
+    ) -> Result<Alert, AppError> {
+        actor.require(Permission::AlertsManage)?;
+        let mut tx = pool.begin().await?;
+        let current = get(&mut tx, id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("Alert {id}")))?;
+        let target = action.target();
+        if !current.status.may_become(target) {
+            return Err(AppError::Conflict(format!(
+                "Alert {id} is {}; it cannot become {}",
+                current.status.as_str(),
+                target.as_str()
+            )));
+        }
+        let updated = set_status(&mut tx, id, action, &actor.operator.username, now).await?;
+        let audit_action = match action {
+            AlertAction::Acknowledge => audit::ALERT_ACKNOWLEDGE,
+            AlertAction::Resolve => audit::ALERT_RESOLVE,
+        };
+        audit::record(
+            &mut tx,
+            now,
+            &actor.operator.username,
+            audit_action,
+            serde_json::json!({ "alert_id": id, "title": updated.title }),
+            actor.source_addr.as_deref(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    async fn get(
+        conn: &mut sqlx::SqliteConnection,
+        id: i64,
+    ) -> Result<Option<Alert>, sqlx::Error> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM alerts WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
+        Ok(row.as_ref().map(from_row))
+    }
+
+    async fn set_status(
+        conn: &mut sqlx::SqliteConnection,
+        id: i64,
+        action: AlertAction,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Alert, sqlx::Error> {
+        let sql = match action {
+            AlertAction::Acknowledge => format!(
+                "UPDATE alerts SET status = 'ACKNOWLEDGED', acknowledged_at = ?, acknowledged_by = ? \
+                 WHERE id = ? RETURNING {COLUMNS}"
+            ),
+            AlertAction::Resolve => format!(
+                "UPDATE alerts SET status = 'RESOLVED', resolved_at = ?, resolved_by = ? \
+                 WHERE id = ? RETURNING {COLUMNS}"
+            ),
+        };
+        let row = sqlx::query(&sql)
+            .bind(to_millis(at))
+            .bind(actor)
+            .bind(id)
+            .fetch_one(conn)
+            .await?;
+        Ok(from_row(&row))
+    }
+}

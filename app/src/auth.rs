@@ -1,0 +1,395 @@
+//! Operators, roles and sessions.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    SecurityManager,
+    Operator,
+    Viewer,
+    Auditor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::SecurityManager => "security_manager",
+            Role::Operator => "operator",
+            Role::Viewer => "viewer",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        ROLES.into_iter().find(|r| r.as_str() == s)
+    }
+
+    pub fn can(self, permission: Permission) -> bool {
+        PERMISSIONS
+            .iter()
+            .any(|(p, roles)| *p == permission && roles.contains(&self))
+    }
+}
+
+pub const ROLES: [Role; 5] = [
+    Role::Admin,
+    Role::SecurityManager,
+    Role::Operator,
+    Role::Viewer,
+    Role::Auditor,
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Permission {
+    BreakGlassActivate,
+    BreakGlassDeactivate,
+    AlertsManage,
+    AuditRead,
+}
+
+impl Permission {
+    /// What the permission allows, as the 403 message says it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Permission::BreakGlassActivate => "activate break-glass",
+            Permission::BreakGlassDeactivate => "deactivate break-glass",
+            Permission::AlertsManage => "manage alerts",
+            Permission::AuditRead => "read the audit trail",
+        }
+    }
+}
+
+/// The permission table, the one place that says which role may do what. Deactivation restores
+/// safety, so it needs less privilege than activation.
+pub const PERMISSIONS: &[(Permission, &[Role])] = &[
+    (
+        Permission::BreakGlassActivate,
+        &[Role::Admin, Role::SecurityManager],
+    ),
+    (
+        Permission::BreakGlassDeactivate,
+        &[Role::Admin, Role::SecurityManager, Role::Operator],
+    ),
+    (
+        Permission::AlertsManage,
+        &[Role::Admin, Role::SecurityManager, Role::Operator],
+    ),
+    (
+        Permission::AuditRead,
+        &[Role::Admin, Role::SecurityManager, Role::Auditor],
+    ),
+];
+
+/// A logged-in operator, as the UI knows them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operator {
+    pub id: i64,
+    pub username: String,
+    pub role: Role,
+}
+
+impl Operator {
+    pub fn can(&self, permission: Permission) -> bool {
+        self.role.can(permission)
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub use server::*;
+
+#[cfg(feature = "ssr")]
+mod server {
+    use super::{Operator, Permission, Role};
+    use crate::audit;
+    use crate::database::{to_millis, Pool};
+    use crate::error::AppError;
+    use crate::state::AppState;
+    use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+    use argon2::Argon2;
+    use chrono::{DateTime, TimeDelta, Utc};
+    use http::HeaderMap;
+    use rand::RngCore;
+    use sha2::{Digest, Sha256};
+    use sqlx::Row;
+
+    pub const SESSION_COOKIE: &str = "bg_session";
+
+    pub fn hash_password(password: &str) -> String {
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .expect("argon2id hashing with default parameters")
+            .to_string()
+    }
+
+    fn verify_password(password: &str, hash: &str) -> bool {
+        PasswordHash::new(hash)
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    }
+
+    fn random_hex(bytes: usize) -> String {
+        let mut buf = vec![0u8; bytes];
+        rand::rngs::OsRng.fill_bytes(&mut buf);
+        hex::encode(buf)
+    }
+
+    fn token_hash(token: &str) -> String {
+        hex::encode(Sha256::digest(token.as_bytes()))
+    }
+
+    /// Creates the bootstrap admin when no operator exists. Returns the generated password
+    /// when none was given, so that the caller prints it once.
+    pub async fn ensure_bootstrap_admin(
+        pool: &Pool,
+        password: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, sqlx::Error> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM operators")
+            .fetch_one(pool)
+            .await?;
+        if count > 0 {
+            return Ok(None);
+        }
+        let generated = password.is_none().then(|| random_hex(12));
+        let password = password.or(generated.as_deref()).unwrap_or_default();
+        create_operator(pool, "admin", password, Role::Admin, now).await?;
+        Ok(generated)
+    }
+
+    pub async fn create_operator(
+        pool: &Pool,
+        username: &str,
+        password: &str,
+        role: Role,
+        now: DateTime<Utc>,
+    ) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar(
+            "INSERT INTO operators (username, password_hash, role, created_at) \
+             VALUES (?, ?, ?, ?) RETURNING id",
+        )
+        .bind(username)
+        .bind(hash_password(password))
+        .bind(role.as_str())
+        .bind(to_millis(now))
+        .fetch_one(pool)
+        .await
+    }
+
+    /// Checks the credentials and opens a session; returns the operator and the session token
+    /// (only its hash is stored). Every attempt is audited.
+    pub async fn login(
+        state: &AppState,
+        username: &str,
+        password: &str,
+        source_addr: Option<&str>,
+    ) -> Result<(Operator, String), AppError> {
+        let now = state.clock.now();
+        let row = sqlx::query(
+            "SELECT id, username, password_hash, role FROM operators \
+             WHERE username = ? AND disabled = 0",
+        )
+        .bind(username)
+        .fetch_optional(&state.pool)
+        .await?;
+        let operator = match &row {
+            Some(r) if verify_password(password, r.get("password_hash")) => {
+                Role::parse(r.get("role")).map(|role| Operator {
+                    id: r.get("id"),
+                    username: r.get("username"),
+                    role,
+                })
+            }
+            Some(_) => None,
+            None => {
+                // Spend the same time as a real check so that timing does not reveal names.
+                verify_password(password, &state.dummy_password_hash);
+                None
+            }
+        };
+        let mut tx = state.pool.begin().await?;
+        let Some(operator) = operator else {
+            audit::record(
+                &mut tx,
+                now,
+                username,
+                audit::LOGIN_FAILED,
+                serde_json::json!({}),
+                source_addr,
+            )
+            .await?;
+            tx.commit().await?;
+            return Err(AppError::BadCredentials);
+        };
+        let token = random_hex(32);
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, operator_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(token_hash(&token))
+        .bind(operator.id)
+        .bind(to_millis(now))
+        .bind(to_millis(now + state.settings.session_lifetime))
+        .execute(&mut *tx)
+        .await?;
+        audit::record(
+            &mut tx,
+            now,
+            &operator.username,
+            audit::LOGIN,
+            serde_json::json!({}),
+            source_addr,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((operator, token))
+    }
+
+    pub async fn logout(
+        state: &AppState,
+        token: &str,
+        operator: &Operator,
+        source_addr: Option<&str>,
+    ) -> Result<(), AppError> {
+        let mut tx = state.pool.begin().await?;
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+            .bind(token_hash(token))
+            .execute(&mut *tx)
+            .await?;
+        audit::record(
+            &mut tx,
+            state.clock.now(),
+            &operator.username,
+            audit::LOGOUT,
+            serde_json::json!({}),
+            source_addr,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn operator_for_token(
+        state: &AppState,
+        token: &str,
+    ) -> Result<Option<Operator>, AppError> {
+        let row = sqlx::query(
+            "SELECT o.id, o.username, o.role FROM sessions s JOIN operators o ON o.id = s.operator_id \
+             WHERE s.token_hash = ? AND s.expires_at > ? AND o.disabled = 0",
+        )
+        .bind(token_hash(token))
+        .bind(to_millis(state.clock.now()))
+        .fetch_optional(&state.pool)
+        .await?;
+        Ok(row.and_then(|r| {
+            Some(Operator {
+                id: r.get("id"),
+                username: r.get("username"),
+                role: Role::parse(r.get("role"))?,
+            })
+        }))
+    }
+
+    /// The session token from a request's `Cookie` header.
+    pub fn session_token(headers: &HeaderMap) -> Option<String> {
+        headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == SESSION_COOKIE)
+            .map(|(_, value)| value.to_owned())
+    }
+
+    pub fn session_cookie(token: &str, lifetime: TimeDelta, secure: bool) -> String {
+        format!(
+            "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+            lifetime.num_seconds(),
+            if secure { "; Secure" } else { "" }
+        )
+    }
+
+    pub fn clearing_cookie(secure: bool) -> String {
+        session_cookie("", TimeDelta::zero(), secure)
+    }
+
+    /// Who is calling, and from where.
+    #[derive(Clone, Debug)]
+    pub struct Actor {
+        pub operator: Operator,
+        pub source_addr: Option<String>,
+        pub token: String,
+    }
+
+    impl Actor {
+        pub fn require(&self, permission: Permission) -> Result<(), AppError> {
+            if self.operator.can(permission) {
+                Ok(())
+            } else {
+                Err(AppError::Forbidden(permission.describe().to_owned()))
+            }
+        }
+    }
+
+    /// Resolves the caller of a request from its session cookie.
+    pub async fn actor_from_headers(
+        state: &AppState,
+        headers: &HeaderMap,
+        source_addr: Option<String>,
+    ) -> Result<Actor, AppError> {
+        let token = session_token(headers).ok_or(AppError::Unauthorized)?;
+        let operator = operator_for_token(state, &token)
+            .await?
+            .ok_or(AppError::Unauthorized)?;
+        Ok(Actor {
+            operator,
+            source_addr,
+            token,
+        })
+    }
+
+    /// The caller of the current server function.
+    pub async fn current_actor() -> Result<Actor, AppError> {
+        let state = leptos::prelude::expect_context::<AppState>();
+        let headers: HeaderMap = leptos_axum::extract()
+            .await
+            .map_err(|e| AppError::Transport(e.to_string()))?;
+        let addr = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .await
+            .ok()
+            .map(|c| c.0.ip().to_string());
+        actor_from_headers(&state, &headers, addr).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deactivation_needs_less_privilege_than_activation() {
+        for role in ROLES {
+            if role.can(Permission::BreakGlassActivate) {
+                assert!(role.can(Permission::BreakGlassDeactivate), "{role:?}");
+            }
+        }
+        assert!(Role::Operator.can(Permission::BreakGlassDeactivate));
+        assert!(!Role::Operator.can(Permission::BreakGlassActivate));
+        assert!(!Role::Viewer.can(Permission::BreakGlassDeactivate));
+    }
+
+    #[test]
+    fn roles_round_trip_through_their_names() {
+        for role in ROLES {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(Role::parse("root"), None);
+    }
+}

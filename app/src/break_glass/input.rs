@@ -1,0 +1,373 @@
+//! The operator's activation input, parsed once into types that cannot hold an invalid value.
+//!
+//! These types compile for the browser (the dialog shows their errors live) and for the server
+//! (which applies the same parse and never trusts the browser).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+pub const REASON_MIN_CHARS: usize = 10;
+pub const REASON_MAX_CHARS: usize = 500;
+pub const DURATION_MIN_MINUTES: u32 = 15;
+pub const DURATION_MAX_MINUTES: u32 = 240;
+/// Presets offered by the dialog, in minutes.
+pub const DURATION_PRESETS: [u32; 5] = [15, 30, 60, 120, 240];
+pub const CONFIRMATION_WORD: &str = "CONFIRM";
+
+/// The input field a validation error belongs to, named as the API and the dialog name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    Reason,
+    DurationMinutes,
+    Confirm,
+    Body,
+    Username,
+    Password,
+    From,
+    To,
+}
+
+impl Field {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Field::Reason => "reason",
+            Field::DurationMinutes => "duration_minutes",
+            Field::Confirm => "confirm",
+            Field::Body => "body",
+            Field::Username => "username",
+            Field::Password => "password",
+            Field::From => "from",
+            Field::To => "to",
+        }
+    }
+}
+
+/// A rejected input: which field, and the rule it broke, in an operator's words.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: Field,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: Field, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for FieldError {}
+
+/// Why break-glass is being pulled: trimmed, 10 to 500 characters, no control characters
+/// other than newline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Reason(String);
+
+impl Reason {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let trimmed = raw.trim();
+        let error = |message: String| Err(FieldError::new(Field::Reason, message));
+        if let Some(c) = trimmed.chars().find(|c| c.is_control() && *c != '\n') {
+            return error(format!(
+                "Reason must not contain control characters (found U+{:04X}); only line breaks are allowed",
+                u32::from(c)
+            ));
+        }
+        let chars = trimmed.chars().count();
+        if chars < REASON_MIN_CHARS {
+            return error(format!(
+                "Reason must be at least {REASON_MIN_CHARS} characters (now {chars})"
+            ));
+        }
+        if chars > REASON_MAX_CHARS {
+            return error(format!(
+                "Reason must be at most {REASON_MAX_CHARS} characters (now {chars})"
+            ));
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Reason {
+    type Error = FieldError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<Reason> for String {
+    fn from(value: Reason) -> Self {
+        value.0
+    }
+}
+
+/// How long the shield is bypassed: whole minutes from 15 to 240 inclusive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "u32")]
+pub struct BypassDuration(u32);
+
+impl BypassDuration {
+    pub fn parse(minutes: i64) -> Result<Self, FieldError> {
+        match u32::try_from(minutes) {
+            Ok(m) if (DURATION_MIN_MINUTES..=DURATION_MAX_MINUTES).contains(&m) => Ok(Self(m)),
+            _ => Err(Self::range_error()),
+        }
+    }
+
+    /// Parses what an operator typed into the minutes field.
+    pub fn parse_input(raw: &str) -> Result<Self, FieldError> {
+        let minutes: i64 = raw.trim().parse().map_err(|_| Self::not_whole_minutes())?;
+        Self::parse(minutes)
+    }
+
+    fn not_whole_minutes() -> FieldError {
+        FieldError::new(
+            Field::DurationMinutes,
+            format!(
+                "Duration must be a whole number of minutes between {DURATION_MIN_MINUTES} and {DURATION_MAX_MINUTES}"
+            ),
+        )
+    }
+
+    fn range_error() -> FieldError {
+        FieldError::new(
+            Field::DurationMinutes,
+            format!(
+                "Duration must be between {DURATION_MIN_MINUTES} minutes and 4 hours ({DURATION_MAX_MINUTES} minutes), in whole minutes"
+            ),
+        )
+    }
+
+    pub fn minutes(self) -> u32 {
+        self.0
+    }
+
+    pub fn as_delta(self) -> chrono::TimeDelta {
+        chrono::TimeDelta::minutes(i64::from(self.0))
+    }
+}
+
+impl TryFrom<i64> for BypassDuration {
+    type Error = FieldError;
+    fn try_from(value: i64) -> Result<Self, Self::Error> {
+        Self::parse(value)
+    }
+}
+
+impl From<BypassDuration> for u32 {
+    fn from(value: BypassDuration) -> Self {
+        value.0
+    }
+}
+
+/// Proof that the operator typed `CONFIRM`.
+///
+/// The match is exact: case-sensitive and without trimming, so `confirm`, `CONFIRM ` and
+/// ` CONFIRM` are all refused. A deliberate act should be typed deliberately, and an exact rule
+/// is one an operator can predict; the error message says so.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Confirmation(());
+
+impl Confirmation {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        if raw == CONFIRMATION_WORD {
+            Ok(Self(()))
+        } else {
+            Err(Self::mismatch())
+        }
+    }
+
+    fn mismatch() -> FieldError {
+        FieldError::new(
+            Field::Confirm,
+            format!("Type {CONFIRMATION_WORD} exactly: capital letters, no spaces before or after"),
+        )
+    }
+}
+
+/// A complete, valid activation request. The only way to get one is [`Activation::parse`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Activation {
+    pub reason: Reason,
+    pub duration: BypassDuration,
+    pub confirmation: Confirmation,
+}
+
+impl Activation {
+    /// Parses the three fields, reporting the first field (in form order) that is invalid.
+    pub fn parse(reason: &str, duration_minutes: i64, confirm: &str) -> Result<Self, FieldError> {
+        Ok(Self {
+            reason: Reason::parse(reason)?,
+            duration: BypassDuration::parse(duration_minutes)?,
+            confirmation: Confirmation::parse(confirm)?,
+        })
+    }
+
+    /// Parses the JSON API's body `{reason, duration_minutes, confirm}`; a missing or
+    /// mistyped field is named like an invalid one.
+    pub fn from_json(json: &serde_json::Value) -> Result<Self, FieldError> {
+        let reason = json.get("reason").and_then(|v| v.as_str()).ok_or_else(|| {
+            FieldError::new(
+                Field::Reason,
+                format!(
+                    "Reason is required: text of {REASON_MIN_CHARS} to {REASON_MAX_CHARS} characters"
+                ),
+            )
+        })?;
+        let reason = Reason::parse(reason)?;
+        let minutes = json
+            .get("duration_minutes")
+            .and_then(|v| v.as_i64())
+            .ok_or_else(BypassDuration::not_whole_minutes)?;
+        let confirm = json
+            .get("confirm")
+            .and_then(|v| v.as_str())
+            .ok_or_else(Confirmation::mismatch)?;
+        Ok(Self {
+            reason,
+            duration: BypassDuration::parse(minutes)?,
+            confirmation: Confirmation::parse(confirm)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn reason_is_trimmed_and_counted_in_characters() {
+        let r = Reason::parse("  database down  ").unwrap();
+        assert_eq!(r.as_str(), "database down");
+        // Ten characters of four bytes each: valid, although 40 bytes long.
+        assert!(Reason::parse(&"🔥".repeat(10)).is_ok());
+        let err = Reason::parse(&"🔥".repeat(9)).unwrap_err();
+        assert_eq!(err.field, Field::Reason);
+        assert_eq!(err.message, "Reason must be at least 10 characters (now 9)");
+        assert!(Reason::parse(&"é".repeat(500)).is_ok());
+        assert_eq!(
+            Reason::parse(&"é".repeat(501)).unwrap_err().message,
+            "Reason must be at most 500 characters (now 501)"
+        );
+    }
+
+    #[test]
+    fn reason_allows_newlines_but_no_other_control_characters() {
+        assert!(Reason::parse("line one\nline two").is_ok());
+        let err = Reason::parse("tab\there is bad").unwrap_err();
+        assert!(err.message.contains("U+0009"), "{}", err.message);
+        assert!(Reason::parse("bell\u{7} rings here").is_err());
+    }
+
+    #[test]
+    fn whitespace_only_reason_is_too_short() {
+        let err = Reason::parse("               ").unwrap_err();
+        assert_eq!(err.message, "Reason must be at least 10 characters (now 0)");
+    }
+
+    #[test]
+    fn duration_bounds_are_inclusive() {
+        assert_eq!(BypassDuration::parse(15).unwrap().minutes(), 15);
+        assert_eq!(BypassDuration::parse(240).unwrap().minutes(), 240);
+        for bad in [14, 241, 0, -15, i64::MAX, i64::MIN] {
+            let err = BypassDuration::parse(bad).unwrap_err();
+            assert_eq!(err.field, Field::DurationMinutes);
+        }
+        assert!(BypassDuration::parse_input(" 60 ").is_ok());
+        for bad in ["", "1.5", "sixty", "60m"] {
+            let err = BypassDuration::parse_input(bad).unwrap_err();
+            assert!(err.message.contains("whole number"), "{bad}: {}", err.message);
+        }
+        for preset in DURATION_PRESETS {
+            assert!(BypassDuration::parse(i64::from(preset)).is_ok());
+        }
+    }
+
+    #[test]
+    fn confirmation_is_exact() {
+        assert!(Confirmation::parse("CONFIRM").is_ok());
+        for bad in ["confirm", "Confirm", "CONFIRM ", " CONFIRM", "CONFIRMED", ""] {
+            let err = Confirmation::parse(bad).unwrap_err();
+            assert_eq!(err.field, Field::Confirm, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn activation_reports_fields_in_form_order() {
+        assert_eq!(
+            Activation::parse("short", 5, "no").unwrap_err().field,
+            Field::Reason
+        );
+        assert_eq!(
+            Activation::parse("long enough reason", 5, "no")
+                .unwrap_err()
+                .field,
+            Field::DurationMinutes
+        );
+        assert_eq!(
+            Activation::parse("long enough reason", 30, "no")
+                .unwrap_err()
+                .field,
+            Field::Confirm
+        );
+        assert!(Activation::parse("long enough reason", 30, "CONFIRM").is_ok());
+    }
+
+    #[test]
+    fn json_body_names_missing_and_mistyped_fields() {
+        let parse = |v: serde_json::Value| Activation::from_json(&v);
+        let ok = serde_json::json!({"reason": "shield is down", "duration_minutes": 30, "confirm": "CONFIRM"});
+        assert_eq!(parse(ok).unwrap().duration.minutes(), 30);
+        let err = parse(serde_json::json!({"duration_minutes": 30, "confirm": "CONFIRM"})).unwrap_err();
+        assert_eq!(err.field, Field::Reason);
+        assert!(err.message.starts_with("Reason is required"));
+        for bad in [serde_json::json!(20.5), serde_json::json!("30"), serde_json::Value::Null] {
+            let body = serde_json::json!({"reason": "shield is down", "duration_minutes": bad, "confirm": "CONFIRM"});
+            assert_eq!(parse(body).unwrap_err().field, Field::DurationMinutes);
+        }
+        let err = parse(serde_json::json!({"reason": "shield is down", "duration_minutes": 30, "confirm": true})).unwrap_err();
+        assert_eq!(err.field, Field::Confirm);
+    }
+
+    #[test]
+    fn serde_refuses_invalid_values() {
+        assert!(serde_json::from_str::<Reason>("\"too short\"").is_err());
+        assert!(serde_json::from_str::<BypassDuration>("300").is_err());
+        assert_eq!(
+            serde_json::from_str::<BypassDuration>("45").unwrap().minutes(),
+            45
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn parsed_reason_always_satisfies_the_rules(raw in "\\PC{0,600}") {
+            if let Ok(r) = Reason::parse(&raw) {
+                let n = r.as_str().chars().count();
+                prop_assert!((REASON_MIN_CHARS..=REASON_MAX_CHARS).contains(&n));
+                prop_assert_eq!(r.as_str(), r.as_str().trim());
+                prop_assert!(!r.as_str().chars().any(|c| c.is_control() && c != '\n'));
+            }
+        }
+
+        #[test]
+        fn duration_accepts_exactly_the_range(m in -1000i64..1000) {
+            prop_assert_eq!(BypassDuration::parse(m).is_ok(), (15..=240).contains(&m));
+        }
+    }
+}

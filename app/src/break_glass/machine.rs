@@ -1,0 +1,293 @@
+//! The break-glass lifecycle as a pure state machine: Inactive -> Active -> CoolingDown -> Inactive.
+//!
+//! Nothing here reads a clock or touches I/O; every transition takes `now` as an argument, so
+//! the service (which does the I/O) and the property tests drive the same code.
+
+use super::input::{Activation, BypassDuration, Reason};
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Enforced pause after a window ends, before the next activation is allowed.
+pub const COOL_DOWN: TimeDelta = TimeDelta::minutes(15);
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    pub activated_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub duration: BypassDuration,
+    pub reason: Reason,
+    pub activated_by: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndKind {
+    Expired,
+    Deactivated,
+}
+
+impl EndKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndKind::Expired => "expired",
+            EndKind::Deactivated => "deactivated",
+        }
+    }
+}
+
+/// A window that has ended, and how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ended {
+    pub window: Window,
+    pub ended_at: DateTime<Utc>,
+    pub kind: EndKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum Lifecycle {
+    #[default]
+    Inactive,
+    Active(Window),
+    CoolingDown {
+        until: DateTime<Utc>,
+    },
+}
+
+/// What happened when time moved on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    Expired(Ended),
+    CoolDownOver,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    AlreadyActive { expires_at: DateTime<Utc> },
+    CoolingDown { until: DateTime<Utc> },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotActive;
+
+impl Lifecycle {
+    /// The state after a window ended at `ended_at`.
+    pub fn after_end(ended_at: DateTime<Utc>) -> Self {
+        Lifecycle::CoolingDown {
+            until: ended_at + COOL_DOWN,
+        }
+    }
+
+    /// Brings the state up to `now`: a window past its `expires_at` ends exactly then, and a
+    /// cool-down past its end is over. Returns the new state and what changed, in order.
+    pub fn tick(&self, now: DateTime<Utc>) -> (Lifecycle, Vec<Change>) {
+        let mut state = self.clone();
+        let mut changes = Vec::new();
+        loop {
+            match &state {
+                Lifecycle::Active(w) if now >= w.expires_at => {
+                    let ended = Ended {
+                        window: w.clone(),
+                        ended_at: w.expires_at,
+                        kind: EndKind::Expired,
+                    };
+                    state = Lifecycle::after_end(ended.ended_at);
+                    changes.push(Change::Expired(ended));
+                }
+                Lifecycle::CoolingDown { until } if now >= *until => {
+                    state = Lifecycle::Inactive;
+                    changes.push(Change::CoolDownOver);
+                }
+                _ => return (state, changes),
+            }
+        }
+    }
+
+    /// Opens a window at `now`. The caller ticks first, so an expired window or a finished
+    /// cool-down never blocks an activation.
+    pub fn activate(
+        &self,
+        now: DateTime<Utc>,
+        activation: &Activation,
+        actor: &str,
+    ) -> Result<Window, Refusal> {
+        match self {
+            Lifecycle::Active(w) => Err(Refusal::AlreadyActive {
+                expires_at: w.expires_at,
+            }),
+            Lifecycle::CoolingDown { until } => Err(Refusal::CoolingDown { until: *until }),
+            Lifecycle::Inactive => Ok(Window {
+                activated_at: now,
+                expires_at: now + activation.duration.as_delta(),
+                duration: activation.duration,
+                reason: activation.reason.clone(),
+                activated_by: actor.to_owned(),
+            }),
+        }
+    }
+
+    /// Ends the active window at `now` (an operator's "Deactivate Now").
+    pub fn deactivate(&self, now: DateTime<Utc>) -> Result<Ended, NotActive> {
+        match self {
+            Lifecycle::Active(w) if now < w.expires_at => Ok(Ended {
+                window: w.clone(),
+                ended_at: now,
+                kind: EndKind::Deactivated,
+            }),
+            _ => Err(NotActive),
+        }
+    }
+
+    /// The next instant at which `tick` would change something.
+    pub fn next_deadline(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Lifecycle::Inactive => None,
+            Lifecycle::Active(w) => Some(w.expires_at),
+            Lifecycle::CoolingDown { until } => Some(*until),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn activation(minutes: i64) -> Activation {
+        Activation::parse("primary shield is down", minutes, "CONFIRM").unwrap()
+    }
+
+    fn t0() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+    }
+
+    #[test]
+    fn full_cycle() {
+        let now = t0();
+        let w = Lifecycle::Inactive
+            .activate(now, &activation(15), "alice")
+            .unwrap();
+        assert_eq!(w.expires_at, now + TimeDelta::minutes(15));
+        let active = Lifecycle::Active(w.clone());
+        assert_eq!(
+            active.activate(now, &activation(30), "bob"),
+            Err(Refusal::AlreadyActive {
+                expires_at: w.expires_at
+            })
+        );
+        let (same, changes) = active.tick(w.expires_at - TimeDelta::milliseconds(1));
+        assert_eq!((same, changes.len()), (active.clone(), 0));
+        let (cooling, changes) = active.tick(w.expires_at);
+        assert_eq!(
+            cooling,
+            Lifecycle::CoolingDown {
+                until: w.expires_at + COOL_DOWN
+            }
+        );
+        assert!(matches!(&changes[..], [Change::Expired(e)] if e.ended_at == w.expires_at));
+        assert!(cooling.activate(w.expires_at, &activation(15), "a").is_err());
+        let (inactive, changes) = cooling.tick(w.expires_at + COOL_DOWN);
+        assert_eq!(inactive, Lifecycle::Inactive);
+        assert_eq!(changes, vec![Change::CoolDownOver]);
+    }
+
+    #[test]
+    fn a_long_gap_expires_and_ends_the_cool_down_in_one_tick() {
+        let w = Lifecycle::Inactive
+            .activate(t0(), &activation(60), "alice")
+            .unwrap();
+        let (state, changes) = Lifecycle::Active(w).tick(t0() + TimeDelta::days(1));
+        assert_eq!(state, Lifecycle::Inactive);
+        assert_eq!(changes.len(), 2);
+    }
+
+    #[test]
+    fn deactivation_ends_now_and_starts_the_cool_down() {
+        let w = Lifecycle::Inactive
+            .activate(t0(), &activation(60), "alice")
+            .unwrap();
+        let at = t0() + TimeDelta::minutes(7);
+        let ended = Lifecycle::Active(w).deactivate(at).unwrap();
+        assert_eq!(ended.ended_at, at);
+        assert_eq!(ended.kind, EndKind::Deactivated);
+        assert_eq!(Lifecycle::Inactive.deactivate(at), Err(NotActive));
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Activate(i64),
+        Deactivate,
+        Tick,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (15i64..=240).prop_map(Op::Activate),
+            Just(Op::Deactivate),
+            Just(Op::Tick),
+        ]
+    }
+
+    proptest! {
+        /// Drives random operations at random, increasing times, checking the invariants at
+        /// every step exactly as the service applies transitions (tick, then act).
+        #[test]
+        fn invariants_hold_over_random_sequences(
+            steps in prop::collection::vec((op(), 0i64..20_000), 1..200)
+        ) {
+            let mut now = t0();
+            let mut state = Lifecycle::Inactive;
+            let mut last_end: Option<DateTime<Utc>> = None;
+            for (op, advance_secs) in steps {
+                now += TimeDelta::seconds(advance_secs);
+                let (ticked, changes) = state.tick(now);
+                for change in &changes {
+                    if let Change::Expired(e) = change {
+                        // A window never outlives its expires_at: it ends exactly then.
+                        prop_assert_eq!(e.ended_at, e.window.expires_at);
+                        prop_assert!(e.ended_at <= now);
+                        last_end = Some(e.ended_at);
+                    }
+                }
+                state = ticked;
+                match op {
+                    Op::Activate(m) => match state.activate(now, &activation(m), "op") {
+                        Ok(w) => {
+                            // Never two active windows; no activation during cool-down.
+                            prop_assert_eq!(&state, &Lifecycle::Inactive);
+                            if let Some(end) = last_end {
+                                prop_assert!(now >= end + COOL_DOWN);
+                            }
+                            prop_assert_eq!(w.expires_at - w.activated_at, TimeDelta::minutes(m));
+                            state = Lifecycle::Active(w);
+                        }
+                        Err(Refusal::AlreadyActive { .. }) => {
+                            prop_assert!(matches!(state, Lifecycle::Active(_)));
+                        }
+                        Err(Refusal::CoolingDown { until }) => {
+                            prop_assert!(now < until);
+                            // Cool-down is exactly 15 minutes after the end.
+                            prop_assert_eq!(Some(until), last_end.map(|e| e + COOL_DOWN));
+                        }
+                    },
+                    Op::Deactivate => match state.deactivate(now) {
+                        Ok(e) => {
+                            prop_assert!(e.ended_at < e.window.expires_at);
+                            last_end = Some(e.ended_at);
+                            state = Lifecycle::after_end(e.ended_at);
+                        }
+                        Err(NotActive) => {
+                            prop_assert!(!matches!(state, Lifecycle::Active(_)));
+                        }
+                    },
+                    Op::Tick => {}
+                }
+                if let Lifecycle::Active(w) = &state {
+                    prop_assert!(now < w.expires_at);
+                }
+                if let Lifecycle::CoolingDown { until } = &state {
+                    prop_assert_eq!(Some(*until), last_end.map(|e| e + COOL_DOWN));
+                }
+            }
+        }
+    }
+}

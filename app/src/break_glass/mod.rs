@@ -1,0 +1,15 @@
+//! Break-glass: the parsed activation input, the lifecycle state machine, the status clients see
+//! and, on the server, the service that stores and schedules it.
+
+pub mod input;
+pub mod machine;
+pub mod status;
+
+#[cfg(feature = "ssr")]
+pub mod service;
+#[cfg(feature = "ssr")]
+mod store;
+
+pub use input::{Activation, BypassDuration, Confirmation, Field, FieldError, Reason};
+pub use machine::{EndKind, Lifecycle};
+pub use status::{ActivatedWindow, BreakGlassStatus, DeactivationSummary, Phase};

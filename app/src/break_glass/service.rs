@@ -1,0 +1,355 @@
+//! The break-glass service: the pure lifecycle plus storage, alerts, audit, events and the
+//! expiry timer. Every transition goes through here, whether it comes from the JSON API, a
+//! server function or the clock.
+
+use super::machine::{Change, EndKind, Ended, Lifecycle, Refusal};
+use super::status::{active_minutes, seconds_until, ActivatedWindow};
+use super::store::{self, InsertRefused};
+use super::{Activation, BreakGlassStatus, DeactivationSummary};
+use crate::alerts::{self, NewAlert, Severity};
+use crate::audit;
+use crate::auth::{Actor, Permission};
+use crate::clock::SharedClock;
+use crate::database::Pool;
+use crate::error::AppError;
+use crate::events::{EventHub, ServerEvent, StateChange, StateEvent};
+use crate::time_format;
+use crate::traffic;
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use tokio::sync::{watch, Mutex};
+
+pub const ALERT_SOURCE: &str = "break-glass";
+
+pub struct BreakGlassService {
+    pool: Pool,
+    clock: SharedClock,
+    events: EventHub,
+    /// Held for the whole of a transition, so that transitions never interleave.
+    lifecycle: Mutex<Lifecycle>,
+    /// The committed state, for readers that must not wait (status, SSE, the gateway).
+    current: watch::Sender<Lifecycle>,
+}
+
+impl BreakGlassService {
+    /// Loads the stored state and reconciles it with the clock: a window that expired while
+    /// the server was down is closed now, at its `expires_at`.
+    pub async fn load(
+        pool: Pool,
+        clock: SharedClock,
+        events: EventHub,
+    ) -> Result<Arc<Self>, sqlx::Error> {
+        let stored = store::load(&pool).await?;
+        let service = Arc::new(Self {
+            pool,
+            clock,
+            events,
+            lifecycle: Mutex::new(stored.clone()),
+            current: watch::channel(stored).0,
+        });
+        service.advance().await?;
+        Ok(service)
+    }
+
+    /// The status as of now. Reading ticks the committed state, so a reader never sees a
+    /// window past its `expires_at` as active, even in the instant before the timer commits.
+    pub fn status(&self) -> BreakGlassStatus {
+        let now = self.clock.now();
+        let (state, _) = self.current.borrow().tick(now);
+        BreakGlassStatus::of(&state, now)
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<Lifecycle> {
+        self.current.subscribe()
+    }
+
+    pub async fn activate(
+        &self,
+        actor: &Actor,
+        activation: Activation,
+    ) -> Result<ActivatedWindow, AppError> {
+        if let Err(e) = actor.require(Permission::BreakGlassActivate) {
+            self.record_denied(actor, &activation, &e).await?;
+            return Err(e);
+        }
+        let mut lifecycle = self.lifecycle.lock().await;
+        let now = self.clock.now();
+        self.advance_locked(&mut lifecycle, now).await?;
+        let window = match lifecycle.activate(now, &activation, &actor.operator.username) {
+            Ok(w) => w,
+            Err(refusal) => {
+                let e = refusal_error(refusal, now);
+                drop(lifecycle);
+                self.record_denied(actor, &activation, &e).await?;
+                return Err(e);
+            }
+        };
+        let mut tx = self.pool.begin().await?;
+        let id = match store::insert(&mut tx, &window).await {
+            Ok(id) => id,
+            Err(refused) => {
+                drop(tx);
+                return Err(self.resync_after(refused, &mut lifecycle, now).await);
+            }
+        };
+        let alert = alerts::insert(
+            &mut tx,
+            NewAlert {
+                at: now,
+                severity: Severity::Critical,
+                source: ALERT_SOURCE,
+                title: format!(
+                    "Break-Glass Activated — Shield bypass for {} minutes",
+                    window.duration.minutes()
+                ),
+                message: format!(
+                    "{} activated break-glass until {}. Reason: {}",
+                    window.activated_by,
+                    time_format::utc(window.expires_at),
+                    window.reason.as_str()
+                ),
+                window_id: Some(id),
+            },
+        )
+        .await?;
+        audit::record(
+            &mut tx,
+            now,
+            &actor.operator.username,
+            audit::ACTIVATE,
+            serde_json::json!({
+                "window_id": id,
+                "reason": window.reason.as_str(),
+                "duration_minutes": window.duration.minutes(),
+                "expires_at": window.expires_at,
+            }),
+            actor.source_addr.as_deref(),
+        )
+        .await?;
+        tx.commit().await?;
+        let activated = ActivatedWindow::new(id, &window);
+        self.commit_state(&mut lifecycle, Lifecycle::Active(window));
+        self.publish_change(StateChange::Activated, now);
+        self.events.publish(&ServerEvent::Alert(alert));
+        Ok(activated)
+    }
+
+    pub async fn deactivate(&self, actor: &Actor) -> Result<DeactivationSummary, AppError> {
+        actor.require(Permission::BreakGlassDeactivate)?;
+        let mut lifecycle = self.lifecycle.lock().await;
+        let now = self.clock.now();
+        self.advance_locked(&mut lifecycle, now).await?;
+        let ended = lifecycle.deactivate(now).map_err(|_| AppError::NotActive)?;
+        let Some(unscanned) = self
+            .record_end(
+                &ended,
+                &actor.operator.username,
+                actor.source_addr.as_deref(),
+            )
+            .await?
+        else {
+            // Another writer closed it first: take the stored truth.
+            *lifecycle = store::load(&self.pool).await?;
+            self.current.send_replace(lifecycle.clone());
+            return Err(AppError::NotActive);
+        };
+        self.commit_state(&mut lifecycle, Lifecycle::after_end(now));
+        self.publish_change(StateChange::Deactivated, now);
+        Ok(DeactivationSummary {
+            duration_actual_minutes: active_minutes(ended.window.activated_at, ended.ended_at),
+            unscanned_traffic: unscanned,
+            ended_at: ended.ended_at,
+        })
+    }
+
+    /// Applies what the passage of time implies (expiry, end of cool-down).
+    pub async fn advance(&self) -> Result<(), sqlx::Error> {
+        let mut lifecycle = self.lifecycle.lock().await;
+        let now = self.clock.now();
+        self.advance_locked(&mut lifecycle, now).await
+    }
+
+    /// Ends windows at `expires_at` as the clock reaches it, until `shutdown` fires.
+    pub async fn run_expiry_timer(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let mut changed = self.current.subscribe();
+        loop {
+            let deadline = changed.borrow_and_update().next_deadline();
+            let wake = async {
+                match deadline {
+                    Some(d) => self.clock.sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = wake => {
+                    if let Err(e) = self.advance().await {
+                        tracing::error!(error = %e, "break-glass expiry could not be recorded; retrying");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }
+                r = changed.changed() => if r.is_err() { return },
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    async fn advance_locked(
+        &self,
+        lifecycle: &mut Lifecycle,
+        now: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        let (next, changes) = lifecycle.tick(now);
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut published = Vec::new();
+        for change in &changes {
+            match change {
+                Change::Expired(ended) => {
+                    // `None`: another writer recorded this expiry; record nothing twice.
+                    self.record_end(ended, audit::SYSTEM, None).await?;
+                    published.push(StateChange::Expired);
+                }
+                Change::CoolDownOver => published.push(StateChange::CoolDownOver),
+            }
+        }
+        self.commit_state(lifecycle, next);
+        for change in published {
+            self.publish_change(change, now);
+        }
+        Ok(())
+    }
+
+    /// Closes the window in storage with its alert and audit record, in one transaction.
+    /// Returns the unscanned count, or `None` if the window had already been closed.
+    async fn record_end(
+        &self,
+        ended: &Ended,
+        ended_by: &str,
+        source_addr: Option<&str>,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let unscanned =
+            traffic::count_bypassed(&mut tx, ended.window.activated_at, ended.ended_at).await?;
+        let Some(id) = store::close(&mut tx, ended, ended_by, unscanned).await? else {
+            return Ok(None);
+        };
+        let minutes = active_minutes(ended.window.activated_at, ended.ended_at);
+        let (title, action, how) = match ended.kind {
+            EndKind::Expired => ("Break-Glass Expired", audit::EXPIRE, "expired".to_owned()),
+            EndKind::Deactivated => (
+                "Break-Glass Deactivated",
+                audit::DEACTIVATE,
+                format!("was deactivated by {ended_by}"),
+            ),
+        };
+        let alert = alerts::insert(
+            &mut tx,
+            NewAlert {
+                at: ended.ended_at,
+                severity: Severity::High,
+                source: ALERT_SOURCE,
+                title: title.to_owned(),
+                message: format!(
+                    "Break-glass {how} after {minutes} minutes active ({} to {}); \
+                     {unscanned} requests passed unscanned and need review.",
+                    time_format::utc(ended.window.activated_at),
+                    time_format::utc(ended.ended_at),
+                ),
+                window_id: Some(id),
+            },
+        )
+        .await?;
+        audit::record(
+            &mut tx,
+            ended.ended_at,
+            ended_by,
+            action,
+            serde_json::json!({
+                "window_id": id,
+                "active_minutes": minutes,
+                "unscanned_traffic": unscanned,
+                "activated_by": ended.window.activated_by,
+            }),
+            source_addr,
+        )
+        .await?;
+        tx.commit().await?;
+        self.events.publish(&ServerEvent::Alert(alert));
+        Ok(Some(unscanned))
+    }
+
+    async fn record_denied(
+        &self,
+        actor: &Actor,
+        activation: &Activation,
+        error: &AppError,
+    ) -> Result<(), sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        audit::record(
+            &mut conn,
+            self.clock.now(),
+            &actor.operator.username,
+            audit::ACTIVATE_DENIED,
+            serde_json::json!({
+                "why": error.code(),
+                "reason": activation.reason.as_str(),
+                "duration_minutes": activation.duration.minutes(),
+            }),
+            actor.source_addr.as_deref(),
+        )
+        .await
+    }
+
+    /// After the database refused what the in-memory state allowed, reload the stored truth
+    /// and say why the activation was refused.
+    async fn resync_after(
+        &self,
+        refused: InsertRefused,
+        lifecycle: &mut Lifecycle,
+        now: DateTime<Utc>,
+    ) -> AppError {
+        if let InsertRefused::Db(e) = refused {
+            return e.into();
+        }
+        match store::load(&self.pool).await {
+            Ok(stored) => {
+                let (stored, _) = stored.tick(now);
+                let refusal = match &stored {
+                    Lifecycle::Active(w) => Refusal::AlreadyActive {
+                        expires_at: w.expires_at,
+                    },
+                    Lifecycle::CoolingDown { until } => Refusal::CoolingDown { until: *until },
+                    Lifecycle::Inactive => return AppError::Internal,
+                };
+                *lifecycle = stored;
+                self.current.send_replace(lifecycle.clone());
+                refusal_error(refusal, now)
+            }
+            Err(e) => e.into(),
+        }
+    }
+
+    fn commit_state(&self, lifecycle: &mut Lifecycle, next: Lifecycle) {
+        *lifecycle = next.clone();
+        self.current.send_replace(next);
+    }
+
+    fn publish_change(&self, change: StateChange, now: DateTime<Utc>) {
+        let status = BreakGlassStatus::of(&self.current.borrow(), now);
+        self.events.publish(&ServerEvent::State(StateEvent {
+            change: Some(change),
+            status,
+        }));
+    }
+}
+
+fn refusal_error(refusal: Refusal, now: DateTime<Utc>) -> AppError {
+    match refusal {
+        Refusal::AlreadyActive { expires_at } => AppError::AlreadyActive { expires_at },
+        Refusal::CoolingDown { until } => AppError::CoolingDown {
+            until,
+            retry_after_seconds: seconds_until(now, until),
+        },
+    }
+}

@@ -1,0 +1,111 @@
+//! The status every client sees: the JSON of `GET /api/break-glass/status` and of the SSE
+//! `state` event.
+
+use super::machine::{Lifecycle, Window};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Inactive,
+    Active,
+    CoolingDown,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BreakGlassStatus {
+    pub state: Phase,
+    pub active: bool,
+    pub activated_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub remaining_seconds: i64,
+    pub reason: Option<String>,
+    pub duration_minutes: Option<u32>,
+    pub activated_by: Option<String>,
+    pub cool_down_until: Option<DateTime<Utc>>,
+    pub cool_down_remaining_seconds: i64,
+    pub server_time: DateTime<Utc>,
+}
+
+/// Whole seconds from `now` to `until`, rounded up so that a countdown reaches 0 only at the end.
+pub fn seconds_until(now: DateTime<Utc>, until: DateTime<Utc>) -> i64 {
+    let ms = (until - now).num_milliseconds().max(0);
+    (ms + 999) / 1000
+}
+
+impl BreakGlassStatus {
+    pub fn of(lifecycle: &Lifecycle, now: DateTime<Utc>) -> Self {
+        let inactive = Self {
+            state: Phase::Inactive,
+            active: false,
+            activated_at: None,
+            expires_at: None,
+            remaining_seconds: 0,
+            reason: None,
+            duration_minutes: None,
+            activated_by: None,
+            cool_down_until: None,
+            cool_down_remaining_seconds: 0,
+            server_time: now,
+        };
+        match lifecycle {
+            Lifecycle::Inactive => inactive,
+            Lifecycle::Active(w) => Self {
+                state: Phase::Active,
+                active: true,
+                activated_at: Some(w.activated_at),
+                expires_at: Some(w.expires_at),
+                remaining_seconds: seconds_until(now, w.expires_at),
+                reason: Some(w.reason.as_str().to_owned()),
+                duration_minutes: Some(w.duration.minutes()),
+                activated_by: Some(w.activated_by.clone()),
+                ..inactive
+            },
+            Lifecycle::CoolingDown { until } => Self {
+                state: Phase::CoolingDown,
+                cool_down_until: Some(*until),
+                cool_down_remaining_seconds: seconds_until(now, *until),
+                ..inactive
+            },
+        }
+    }
+}
+
+/// What an operator's "Deactivate Now" reports back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeactivationSummary {
+    pub duration_actual_minutes: i64,
+    pub unscanned_traffic: i64,
+    pub ended_at: DateTime<Utc>,
+}
+
+/// Minutes a window was active, rounded up: a window of 20 seconds was active for 1 minute.
+pub fn active_minutes(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+    let ms = (to - from).num_milliseconds().max(0);
+    (ms + 59_999) / 60_000
+}
+
+/// The window an activation opened: the JSON of a successful `POST /api/break-glass/activate`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivatedWindow {
+    pub id: i64,
+    pub activated_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub duration_minutes: u32,
+    pub reason: String,
+    pub activated_by: String,
+}
+
+impl ActivatedWindow {
+    pub fn new(id: i64, w: &Window) -> Self {
+        Self {
+            id,
+            activated_at: w.activated_at,
+            expires_at: w.expires_at,
+            duration_minutes: w.duration.minutes(),
+            reason: w.reason.as_str().to_owned(),
+            activated_by: w.activated_by.clone(),
+        }
+    }
+}

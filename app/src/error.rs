@@ -1,0 +1,146 @@
+//! The one error type of the UI's server functions and the JSON API.
+
+use crate::break_glass::FieldError;
+use chrono::{DateTime, Utc};
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AppError {
+    /// 400: an input broke a rule.
+    Invalid(FieldError),
+    /// 401: no valid session.
+    Unauthorized,
+    /// 401 on login: wrong username or password (never says which).
+    BadCredentials,
+    /// 403: logged in, but not allowed.
+    Forbidden(String),
+    /// 404
+    NotFound(String),
+    /// 409: break-glass is already active.
+    AlreadyActive { expires_at: DateTime<Utc> },
+    /// 409: nothing to deactivate.
+    NotActive,
+    /// 409: a state change that the resource's lifecycle does not allow.
+    Conflict(String),
+    /// 429: activation refused during the cool-down.
+    CoolingDown {
+        until: DateTime<Utc>,
+        retry_after_seconds: i64,
+    },
+    /// 500: details are in the server log, not in the response.
+    Internal,
+    /// The call did not reach the server function or its answer could not be read.
+    Transport(String),
+}
+
+impl AppError {
+    pub fn status_code(&self) -> u16 {
+        match self {
+            AppError::Invalid(_) => 400,
+            AppError::Unauthorized | AppError::BadCredentials => 401,
+            AppError::Forbidden(_) => 403,
+            AppError::NotFound(_) => 404,
+            AppError::AlreadyActive { .. } | AppError::NotActive | AppError::Conflict(_) => 409,
+            AppError::CoolingDown { .. } => 429,
+            AppError::Internal | AppError::Transport(_) => 500,
+        }
+    }
+
+    /// A stable machine-readable code for the JSON API.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Invalid(_) => "invalid_input",
+            AppError::Unauthorized => "unauthorized",
+            AppError::BadCredentials => "bad_credentials",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::NotFound(_) => "not_found",
+            AppError::AlreadyActive { .. } => "already_active",
+            AppError::NotActive => "not_active",
+            AppError::Conflict(_) => "conflict",
+            AppError::CoolingDown { .. } => "cooling_down",
+            AppError::Internal => "internal",
+            AppError::Transport(_) => "transport",
+        }
+    }
+
+    /// The JSON body of an error response: `{"error": {"code", "message", "field"?, ...}}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut error = serde_json::json!({
+            "code": self.code(),
+            "message": self.to_string(),
+        });
+        match self {
+            AppError::Invalid(e) => error["field"] = e.field.as_str().into(),
+            AppError::AlreadyActive { expires_at } => {
+                error["expires_at"] = expires_at.to_rfc3339().into()
+            }
+            AppError::CoolingDown {
+                until,
+                retry_after_seconds,
+            } => {
+                error["cool_down_until"] = until.to_rfc3339().into();
+                error["retry_after_seconds"] = (*retry_after_seconds).into();
+            }
+            _ => {}
+        }
+        serde_json::json!({ "error": error })
+    }
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AppError::Invalid(e) => write!(f, "{}", e.message),
+            AppError::Unauthorized => f.write_str("You are not logged in, or your session has ended"),
+            AppError::BadCredentials => f.write_str("Wrong username or password"),
+            AppError::Forbidden(what) => write!(f, "You are not allowed to {what}"),
+            AppError::NotFound(what) => write!(f, "{what} was not found"),
+            AppError::AlreadyActive { expires_at } => write!(
+                f,
+                "Break-glass is already active until {}",
+                expires_at.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
+            AppError::NotActive => f.write_str("Break-glass is not active"),
+            AppError::Conflict(why) => f.write_str(why),
+            AppError::CoolingDown {
+                retry_after_seconds,
+                ..
+            } => write!(
+                f,
+                "Break-glass is cooling down: it can be activated again in {}",
+                crate::time_format::mm_ss(*retry_after_seconds)
+            ),
+            AppError::Internal => {
+                f.write_str("The server could not complete the request; it has been logged")
+            }
+            AppError::Transport(e) => write!(f, "Could not reach the server: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for AppError {}
+
+impl From<FieldError> for AppError {
+    fn from(value: FieldError) -> Self {
+        AppError::Invalid(value)
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::Transport(value.to_string())
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<sqlx::Error> for AppError {
+    fn from(value: sqlx::Error) -> Self {
+        tracing::error!(error = %value, "database error");
+        AppError::Internal
+    }
+}

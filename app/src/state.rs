@@ -1,0 +1,38 @@
+//! What every request handler and server function shares.
+
+use crate::break_glass::service::BreakGlassService;
+use crate::clock::SharedClock;
+use crate::database::Pool;
+use crate::events::EventHub;
+use axum::extract::FromRef;
+use chrono::TimeDelta;
+use leptos::config::LeptosOptions;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub session_lifetime: TimeDelta,
+    /// Mark cookies `Secure` (when served over HTTPS).
+    pub secure_cookies: bool,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub pool: Pool,
+    pub clock: SharedClock,
+    pub events: EventHub,
+    pub break_glass: Arc<BreakGlassService>,
+    pub settings: Arc<Settings>,
+    /// Flips to `true` when the server shuts down; open event streams end then.
+    pub shutdown: watch::Receiver<bool>,
+    /// An argon2id hash checked when a login names no operator, so timing does not tell.
+    pub dummy_password_hash: Arc<str>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}

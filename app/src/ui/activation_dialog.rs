@@ -1,0 +1,175 @@
+use crate::break_glass::input::{
+    BypassDuration, Confirmation, Reason, DURATION_PRESETS, REASON_MAX_CHARS, REASON_MIN_CHARS,
+};
+use crate::break_glass::ActivatedWindow;
+use crate::error::AppError;
+use leptos::html::Dialog;
+use leptos::prelude::*;
+
+#[server]
+pub async fn activate_break_glass(
+    reason: String,
+    duration_minutes: i64,
+    confirm: String,
+) -> Result<ActivatedWindow, AppError> {
+    crate::server_fn_result(
+        async {
+            let actor = crate::auth::current_actor().await?;
+            let activation =
+                crate::break_glass::Activation::parse(&reason, duration_minutes, &confirm)?;
+            let state = expect_context::<crate::state::AppState>();
+            state.break_glass.activate(&actor, activation).await
+        }
+        .await,
+    )
+}
+
+fn preset_label(minutes: u32) -> String {
+    if minutes < 60 {
+        format!("{minutes}m")
+    } else {
+        format!("{}h", minutes / 60)
+    }
+}
+
+/// The confirmation dialog: reason, duration, `CONFIRM`. Each field is parsed live with the
+/// same types the server uses; the button is enabled only when all three parse.
+#[component]
+pub fn ActivationDialog(open: RwSignal<bool>) -> impl IntoView {
+    let dialog = NodeRef::<Dialog>::new();
+    let reason = RwSignal::new(String::new());
+    let minutes = RwSignal::new("60".to_owned());
+    let confirm = RwSignal::new(String::new());
+    let activate = ServerAction::<ActivateBreakGlass>::new();
+
+    let reason_error = move || Reason::parse(&reason.get()).err();
+    let duration_error = move || BypassDuration::parse_input(&minutes.get()).err();
+    let confirm_error = move || Confirmation::parse(&confirm.get()).err();
+    let valid = move || reason_error().is_none() && duration_error().is_none() && confirm_error().is_none();
+
+    Effect::new(move |_| {
+        let Some(d) = dialog.get() else { return };
+        if open.get() {
+            if !d.open() {
+                let _ = d.show_modal();
+            }
+        } else if d.open() {
+            d.close();
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = activate.value().get() {
+            reason.set(String::new());
+            confirm.set(String::new());
+            minutes.set("60".to_owned());
+            activate.value().set(None);
+            open.set(false);
+        }
+    });
+
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Ok(duration) = BypassDuration::parse_input(&minutes.get_untracked()) else { return };
+        activate.dispatch(ActivateBreakGlass {
+            reason: reason.get_untracked(),
+            duration_minutes: i64::from(duration.minutes()),
+            confirm: confirm.get_untracked(),
+        });
+    };
+    let cancel = move |_| {
+        activate.value().set(None);
+        open.set(false);
+    };
+
+    view! {
+        <dialog
+            node_ref=dialog
+            class="dialog"
+            aria-labelledby="activate-title"
+            data-testid="activation-dialog"
+            on:close=move |_| open.set(false)
+        >
+            <form on:submit=submit novalidate>
+                <h2 id="activate-title">"Activate Break-Glass"</h2>
+                <p class="warning">
+                    "While break-glass is active, LLM traffic goes past the shield unscanned. "
+                    "Every request is still logged as BYPASSED, alerted and audited, and must be reviewed."
+                </p>
+
+                <label for="bg-reason">"Reason"</label>
+                <textarea
+                    id="bg-reason"
+                    name="reason"
+                    rows="3"
+                    autofocus
+                    aria-describedby="bg-reason-count bg-reason-error"
+                    prop:value=move || reason.get()
+                    on:input=move |ev| reason.set(event_target_value(&ev))
+                ></textarea>
+                <div id="bg-reason-count" class="hint" data-testid="reason-count">
+                    {move || reason.get().trim().chars().count()}
+                    {format!(" / {REASON_MAX_CHARS} characters (at least {REASON_MIN_CHARS})")}
+                </div>
+                <p id="bg-reason-error" class="field-error" data-testid="reason-error">
+                    {move || (!reason.get().is_empty()).then(reason_error).flatten().map(|e| e.message)}
+                </p>
+
+                <fieldset class="durations">
+                    <legend>"Duration"</legend>
+                    {DURATION_PRESETS.into_iter().map(|m| view! {
+                        <label class="preset">
+                            <input
+                                type="radio"
+                                name="duration-preset"
+                                value=m.to_string()
+                                prop:checked=move || minutes.get().trim() == m.to_string()
+                                on:change=move |_| minutes.set(m.to_string())
+                            />
+                            {preset_label(m)}
+                        </label>
+                    }).collect_view()}
+                    <label for="bg-minutes" class="minutes-label">"Minutes"</label>
+                    <input
+                        id="bg-minutes"
+                        name="duration_minutes"
+                        inputmode="numeric"
+                        aria-describedby="bg-minutes-error"
+                        prop:value=move || minutes.get()
+                        on:input=move |ev| minutes.set(event_target_value(&ev))
+                    />
+                    <p id="bg-minutes-error" class="field-error" data-testid="duration-error">
+                        {move || duration_error().map(|e| e.message)}
+                    </p>
+                </fieldset>
+
+                <label for="bg-confirm">"Type CONFIRM to proceed"</label>
+                <input
+                    id="bg-confirm"
+                    name="confirm"
+                    autocomplete="off"
+                    spellcheck="false"
+                    aria-describedby="bg-confirm-error"
+                    prop:value=move || confirm.get()
+                    on:input=move |ev| confirm.set(event_target_value(&ev))
+                />
+                <p id="bg-confirm-error" class="field-error" data-testid="confirm-error">
+                    {move || (!confirm.get().is_empty()).then(confirm_error).flatten().map(|e| e.message)}
+                </p>
+
+                <p class="server-error" role="alert" data-testid="server-error">
+                    {move || activate.value().get().and_then(|r| r.err()).map(|e| e.to_string())}
+                </p>
+                <div class="actions">
+                    <button type="button" on:click=cancel>"Cancel"</button>
+                    <button
+                        type="submit"
+                        class="danger"
+                        disabled=move || !valid() || activate.pending().get()
+                    >
+                        "Activate Break-Glass"
+                    </button>
+                </div>
+            </form>
+        </dialog>
+    }
+}

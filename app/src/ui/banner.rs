@@ -1,0 +1,82 @@
+use super::live::Live;
+use crate::auth::Permission;
+use crate::break_glass::DeactivationSummary;
+use crate::error::AppError;
+use crate::time_format;
+use leptos::prelude::*;
+
+#[server]
+pub async fn deactivate_break_glass() -> Result<DeactivationSummary, AppError> {
+    crate::server_fn_result(
+        async {
+            let actor = crate::auth::current_actor().await?;
+            let state = expect_context::<crate::state::AppState>();
+            state.break_glass.deactivate(&actor).await
+        }
+        .await,
+    )
+}
+
+/// The red banner on top of every page while break-glass is active.
+#[component]
+pub fn BreakGlassBanner() -> impl IntoView {
+    let live = expect_context::<Live>();
+    move || {
+        let status = live.status.get().filter(|s| s.active)?;
+        let expires_at = status.expires_at?;
+        Some(view! {
+            <div class="banner" role="alert" data-testid="break-glass-banner">
+                <strong class="banner-title">"BREAK-GLASS ACTIVE"</strong>
+                <span class="banner-text">
+                    "Shield bypassed — traffic is not scanned. "
+                    <span class="banner-reason">{status.reason.clone()}</span>
+                    " — activated by "
+                    <span class="banner-who">{status.activated_by.clone()}</span>
+                </span>
+                <span class="banner-countdown" data-testid="countdown" aria-live="off">
+                    {move || live.seconds_until(expires_at).map(time_format::mm_ss)}
+                </span>
+                <DeactivateNow/>
+            </div>
+        })
+    }
+}
+
+/// "Deactivate Now", with a confirm step; shown to those who may deactivate.
+#[component]
+fn DeactivateNow() -> impl IntoView {
+    let live = expect_context::<Live>();
+    let deactivate = ServerAction::<DeactivateBreakGlass>::new();
+    let confirming = RwSignal::new(false);
+    let allowed = move || {
+        live.me
+            .get()
+            .is_some_and(|me| me.can(Permission::BreakGlassDeactivate))
+    };
+    view! {
+        <Show when=allowed>
+            <Show
+                when=move || confirming.get()
+                fallback=move || view! {
+                    <button class="banner-button" on:click=move |_| confirming.set(true)>
+                        "Deactivate Now"
+                    </button>
+                }
+            >
+                <span class="banner-confirm">
+                    "End the bypass and restore scanning? "
+                    <button class="banner-button" disabled=move || deactivate.pending().get()
+                        on:click=move |_| { deactivate.dispatch(DeactivateBreakGlass {}); }>
+                        "Yes, deactivate"
+                    </button>
+                    <button class="banner-button secondary" on:click=move |_| confirming.set(false)>
+                        "Keep active"
+                    </button>
+                </span>
+            </Show>
+            {move || deactivate.value().get().and_then(|r| r.err()).map(|e| view! {
+                <span class="banner-error" role="alert">{e.to_string()}</span>
+            })}
+        </Show>
+    }
+}

@@ -1,0 +1,82 @@
+use super::activation_dialog::ActivationDialog;
+use super::live::Live;
+use crate::auth::Permission;
+use crate::break_glass::Phase;
+use crate::time_format;
+use leptos::prelude::*;
+
+#[component]
+pub fn ConfigurationPage() -> impl IntoView {
+    view! {
+        <h1>"Configuration"</h1>
+        <BreakGlassCard/>
+    }
+}
+
+/// The Break-Glass Mode card: the state in words, and the BREAK-GLASS button.
+#[component]
+fn BreakGlassCard() -> impl IntoView {
+    let live = expect_context::<Live>();
+    let dialog_open = RwSignal::new(false);
+    let phase = move || live.status.get().map(|s| s.state);
+    let may_activate = move || {
+        live.me
+            .get()
+            .is_some_and(|me| me.can(Permission::BreakGlassActivate))
+    };
+    view! {
+        <section class="card" aria-labelledby="break-glass-title" data-testid="break-glass-card">
+            <h2 id="break-glass-title">"Break-Glass Mode"</h2>
+            <div class="card-state" data-testid="break-glass-state">
+                {move || match live.status.get() {
+                    None => view! { <p class="muted">"Connecting to the server…"</p> }.into_any(),
+                    Some(s) => match s.state {
+                        Phase::Inactive => view! {
+                            <p><span class="pill ok">"Inactive"</span>
+                                " The shield scans all LLM traffic. Break-glass bypasses it for a "
+                                "bounded time when the shield path is down and agents must keep working. "
+                                "It needs a written reason, is alerted and audited, and every bypassed "
+                                "request is logged for review."
+                            </p>
+                        }.into_any(),
+                        Phase::Active => {
+                            let until = s.expires_at.map(time_format::utc).unwrap_or_default();
+                            view! {
+                                <p><span class="pill danger">"Active"</span>
+                                    " Activated by " <strong>{s.activated_by.clone()}</strong>
+                                    " until " <strong>{until}</strong> ". Reason: "
+                                    <q class="reason">{s.reason.clone()}</q>
+                                </p>
+                            }.into_any()
+                        }
+                        Phase::CoolingDown => {
+                            let until = s.cool_down_until;
+                            view! {
+                                <p><span class="pill warn">"Cooling down"</span>
+                                    " Break-glass can be activated again in "
+                                    <strong data-testid="cool-down-remaining">
+                                        {move || until.and_then(|u| live.seconds_until(u)).map(time_format::mm_ss)}
+                                    </strong> "."
+                                </p>
+                            }.into_any()
+                        }
+                    },
+                }}
+            </div>
+            <Show
+                when=may_activate
+                fallback=|| view! { <p class="muted">"Your role cannot activate break-glass."</p> }
+            >
+                <button
+                    class="break-glass-button"
+                    data-testid="break-glass-button"
+                    disabled=move || phase() != Some(Phase::Inactive)
+                    on:click=move |_| dialog_open.set(true)
+                >
+                    "BREAK-GLASS"
+                </button>
+            </Show>
+            <ActivationDialog open=dialog_open/>
+        </section>
+    }
+}

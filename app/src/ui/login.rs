@@ -1,0 +1,78 @@
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[server]
+pub async fn login(username: String, password: String) -> Result<(), AppError> {
+    use crate::break_glass::{Field, FieldError};
+    crate::server_fn_result(
+        async {
+            if username.trim().is_empty() {
+                return Err(FieldError::new(Field::Username, "Username is required").into());
+            }
+            if password.is_empty() {
+                return Err(FieldError::new(Field::Password, "Password is required").into());
+            }
+            let state = expect_context::<crate::state::AppState>();
+            let addr = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .await
+                .ok()
+                .map(|c| c.0.ip().to_string());
+            let (_, token) =
+                crate::auth::login(&state, username.trim(), &password, addr.as_deref()).await?;
+            let cookie = crate::auth::session_cookie(
+                &token,
+                state.settings.session_lifetime,
+                state.settings.secure_cookies,
+            );
+            let opts = expect_context::<leptos_axum::ResponseOptions>();
+            if let Ok(v) = http::HeaderValue::from_str(&cookie) {
+                opts.append_header(http::header::SET_COOKIE, v);
+            }
+            leptos_axum::redirect("/configuration");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[server]
+pub async fn logout() -> Result<(), AppError> {
+    crate::server_fn_result(
+        async {
+            let actor = crate::auth::current_actor().await?;
+            let state = expect_context::<crate::state::AppState>();
+            crate::auth::logout(&state, &actor.token, &actor.operator, actor.source_addr.as_deref())
+                .await?;
+            let opts = expect_context::<leptos_axum::ResponseOptions>();
+            if let Ok(v) =
+                http::HeaderValue::from_str(&crate::auth::clearing_cookie(state.settings.secure_cookies))
+            {
+                opts.append_header(http::header::SET_COOKIE, v);
+            }
+            leptos_axum::redirect("/login");
+            Ok(())
+        }
+        .await,
+    )
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let login = ServerAction::<Login>::new();
+    view! {
+        <main class="login">
+            <h1>"breakglass"</h1>
+            <ActionForm action=login attr:class="card login-card">
+                <h2>"Log in"</h2>
+                <label for="username">"Username"</label>
+                <input id="username" name="username" autocomplete="username" required/>
+                <label for="password">"Password"</label>
+                <input id="password" name="password" type="password" autocomplete="current-password" required/>
+                <p class="server-error" role="alert" data-testid="login-error">
+                    {move || login.value().get().and_then(|r| r.err()).map(|e| e.to_string())}
+                </p>
+                <button type="submit" disabled=move || login.pending().get()>"Log in"</button>
+            </ActionForm>
+        </main>
+    }
+}

@@ -1,0 +1,62 @@
+//! The pages and the components that every page shares.
+
+mod activation_dialog;
+mod alerts_page;
+mod audit_page;
+mod banner;
+mod configuration;
+mod layout;
+mod live;
+mod login;
+mod traffic_page;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
+use leptos_router::StaticSegment;
+
+pub use activation_dialog::ActivateBreakGlass;
+pub use alerts_page::{ListAlerts, UpdateAlert};
+pub use audit_page::ListAudit;
+pub use banner::DeactivateBreakGlass;
+pub use live::{Live, WhoAmI};
+pub use login::{Login, Logout};
+pub use traffic_page::ListTraffic;
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/breakglass.css"/>
+        <Title text="breakglass"/>
+        <Router>
+            <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
+                <Route path=StaticSegment("login") view=login::LoginPage/>
+                <ParentRoute path=StaticSegment("") view=layout::Layout>
+                    <Route path=StaticSegment("configuration") view=configuration::ConfigurationPage/>
+                    <Route path=StaticSegment("traffic") view=traffic_page::TrafficPage/>
+                    <Route path=StaticSegment("alerts") view=alerts_page::AlertsPage/>
+                    <Route path=StaticSegment("audit") view=audit_page::AuditPage/>
+                    <Route path=StaticSegment("") view=|| view! { <Redirect path="/configuration"/> }/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,7 @@
+//! The hydrate entry: compiled to WebAssembly, it brings the server-rendered page to life.
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

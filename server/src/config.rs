@@ -1,0 +1,129 @@
+//! Configuration from the environment; `breakglass --help` prints this list.
+
+use std::net::SocketAddr;
+
+pub const HELP: &str = "\
+breakglass — the LLM security shield's emergency bypass
+
+USAGE:
+    breakglass [--help]
+
+ENVIRONMENT:
+    LEPTOS_SITE_ADDR           listen address (default 127.0.0.1:3000)
+    DATABASE_URL               store (default sqlite://data/breakglass.db, created when missing)
+    BREAKGLASS_ADMIN_PASSWORD  password of the bootstrap operator `admin`, used only when the
+                               database has no operator yet; when unset, a generated password is
+                               printed once on that first start
+    BREAKGLASS_SESSION_HOURS   login session lifetime in hours, 1 to 168 (default 12)
+    BREAKGLASS_SECURE_COOKIES  `true` when served over HTTPS: session cookies get `Secure`
+                               (default false)
+    LEPTOS_SITE_ROOT           directory of the built site (default target/site)
+    RUST_LOG                   log filter (default info)
+";
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub site_addr: SocketAddr,
+    pub database_url: String,
+    pub admin_password: Option<String>,
+    pub session_hours: i64,
+    pub secure_cookies: bool,
+    pub site_root: String,
+}
+
+/// A configuration value that is present but wrong: the variable and the rule it breaks.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let site_addr = get("LEPTOS_SITE_ADDR")
+            .unwrap_or_else(|| "127.0.0.1:3000".into())
+            .parse()
+            .map_err(|_| {
+                ConfigError("LEPTOS_SITE_ADDR must be an address like 127.0.0.1:3000".into())
+            })?;
+        let session_hours = match get("BREAKGLASS_SESSION_HOURS") {
+            None => 12,
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|h| (1..=168).contains(h))
+                .ok_or_else(|| {
+                    ConfigError(
+                        "BREAKGLASS_SESSION_HOURS must be a whole number of hours from 1 to 168"
+                            .into(),
+                    )
+                })?,
+        };
+        let secure_cookies = match get("BREAKGLASS_SECURE_COOKIES").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                return Err(ConfigError(
+                    "BREAKGLASS_SECURE_COOKIES must be true or false".into(),
+                ))
+            }
+        };
+        let database_url =
+            get("DATABASE_URL").unwrap_or_else(|| "sqlite://data/breakglass.db".into());
+        if !database_url.starts_with("sqlite:") {
+            return Err(ConfigError(
+                "DATABASE_URL must be a sqlite: URL (PostgreSQL support is not built yet)".into(),
+            ));
+        }
+        Ok(Self {
+            site_addr,
+            database_url,
+            admin_password: get("BREAKGLASS_ADMIN_PASSWORD"),
+            session_hours,
+            secure_cookies,
+            site_root: get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(move |k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn defaults() {
+        let c = with(&[]).unwrap();
+        assert_eq!(c.site_addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.database_url, "sqlite://data/breakglass.db");
+        assert_eq!(c.session_hours, 12);
+        assert!(!c.secure_cookies);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (k, v) in [
+            ("LEPTOS_SITE_ADDR", "nowhere"),
+            ("BREAKGLASS_SESSION_HOURS", "0"),
+            ("BREAKGLASS_SECURE_COOKIES", "yes"),
+            ("DATABASE_URL", "mysql://x"),
+        ] {
+            let err = with(&[(k, v)]).unwrap_err();
+            assert!(err.0.starts_with(k), "{k}: {}", err.0);
+        }
+    }
+}

@@ -1,0 +1,29 @@
+use super::{ApiError, Caller};
+use app::break_glass::{Activation, ActivatedWindow, BreakGlassStatus, DeactivationSummary};
+use app::state::AppState;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::Json;
+
+pub async fn status(State(state): State<AppState>, _caller: Caller) -> Json<BreakGlassStatus> {
+    Json(state.break_glass.status())
+}
+
+pub async fn activate(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<ActivatedWindow>, ApiError> {
+    let json = super::auth::json_body(&headers, &body)?;
+    let activation = Activation::from_json(&json).map_err(app::error::AppError::from)?;
+    Ok(Json(state.break_glass.activate(&actor, activation).await?))
+}
+
+pub async fn deactivate(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+) -> Result<Json<DeactivationSummary>, ApiError> {
+    Ok(Json(state.break_glass.deactivate(&actor).await?))
+}

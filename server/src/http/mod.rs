@@ -1,0 +1,98 @@
+//! The HTTP surface: the JSON API, the event stream, the Leptos pages and server functions, and
+//! the guards in front of them.
+
+mod auth;
+mod break_glass;
+mod events;
+mod guard;
+
+use app::auth::Actor;
+use app::error::AppError;
+use app::state::AppState;
+use app::{shell, App};
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{middleware, Json, Router};
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::net::SocketAddr;
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let api = Router::new()
+        .route("/api/auth/login", post(auth::login))
+        .route("/api/auth/logout", post(auth::logout))
+        .route("/api/break-glass/status", get(break_glass::status))
+        .route("/api/break-glass/activate", post(break_glass::activate))
+        .route("/api/break-glass/deactivate", post(break_glass::deactivate))
+        .route("/api/events", get(events::stream))
+        .route("/events-worker.js", get(events::worker_script));
+    let leptos_options = state.leptos_options.clone();
+    let context_state = state.clone();
+    Router::new()
+        .merge(api)
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(context_state.clone()),
+            move || shell(leptos_options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::pages_need_login,
+        ))
+        .layer(middleware::from_fn(guard::same_origin_writes))
+        .layer(middleware::from_fn(guard::security_headers))
+        .with_state(state)
+}
+
+/// An [`AppError`] as a JSON response with the error's status code.
+pub struct ApiError(pub AppError);
+
+impl From<AppError> for ApiError {
+    fn from(value: AppError) -> Self {
+        Self(value)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.0.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, Json(self.0.to_json())).into_response();
+        if let AppError::CoolingDown {
+            retry_after_seconds,
+            ..
+        } = &self.0
+        {
+            if let Ok(v) = HeaderValue::from_str(&retry_after_seconds.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        response
+    }
+}
+
+/// The logged-in caller of a JSON API route; 401 otherwise.
+pub struct Caller(pub Actor);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let addr = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        Ok(Caller(
+            app::auth::actor_from_headers(state, &parts.headers, addr).await?,
+        ))
+    }
+}

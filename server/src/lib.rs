@@ -1,0 +1,135 @@
+//! The breakglass server: configuration, the axum router (JSON API, SSE, the Leptos app) and
+//! the background tasks. `main.rs` runs it; the integration tests start it on a random port.
+
+#![recursion_limit = "256"]
+
+pub mod config;
+mod http;
+
+use app::break_glass::service::BreakGlassService;
+use app::clock::SharedClock;
+use app::events::EventHub;
+use app::state::{AppState, Settings};
+use config::Config;
+use leptos::config::LeptosOptions;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// A running server: its address, and the handle to stop it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<std::io::Result<()>>,
+    /// The admin password generated on first start, if one was.
+    pub generated_admin_password: Option<String>,
+}
+
+impl Running {
+    /// Stops accepting, ends open event streams and the timers, and waits for the server.
+    pub async fn stop(self) -> std::io::Result<()> {
+        self.shutdown.send_replace(true);
+        let result = self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        self.state.pool.close().await;
+        result
+    }
+
+    pub fn stopping(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+}
+
+#[derive(Debug)]
+pub enum StartError {
+    Database(sqlx::Error),
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Database(e) => write!(f, "database: {e}"),
+            StartError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Opens the store, reconciles break-glass with the clock, and serves on `listener`.
+pub async fn start(
+    config: &Config,
+    clock: SharedClock,
+    listener: TcpListener,
+) -> Result<Running, StartError> {
+    if let Some(dir) = sqlite_parent_dir(&config.database_url) {
+        std::fs::create_dir_all(dir).map_err(StartError::Io)?;
+    }
+    let pool = app::database::connect(&config.database_url)
+        .await
+        .map_err(StartError::Database)?;
+    let generated_admin_password = app::auth::ensure_bootstrap_admin(
+        &pool,
+        config.admin_password.as_deref(),
+        clock.now(),
+    )
+    .await
+    .map_err(StartError::Database)?;
+    let events = EventHub::new(1024);
+    let break_glass = BreakGlassService::load(pool.clone(), clock.clone(), events.clone())
+        .await
+        .map_err(StartError::Database)?;
+    let addr = listener.local_addr().map_err(StartError::Io)?;
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let leptos_options = LeptosOptions::builder()
+        .output_name("breakglass")
+        .site_root(config.site_root.as_str())
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .build();
+    let state = AppState {
+        leptos_options,
+        pool,
+        clock,
+        events,
+        break_glass: break_glass.clone(),
+        settings: Arc::new(Settings {
+            session_lifetime: chrono::TimeDelta::hours(config.session_hours),
+            secure_cookies: config.secure_cookies,
+        }),
+        shutdown: shutdown_rx.clone(),
+        dummy_password_hash: Arc::from(app::auth::hash_password("no such operator")),
+    };
+    tokio::spawn(break_glass.run_expiry_timer(shutdown_rx.clone()));
+    let router = http::router(state.clone());
+    let mut stop = shutdown_rx;
+    let task = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await
+    });
+    Ok(Running {
+        addr,
+        state,
+        shutdown,
+        task,
+        generated_admin_password,
+    })
+}
+
+fn sqlite_parent_dir(url: &str) -> Option<&std::path::Path> {
+    let path = url.strip_prefix("sqlite://").or(url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next()?;
+    if path.starts_with(":memory:") {
+        return None;
+    }
+    std::path::Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+}

@@ -1,0 +1,56 @@
+use app::clock::SystemClock;
+use server::config::{Config, HELP};
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
+        print!("{HELP}");
+        return std::process::ExitCode::SUCCESS;
+    }
+    if let Some(arg) = std::env::args().nth(1) {
+        eprintln!("breakglass: unknown argument {arg:?}; configuration is by environment\n\n{HELP}");
+        return std::process::ExitCode::from(2);
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("breakglass: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(config.site_addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("breakglass: cannot listen on {}: {e}", config.site_addr);
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let running = match server::start(&config, Arc::new(SystemClock), listener).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("breakglass: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    if let Some(password) = &running.generated_admin_password {
+        println!("Created the operator `admin` with the generated password: {password}");
+        println!("It is shown only this once; set BREAKGLASS_ADMIN_PASSWORD to choose your own.");
+    }
+    println!("breakglass is listening on http://{}", running.addr);
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down");
+    match running.stop().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("breakglass: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
