@@ -217,10 +217,7 @@ mod store {
         Ok(updated)
     }
 
-    async fn get(
-        conn: &mut sqlx::SqliteConnection,
-        id: i64,
-    ) -> Result<Option<Alert>, sqlx::Error> {
+    async fn get(conn: &mut sqlx::SqliteConnection, id: i64) -> Result<Option<Alert>, sqlx::Error> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM alerts WHERE id = ?"))
             .bind(id)
             .fetch_optional(conn)

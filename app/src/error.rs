@@ -94,7 +94,9 @@ impl fmt::Display for AppError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AppError::Invalid(e) => write!(f, "{}", e.message),
-            AppError::Unauthorized => f.write_str("You are not logged in, or your session has ended"),
+            AppError::Unauthorized => {
+                f.write_str("You are not logged in, or your session has ended")
+            }
             AppError::BadCredentials => f.write_str("Wrong username or password"),
             AppError::Forbidden(what) => write!(f, "You are not allowed to {what}"),
             AppError::NotFound(what) => write!(f, "{what} was not found"),

@@ -32,7 +32,10 @@ impl Running {
     /// Stops accepting, ends open event streams and the timers, and waits for the server.
     pub async fn stop(self) -> std::io::Result<()> {
         self.shutdown.send_replace(true);
-        let result = self.task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        let result = self
+            .task
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
         self.state.pool.close().await;
         result
     }
@@ -69,13 +72,10 @@ pub async fn start(
     let pool = app::database::connect(&config.database_url)
         .await
         .map_err(StartError::Database)?;
-    let generated_admin_password = app::auth::ensure_bootstrap_admin(
-        &pool,
-        config.admin_password.as_deref(),
-        clock.now(),
-    )
-    .await
-    .map_err(StartError::Database)?;
+    let generated_admin_password =
+        app::auth::ensure_bootstrap_admin(&pool, config.admin_password.as_deref(), clock.now())
+            .await
+            .map_err(StartError::Database)?;
     let events = EventHub::new(1024);
     let break_glass = BreakGlassService::load(pool.clone(), clock.clone(), events.clone())
         .await
@@ -124,7 +124,9 @@ pub async fn start(
 }
 
 fn sqlite_parent_dir(url: &str) -> Option<&std::path::Path> {
-    let path = url.strip_prefix("sqlite://").or(url.strip_prefix("sqlite:"))?;
+    let path = url
+        .strip_prefix("sqlite://")
+        .or(url.strip_prefix("sqlite:"))?;
     let path = path.split('?').next()?;
     if path.starts_with(":memory:") {
         return None;

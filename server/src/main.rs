@@ -9,7 +9,9 @@ async fn main() -> std::process::ExitCode {
         return std::process::ExitCode::SUCCESS;
     }
     if let Some(arg) = std::env::args().nth(1) {
-        eprintln!("breakglass: unknown argument {arg:?}; configuration is by environment\n\n{HELP}");
+        eprintln!(
+            "breakglass: unknown argument {arg:?}; configuration is by environment\n\n{HELP}"
+        );
         return std::process::ExitCode::from(2);
     }
     tracing_subscriber::fmt()

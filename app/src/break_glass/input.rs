@@ -291,7 +291,11 @@ mod tests {
         assert!(BypassDuration::parse_input(" 60 ").is_ok());
         for bad in ["", "1.5", "sixty", "60m"] {
             let err = BypassDuration::parse_input(bad).unwrap_err();
-            assert!(err.message.contains("whole number"), "{bad}: {}", err.message);
+            assert!(
+                err.message.contains("whole number"),
+                "{bad}: {}",
+                err.message
+            );
         }
         for preset in DURATION_PRESETS {
             assert!(BypassDuration::parse(i64::from(preset)).is_ok());
@@ -301,7 +305,14 @@ mod tests {
     #[test]
     fn confirmation_is_exact() {
         assert!(Confirmation::parse("CONFIRM").is_ok());
-        for bad in ["confirm", "Confirm", "CONFIRM ", " CONFIRM", "CONFIRMED", ""] {
+        for bad in [
+            "confirm",
+            "Confirm",
+            "CONFIRM ",
+            " CONFIRM",
+            "CONFIRMED",
+            "",
+        ] {
             let err = Confirmation::parse(bad).unwrap_err();
             assert_eq!(err.field, Field::Confirm, "{bad:?}");
         }
@@ -333,10 +344,15 @@ mod tests {
         let parse = |v: serde_json::Value| Activation::from_json(&v);
         let ok = serde_json::json!({"reason": "shield is down", "duration_minutes": 30, "confirm": "CONFIRM"});
         assert_eq!(parse(ok).unwrap().duration.minutes(), 30);
-        let err = parse(serde_json::json!({"duration_minutes": 30, "confirm": "CONFIRM"})).unwrap_err();
+        let err =
+            parse(serde_json::json!({"duration_minutes": 30, "confirm": "CONFIRM"})).unwrap_err();
         assert_eq!(err.field, Field::Reason);
         assert!(err.message.starts_with("Reason is required"));
-        for bad in [serde_json::json!(20.5), serde_json::json!("30"), serde_json::Value::Null] {
+        for bad in [
+            serde_json::json!(20.5),
+            serde_json::json!("30"),
+            serde_json::Value::Null,
+        ] {
             let body = serde_json::json!({"reason": "shield is down", "duration_minutes": bad, "confirm": "CONFIRM"});
             assert_eq!(parse(body).unwrap_err().field, Field::DurationMinutes);
         }
@@ -349,7 +365,9 @@ mod tests {
         assert!(serde_json::from_str::<Reason>("\"too short\"").is_err());
         assert!(serde_json::from_str::<BypassDuration>("300").is_err());
         assert_eq!(
-            serde_json::from_str::<BypassDuration>("45").unwrap().minutes(),
+            serde_json::from_str::<BypassDuration>("45")
+                .unwrap()
+                .minutes(),
             45
         );
     }

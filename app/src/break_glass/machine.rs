@@ -184,7 +184,9 @@ mod tests {
             }
         );
         assert!(matches!(&changes[..], [Change::Expired(e)] if e.ended_at == w.expires_at));
-        assert!(cooling.activate(w.expires_at, &activation(15), "a").is_err());
+        assert!(cooling
+            .activate(w.expires_at, &activation(15), "a")
+            .is_err());
         let (inactive, changes) = cooling.tick(w.expires_at + COOL_DOWN);
         assert_eq!(inactive, Lifecycle::Inactive);
         assert_eq!(changes, vec![Change::CoolDownOver]);

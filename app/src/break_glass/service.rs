@@ -15,7 +15,7 @@ use crate::error::AppError;
 use crate::events::{EventHub, ServerEvent, StateChange, StateEvent};
 use crate::time_format;
 use crate::traffic;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use std::sync::Arc;
 use tokio::sync::{watch, Mutex};
 
@@ -54,7 +54,7 @@ impl BreakGlassService {
     /// The status as of now. Reading ticks the committed state, so a reader never sees a
     /// window past its `expires_at` as active, even in the instant before the timer commits.
     pub fn status(&self) -> BreakGlassStatus {
-        let now = self.clock.now();
+        let now = self.now();
         let (state, _) = self.current.borrow().tick(now);
         BreakGlassStatus::of(&state, now)
     }
@@ -73,7 +73,7 @@ impl BreakGlassService {
             return Err(e);
         }
         let mut lifecycle = self.lifecycle.lock().await;
-        let now = self.clock.now();
+        let now = self.now();
         self.advance_locked(&mut lifecycle, now).await?;
         let window = match lifecycle.activate(now, &activation, &actor.operator.username) {
             Ok(w) => w,
@@ -137,7 +137,7 @@ impl BreakGlassService {
     pub async fn deactivate(&self, actor: &Actor) -> Result<DeactivationSummary, AppError> {
         actor.require(Permission::BreakGlassDeactivate)?;
         let mut lifecycle = self.lifecycle.lock().await;
-        let now = self.clock.now();
+        let now = self.now();
         self.advance_locked(&mut lifecycle, now).await?;
         let ended = lifecycle.deactivate(now).map_err(|_| AppError::NotActive)?;
         let Some(unscanned) = self
@@ -162,10 +162,16 @@ impl BreakGlassService {
         })
     }
 
+    /// Now, at the store's resolution (milliseconds), so that the state in memory and the
+    /// state read back after a restart are the same.
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now().trunc_subsecs(3)
+    }
+
     /// Applies what the passage of time implies (expiry, end of cool-down).
     pub async fn advance(&self) -> Result<(), sqlx::Error> {
         let mut lifecycle = self.lifecycle.lock().await;
-        let now = self.clock.now();
+        let now = self.now();
         self.advance_locked(&mut lifecycle, now).await
     }
 
@@ -288,7 +294,7 @@ impl BreakGlassService {
         let mut conn = self.pool.acquire().await?;
         audit::record(
             &mut conn,
-            self.clock.now(),
+            self.now(),
             &actor.operator.username,
             audit::ACTIVATE_DENIED,
             serde_json::json!({

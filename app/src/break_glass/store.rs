@@ -37,13 +37,12 @@ pub async fn load(pool: &Pool) -> Result<Lifecycle, sqlx::Error> {
     let last_end: Option<i64> = sqlx::query_scalar("SELECT MAX(ended_at) FROM break_glass_windows")
         .fetch_one(pool)
         .await?;
-    Ok(last_end.map_or(Lifecycle::Inactive, |e| Lifecycle::after_end(from_millis(e))))
+    Ok(last_end.map_or(Lifecycle::Inactive, |e| {
+        Lifecycle::after_end(from_millis(e))
+    }))
 }
 
-pub async fn insert(
-    conn: &mut sqlx::SqliteConnection,
-    w: &Window,
-) -> Result<i64, InsertRefused> {
+pub async fn insert(conn: &mut sqlx::SqliteConnection, w: &Window) -> Result<i64, InsertRefused> {
     sqlx::query_scalar(
         "INSERT INTO break_glass_windows \
          (activated_at, expires_at, duration_minutes, reason, activated_by) \
@@ -58,9 +57,7 @@ pub async fn insert(
     .await
     .map_err(|e| match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => InsertRefused::OpenWindowExists,
-        sqlx::Error::Database(d) if d.message().contains("cool-down") => {
-            InsertRefused::CoolingDown
-        }
+        sqlx::Error::Database(d) if d.message().contains("cool-down") => InsertRefused::CoolingDown,
         _ => InsertRefused::Db(e),
     })
 }

@@ -45,7 +45,8 @@ pub fn ActivationDialog(open: RwSignal<bool>) -> impl IntoView {
     let reason_error = move || Reason::parse(&reason.get()).err();
     let duration_error = move || BypassDuration::parse_input(&minutes.get()).err();
     let confirm_error = move || Confirmation::parse(&confirm.get()).err();
-    let valid = move || reason_error().is_none() && duration_error().is_none() && confirm_error().is_none();
+    let valid =
+        move || reason_error().is_none() && duration_error().is_none() && confirm_error().is_none();
 
     Effect::new(move |_| {
         let Some(d) = dialog.get() else { return };
@@ -69,7 +70,9 @@ pub fn ActivationDialog(open: RwSignal<bool>) -> impl IntoView {
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let Ok(duration) = BypassDuration::parse_input(&minutes.get_untracked()) else { return };
+        let Ok(duration) = BypassDuration::parse_input(&minutes.get_untracked()) else {
+            return;
+        };
         activate.dispatch(ActivateBreakGlass {
             reason: reason.get_untracked(),
             duration_minutes: i64::from(duration.minutes()),

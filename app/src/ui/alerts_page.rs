@@ -65,7 +65,11 @@ pub fn AlertsPage() -> impl IntoView {
 #[component]
 fn AlertRow(alert: Alert, update: ServerAction<UpdateAlert>) -> impl IntoView {
     let live = expect_context::<Live>();
-    let may_manage = move || live.me.get().is_some_and(|me| me.can(Permission::AlertsManage));
+    let may_manage = move || {
+        live.me
+            .get()
+            .is_some_and(|me| me.can(Permission::AlertsManage))
+    };
     let id = alert.id;
     let status = alert.status;
     let button = move |action: AlertAction, label: &'static str| {

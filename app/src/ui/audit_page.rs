@@ -1,32 +1,9 @@
-use crate::audit::{AuditEntry, AuditFilter, ACTIONS};
-use crate::break_glass::{Field, FieldError};
+use crate::audit::{AuditEntry, ACTIONS};
 use crate::error::AppError;
 use crate::time_format;
-use chrono::{DateTime, NaiveDateTime, Utc};
 use leptos::prelude::*;
 use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
-
-/// Parses a `datetime-local` value (taken as UTC); empty means no bound.
-pub fn parse_bound(field: Field, raw: &str) -> Result<Option<DateTime<Utc>>, FieldError> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Ok(None);
-    }
-    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok())
-        .map(|t| Some(t.and_utc()))
-        .ok_or_else(|| {
-            FieldError::new(
-                field,
-                format!(
-                    "{} must be a date and time like 2026-11-27T14:30 (UTC)",
-                    if field == Field::From { "From" } else { "To" }
-                ),
-            )
-        })
-}
 
 #[server]
 pub async fn list_audit(
@@ -39,13 +16,7 @@ pub async fn list_audit(
         async {
             let caller = crate::auth::current_actor().await?;
             caller.require(crate::auth::Permission::AuditRead)?;
-            let filter = AuditFilter {
-                action: Some(action).filter(|a| !a.is_empty()),
-                actor: Some(actor).filter(|a| !a.is_empty()),
-                from: parse_bound(Field::From, &from)?,
-                to: parse_bound(Field::To, &to)?,
-                limit: None,
-            };
+            let filter = crate::audit::AuditFilter::from_form(&action, &actor, &from, &to)?;
             let state = expect_context::<crate::state::AppState>();
             Ok(crate::audit::list(&state.pool, &filter).await?)
         }
@@ -100,20 +71,5 @@ pub fn AuditPage() -> impl IntoView {
                 }.into_any(),
             })}
         </Transition>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bounds_parse_as_utc_or_name_the_field() {
-        assert_eq!(parse_bound(Field::From, "").unwrap(), None);
-        let t = parse_bound(Field::From, "2026-11-27T14:30").unwrap().unwrap();
-        assert_eq!(t.to_rfc3339(), "2026-11-27T14:30:00+00:00");
-        let err = parse_bound(Field::To, "yesterday").unwrap_err();
-        assert_eq!(err.field, Field::To);
-        assert!(err.message.starts_with("To must be"));
     }
 }

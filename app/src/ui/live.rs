@@ -61,6 +61,7 @@ pub fn provide_live() -> Live {
 mod browser {
     use super::Live;
     use crate::alerts::Alert;
+    use leptos::prelude::*;
     use serde::Deserialize;
     use wasm_bindgen::closure::Closure;
     use wasm_bindgen::JsCast;
@@ -118,15 +119,14 @@ mod browser {
     fn join_shared_worker(live: Live) -> Result<(), wasm_bindgen::JsValue> {
         let worker = web_sys::SharedWorker::new("/events-worker.js")?;
         let port = worker.port();
-        let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
-            move |e: web_sys::MessageEvent| {
+        let on_message =
+            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
                 if let Some(text) = e.data().as_string() {
                     if let Ok(msg) = serde_json::from_str::<StreamMessage>(&text) {
                         live.receive(msg);
                     }
                 }
-            },
-        );
+            });
         port.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         on_message.forget();
         port.start();
@@ -156,8 +156,8 @@ mod browser {
                     });
                 },
             );
-            let _ = source
-                .add_event_listener_with_callback(name, on_event.as_ref().unchecked_ref());
+            let _ =
+                source.add_event_listener_with_callback(name, on_event.as_ref().unchecked_ref());
             on_event.forget();
         }
         let on_error = Closure::<dyn FnMut()>::new(move || live.connected.set(false));

@@ -41,12 +41,17 @@ pub async fn logout() -> Result<(), AppError> {
         async {
             let actor = crate::auth::current_actor().await?;
             let state = expect_context::<crate::state::AppState>();
-            crate::auth::logout(&state, &actor.token, &actor.operator, actor.source_addr.as_deref())
-                .await?;
+            crate::auth::logout(
+                &state,
+                &actor.token,
+                &actor.operator,
+                actor.source_addr.as_deref(),
+            )
+            .await?;
             let opts = expect_context::<leptos_axum::ResponseOptions>();
-            if let Ok(v) =
-                http::HeaderValue::from_str(&crate::auth::clearing_cookie(state.settings.secure_cookies))
-            {
+            if let Ok(v) = http::HeaderValue::from_str(&crate::auth::clearing_cookie(
+                state.settings.secure_cookies,
+            )) {
                 opts.append_header(http::header::SET_COOKIE, v);
             }
             leptos_axum::redirect("/login");

@@ -17,12 +17,20 @@ pub fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<serde_json::Value,
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
     if !is_json {
-        return Err(FieldError::new(Field::Body, "The request body must be JSON (Content-Type: application/json)").into());
+        return Err(FieldError::new(
+            Field::Body,
+            "The request body must be JSON (Content-Type: application/json)",
+        )
+        .into());
     }
     match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(v @ serde_json::Value::Object(_)) => Ok(v),
         Ok(_) => Err(FieldError::new(Field::Body, "The request body must be a JSON object").into()),
-        Err(e) => Err(FieldError::new(Field::Body, format!("The request body is not valid JSON: {e}")).into()),
+        Err(e) => Err(FieldError::new(
+            Field::Body,
+            format!("The request body is not valid JSON: {e}"),
+        )
+        .into()),
     }
 }
 
@@ -31,7 +39,11 @@ fn text_field<'a>(json: &'a serde_json::Value, field: Field) -> Result<&'a str, 
         .and_then(|v| v.as_str())
         .filter(|s| !s.is_empty())
         .ok_or_else(|| {
-            let name = if field == Field::Username { "Username" } else { "Password" };
+            let name = if field == Field::Username {
+                "Username"
+            } else {
+                "Password"
+            };
             FieldError::new(field, format!("{name} is required (text)")).into()
         })
 }
@@ -63,9 +75,16 @@ pub async fn logout(
     State(state): State<AppState>,
     Caller(actor): Caller,
 ) -> Result<Response, ApiError> {
-    app::auth::logout(&state, &actor.token, &actor.operator, actor.source_addr.as_deref()).await?;
+    app::auth::logout(
+        &state,
+        &actor.token,
+        &actor.operator,
+        actor.source_addr.as_deref(),
+    )
+    .await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
-    if let Ok(v) = HeaderValue::from_str(&app::auth::clearing_cookie(state.settings.secure_cookies)) {
+    if let Ok(v) = HeaderValue::from_str(&app::auth::clearing_cookie(state.settings.secure_cookies))
+    {
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
     Ok(response)

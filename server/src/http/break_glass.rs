@@ -1,5 +1,5 @@
 use super::{ApiError, Caller};
-use app::break_glass::{Activation, ActivatedWindow, BreakGlassStatus, DeactivationSummary};
+use app::break_glass::{ActivatedWindow, Activation, BreakGlassStatus, DeactivationSummary};
 use app::state::AppState;
 use axum::body::Bytes;
 use axum::extract::State;

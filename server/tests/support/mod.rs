@@ -1,0 +1,183 @@
+//! A real server on 127.0.0.1 with a random port, a fresh SQLite file and a manual clock.
+
+#![allow(dead_code)]
+
+use app::clock::ManualClock;
+use futures::StreamExt;
+use reqwest::header::{HeaderMap, HeaderValue, ORIGIN};
+use server::config::Config;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestServer {
+    pub base: String,
+    pub running: Option<server::Running>,
+    pub clock: Arc<ManualClock>,
+    pub db_path: PathBuf,
+}
+
+pub fn config(db_path: &Path) -> Config {
+    Config::from_lookup(|k| match k {
+        "DATABASE_URL" => Some(format!("sqlite://{}", db_path.display())),
+        "BREAKGLASS_ADMIN_PASSWORD" => Some(ADMIN_PASSWORD.to_owned()),
+        "LEPTOS_SITE_ADDR" => Some("127.0.0.1:0".to_owned()),
+        _ => None,
+    })
+    .expect("test configuration is valid")
+}
+
+impl TestServer {
+    pub async fn start(db_path: &Path, clock: Arc<ManualClock>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let running = server::start(&config(db_path), clock.clone(), listener)
+            .await
+            .expect("server starts");
+        Self {
+            base: format!("http://{}", running.addr),
+            running: Some(running),
+            clock,
+            db_path: db_path.to_owned(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await.expect("server stops cleanly");
+        }
+    }
+
+    /// A client that keeps cookies and sends this server's Origin, as a browser tab would.
+    pub fn client(&self) -> reqwest::Client {
+        let mut headers = HeaderMap::new();
+        headers.insert(ORIGIN, HeaderValue::from_str(&self.base).unwrap());
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .default_headers(headers)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    pub async fn logged_in(&self, username: &str, password: &str) -> reqwest::Client {
+        let client = self.client();
+        let res = client
+            .post(self.url("/api/auth/login"))
+            .json(&serde_json::json!({"username": username, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "login as {username}");
+        client
+    }
+
+    pub async fn admin(&self) -> reqwest::Client {
+        self.logged_in("admin", ADMIN_PASSWORD).await
+    }
+
+    /// A second connection to the same SQLite file, to seed and inspect rows.
+    pub async fn db(&self) -> sqlx::SqlitePool {
+        sqlx::SqlitePool::connect(&format!("sqlite://{}", self.db_path.display()))
+            .await
+            .unwrap()
+    }
+}
+
+pub fn fresh_db() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("breakglass.db");
+    (dir, path)
+}
+
+pub fn activation(reason: &str, minutes: i64) -> serde_json::Value {
+    serde_json::json!({"reason": reason, "duration_minutes": minutes, "confirm": "CONFIRM"})
+}
+
+/// Waits (up to 10 s, polling) until `check` holds; the bound only stops a broken test.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..500 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+/// A parsed server-sent event.
+#[derive(Debug, Clone)]
+pub struct Sse {
+    pub event: String,
+    pub data: serde_json::Value,
+}
+
+/// Reads events from an open `text/event-stream` response.
+pub struct SseReader {
+    stream: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    buffer: String,
+}
+
+impl SseReader {
+    pub async fn open(client: &reqwest::Client, url: &str) -> Self {
+        let res = client.get(url).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(
+            res.headers()["content-type"].to_str().unwrap(),
+            "text/event-stream"
+        );
+        Self {
+            stream: res.bytes_stream().boxed(),
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event (keep-alive comments skipped), or `None` when the stream ended.
+    pub async fn next(&mut self) -> Option<Sse> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut event = None;
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        event = Some(v.trim().to_owned());
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim_start());
+                    }
+                }
+                if let Some(event) = event {
+                    return Some(Sse {
+                        event,
+                        data: serde_json::from_str(&data).expect("event data is JSON"),
+                    });
+                }
+                continue;
+            }
+            let chunk =
+                tokio::time::timeout(std::time::Duration::from_secs(10), self.stream.next())
+                    .await
+                    .expect("an event within 10 s")?
+                    .ok()?;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// Skips events until one named `event` arrives.
+    pub async fn next_named(&mut self, event: &str) -> Sse {
+        loop {
+            let e = self.next().await.expect("stream still open");
+            if e.event == event {
+                return e;
+            }
+        }
+    }
+}
