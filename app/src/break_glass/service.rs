@@ -129,7 +129,7 @@ impl BreakGlassService {
         tx.commit().await?;
         let activated = ActivatedWindow::new(id, &window);
         self.commit_state(&mut lifecycle, Lifecycle::Active(window));
-        self.publish_change(StateChange::Activated, now);
+        self.publish_change(StateChange::Activated);
         self.events.publish(&ServerEvent::Alert(alert));
         Ok(activated)
     }
@@ -154,7 +154,7 @@ impl BreakGlassService {
             return Err(AppError::NotActive);
         };
         self.commit_state(&mut lifecycle, Lifecycle::after_end(now));
-        self.publish_change(StateChange::Deactivated, now);
+        self.publish_change(StateChange::Deactivated);
         Ok(DeactivationSummary {
             duration_actual_minutes: active_minutes(ended.window.activated_at, ended.ended_at),
             unscanned_traffic: unscanned,
@@ -221,7 +221,7 @@ impl BreakGlassService {
         }
         self.commit_state(lifecycle, next);
         for change in published {
-            self.publish_change(change, now);
+            self.publish_change(change);
         }
         Ok(())
     }
@@ -341,8 +341,10 @@ impl BreakGlassService {
         self.current.send_replace(next);
     }
 
-    fn publish_change(&self, change: StateChange, now: DateTime<Utc>) {
-        let status = BreakGlassStatus::of(&self.current.borrow(), now);
+    /// Publishes the committed state. `server_time` is read now, at publication, not at the
+    /// transition: tabs derive their clock offset from it, and the commit took time.
+    fn publish_change(&self, change: StateChange) {
+        let status = BreakGlassStatus::of(&self.current.borrow(), self.now());
         self.events.publish(&ServerEvent::State(StateEvent {
             change: Some(change),
             status,

@@ -17,7 +17,7 @@ pub struct Live {
     pub status: RwSignal<Option<BreakGlassStatus>>,
     /// Server clock minus browser clock, in milliseconds.
     pub offset_ms: RwSignal<i64>,
-    /// The browser's clock, ticking every second after hydration; `None` during SSR.
+    /// The browser's clock, sampled after hydration; `None` during SSR.
     pub now_ms: RwSignal<Option<i64>>,
     pub connected: RwSignal<bool>,
     /// The newest alert pushed by the server.
@@ -79,6 +79,7 @@ mod browser {
             match msg.event.as_str() {
                 "state" => {
                     if let Ok(e) = serde_json::from_str::<crate::events::StateEvent>(&msg.data) {
+                        self.now_ms.set(Some(js_sys::Date::now() as i64));
                         self.offset_ms
                             .set(e.status.server_time.timestamp_millis() - msg.received_at as i64);
                         self.status.set(Some(e.status));
@@ -108,9 +109,11 @@ mod browser {
         }
     }
 
+    /// Samples the clock four times a second, so that a countdown's second flips within a
+    /// quarter second of the true boundary.
     fn tick_every_second(live: Live) {
         live.now_ms.set(Some(js_sys::Date::now() as i64));
-        gloo_timers::callback::Interval::new(1000, move || {
+        gloo_timers::callback::Interval::new(250, move || {
             live.now_ms.set(Some(js_sys::Date::now() as i64));
         })
         .forget();

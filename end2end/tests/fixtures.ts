@@ -1,0 +1,89 @@
+import { test as base, expect, Page, BrowserContext } from '@playwright/test';
+import { spawn, ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const ADMIN_PASSWORD = 'end-to-end admin password';
+
+export type Server = { url: string; process: ChildProcess };
+
+const repo = resolve(__dirname, '..', '..');
+const target = process.env.CARGO_TARGET_DIR ?? join(repo, 'target');
+
+/** Starts the real breakglass binary on a free port of 127.0.0.1 with a fresh SQLite file. */
+async function startServer(dir: string): Promise<Server> {
+  const child = spawn(join(target, 'debug', 'breakglass'), [], {
+    env: {
+      ...process.env,
+      LEPTOS_SITE_ADDR: '127.0.0.1:0',
+      LEPTOS_SITE_ROOT: join(target, 'site'),
+      DATABASE_URL: `sqlite://${join(dir, 'breakglass.db')}`,
+      BREAKGLASS_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      RUST_LOG: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((ok, fail) => {
+    let out = '';
+    child.stdout!.on('data', (chunk) => {
+      out += chunk.toString();
+      const m = out.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+      if (m) ok(m[1]);
+    });
+    child.on('exit', (code) => fail(new Error(`breakglass exited with ${code}: ${out}`)));
+  });
+  return { url, process: child };
+}
+
+export const test = base.extend<{ server: Server }>({
+  server: async ({}, use) => {
+    const dir = mkdtempSync(join(tmpdir(), 'breakglass-e2e-'));
+    const server = await startServer(dir);
+    await use(server);
+    const exited = new Promise((ok) => server.process.once('exit', ok));
+    server.process.kill('SIGINT');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  },
+});
+
+export { expect };
+
+/** Logs in through the login page and waits until the live state has arrived. */
+export async function login(page: Page, server: Server, username = 'admin', password = ADMIN_PASSWORD) {
+  await page.goto(`${server.url}/login`);
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page).toHaveURL(/\/configuration$/);
+  await waitForLive(page);
+}
+
+/** Hydrated and connected: the live dot turns green once the event stream delivered a state. */
+export async function waitForLive(page: Page) {
+  await expect(page.locator('.live-dot.connected')).toBeVisible();
+  await expect(page.getByTestId('signed-in-as')).toBeVisible();
+}
+
+export async function openTab(context: BrowserContext, server: Server, path: string) {
+  const tab = await context.newPage();
+  await tab.goto(`${server.url}${path}`);
+  await waitForLive(tab);
+  return tab;
+}
+
+/** Activates through the JSON API with the page's session, as another operator's tab would. */
+export async function activateByApi(page: Page, server: Server, reason: string, minutes = 30) {
+  const res = await page.request.post(`${server.url}/api/break-glass/activate`, {
+    headers: { Origin: server.url },
+    data: { reason, duration_minutes: minutes, confirm: 'CONFIRM' },
+  });
+  expect(res.status()).toBe(200);
+  return res.json();
+}
+
+/** Seconds shown by a `m:ss` / `h:mm:ss` countdown. */
+export function seconds(text: string | null): number {
+  return (text ?? '').trim().split(':').reduce((acc, part) => acc * 60 + Number(part), 0);
+}
