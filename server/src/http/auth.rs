@@ -34,7 +34,7 @@ pub fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<serde_json::Value,
     }
 }
 
-fn text_field<'a>(json: &'a serde_json::Value, field: Field) -> Result<&'a str, AppError> {
+fn text_field(json: &serde_json::Value, field: Field) -> Result<&str, AppError> {
     json.get(field.as_str())
         .and_then(|v| v.as_str())
         .filter(|s| !s.is_empty())
