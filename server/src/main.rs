@@ -46,7 +46,7 @@ async fn main() -> std::process::ExitCode {
         println!("It is shown only this once; set BREAKGLASS_ADMIN_PASSWORD to choose your own.");
     }
     println!("breakglass is listening on http://{}", running.addr);
-    let _ = tokio::signal::ctrl_c().await;
+    stop_signal().await;
     tracing::info!("shutting down");
     match running.stop().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -54,5 +54,15 @@ async fn main() -> std::process::ExitCode {
             eprintln!("breakglass: {e}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// Ctrl-C, or SIGTERM as sent by service managers.
+async fn stop_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler installs");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
     }
 }
