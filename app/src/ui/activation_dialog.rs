@@ -6,17 +6,23 @@ use crate::error::AppError;
 use leptos::html::Dialog;
 use leptos::prelude::*;
 
+/// Takes the fields as the operator typed them, so that any input, even one posted by hand,
+/// gets the parse error that names its field.
 #[server]
 pub async fn activate_break_glass(
     reason: String,
-    duration_minutes: i64,
+    duration_minutes: String,
     confirm: String,
 ) -> Result<ActivatedWindow, AppError> {
     crate::server_fn_result(
         async {
             let actor = crate::auth::current_actor().await?;
-            let activation =
-                crate::break_glass::Activation::parse(&reason, duration_minutes, &confirm)?;
+            let minutes = BypassDuration::parse_input(&duration_minutes)?;
+            let activation = crate::break_glass::Activation::parse(
+                &reason,
+                i64::from(minutes.minutes()),
+                &confirm,
+            )?;
             let state = expect_context::<crate::state::AppState>();
             state.break_glass.activate(&actor, activation).await
         }
@@ -70,12 +76,12 @@ pub fn ActivationDialog(open: RwSignal<bool>) -> impl IntoView {
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let Ok(duration) = BypassDuration::parse_input(&minutes.get_untracked()) else {
+        if !untrack(valid) {
             return;
-        };
+        }
         activate.dispatch(ActivateBreakGlass {
             reason: reason.get_untracked(),
-            duration_minutes: i64::from(duration.minutes()),
+            duration_minutes: minutes.get_untracked(),
             confirm: confirm.get_untracked(),
         });
     };
