@@ -714,3 +714,37 @@ async fn an_operator_may_deactivate_but_not_activate() {
     assert_eq!(code, 200);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn without_a_configured_password_the_first_start_generates_one_once() {
+    let (_dir, db) = fresh_db();
+    let config = server::config::Config::from_lookup(|k| match k {
+        "DATABASE_URL" => Some(format!("sqlite://{}", db.display())),
+        _ => None,
+    })
+    .unwrap();
+    let clock = ManualClock::new(Utc::now());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let first = server::start(&config, clock.clone(), listener)
+        .await
+        .unwrap();
+    let password = first
+        .generated_admin_password
+        .clone()
+        .expect("a password is generated on the first start");
+    assert!(password.len() >= 20, "{password}");
+    let base = format!("http://{}", first.addr);
+    let res = reqwest::Client::new()
+        .post(format!("{base}/api/auth/login"))
+        .json(&serde_json::json!({"username": "admin", "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    first.stop().await.unwrap();
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let second = server::start(&config, clock, listener).await.unwrap();
+    assert_eq!(second.generated_admin_password, None, "shown only once");
+    second.stop().await.unwrap();
+}
