@@ -9,6 +9,7 @@ pub mod auth;
 pub mod break_glass;
 pub mod error;
 pub mod events;
+pub mod shield;
 pub mod time_format;
 pub mod traffic;
 pub mod ui;

@@ -4,6 +4,7 @@ use crate::break_glass::service::BreakGlassService;
 use crate::clock::SharedClock;
 use crate::database::Pool;
 use crate::events::EventHub;
+use crate::shield::Shield;
 use axum::extract::FromRef;
 use chrono::TimeDelta;
 use leptos::config::LeptosOptions;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub clock: SharedClock,
     pub events: EventHub,
     pub break_glass: Arc<BreakGlassService>,
+    /// The compiled rule pack, shared by every scan.
+    pub shield: Arc<Shield>,
     pub settings: Arc<Settings>,
     /// Flips to `true` when the server shuts down; open event streams end then.
     pub shutdown: watch::Receiver<bool>,

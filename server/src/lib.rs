@@ -94,6 +94,7 @@ pub async fn start(
         clock,
         events,
         break_glass: break_glass.clone(),
+        shield: Arc::new(app::shield::Shield::builtin()),
         settings: Arc::new(Settings {
             session_lifetime: chrono::TimeDelta::hours(config.session_hours),
             secure_cookies: config.secure_cookies,

@@ -26,6 +26,7 @@ pub enum Field {
     Password,
     From,
     To,
+    Text,
 }
 
 impl Field {
@@ -39,6 +40,7 @@ impl Field {
             Field::Password => "password",
             Field::From => "from",
             Field::To => "to",
+            Field::Text => "text",
         }
     }
 }

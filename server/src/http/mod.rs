@@ -5,6 +5,7 @@ mod auth;
 mod break_glass;
 mod events;
 mod guard;
+mod shield;
 
 use app::auth::Actor;
 use app::error::AppError;
@@ -28,6 +29,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/break-glass/status", get(break_glass::status))
         .route("/api/break-glass/activate", post(break_glass::activate))
         .route("/api/break-glass/deactivate", post(break_glass::deactivate))
+        .route("/api/shield/scan", post(shield::scan))
         .route("/api/events", get(events::stream))
         .route("/events-worker.js", get(events::worker_script));
     let leptos_options = state.leptos_options.clone();

@@ -1,0 +1,34 @@
+use super::{ApiError, Caller};
+use app::break_glass::{Field, FieldError};
+use app::shield::ScanResult;
+use app::state::AppState;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::Json;
+
+/// The longest text one scan accepts, in characters.
+pub const MAX_SCAN_CHARS: usize = 1_000_000;
+
+/// `POST /api/shield/scan {text}`: the shield's verdict for any text, for other tools.
+pub async fn scan(
+    State(state): State<AppState>,
+    _caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<ScanResult>, ApiError> {
+    let json = super::auth::json_body(&headers, &body)?;
+    let text = json
+        .get("text")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| FieldError::new(Field::Text, "Text is required and must be a string"))
+        .map_err(app::error::AppError::from)?;
+    if text.chars().count() > MAX_SCAN_CHARS {
+        return Err(app::error::AppError::from(FieldError::new(
+            Field::Text,
+            format!("Text must be at most {MAX_SCAN_CHARS} characters"),
+        ))
+        .into());
+    }
+    Ok(Json(state.shield.scan(text)))
+}
