@@ -13,9 +13,12 @@ pub const LOGIN_FAILED: &str = "auth.login_failed";
 pub const LOGOUT: &str = "auth.logout";
 pub const ALERT_ACKNOWLEDGE: &str = "alert.acknowledge";
 pub const ALERT_RESOLVE: &str = "alert.resolve";
+pub const API_KEY_CREATE: &str = "api_key.create";
+pub const API_KEY_REVOKE: &str = "api_key.revoke";
+pub const SHIELD_MODE: &str = "shield.mode";
 
 /// Every action the trail records, for the filter's choices.
-pub const ACTIONS: [&str; 9] = [
+pub const ACTIONS: [&str; 12] = [
     ACTIVATE,
     ACTIVATE_DENIED,
     DEACTIVATE,
@@ -25,6 +28,9 @@ pub const ACTIONS: [&str; 9] = [
     LOGOUT,
     ALERT_ACKNOWLEDGE,
     ALERT_RESOLVE,
+    API_KEY_CREATE,
+    API_KEY_REVOKE,
+    SHIELD_MODE,
 ];
 
 /// The actor of what the server does by itself.

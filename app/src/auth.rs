@@ -46,8 +46,10 @@ pub const ROLES: [Role; 5] = [
 pub enum Permission {
     BreakGlassActivate,
     BreakGlassDeactivate,
+    ShieldConfigure,
     AlertsManage,
     AuditRead,
+    ApiKeysManage,
 }
 
 impl Permission {
@@ -56,8 +58,10 @@ impl Permission {
         match self {
             Permission::BreakGlassActivate => "activate break-glass",
             Permission::BreakGlassDeactivate => "deactivate break-glass",
+            Permission::ShieldConfigure => "configure the shield",
             Permission::AlertsManage => "manage alerts",
             Permission::AuditRead => "read the audit trail",
+            Permission::ApiKeysManage => "manage API keys",
         }
     }
 }
@@ -74,6 +78,10 @@ pub const PERMISSIONS: &[(Permission, &[Role])] = &[
         &[Role::Admin, Role::SecurityManager, Role::Operator],
     ),
     (
+        Permission::ShieldConfigure,
+        &[Role::Admin, Role::SecurityManager],
+    ),
+    (
         Permission::AlertsManage,
         &[Role::Admin, Role::SecurityManager, Role::Operator],
     ),
@@ -81,6 +89,7 @@ pub const PERMISSIONS: &[(Permission, &[Role])] = &[
         Permission::AuditRead,
         &[Role::Admin, Role::SecurityManager, Role::Auditor],
     ),
+    (Permission::ApiKeysManage, &[Role::Admin]),
 ];
 
 /// A logged-in operator, as the UI knows them.
@@ -135,13 +144,13 @@ mod server {
             .unwrap_or(false)
     }
 
-    fn random_hex(bytes: usize) -> String {
+    pub fn random_hex(bytes: usize) -> String {
         let mut buf = vec![0u8; bytes];
         rand::rngs::OsRng.fill_bytes(&mut buf);
         hex::encode(buf)
     }
 
-    fn token_hash(token: &str) -> String {
+    pub fn token_hash(token: &str) -> String {
         hex::encode(Sha256::digest(token.as_bytes()))
     }
 

@@ -4,6 +4,7 @@
 #![recursion_limit = "256"]
 
 pub mod alerts;
+pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod break_glass;

@@ -4,7 +4,7 @@ use crate::break_glass::service::BreakGlassService;
 use crate::clock::SharedClock;
 use crate::database::Pool;
 use crate::events::EventHub;
-use crate::shield::Shield;
+use crate::shield::{Shield, ShieldMode};
 use axum::extract::FromRef;
 use chrono::TimeDelta;
 use leptos::config::LeptosOptions;
@@ -27,6 +27,8 @@ pub struct AppState {
     pub break_glass: Arc<BreakGlassService>,
     /// The compiled rule pack, shared by every scan.
     pub shield: Arc<Shield>,
+    /// OBSERVE or BLOCK, held in memory for the gateway and changed through the settings.
+    pub shield_mode: Arc<watch::Sender<ShieldMode>>,
     pub settings: Arc<Settings>,
     /// Flips to `true` when the server shuts down; open event streams end then.
     pub shutdown: watch::Receiver<bool>,

@@ -52,15 +52,68 @@ pub struct TrafficRecord {
     pub http_status: Option<i64>,
 }
 
+pub const SOURCE_LITELLM: &str = "litellm";
+pub const SOURCE_BREAK_GLASS: &str = "break-glass";
+
 #[cfg(feature = "ssr")]
-pub use store::{count_bypassed, recent};
+pub use store::{count_bypassed, insert, recent, NewTraffic};
 
 #[cfg(feature = "ssr")]
 mod store {
     use super::{TrafficRecord, Verdict};
     use crate::database::{from_millis, to_millis, Pool};
+    use crate::shield::Detection;
     use chrono::{DateTime, Utc};
     use sqlx::Row;
+
+    /// One request as the gateway saw it.
+    #[derive(Clone, Debug)]
+    pub struct NewTraffic {
+        pub at: DateTime<Utc>,
+        pub source: &'static str,
+        pub model: Option<String>,
+        pub provider: Option<String>,
+        pub verdict: Verdict,
+        pub score: Option<u8>,
+        pub detections: Vec<Detection>,
+        pub latency_ms: i64,
+        pub tokens_in: Option<i64>,
+        pub tokens_out: Option<i64>,
+        pub http_status: u16,
+        pub api_key_id: i64,
+        pub session_id: Option<String>,
+        pub request_id: String,
+        /// Kept only for BYPASSED traffic, so that it can be scanned after the fact.
+        pub request_text: Option<String>,
+        pub response_text: Option<String>,
+    }
+
+    pub async fn insert(pool: &Pool, t: &NewTraffic) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar(
+            "INSERT INTO traffic (at, source, model, provider, verdict, score, detections, \
+             latency_ms, tokens_in, tokens_out, http_status, api_key_id, session_id, request_id, \
+             request_text, response_text) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(to_millis(t.at))
+        .bind(t.source)
+        .bind(&t.model)
+        .bind(&t.provider)
+        .bind(t.verdict.as_str())
+        .bind(t.score.map(i64::from))
+        .bind(serde_json::to_string(&t.detections).unwrap_or_else(|_| "[]".into()))
+        .bind(t.latency_ms)
+        .bind(t.tokens_in)
+        .bind(t.tokens_out)
+        .bind(i64::from(t.http_status))
+        .bind(t.api_key_id)
+        .bind(&t.session_id)
+        .bind(&t.request_id)
+        .bind(&t.request_text)
+        .bind(&t.response_text)
+        .fetch_one(pool)
+        .await
+    }
 
     /// BYPASSED records between `from` and `to` inclusive: the traffic no shield saw.
     pub async fn count_bypassed(

@@ -17,6 +17,12 @@ ENVIRONMENT:
     BREAKGLASS_SESSION_HOURS   login session lifetime in hours, 1 to 168 (default 12)
     BREAKGLASS_SECURE_COOKIES  `true` when served over HTTPS: session cookies get `Secure`
                                (default false)
+    BREAKGLASS_LITELLM_URL     base URL of the LiteLLM proxy that normal traffic goes to
+                               (default http://127.0.0.1:4000)
+    BREAKGLASS_LITELLM_API_KEY key the gateway presents to LiteLLM (optional)
+    BREAKGLASS_BYPASS_URL      base URL of the model provider that traffic goes to directly
+                               while break-glass is active (e.g. https://api.openai.com)
+    BREAKGLASS_BYPASS_API_KEY  key for that provider
     LEPTOS_SITE_ROOT           directory of the built site (default target/site)
     RUST_LOG                   log filter (default info)
 ";
@@ -29,6 +35,20 @@ pub struct Config {
     pub session_hours: i64,
     pub secure_cookies: bool,
     pub site_root: String,
+    pub litellm_url: String,
+    pub litellm_api_key: Option<String>,
+    pub bypass_url: Option<String>,
+    pub bypass_api_key: Option<String>,
+}
+
+fn base_url(name: &str, value: String) -> Result<String, ConfigError> {
+    if value.starts_with("http://") || value.starts_with("https://") {
+        Ok(value.trim_end_matches('/').to_owned())
+    } else {
+        Err(ConfigError(format!(
+            "{name} must be an http:// or https:// URL"
+        )))
+    }
 }
 
 /// A configuration value that is present but wrong: the variable and the rule it breaks.
@@ -82,8 +102,19 @@ impl Config {
                 "DATABASE_URL must be a sqlite: URL (PostgreSQL support is not built yet)".into(),
             ));
         }
+        let litellm_url = base_url(
+            "BREAKGLASS_LITELLM_URL",
+            get("BREAKGLASS_LITELLM_URL").unwrap_or_else(|| "http://127.0.0.1:4000".into()),
+        )?;
+        let bypass_url = get("BREAKGLASS_BYPASS_URL")
+            .map(|v| base_url("BREAKGLASS_BYPASS_URL", v))
+            .transpose()?;
         Ok(Self {
             site_addr,
+            litellm_url,
+            litellm_api_key: get("BREAKGLASS_LITELLM_API_KEY"),
+            bypass_url,
+            bypass_api_key: get("BREAKGLASS_BYPASS_API_KEY"),
             database_url,
             admin_password: get("BREAKGLASS_ADMIN_PASSWORD"),
             session_hours,
@@ -121,6 +152,8 @@ mod tests {
             ("BREAKGLASS_SESSION_HOURS", "0"),
             ("BREAKGLASS_SECURE_COOKIES", "yes"),
             ("DATABASE_URL", "mysql://x"),
+            ("BREAKGLASS_LITELLM_URL", "localhost:4000"),
+            ("BREAKGLASS_BYPASS_URL", "ftp://x"),
         ] {
             let err = with(&[(k, v)]).unwrap_err();
             assert!(err.0.starts_with(k), "{k}: {}", err.0);

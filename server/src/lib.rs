@@ -4,6 +4,7 @@
 #![recursion_limit = "256"]
 
 pub mod config;
+mod gateway;
 mod http;
 
 use app::break_glass::service::BreakGlassService;
@@ -76,6 +77,9 @@ pub async fn start(
         app::auth::ensure_bootstrap_admin(&pool, config.admin_password.as_deref(), clock.now())
             .await
             .map_err(StartError::Database)?;
+    let shield_mode = app::shield::mode::load(&pool)
+        .await
+        .map_err(StartError::Database)?;
     let events = EventHub::new(1024);
     let break_glass = BreakGlassService::load(pool.clone(), clock.clone(), events.clone())
         .await
@@ -95,6 +99,7 @@ pub async fn start(
         events,
         break_glass: break_glass.clone(),
         shield: Arc::new(app::shield::Shield::builtin()),
+        shield_mode: Arc::new(watch::channel(shield_mode).0),
         settings: Arc::new(Settings {
             session_lifetime: chrono::TimeDelta::hours(config.session_hours),
             secure_cookies: config.secure_cookies,
@@ -103,7 +108,7 @@ pub async fn start(
         dummy_password_hash: Arc::from(app::auth::hash_password("no such operator")),
     };
     tokio::spawn(break_glass.run_expiry_timer(shutdown_rx.clone()));
-    let router = http::router(state.clone());
+    let router = http::router(state.clone(), gateway::Gateway::new(state.clone(), config));
     let mut stop = shutdown_rx;
     let task = tokio::spawn(async move {
         axum::serve(

@@ -27,6 +27,8 @@ pub enum Field {
     From,
     To,
     Text,
+    Name,
+    Mode,
 }
 
 impl Field {
@@ -41,6 +43,8 @@ impl Field {
             Field::From => "from",
             Field::To => "to",
             Field::Text => "text",
+            Field::Name => "name",
+            Field::Mode => "mode",
         }
     }
 }

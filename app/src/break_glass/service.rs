@@ -59,6 +59,13 @@ impl BreakGlassService {
         BreakGlassStatus::of(&state, now)
     }
 
+    /// Whether traffic bypasses the shield right now. Reads memory only: the gateway asks on
+    /// every request, and the answer changes the moment a transition commits.
+    pub fn bypassing(&self) -> bool {
+        let (state, _) = self.current.borrow().tick(self.now());
+        matches!(state, Lifecycle::Active(_))
+    }
+
     pub fn subscribe(&self) -> watch::Receiver<Lifecycle> {
         self.current.subscribe()
     }

@@ -66,6 +66,9 @@ impl ScanResult {
     }
 }
 
+pub mod mode;
+pub use mode::ShieldMode;
+
 #[cfg(feature = "ssr")]
 mod scanner;
 #[cfg(feature = "ssr")]

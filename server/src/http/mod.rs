@@ -1,6 +1,7 @@
 //! The HTTP surface: the JSON API, the event stream, the Leptos pages and server functions, and
 //! the guards in front of them.
 
+mod api_keys;
 mod auth;
 mod break_glass;
 mod events;
@@ -21,7 +22,7 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::net::SocketAddr;
 
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, gateway: crate::gateway::Gateway) -> Router {
     let routes = generate_route_list(App);
     let api = Router::new()
         .route("/api/auth/login", post(auth::login))
@@ -30,12 +31,16 @@ pub fn router(state: AppState) -> Router {
         .route("/api/break-glass/activate", post(break_glass::activate))
         .route("/api/break-glass/deactivate", post(break_glass::deactivate))
         .route("/api/shield/scan", post(shield::scan))
+        .route("/api/shield/mode", get(shield::mode).put(shield::set_mode))
+        .route("/api/keys", get(api_keys::list).post(api_keys::create))
+        .route("/api/keys/{id}/revoke", post(api_keys::revoke))
         .route("/api/events", get(events::stream))
         .route("/events-worker.js", get(events::worker_script));
     let leptos_options = state.leptos_options.clone();
     let context_state = state.clone();
     Router::new()
         .merge(api)
+        .merge(gateway.router())
         .leptos_routes_with_context(
             &state,
             routes,

@@ -1,6 +1,6 @@
 use super::{ApiError, Caller};
 use app::break_glass::{Field, FieldError};
-use app::shield::ScanResult;
+use app::shield::{ScanResult, ShieldMode};
 use app::state::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -31,4 +31,35 @@ pub async fn scan(
         .into());
     }
     Ok(Json(state.shield.scan(text)))
+}
+
+#[derive(serde::Serialize)]
+pub struct ModeBody {
+    mode: ShieldMode,
+}
+
+pub async fn mode(State(state): State<AppState>, _caller: Caller) -> Json<ModeBody> {
+    Json(ModeBody {
+        mode: *state.shield_mode.borrow(),
+    })
+}
+
+/// `PUT /api/shield/mode {mode: OBSERVE | BLOCK}`: stored, audited, then applied to the very
+/// next gateway request.
+pub async fn set_mode(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<ModeBody>, ApiError> {
+    let json = super::auth::json_body(&headers, &body)?;
+    let mode = ShieldMode::parse(
+        json.get("mode")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default(),
+    )
+    .map_err(app::error::AppError::from)?;
+    app::shield::mode::set(&state.pool, &actor, mode, state.clock.now()).await?;
+    state.shield_mode.send_replace(mode);
+    Ok(Json(ModeBody { mode }))
 }

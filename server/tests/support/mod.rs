@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod upstream;
+
 use app::clock::ManualClock;
 use futures::StreamExt;
 use reqwest::header::{HeaderMap, HeaderValue, ORIGIN};
@@ -18,20 +20,28 @@ pub struct TestServer {
     pub db_path: PathBuf,
 }
 
-pub fn config(db_path: &Path) -> Config {
+pub fn config(db_path: &Path, extra: &[(&str, String)]) -> Config {
     Config::from_lookup(|k| match k {
         "DATABASE_URL" => Some(format!("sqlite://{}", db_path.display())),
         "BREAKGLASS_ADMIN_PASSWORD" => Some(ADMIN_PASSWORD.to_owned()),
         "LEPTOS_SITE_ADDR" => Some("127.0.0.1:0".to_owned()),
-        _ => None,
+        _ => extra.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()),
     })
     .expect("test configuration is valid")
 }
 
 impl TestServer {
     pub async fn start(db_path: &Path, clock: Arc<ManualClock>) -> Self {
+        Self::start_with(db_path, clock, &[]).await
+    }
+
+    pub async fn start_with(
+        db_path: &Path,
+        clock: Arc<ManualClock>,
+        extra: &[(&str, String)],
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let running = server::start(&config(db_path), clock.clone(), listener)
+        let running = server::start(&config(db_path, extra), clock.clone(), listener)
             .await
             .expect("server starts");
         Self {

@@ -1,0 +1,89 @@
+//! The shield mode: OBSERVE logs verdicts and rejects nothing; BLOCK rejects BLOCK verdicts.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ShieldMode {
+    #[default]
+    Observe,
+    Block,
+}
+
+impl ShieldMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShieldMode::Observe => "OBSERVE",
+            ShieldMode::Block => "BLOCK",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, crate::break_glass::FieldError> {
+        match raw {
+            "OBSERVE" => Ok(ShieldMode::Observe),
+            "BLOCK" => Ok(ShieldMode::Block),
+            _ => Err(crate::break_glass::FieldError::new(
+                crate::break_glass::Field::Mode,
+                "Mode must be OBSERVE or BLOCK",
+            )),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub use store::{load, set};
+
+#[cfg(feature = "ssr")]
+mod store {
+    use super::ShieldMode;
+    use crate::audit;
+    use crate::auth::{Actor, Permission};
+    use crate::database::{to_millis, Pool};
+    use crate::error::AppError;
+    use chrono::{DateTime, Utc};
+
+    const SETTING: &str = "shield_mode";
+
+    pub async fn load(pool: &Pool) -> Result<ShieldMode, sqlx::Error> {
+        let value: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE name = ?")
+            .bind(SETTING)
+            .fetch_optional(pool)
+            .await?;
+        Ok(value
+            .and_then(|v| ShieldMode::parse(&v).ok())
+            .unwrap_or_default())
+    }
+
+    /// Stores the mode, audited; the caller then publishes it to the gateway.
+    pub async fn set(
+        pool: &Pool,
+        actor: &Actor,
+        mode: ShieldMode,
+        now: DateTime<Utc>,
+    ) -> Result<(), AppError> {
+        actor.require(Permission::ShieldConfigure)?;
+        let mut tx = pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO settings (name, value, updated_at, updated_by) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value, \
+             updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+        )
+        .bind(SETTING)
+        .bind(mode.as_str())
+        .bind(to_millis(now))
+        .bind(&actor.operator.username)
+        .execute(&mut *tx)
+        .await?;
+        audit::record(
+            &mut tx,
+            now,
+            &actor.operator.username,
+            audit::SHIELD_MODE,
+            serde_json::json!({ "mode": mode.as_str() }),
+            actor.source_addr.as_deref(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

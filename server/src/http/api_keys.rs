@@ -1,0 +1,42 @@
+use super::{ApiError, Caller};
+use app::api_keys::{ApiKey, CreatedApiKey};
+use app::break_glass::{Field, FieldError};
+use app::error::AppError;
+use app::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+
+/// `POST /api/keys {name}`: 201 with the key's secret, shown this once.
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
+    let json = super::auth::json_body(&headers, &body)?;
+    let name = json
+        .get("name")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| AppError::from(FieldError::new(Field::Name, "Name is required (text)")))?;
+    let created = app::api_keys::create(&state.pool, &actor, name, state.clock.now()).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+) -> Result<Json<Vec<ApiKey>>, ApiError> {
+    Ok(Json(app::api_keys::list(&state.pool, &actor).await?))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<i64>,
+) -> Result<Json<ApiKey>, ApiError> {
+    Ok(Json(
+        app::api_keys::revoke(&state.pool, &actor, id, state.clock.now()).await?,
+    ))
+}
