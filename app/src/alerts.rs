@@ -71,6 +71,10 @@ pub struct Alert {
     pub resolved_by: Option<String>,
 }
 
+/// The gateway's alert when LiteLLM cannot be reached.
+pub const SOURCE_GATEWAY: &str = "gateway";
+pub const LITELLM_UNREACHABLE: &str = "LiteLLM unreachable";
+
 /// What an operator can do to an alert.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -89,7 +93,7 @@ impl AlertAction {
 }
 
 #[cfg(feature = "ssr")]
-pub use store::{apply, insert, list, NewAlert};
+pub use store::{apply, insert, list, unresolved_since, NewAlert};
 
 #[cfg(feature = "ssr")]
 mod store {
@@ -176,6 +180,25 @@ mod store {
         .fetch_all(pool)
         .await?;
         Ok(rows.iter().map(from_row).collect())
+    }
+
+    /// The newest alert with this source and title raised since `since` and not yet resolved.
+    pub async fn unresolved_since(
+        pool: &Pool,
+        source: &str,
+        title: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Option<Alert>, sqlx::Error> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM alerts WHERE source = ? AND title = ? AND created_at >= ? \
+             AND status != 'RESOLVED' ORDER BY created_at DESC, id DESC LIMIT 1"
+        ))
+        .bind(source)
+        .bind(title)
+        .bind(to_millis(since))
+        .fetch_optional(pool)
+        .await?;
+        Ok(row.as_ref().map(from_row))
     }
 
     /// An operator acknowledges or resolves an alert; audited.

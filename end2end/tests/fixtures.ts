@@ -12,7 +12,7 @@ const repo = resolve(__dirname, '..', '..');
 const target = process.env.CARGO_TARGET_DIR ?? join(repo, 'target');
 
 /** Starts the real breakglass binary on a free port of 127.0.0.1 with a fresh SQLite file. */
-async function startServer(dir: string): Promise<Server> {
+async function startServer(dir: string, extraEnv: Record<string, string>): Promise<Server> {
   const child = spawn(join(target, 'debug', 'breakglass'), [], {
     env: {
       ...process.env,
@@ -21,6 +21,7 @@ async function startServer(dir: string): Promise<Server> {
       DATABASE_URL: `sqlite://${join(dir, 'breakglass.db')}`,
       BREAKGLASS_ADMIN_PASSWORD: ADMIN_PASSWORD,
       RUST_LOG: 'warn',
+      ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -36,10 +37,11 @@ async function startServer(dir: string): Promise<Server> {
   return { url, process: child };
 }
 
-export const test = base.extend<{ server: Server }>({
-  server: async ({}, use) => {
+export const test = base.extend<{ server: Server; serverEnv: Record<string, string> }>({
+  serverEnv: [{}, { option: true }],
+  server: async ({ serverEnv }, use) => {
     const dir = mkdtempSync(join(tmpdir(), 'breakglass-e2e-'));
-    const server = await startServer(dir);
+    const server = await startServer(dir, serverEnv);
     await use(server);
     const exited = new Promise((ok) => server.process.once('exit', ok));
     server.process.kill('SIGINT');

@@ -451,8 +451,8 @@ impl Gateway {
                 NewAlert {
                     at: app.clock.now(),
                     severity: Severity::High,
-                    source: "gateway",
-                    title: "LiteLLM unreachable".to_owned(),
+                    source: alerts::SOURCE_GATEWAY,
+                    title: alerts::LITELLM_UNREACHABLE.to_owned(),
                     message: format!(
                         "{failures} request(s) could not reach LiteLLM at {}; last error: {detail}. \
                          Break-glass exists for exactly this: it lets agents keep working, \

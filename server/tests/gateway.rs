@@ -463,3 +463,34 @@ async fn embeddings_and_models_go_through_the_gateway() {
     );
     s.server.stop().await;
 }
+
+#[tokio::test]
+async fn the_gateway_ignores_cookies_and_origin() {
+    let mut s = setup().await;
+    // An operator's browser session is no gateway credential, and a cross-site Origin on a
+    // key-authenticated request is not refused: the key is what counts.
+    let res = s
+        .admin
+        .post(s.server.url("/v1/chat/completions"))
+        .header("origin", "http://elsewhere.example")
+        .json(&serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        401,
+        "a session cookie does not authenticate the gateway"
+    );
+    let res = s
+        .admin
+        .post(s.server.url("/v1/chat/completions"))
+        .header("origin", "http://elsewhere.example")
+        .bearer_auth(&s.key)
+        .json(&serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    s.server.stop().await;
+}

@@ -40,7 +40,7 @@ mod store {
     use crate::auth::{Actor, Permission};
     use crate::database::{to_millis, Pool};
     use crate::error::AppError;
-    use chrono::{DateTime, Utc};
+    use crate::state::AppState;
 
     const SETTING: &str = "shield_mode";
 
@@ -54,15 +54,11 @@ mod store {
             .unwrap_or_default())
     }
 
-    /// Stores the mode, audited; the caller then publishes it to the gateway.
-    pub async fn set(
-        pool: &Pool,
-        actor: &Actor,
-        mode: ShieldMode,
-        now: DateTime<Utc>,
-    ) -> Result<(), AppError> {
+    /// Stores the mode (audited), then hands it to the gateway for its next request.
+    pub async fn set(state: &AppState, actor: &Actor, mode: ShieldMode) -> Result<(), AppError> {
         actor.require(Permission::ShieldConfigure)?;
-        let mut tx = pool.begin().await?;
+        let now = state.clock.now();
+        let mut tx = state.pool.begin().await?;
         sqlx::query(
             "INSERT INTO settings (name, value, updated_at, updated_by) VALUES (?, ?, ?, ?) \
              ON CONFLICT (name) DO UPDATE SET value = excluded.value, \
@@ -84,6 +80,7 @@ mod store {
         )
         .await?;
         tx.commit().await?;
+        state.shield_mode.send_replace(mode);
         Ok(())
     }
 }

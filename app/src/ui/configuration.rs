@@ -1,15 +1,41 @@
 use super::activation_dialog::ActivationDialog;
+use super::api_keys::ApiKeysCard;
 use super::live::Live;
+use super::shield_settings::ShieldSettingsCard;
+use crate::alerts::Alert;
 use crate::auth::Permission;
 use crate::break_glass::Phase;
+use crate::error::AppError;
 use crate::time_format;
 use leptos::prelude::*;
+
+/// An unresolved "LiteLLM unreachable" alert of the last 30 minutes, if any.
+#[server]
+pub async fn litellm_outage() -> Result<Option<Alert>, AppError> {
+    crate::server_fn_result(
+        async {
+            crate::auth::current_actor().await?;
+            let state = expect_context::<crate::state::AppState>();
+            let since = state.clock.now() - chrono::TimeDelta::minutes(30);
+            Ok(crate::alerts::unresolved_since(
+                &state.pool,
+                crate::alerts::SOURCE_GATEWAY,
+                crate::alerts::LITELLM_UNREACHABLE,
+                since,
+            )
+            .await?)
+        }
+        .await,
+    )
+}
 
 #[component]
 pub fn ConfigurationPage() -> impl IntoView {
     view! {
         <h1>"Configuration"</h1>
         <BreakGlassCard/>
+        <ShieldSettingsCard/>
+        <ApiKeysCard/>
     }
 }
 
@@ -76,7 +102,30 @@ fn BreakGlassCard() -> impl IntoView {
                     "BREAK-GLASS"
                 </button>
             </Show>
+            <LiteLlmOutageHint/>
             <ActivationDialog open=dialog_open/>
         </section>
+    }
+}
+
+/// When the shield path is failing, say that this is what break-glass is for.
+#[component]
+fn LiteLlmOutageHint() -> impl IntoView {
+    let live = expect_context::<Live>();
+    let outage = Resource::new(
+        move || live.last_alert.get().map(|a| a.id),
+        |_| litellm_outage(),
+    );
+    view! {
+        <Transition fallback=|| ()>
+            {move || outage.get().and_then(|r| r.ok()).flatten().map(|alert| view! {
+                <p class="hint-box" role="status" data-testid="litellm-outage">
+                    <strong>"LiteLLM is unreachable"</strong>
+                    " (since " {time_format::utc(alert.created_at)} "): agents' requests are failing. "
+                    "Break-glass exists for exactly this: it lets them keep working, unscanned but "
+                    "recorded, until the shield path is back."
+                </p>
+            })}
+        </Transition>
     }
 }

@@ -2,12 +2,14 @@
 
 mod activation_dialog;
 mod alerts_page;
+mod api_keys;
 mod audit_page;
 mod banner;
 mod configuration;
 mod layout;
 mod live;
 mod login;
+mod shield_settings;
 mod traffic_page;
 
 use leptos::prelude::*;
@@ -17,10 +19,12 @@ use leptos_router::StaticSegment;
 
 pub use activation_dialog::ActivateBreakGlass;
 pub use alerts_page::{ListAlerts, UpdateAlert};
+pub use api_keys::{CreateApiKey, ListApiKeys, RevokeApiKey};
 pub use audit_page::ListAudit;
 pub use banner::DeactivateBreakGlass;
 pub use live::{Live, WhoAmI};
 pub use login::{Login, Logout};
+pub use shield_settings::{CurrentShieldMode, SetShieldMode};
 pub use traffic_page::ListTraffic;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {

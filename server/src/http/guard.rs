@@ -26,10 +26,12 @@ pub async fn pages_need_login(State(state): State<AppState>, req: Request, next:
 
 /// A write that carries a cookie must come from this origin: its `Origin` header names this
 /// host (or, without `Origin`, `Sec-Fetch-Site` says same-origin). This stops cross-site
-/// requests from riding an operator's session.
+/// requests from riding an operator's session. The gateway (`/v1/`) is exempt: it ignores
+/// cookies and authenticates by `Authorization: Bearer`, which a cross-site page cannot set.
 pub async fn same_origin_writes(req: Request, next: Next) -> Response {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if safe || !req.headers().contains_key(header::COOKIE) {
+    let cookie_authenticated = !req.uri().path().starts_with("/v1/");
+    if safe || !cookie_authenticated || !req.headers().contains_key(header::COOKIE) {
         return next.run(req).await;
     }
     let headers = req.headers();

@@ -59,7 +59,6 @@ pub async fn set_mode(
             .unwrap_or_default(),
     )
     .map_err(app::error::AppError::from)?;
-    app::shield::mode::set(&state.pool, &actor, mode, state.clock.now()).await?;
-    state.shield_mode.send_replace(mode);
+    app::shield::mode::set(&state, &actor, mode).await?;
     Ok(Json(ModeBody { mode }))
 }
