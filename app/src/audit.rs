@@ -1,7 +1,7 @@
 //! The append-only audit trail: who did what, when, from where.
 
 use crate::break_glass::{Field, FieldError};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub const ACTIVATE: &str = "break_glass.activate";
@@ -62,32 +62,11 @@ impl AuditFilter {
         Ok(Self {
             action: text(action),
             actor: text(actor),
-            from: parse_bound(Field::From, from)?,
-            to: parse_bound(Field::To, to)?,
+            from: crate::time_format::parse_instant(Field::From, from)?,
+            to: crate::time_format::parse_instant(Field::To, to)?,
             limit: None,
         })
     }
-}
-
-/// Parses a `datetime-local` value (taken as UTC); empty means no bound.
-fn parse_bound(field: Field, raw: &str) -> Result<Option<DateTime<Utc>>, FieldError> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Ok(None);
-    }
-    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok())
-        .map(|t| Some(t.and_utc()))
-        .ok_or_else(|| {
-            FieldError::new(
-                field,
-                format!(
-                    "{} must be a date and time like 2026-11-27T14:30 (UTC)",
-                    if field == Field::From { "From" } else { "To" }
-                ),
-            )
-        })
 }
 
 #[cfg(feature = "ssr")]
@@ -153,22 +132,5 @@ mod store {
                 source_addr: r.get("source_addr"),
             })
             .collect())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bounds_parse_as_utc_or_name_the_field() {
-        assert_eq!(parse_bound(Field::From, "").unwrap(), None);
-        let t = parse_bound(Field::From, "2026-11-27T14:30")
-            .unwrap()
-            .unwrap();
-        assert_eq!(t.to_rfc3339(), "2026-11-27T14:30:00+00:00");
-        let err = parse_bound(Field::To, "yesterday").unwrap_err();
-        assert_eq!(err.field, Field::To);
-        assert!(err.message.starts_with("To must be"));
     }
 }

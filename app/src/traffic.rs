@@ -1,5 +1,7 @@
 //! LLM traffic records: what went through, how it was judged, or that it was not (BYPASSED).
 
+use crate::break_glass::{Field, FieldError};
+use crate::time_format::parse_instant;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -37,7 +39,14 @@ impl Verdict {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub const VERDICTS: [Verdict; 4] = [
+    Verdict::Allow,
+    Verdict::Review,
+    Verdict::Block,
+    Verdict::Bypassed,
+];
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrafficRecord {
     pub id: i64,
     pub at: DateTime<Utc>,
@@ -50,20 +59,268 @@ pub struct TrafficRecord {
     pub tokens_in: Option<i64>,
     pub tokens_out: Option<i64>,
     pub http_status: Option<i64>,
+    pub session_id: Option<String>,
+    pub request_id: Option<String>,
+    pub detections: Vec<crate::shield::Detection>,
+}
+
+/// Where a record came from, as the filter names it.
+pub const SOURCES: [&str; 3] = [SOURCE_LITELLM, "session-watcher", SOURCE_BREAK_GLASS];
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrafficSort {
+    #[default]
+    Time,
+    Score,
+}
+
+/// A position in a sorted listing: the next page starts after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    pub score: Option<i64>,
+    pub at_ms: i64,
+    pub id: i64,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        match self.score {
+            Some(s) => format!("{s}.{}.{}", self.at_ms, self.id),
+            None => format!("{}.{}", self.at_ms, self.id),
+        }
+    }
+
+    pub fn decode(raw: &str, sort: TrafficSort) -> Result<Self, FieldError> {
+        let parts: Vec<i64> = raw
+            .split('.')
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .map_err(|_| {
+                FieldError::new(Field::Cursor, "Cursor is not one this server gave out")
+            })?;
+        match (sort, parts.as_slice()) {
+            (TrafficSort::Time, [at_ms, id]) => Ok(Self {
+                score: None,
+                at_ms: *at_ms,
+                id: *id,
+            }),
+            (TrafficSort::Score, [score, at_ms, id]) => Ok(Self {
+                score: Some(*score),
+                at_ms: *at_ms,
+                id: *id,
+            }),
+            _ => Err(FieldError::new(
+                Field::Cursor,
+                "Cursor is not one this server gave out for this sort order",
+            )),
+        }
+    }
+}
+
+pub const DEFAULT_PAGE: u32 = 100;
+pub const MAX_PAGE: u32 = 1000;
+
+/// The Traffic Monitor's filters, as they appear in the URL and in `GET /api/traffic`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrafficFilter {
+    pub source: Option<String>,
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    pub verdict: Option<Verdict>,
+    pub min_score: Option<u8>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub sort: TrafficSort,
+    pub cursor: Option<Cursor>,
+    pub limit: u32,
+}
+
+impl TrafficFilter {
+    /// Parses query parameters (absent or empty means "any"); a bad one is named.
+    pub fn parse(get: impl Fn(&str) -> Option<String>) -> Result<Self, FieldError> {
+        let text = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let source = text("source");
+        if let Some(s) = &source {
+            if !SOURCES.contains(&s.as_str()) {
+                return Err(FieldError::new(
+                    Field::Source,
+                    format!("Source must be one of {}", SOURCES.join(", ")),
+                ));
+            }
+        }
+        let verdict = text("verdict")
+            .map(|v| {
+                Verdict::parse(&v).ok_or_else(|| {
+                    FieldError::new(
+                        Field::Verdict,
+                        "Verdict must be ALLOW, REVIEW, BLOCK or BYPASSED",
+                    )
+                })
+            })
+            .transpose()?;
+        let min_score = text("min_score")
+            .map(|v| {
+                v.parse::<u8>().ok().filter(|s| *s <= 100).ok_or_else(|| {
+                    FieldError::new(
+                        Field::MinScore,
+                        "Minimum score must be a whole number from 0 to 100",
+                    )
+                })
+            })
+            .transpose()?;
+        let sort = match text("sort").as_deref() {
+            None | Some("time") => TrafficSort::Time,
+            Some("score") => TrafficSort::Score,
+            Some(_) => return Err(FieldError::new(Field::Sort, "Sort must be time or score")),
+        };
+        let limit = text("limit")
+            .map(|v| {
+                v.parse::<u32>()
+                    .ok()
+                    .filter(|l| (1..=MAX_PAGE).contains(l))
+                    .ok_or_else(|| {
+                        FieldError::new(
+                            Field::Limit,
+                            format!("Limit must be a whole number from 1 to {MAX_PAGE}"),
+                        )
+                    })
+            })
+            .transpose()?
+            .unwrap_or(DEFAULT_PAGE);
+        Ok(Self {
+            source,
+            model: text("model"),
+            provider: text("provider"),
+            verdict,
+            min_score,
+            from: parse_instant(Field::From, &text("from").unwrap_or_default())?,
+            to: parse_instant(Field::To, &text("to").unwrap_or_default())?,
+            sort,
+            cursor: text("cursor")
+                .map(|c| Cursor::decode(&c, sort))
+                .transpose()?,
+            limit,
+        })
+    }
+
+    /// The query string that reproduces this filter (without the cursor unless asked).
+    pub fn to_query(&self, with_cursor: bool) -> String {
+        let mut pairs: Vec<(&str, String)> = Vec::new();
+        let mut push = |k, v: Option<String>| {
+            if let Some(v) = v {
+                pairs.push((k, v));
+            }
+        };
+        push("source", self.source.clone());
+        push("model", self.model.clone());
+        push("provider", self.provider.clone());
+        push("verdict", self.verdict.map(|v| v.as_str().to_owned()));
+        push("min_score", self.min_score.map(|s| s.to_string()));
+        push("from", self.from.map(|t| t.to_rfc3339()));
+        push("to", self.to.map(|t| t.to_rfc3339()));
+        push(
+            "sort",
+            (self.sort == TrafficSort::Score).then(|| "score".to_owned()),
+        );
+        push(
+            "limit",
+            (self.limit != DEFAULT_PAGE).then(|| self.limit.to_string()),
+        );
+        if with_cursor {
+            push("cursor", self.cursor.map(|c| c.encode()));
+        }
+        pairs
+            .into_iter()
+            .map(|(k, v)| format!("{k}={}", encode_component(&v)))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+}
+
+fn encode_component(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Writes records as CSV with a header row. Cells that a spreadsheet would run as a formula
+/// are prefixed with `'`.
+pub fn write_csv(records: &[TrafficRecord], out: &mut String, header: bool) {
+    fn cell(out: &mut String, v: &str) {
+        let v = if v.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            format!("'{v}")
+        } else {
+            v.to_owned()
+        };
+        if v.contains([',', '"', '\n', '\r']) {
+            out.push('"');
+            out.push_str(&v.replace('"', "\"\""));
+            out.push('"');
+        } else {
+            out.push_str(&v);
+        }
+    }
+    if header {
+        out.push_str("time,source,model,provider,verdict,score,latency_ms,tokens_in,tokens_out,http_status,session_id,request_id,rules\n");
+    }
+    let opt = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
+    for r in records {
+        let rules: Vec<&str> = r.detections.iter().map(|d| d.rule.as_str()).collect();
+        let cells = [
+            r.at.to_rfc3339(),
+            r.source.clone(),
+            r.model.clone().unwrap_or_default(),
+            r.provider.clone().unwrap_or_default(),
+            r.verdict.as_str().to_owned(),
+            opt(r.score),
+            opt(r.latency_ms),
+            opt(r.tokens_in),
+            opt(r.tokens_out),
+            opt(r.http_status),
+            r.session_id.clone().unwrap_or_default(),
+            r.request_id.clone().unwrap_or_default(),
+            rules.join(" "),
+        ];
+        for (i, c) in cells.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            cell(out, c);
+        }
+        out.push('\n');
+    }
+}
+
+/// One page of a listing and where the next one starts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrafficPage {
+    pub records: Vec<TrafficRecord>,
+    pub next_cursor: Option<String>,
 }
 
 pub const SOURCE_LITELLM: &str = "litellm";
 pub const SOURCE_BREAK_GLASS: &str = "break-glass";
 
 #[cfg(feature = "ssr")]
-pub use store::{count_bypassed, insert, recent, NewTraffic};
+pub use store::{count_bypassed, insert, page, NewTraffic};
 
 #[cfg(feature = "ssr")]
 mod store {
-    use super::{TrafficRecord, Verdict};
-    use crate::database::{from_millis, to_millis, Pool};
+    use super::{Cursor, TrafficFilter, TrafficPage, TrafficRecord, TrafficSort, Verdict};
+    use crate::database::{from_millis, to_millis, Db, Pool};
     use crate::shield::Detection;
     use chrono::{DateTime, Utc};
+    use sqlx::QueryBuilder;
     use sqlx::Row;
 
     /// One request as the gateway saw it.
@@ -130,16 +387,58 @@ mod store {
         .await
     }
 
-    pub async fn recent(pool: &Pool, limit: u32) -> Result<Vec<TrafficRecord>, sqlx::Error> {
-        let rows = sqlx::query(
+    /// One page of records matching `filter`, newest (or highest score) first.
+    pub async fn page(pool: &Pool, filter: &TrafficFilter) -> Result<TrafficPage, sqlx::Error> {
+        let mut q: QueryBuilder<Db> = QueryBuilder::new(
             "SELECT id, at, source, model, provider, verdict, score, latency_ms, tokens_in, \
-             tokens_out, http_status FROM traffic ORDER BY at DESC, id DESC LIMIT ?",
-        )
-        .bind(i64::from(limit))
-        .fetch_all(pool)
-        .await?;
-        Ok(rows
-            .into_iter()
+             tokens_out, http_status, session_id, request_id, detections FROM traffic WHERE 1 = 1",
+        );
+        if let Some(v) = &filter.source {
+            q.push(" AND source = ").push_bind(v.clone());
+        }
+        if let Some(v) = &filter.model {
+            q.push(" AND model = ").push_bind(v.clone());
+        }
+        if let Some(v) = &filter.provider {
+            q.push(" AND provider = ").push_bind(v.clone());
+        }
+        if let Some(v) = filter.verdict {
+            q.push(" AND verdict = ").push_bind(v.as_str());
+        }
+        if let Some(v) = filter.min_score {
+            q.push(" AND score >= ").push_bind(i64::from(v));
+        }
+        if let Some(v) = filter.from {
+            q.push(" AND at >= ").push_bind(to_millis(v));
+        }
+        if let Some(v) = filter.to {
+            q.push(" AND at <= ").push_bind(to_millis(v));
+        }
+        match (filter.sort, filter.cursor) {
+            (TrafficSort::Time, Some(c)) => {
+                q.push(" AND (at < ").push_bind(c.at_ms);
+                q.push(" OR (at = ").push_bind(c.at_ms);
+                q.push(" AND id < ").push_bind(c.id).push("))");
+            }
+            (TrafficSort::Score, Some(c)) => {
+                let s = c.score.unwrap_or(-1);
+                q.push(" AND (COALESCE(score, -1) < ").push_bind(s);
+                q.push(" OR (COALESCE(score, -1) = ").push_bind(s);
+                q.push(" AND (at < ").push_bind(c.at_ms);
+                q.push(" OR (at = ").push_bind(c.at_ms);
+                q.push(" AND id < ").push_bind(c.id).push("))))");
+            }
+            _ => {}
+        }
+        q.push(match filter.sort {
+            TrafficSort::Time => " ORDER BY at DESC, id DESC",
+            TrafficSort::Score => " ORDER BY COALESCE(score, -1) DESC, at DESC, id DESC",
+        });
+        // One more than asked: whether a next page exists.
+        q.push(" LIMIT ").push_bind(i64::from(filter.limit) + 1);
+        let rows = q.build().fetch_all(pool).await?;
+        let mut records: Vec<TrafficRecord> = rows
+            .iter()
             .filter_map(|r| {
                 Some(TrafficRecord {
                     id: r.get("id"),
@@ -153,8 +452,133 @@ mod store {
                     tokens_in: r.get("tokens_in"),
                     tokens_out: r.get("tokens_out"),
                     http_status: r.get("http_status"),
+                    session_id: r.get("session_id"),
+                    request_id: r.get("request_id"),
+                    detections: serde_json::from_str(r.get::<&str, _>("detections"))
+                        .unwrap_or_default(),
                 })
             })
-            .collect())
+            .collect();
+        let next_cursor = (records.len() > filter.limit as usize).then(|| {
+            records.truncate(filter.limit as usize);
+            let last = records.last().expect("a full page has a last record");
+            Cursor {
+                score: (filter.sort == TrafficSort::Score).then(|| last.score.unwrap_or(-1)),
+                at_ms: to_millis(last.at),
+                id: last.id,
+            }
+            .encode()
+        });
+        Ok(TrafficPage {
+            records,
+            next_cursor,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<TrafficFilter, FieldError> {
+        TrafficFilter::parse(|k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn empty_means_everything_newest_first() {
+        let f = parse(&[("source", ""), ("verdict", " ")]).unwrap();
+        assert_eq!(
+            f,
+            TrafficFilter {
+                limit: DEFAULT_PAGE,
+                ..Default::default()
+            }
+        );
+        assert_eq!(f.to_query(true), "");
+    }
+
+    #[test]
+    fn each_bad_parameter_is_named() {
+        for (k, v, field) in [
+            ("source", "proxy", Field::Source),
+            ("verdict", "allow", Field::Verdict),
+            ("min_score", "101", Field::MinScore),
+            ("min_score", "-1", Field::MinScore),
+            ("sort", "size", Field::Sort),
+            ("limit", "0", Field::Limit),
+            ("limit", "1001", Field::Limit),
+            ("from", "soon", Field::From),
+            ("cursor", "x.y", Field::Cursor),
+        ] {
+            assert_eq!(parse(&[(k, v)]).unwrap_err().field, field, "{k}={v}");
+        }
+        assert_eq!(
+            parse(&[("sort", "score"), ("cursor", "5.6")])
+                .unwrap_err()
+                .field,
+            Field::Cursor,
+            "a time cursor does not fit the score order"
+        );
+    }
+
+    #[test]
+    fn the_query_string_reproduces_the_filter() {
+        let f = parse(&[
+            ("source", "break-glass"),
+            ("model", "gpt-4o mini"),
+            ("verdict", "BLOCK"),
+            ("min_score", "25"),
+            ("from", "2026-11-27T14:00"),
+            ("sort", "score"),
+            ("cursor", "40.1800000000000.7"),
+            ("limit", "50"),
+        ])
+        .unwrap();
+        let q = f.to_query(true);
+        assert!(q.contains("model=gpt-4o%20mini"), "{q}");
+        let back = TrafficFilter::parse(|k| {
+            q.split('&')
+                .filter_map(|p| p.split_once('='))
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| {
+                    v.replace("%20", " ")
+                        .replace("%3A", ":")
+                        .replace("%2B", "+")
+                })
+        })
+        .unwrap();
+        assert_eq!(back, f);
+    }
+
+    #[test]
+    fn csv_quotes_and_defuses_formulas() {
+        let record = TrafficRecord {
+            id: 1,
+            at: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+            source: "litellm".into(),
+            model: Some("=HYPERLINK(\"x\")".into()),
+            provider: Some("a,b".into()),
+            verdict: Verdict::Allow,
+            score: Some(0),
+            latency_ms: Some(12),
+            tokens_in: None,
+            tokens_out: None,
+            http_status: Some(200),
+            session_id: None,
+            request_id: Some("r1".into()),
+            detections: vec![],
+        };
+        let mut out = String::new();
+        write_csv(&[record], &mut out, true);
+        let line = out.lines().nth(1).unwrap();
+        assert_eq!(
+            line,
+            "2027-01-15T08:00:00+00:00,litellm,\"'=HYPERLINK(\"\"x\"\")\",\"a,b\",ALLOW,0,12,,,200,,r1,"
+        );
     }
 }

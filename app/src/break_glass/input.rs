@@ -29,6 +29,12 @@ pub enum Field {
     Text,
     Name,
     Mode,
+    Source,
+    Verdict,
+    MinScore,
+    Sort,
+    Cursor,
+    Limit,
 }
 
 impl Field {
@@ -45,6 +51,12 @@ impl Field {
             Field::Text => "text",
             Field::Name => "name",
             Field::Mode => "mode",
+            Field::Source => "source",
+            Field::Verdict => "verdict",
+            Field::MinScore => "min_score",
+            Field::Sort => "sort",
+            Field::Cursor => "cursor",
+            Field::Limit => "limit",
         }
     }
 }

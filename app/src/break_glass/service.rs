@@ -368,3 +368,11 @@ fn refusal_error(refusal: Refusal, now: DateTime<Utc>) -> AppError {
         },
     }
 }
+
+/// The newest windows with their end (if they ended), for pickers and reviews.
+pub async fn recent_windows(
+    pool: &Pool,
+    limit: u32,
+) -> Result<Vec<(ActivatedWindow, Option<DateTime<Utc>>)>, sqlx::Error> {
+    store::recent(pool, limit).await
+}

@@ -1,6 +1,7 @@
 //! The break-glass windows table.
 
 use super::machine::{Ended, Lifecycle, Window};
+use super::status::ActivatedWindow;
 use super::{BypassDuration, Reason};
 use crate::database::{from_millis, to_millis, Pool};
 use sqlx::Row;
@@ -82,4 +83,34 @@ pub async fn close(
     .bind(to_millis(ended.window.activated_at))
     .fetch_optional(conn)
     .await
+}
+
+pub async fn recent(
+    pool: &Pool,
+    limit: u32,
+) -> Result<Vec<(ActivatedWindow, Option<chrono::DateTime<chrono::Utc>>)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, activated_at, expires_at, duration_minutes, reason, activated_by, ended_at \
+         FROM break_glass_windows ORDER BY activated_at DESC LIMIT ?",
+    )
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                ActivatedWindow {
+                    id: r.get("id"),
+                    activated_at: from_millis(r.get("activated_at")),
+                    expires_at: from_millis(r.get("expires_at")),
+                    duration_minutes: u32::try_from(r.get::<i64, _>("duration_minutes"))
+                        .unwrap_or_default(),
+                    reason: r.get("reason"),
+                    activated_by: r.get("activated_by"),
+                },
+                r.get::<Option<i64>, _>("ended_at").map(from_millis),
+            )
+        })
+        .collect())
 }

@@ -1,59 +1,205 @@
+use crate::break_glass::ActivatedWindow;
 use crate::error::AppError;
 use crate::time_format;
-use crate::traffic::TrafficRecord;
+use crate::traffic::{TrafficFilter, TrafficPage, TrafficRecord, SOURCES, VERDICTS};
 use leptos::prelude::*;
+use leptos_router::components::{Form, A};
+use leptos_router::hooks::use_query_map;
 
+/// The filters travel as the URL's query string, parsed on the server by the same
+/// `TrafficFilter::parse` that `GET /api/traffic` uses.
 #[server]
-pub async fn list_traffic() -> Result<Vec<TrafficRecord>, AppError> {
+pub async fn list_traffic(query: Vec<(String, String)>) -> Result<TrafficPage, AppError> {
     crate::server_fn_result(
         async {
             crate::auth::current_actor().await?;
+            let filter = TrafficFilter::parse(|k| {
+                query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+            })?;
             let state = expect_context::<crate::state::AppState>();
-            Ok(crate::traffic::recent(&state.pool, 200).await?)
+            Ok(crate::traffic::page(&state.pool, &filter).await?)
         }
         .await,
     )
 }
 
-/// The newest traffic records, including the BYPASSED ones of break-glass windows.
+/// Past break-glass windows, newest first, for the time-range quick pick.
+#[server]
+pub async fn list_windows(
+) -> Result<Vec<(ActivatedWindow, Option<chrono::DateTime<chrono::Utc>>)>, AppError> {
+    crate::server_fn_result(
+        async {
+            crate::auth::current_actor().await?;
+            let state = expect_context::<crate::state::AppState>();
+            Ok(crate::break_glass::service::recent_windows(&state.pool, 20).await?)
+        }
+        .await,
+    )
+}
+
 #[component]
 pub fn TrafficPage() -> impl IntoView {
-    let records = Resource::new(|| (), |_| list_traffic());
+    let query = use_query_map();
+    let pairs = move || {
+        query.with(|q| {
+            q.clone()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect::<Vec<(String, String)>>()
+        })
+    };
+    let param = move |k: &str| query.with(|q| q.get(k).unwrap_or_default());
+    // New rows appear on their own: the first page refreshes every 5 seconds.
+    let tick = RwSignal::new(0u64);
+    Effect::new(move |_| {
+        if let Ok(handle) = set_interval_with_handle(
+            move || {
+                if untrack(move || param("cursor")).is_empty() {
+                    tick.update(|t| *t += 1);
+                }
+            },
+            std::time::Duration::from_secs(5),
+        ) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+    let page = Resource::new(move || (pairs(), tick.get()), |(q, _)| list_traffic(q));
+    let windows = Resource::new(|| (), |_| list_windows());
+    let current = move || TrafficFilter::parse(|k| Some(param(k))).unwrap_or_default();
+
     view! {
         <h1>"Traffic Monitor"</h1>
-        <Transition fallback=|| view! { <p class="muted">"Loading traffic…"</p> }>
-            {move || records.get().map(|r| match r {
-                Err(e) => view! { <p class="server-error">{e.to_string()}</p> }.into_any(),
-                Ok(list) if list.is_empty() => view! {
-                    <p class="muted">"No LLM traffic has been recorded yet."</p>
-                }.into_any(),
-                Ok(list) => view! {
-                    <table class="table" data-testid="traffic-table">
-                        <thead><tr>
-                            <th>"Time"</th><th>"Source"</th><th>"Model"</th><th>"Provider"</th>
-                            <th>"Verdict"</th><th>"Score"</th><th>"Latency"</th><th>"Tokens"</th><th>"Status"</th>
-                        </tr></thead>
-                        <tbody>
-                            {list.into_iter().map(|t| view! {
-                                <tr>
-                                    <td class="nowrap">{time_format::utc(t.at)}</td>
-                                    <td>{t.source}</td>
-                                    <td>{t.model}</td>
-                                    <td>{t.provider}</td>
-                                    <td><span class=format!("pill verdict-{}", t.verdict.as_str().to_lowercase())>{t.verdict.as_str()}</span></td>
-                                    <td>{t.score}</td>
-                                    <td>{t.latency_ms.map(|ms| format!("{ms} ms"))}</td>
-                                    <td>{match (t.tokens_in, t.tokens_out) {
-                                        (None, None) => String::new(),
-                                        (i, o) => format!("{} / {}", i.unwrap_or(0), o.unwrap_or(0)),
-                                    }}</td>
-                                    <td>{t.http_status}</td>
-                                </tr>
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                }.into_any(),
+        <Form method="GET" action="" attr:class="filters" attr:data-testid="traffic-filters">
+            <label>"Source "
+                <select name="source" prop:value=move || param("source")>
+                    <option value="">"All"</option>
+                    {SOURCES.into_iter().map(|s| view! { <option value=s>{s}</option> }).collect_view()}
+                </select>
+            </label>
+            <label>"Model " <input name="model" prop:value=move || param("model")/></label>
+            <label>"Provider " <input name="provider" prop:value=move || param("provider")/></label>
+            <label>"Verdict "
+                <select name="verdict" prop:value=move || param("verdict")>
+                    <option value="">"All"</option>
+                    {VERDICTS.into_iter().map(|v| view! { <option value=v.as_str()>{v.as_str()}</option> }).collect_view()}
+                </select>
+            </label>
+            <label>"Min score " <input name="min_score" inputmode="numeric" size="4" prop:value=move || param("min_score")/></label>
+            <label>"From (UTC) " <input type="datetime-local" step="1" name="from" prop:value=move || param("from")/></label>
+            <label>"To (UTC) " <input type="datetime-local" step="1" name="to" prop:value=move || param("to")/></label>
+            <label>"Sort "
+                <select name="sort" prop:value=move || param("sort")>
+                    <option value="">"Time"</option>
+                    <option value="score">"Score"</option>
+                </select>
+            </label>
+            <button type="submit">"Filter"</button>
+            <A href="/traffic">"Clear"</A>
+        </Form>
+        <Transition fallback=|| ()>
+            {move || windows.get().and_then(|r| r.ok()).filter(|w| !w.is_empty()).map(|list| view! {
+                <p class="window-picks" data-testid="window-picks">"Break-glass windows: "
+                    {list.into_iter().map(|(w, ended)| {
+                        let to = ended.unwrap_or(w.expires_at);
+                        let href = format!(
+                            "/traffic?source=break-glass&from={}&to={}",
+                            time_format::local_input(w.activated_at),
+                            time_format::local_input(to),
+                        );
+                        view! {
+                            <A href=href>{time_format::utc(w.activated_at)}" – "{time_format::utc(to)}" ("{w.activated_by}")"</A>
+                        }
+                    }).collect_view()}
+                </p>
             })}
         </Transition>
+        <Transition fallback=|| view! { <p class="muted">"Loading traffic…"</p> }>
+            {move || page.get().map(|r| match r {
+                Err(e) => view! { <p class="server-error" role="alert" data-testid="traffic-error">{e.to_string()}</p> }.into_any(),
+                Ok(p) => view! { <TrafficTable page=p filter=current()/> }.into_any(),
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn TrafficTable(page: TrafficPage, filter: TrafficFilter) -> impl IntoView {
+    let export = format!("/api/traffic.csv?{}", filter.to_query(false));
+    let next = page.next_cursor.clone().map(|c| {
+        let mut f = filter.clone();
+        f.cursor = crate::traffic::Cursor::decode(&c, f.sort).ok();
+        format!("/traffic?{}", f.to_query(true))
+    });
+    let first = filter
+        .cursor
+        .is_some()
+        .then(|| format!("/traffic?{}", filter.to_query(false)));
+    if page.records.is_empty() {
+        return view! { <p class="muted" data-testid="traffic-empty">"No traffic matches these filters."</p> }.into_any();
+    }
+    view! {
+        <table class="table" data-testid="traffic-table">
+            <thead><tr>
+                <th>"Time"</th><th>"Source"</th><th>"Model"</th><th>"Provider"</th>
+                <th>"Verdict"</th><th>"Score"</th><th>"Latency"</th><th>"Tokens"</th><th>"Status"</th>
+            </tr></thead>
+            <tbody>
+                {page.records.into_iter().map(|t| view! { <TrafficRow record=t/> }).collect_view()}
+            </tbody>
+        </table>
+        <p class="pager">
+            {first.map(|href| view! { <A href=href>"← Newest"</A> })}
+            {next.map(|href| view! { <A href=href>"Older →"</A> })}
+            <a href=export download>"Export CSV"</a>
+        </p>
+    }
+    .into_any()
+}
+
+/// A row that opens to show what the shield matched.
+#[component]
+fn TrafficRow(record: TrafficRecord) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let t = record;
+    let detections = t.detections.clone();
+    view! {
+        <tr class="traffic-row" on:click=move |_| open.update(|o| *o = !*o) title="Show the detections">
+            <td class="nowrap">{time_format::utc(t.at)}</td>
+            <td>{t.source}</td>
+            <td>{t.model}</td>
+            <td>{t.provider}</td>
+            <td><span class=format!("pill verdict-{}", t.verdict.as_str().to_lowercase())>{t.verdict.as_str()}</span></td>
+            <td>{t.score}</td>
+            <td>{t.latency_ms.map(|ms| format!("{ms} ms"))}</td>
+            <td>{match (t.tokens_in, t.tokens_out) {
+                (None, None) => String::new(),
+                (i, o) => format!("{} / {}", i.unwrap_or(0), o.unwrap_or(0)),
+            }}</td>
+            <td>{t.http_status}</td>
+        </tr>
+        <Show when=move || open.get()>
+            <tr class="traffic-detail">
+                <td colspan="9">
+                    <div>"Request " <code>{t.request_id.clone()}</code>
+                        {t.session_id.clone().map(|s| view! { " · session " <code>{s}</code> })}
+                    </div>
+                    {if detections.is_empty() {
+                        view! { <p class="muted">"No rule matched."</p> }.into_any()
+                    } else {
+                        view! {
+                            <table class="table inner">
+                                <thead><tr><th>"Rule"</th><th>"Category"</th><th>"Severity"</th><th>"Matches"</th></tr></thead>
+                                <tbody>
+                                    {detections.clone().into_iter().map(|d| view! {
+                                        <tr><td><code>{d.rule}</code></td><td>{d.category}</td>
+                                            <td>{d.severity.as_str()}</td><td>{d.matches}</td></tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any()
+                    }}
+                </td>
+            </tr>
+        </Show>
     }
 }

@@ -7,6 +7,7 @@ mod break_glass;
 mod events;
 mod guard;
 mod shield;
+mod traffic;
 
 use app::auth::Actor;
 use app::error::AppError;
@@ -34,6 +35,8 @@ pub fn router(state: AppState, gateway: crate::gateway::Gateway) -> Router {
         .route("/api/shield/mode", get(shield::mode).put(shield::set_mode))
         .route("/api/keys", get(api_keys::list).post(api_keys::create))
         .route("/api/keys/{id}/revoke", post(api_keys::revoke))
+        .route("/api/traffic", get(traffic::list))
+        .route("/api/traffic.csv", get(traffic::csv))
         .route("/api/events", get(events::stream))
         .route("/events-worker.js", get(events::worker_script));
     let leptos_options = state.leptos_options.clone();
