@@ -9,12 +9,19 @@ use leptos_router::hooks::use_query_map;
 /// The filters travel as the URL's query string, parsed on the server by the same
 /// `TrafficFilter::parse` that `GET /api/traffic` uses.
 #[server]
-pub async fn list_traffic(query: Vec<(String, String)>) -> Result<TrafficPage, AppError> {
+pub async fn list_traffic(query: String) -> Result<TrafficPage, AppError> {
     crate::server_fn_result(
         async {
             crate::auth::current_actor().await?;
+            let pairs: Vec<(String, String)> =
+                serde_urlencoded::from_str(query.trim_start_matches('?')).map_err(|_| {
+                    AppError::Invalid(crate::break_glass::FieldError::new(
+                        crate::break_glass::Field::Body,
+                        "The filter is not a valid query string",
+                    ))
+                })?;
             let filter = TrafficFilter::parse(|k| {
-                query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+                pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
             })?;
             let state = expect_context::<crate::state::AppState>();
             Ok(crate::traffic::page(&state.pool, &filter).await?)
@@ -40,14 +47,7 @@ pub async fn list_windows(
 #[component]
 pub fn TrafficPage() -> impl IntoView {
     let query = use_query_map();
-    let pairs = move || {
-        query.with(|q| {
-            q.clone()
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect::<Vec<(String, String)>>()
-        })
-    };
+    let query_string = move || query.with(|q| q.to_query_string());
     let param = move |k: &str| query.with(|q| q.get(k).unwrap_or_default());
     // New rows appear on their own: the first page refreshes every 5 seconds.
     let tick = RwSignal::new(0u64);
@@ -63,7 +63,10 @@ pub fn TrafficPage() -> impl IntoView {
             on_cleanup(move || handle.clear());
         }
     });
-    let page = Resource::new(move || (pairs(), tick.get()), |(q, _)| list_traffic(q));
+    let page = Resource::new(
+        move || (query_string(), tick.get()),
+        |(q, _)| list_traffic(q),
+    );
     let windows = Resource::new(|| (), |_| list_windows());
     let current = move || TrafficFilter::parse(|k| Some(param(k))).unwrap_or_default();
 
