@@ -301,6 +301,67 @@ pub fn write_csv(records: &[TrafficRecord], out: &mut String, header: bool) {
     }
 }
 
+/// Requests per time bucket by verdict, with the break-glass windows in the range: what the
+/// Traffic Monitor's chart draws.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chart {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub bucket_minutes: i64,
+    /// Per bucket: counts of ALLOW, REVIEW, BLOCK, BYPASSED, in the order of `VERDICTS`.
+    pub buckets: Vec<[i64; 4]>,
+    pub windows: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+/// At most this many bars; longer ranges get wider buckets.
+pub const MAX_BUCKETS: i64 = 240;
+
+impl Chart {
+    /// The range to chart: the filter's, or the last hour up to `now`.
+    pub fn range(filter: &TrafficFilter, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+        let to = filter.to.unwrap_or(now);
+        let from = filter
+            .from
+            .filter(|f| *f < to)
+            .unwrap_or(to - chrono::TimeDelta::hours(1));
+        (from, to)
+    }
+
+    /// Whole minutes per bucket so that the range fits in `MAX_BUCKETS` bars.
+    pub fn bucket_minutes(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+        let minutes = ((to - from).num_seconds() + 59) / 60;
+        ((minutes + MAX_BUCKETS - 1) / MAX_BUCKETS).max(1)
+    }
+
+    /// Builds the chart from `(bucket index, verdict, count)` rows.
+    pub fn build(
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        counts: impl IntoIterator<Item = (i64, Verdict, i64)>,
+        windows: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    ) -> Self {
+        let bucket_minutes = Self::bucket_minutes(from, to);
+        let n =
+            (((to - from).num_seconds() + bucket_minutes * 60 - 1) / (bucket_minutes * 60)).max(1);
+        let mut buckets = vec![[0i64; 4]; n as usize];
+        for (i, verdict, count) in counts {
+            if let (Some(b), Some(v)) = (
+                usize::try_from(i).ok().and_then(|i| buckets.get_mut(i)),
+                VERDICTS.iter().position(|x| *x == verdict),
+            ) {
+                b[v] += count;
+            }
+        }
+        Self {
+            from,
+            to,
+            bucket_minutes,
+            buckets,
+            windows,
+        }
+    }
+}
+
 /// One page of a listing and where the next one starts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrafficPage {
@@ -312,11 +373,11 @@ pub const SOURCE_LITELLM: &str = "litellm";
 pub const SOURCE_BREAK_GLASS: &str = "break-glass";
 
 #[cfg(feature = "ssr")]
-pub use store::{count_bypassed, insert, page, NewTraffic};
+pub use store::{chart, count_bypassed, insert, page, NewTraffic};
 
 #[cfg(feature = "ssr")]
 mod store {
-    use super::{Cursor, TrafficFilter, TrafficPage, TrafficRecord, TrafficSort, Verdict};
+    use super::{Chart, Cursor, TrafficFilter, TrafficPage, TrafficRecord, TrafficSort, Verdict};
     use crate::database::{from_millis, to_millis, Db, Pool};
     use crate::shield::Detection;
     use chrono::{DateTime, Utc};
@@ -385,6 +446,54 @@ mod store {
         .bind(to_millis(to))
         .fetch_one(conn)
         .await
+    }
+
+    /// The chart for `filter` (all verdicts; the verdict, score and cursor filters do not apply).
+    pub async fn chart(
+        pool: &Pool,
+        filter: &TrafficFilter,
+        now: DateTime<Utc>,
+    ) -> Result<Chart, sqlx::Error> {
+        let (from, to) = Chart::range(filter, now);
+        let bucket_ms = Chart::bucket_minutes(from, to) * 60_000;
+        let mut q: QueryBuilder<Db> = QueryBuilder::new("SELECT (at - ");
+        q.push_bind(to_millis(from))
+            .push(") / ")
+            .push_bind(bucket_ms);
+        q.push(" AS bucket, verdict, COUNT(*) AS n FROM traffic WHERE at >= ")
+            .push_bind(to_millis(from))
+            .push(" AND at < ")
+            .push_bind(to_millis(to));
+        if let Some(v) = &filter.source {
+            q.push(" AND source = ").push_bind(v.clone());
+        }
+        if let Some(v) = &filter.model {
+            q.push(" AND model = ").push_bind(v.clone());
+        }
+        if let Some(v) = &filter.provider {
+            q.push(" AND provider = ").push_bind(v.clone());
+        }
+        q.push(" GROUP BY bucket, verdict");
+        let rows = q.build().fetch_all(pool).await?;
+        let counts = rows.iter().filter_map(|r| {
+            Some((
+                r.get::<i64, _>("bucket"),
+                Verdict::parse(r.get("verdict"))?,
+                r.get::<i64, _>("n"),
+            ))
+        });
+        let windows = sqlx::query(
+            "SELECT activated_at, COALESCE(ended_at, expires_at) AS until FROM break_glass_windows \
+             WHERE activated_at < ? AND COALESCE(ended_at, expires_at) > ? ORDER BY activated_at",
+        )
+        .bind(to_millis(to))
+        .bind(to_millis(from))
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| (from_millis(r.get("activated_at")), from_millis(r.get("until"))))
+        .collect();
+        Ok(Chart::build(from, to, counts.collect::<Vec<_>>(), windows))
     }
 
     /// One page of records matching `filter`, newest (or highest score) first.
@@ -553,6 +662,53 @@ mod tests {
         })
         .unwrap();
         assert_eq!(back, f);
+    }
+
+    #[test]
+    fn the_chart_buckets_by_minute_and_widens_for_long_ranges() {
+        let from = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let hour = from + chrono::TimeDelta::hours(1);
+        assert_eq!(Chart::bucket_minutes(from, hour), 1);
+        assert_eq!(
+            Chart::bucket_minutes(from, from + chrono::TimeDelta::hours(4)),
+            1
+        );
+        assert_eq!(
+            Chart::bucket_minutes(from, from + chrono::TimeDelta::hours(5)),
+            2
+        );
+        assert_eq!(
+            Chart::bucket_minutes(from, from + chrono::TimeDelta::days(1)),
+            6
+        );
+        let c = Chart::build(
+            from,
+            hour,
+            [
+                (0, Verdict::Allow, 3),
+                (0, Verdict::Block, 1),
+                (59, Verdict::Bypassed, 2),
+                (60, Verdict::Allow, 9),
+            ],
+            vec![],
+        );
+        assert_eq!(c.buckets.len(), 60);
+        assert_eq!(c.buckets[0], [3, 0, 1, 0]);
+        assert_eq!(c.buckets[59], [0, 0, 0, 2]);
+        assert_eq!(
+            c.buckets.iter().flatten().sum::<i64>(),
+            6,
+            "out-of-range rows are ignored"
+        );
+        let filter = TrafficFilter {
+            to: Some(hour),
+            ..Default::default()
+        };
+        assert_eq!(
+            Chart::range(&filter, from),
+            (from, hour),
+            "no from: the hour before to"
+        );
     }
 
     #[test]

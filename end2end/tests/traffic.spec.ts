@@ -61,6 +61,21 @@ test('filters live in the URL, rows open to their detections, and new rows arriv
   await expect(page.getByTestId('traffic-table').locator('tbody tr.traffic-row')).toHaveCount(2, { timeout: 12_000 });
   await expect(page).toHaveURL(/verdict=BLOCK/);
 
+  // The chart: bars by verdict, and a shaded break-glass window once one exists.
+  await page.goto(`${server.url}/traffic`);
+  const chart = page.getByTestId('traffic-chart');
+  await expect(chart.locator('rect.bar-block')).toHaveCount(1);
+  await expect(chart.locator('rect.bar-allow')).toHaveCount(1);
+  await expect(chart.locator('rect.window')).toHaveCount(0);
+  const res = await page.request.post(`${server.url}/api/break-glass/activate`, {
+    headers: { Origin: server.url },
+    data: { reason: 'chart shading check', duration_minutes: 15, confirm: 'CONFIRM' },
+  });
+  expect(res.status()).toBe(200);
+  await page.reload();
+  await expect(page.getByTestId('traffic-chart').locator('rect.window')).toHaveCount(1);
+  await expect(page.getByTestId('window-picks')).toContainText('(admin)');
+
   await page.goto(`${server.url}/traffic?min_score=abc`);
   await expect(page.getByTestId('traffic-error')).toContainText('Minimum score must be a whole number from 0 to 100');
 });

@@ -10,6 +10,7 @@ mod layout;
 mod live;
 mod login;
 mod shield_settings;
+mod traffic_chart;
 mod traffic_page;
 
 use leptos::prelude::*;
@@ -25,7 +26,7 @@ pub use banner::DeactivateBreakGlass;
 pub use live::{Live, WhoAmI};
 pub use login::{Login, Logout};
 pub use shield_settings::{CurrentShieldMode, SetShieldMode};
-pub use traffic_page::ListTraffic;
+pub use traffic_page::{ListTraffic, ListWindows, TrafficChart as GetTrafficChart};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {

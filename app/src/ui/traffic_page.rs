@@ -1,30 +1,49 @@
+use super::traffic_chart::TrafficChart;
 use crate::break_glass::ActivatedWindow;
 use crate::error::AppError;
 use crate::time_format;
-use crate::traffic::{TrafficFilter, TrafficPage, TrafficRecord, SOURCES, VERDICTS};
+use crate::traffic::{Chart, TrafficFilter, TrafficPage, TrafficRecord, SOURCES, VERDICTS};
 use leptos::prelude::*;
 use leptos_router::components::{Form, A};
 use leptos_router::hooks::use_query_map;
 
 /// The filters travel as the URL's query string, parsed on the server by the same
 /// `TrafficFilter::parse` that `GET /api/traffic` uses.
+#[cfg(feature = "ssr")]
+fn filter_from_query(query: &str) -> Result<TrafficFilter, AppError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.trim_start_matches('?'))
+        .map_err(|_| {
+            AppError::Invalid(crate::break_glass::FieldError::new(
+                crate::break_glass::Field::Body,
+                "The filter is not a valid query string",
+            ))
+        })?;
+    Ok(TrafficFilter::parse(|k| {
+        pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    })?)
+}
+
 #[server]
 pub async fn list_traffic(query: String) -> Result<TrafficPage, AppError> {
     crate::server_fn_result(
         async {
             crate::auth::current_actor().await?;
-            let pairs: Vec<(String, String)> =
-                serde_urlencoded::from_str(query.trim_start_matches('?')).map_err(|_| {
-                    AppError::Invalid(crate::break_glass::FieldError::new(
-                        crate::break_glass::Field::Body,
-                        "The filter is not a valid query string",
-                    ))
-                })?;
-            let filter = TrafficFilter::parse(|k| {
-                pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
-            })?;
+            let filter = filter_from_query(&query)?;
             let state = expect_context::<crate::state::AppState>();
             Ok(crate::traffic::page(&state.pool, &filter).await?)
+        }
+        .await,
+    )
+}
+
+#[server]
+pub async fn traffic_chart(query: String) -> Result<Chart, AppError> {
+    crate::server_fn_result(
+        async {
+            crate::auth::current_actor().await?;
+            let filter = filter_from_query(&query)?;
+            let state = expect_context::<crate::state::AppState>();
+            Ok(crate::traffic::chart(&state.pool, &filter, state.clock.now()).await?)
         }
         .await,
     )
@@ -66,6 +85,10 @@ pub fn TrafficPage() -> impl IntoView {
     let page = Resource::new(
         move || (query_string(), tick.get()),
         |(q, _)| list_traffic(q),
+    );
+    let chart = Resource::new(
+        move || (query_string(), tick.get()),
+        |(q, _)| traffic_chart(q),
     );
     let windows = Resource::new(|| (), |_| list_windows());
     let current = move || TrafficFilter::parse(|k| Some(param(k))).unwrap_or_default();
@@ -115,6 +138,9 @@ pub fn TrafficPage() -> impl IntoView {
                     }).collect_view()}
                 </p>
             })}
+        </Transition>
+        <Transition fallback=|| ()>
+            {move || chart.get().and_then(|r| r.ok()).map(|c| view! { <TrafficChart chart=c/> })}
         </Transition>
         <Transition fallback=|| view! { <p class="muted">"Loading traffic…"</p> }>
             {move || page.get().map(|r| match r {
