@@ -448,6 +448,20 @@ mod store {
         .await
     }
 
+    /// The filters on where traffic came from (source, model, provider), which the table and
+    /// the chart share.
+    fn push_origin(q: &mut QueryBuilder<'_, Db>, filter: &TrafficFilter) {
+        for (column, value) in [
+            ("source", &filter.source),
+            ("model", &filter.model),
+            ("provider", &filter.provider),
+        ] {
+            if let Some(v) = value {
+                q.push(format!(" AND {column} = ")).push_bind(v.clone());
+            }
+        }
+    }
+
     /// The chart for `filter` (all verdicts; the verdict, score and cursor filters do not apply).
     pub async fn chart(
         pool: &Pool,
@@ -464,15 +478,7 @@ mod store {
             .push_bind(to_millis(from))
             .push(" AND at < ")
             .push_bind(to_millis(to));
-        if let Some(v) = &filter.source {
-            q.push(" AND source = ").push_bind(v.clone());
-        }
-        if let Some(v) = &filter.model {
-            q.push(" AND model = ").push_bind(v.clone());
-        }
-        if let Some(v) = &filter.provider {
-            q.push(" AND provider = ").push_bind(v.clone());
-        }
+        push_origin(&mut q, filter);
         q.push(" GROUP BY bucket, verdict");
         let rows = q.build().fetch_all(pool).await?;
         let counts = rows.iter().filter_map(|r| {
@@ -502,15 +508,7 @@ mod store {
             "SELECT id, at, source, model, provider, verdict, score, latency_ms, tokens_in, \
              tokens_out, http_status, session_id, request_id, detections FROM traffic WHERE 1 = 1",
         );
-        if let Some(v) = &filter.source {
-            q.push(" AND source = ").push_bind(v.clone());
-        }
-        if let Some(v) = &filter.model {
-            q.push(" AND model = ").push_bind(v.clone());
-        }
-        if let Some(v) = &filter.provider {
-            q.push(" AND provider = ").push_bind(v.clone());
-        }
+        push_origin(&mut q, filter);
         if let Some(v) = filter.verdict {
             q.push(" AND verdict = ").push_bind(v.as_str());
         }

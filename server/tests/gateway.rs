@@ -37,16 +37,7 @@ async fn setup_with_litellm(litellm_url: Option<String>) -> Setup {
     )
     .await;
     let admin = server.admin().await;
-    let res = admin
-        .post(server.url("/api/keys"))
-        .json(&serde_json::json!({"name": "agent fleet"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let created: serde_json::Value = res.json().await.unwrap();
-    let key = created["secret"].as_str().unwrap().to_owned();
-    assert!(key.starts_with("bgk_"));
+    let key = server.create_api_key(&admin, "agent fleet").await;
     Setup {
         server,
         litellm,

@@ -32,15 +32,7 @@ async fn the_openai_client_works_through_the_gateway() {
     )
     .await;
     let admin = s.admin().await;
-    let key: serde_json::Value = admin
-        .post(s.url("/api/keys"))
-        .json(&serde_json::json!({"name": "python agent"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let key = s.create_api_key(&admin, "python agent").await;
     let res = admin
         .put(s.url("/api/shield/mode"))
         .json(&serde_json::json!({"mode": "BLOCK"}))
@@ -62,7 +54,7 @@ async fn the_openai_client_works_through_the_gateway() {
     let output = tokio::process::Command::new(agent_python())
         .arg(script)
         .env("OPENAI_BASE_URL", format!("{}/v1", s.base))
-        .env("OPENAI_API_KEY", key["secret"].as_str().unwrap())
+        .env("OPENAI_API_KEY", key)
         .output()
         .await
         .unwrap();

@@ -90,6 +90,21 @@ impl TestServer {
         self.logged_in("admin", ADMIN_PASSWORD).await
     }
 
+    /// Creates a gateway API key through the admin API and returns its secret.
+    pub async fn create_api_key(&self, admin: &reqwest::Client, name: &str) -> String {
+        let res = admin
+            .post(self.url("/api/keys"))
+            .json(&serde_json::json!({ "name": name }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let created: serde_json::Value = res.json().await.unwrap();
+        let secret = created["secret"].as_str().unwrap().to_owned();
+        assert!(secret.starts_with("bgk_"));
+        secret
+    }
+
     /// A second connection to the same SQLite file, to seed and inspect rows.
     pub async fn db(&self) -> sqlx::SqlitePool {
         sqlx::SqlitePool::connect(&format!("sqlite://{}", self.db_path.display()))
