@@ -1,3 +1,4 @@
+use super::shield_settings::current_shield_mode;
 use super::traffic_chart::TrafficChart;
 use crate::break_glass::ActivatedWindow;
 use crate::error::AppError;
@@ -93,8 +94,20 @@ pub fn TrafficPage() -> impl IntoView {
     let windows = Resource::new(|| (), |_| list_windows());
     let current = move || TrafficFilter::parse(|k| Some(param(k))).unwrap_or_default();
 
+    let mode = Resource::new(|| (), |_| current_shield_mode());
     view! {
         <h1>"Traffic Monitor"</h1>
+        <Transition fallback=|| ()>
+            {move || mode.get().and_then(|r| r.ok()).map(|m| view! {
+                <p class="status-line" data-testid="shield-status">
+                    "Shield status: " <strong>{m.as_str()}</strong>
+                    {match m {
+                        crate::shield::ShieldMode::Observe => " — verdicts recorded, nothing refused",
+                        crate::shield::ShieldMode::Block => " — BLOCK verdicts refused",
+                    }}
+                </p>
+            })}
+        </Transition>
         <Form method="GET" action="" attr:class="filters" attr:data-testid="traffic-filters">
             <label>"Source "
                 <select name="source" prop:value=move || param("source")>
