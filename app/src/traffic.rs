@@ -375,6 +375,133 @@ pub const SOURCE_BREAK_GLASS: &str = "break-glass";
 #[cfg(feature = "ssr")]
 pub use store::{chart, count_bypassed, insert, page, NewTraffic};
 
+/// Parses a record that another proxy sends to `POST /api/proxy/ingest`.
+#[cfg(feature = "ssr")]
+pub fn ingested(
+    json: &serde_json::Value,
+    api_key_id: i64,
+    now: DateTime<Utc>,
+) -> Result<NewTraffic, FieldError> {
+    let text = |k: &str| json.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+    let int = |k: &str, field: Field, rule: &str| match json.get(k) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(v) => v
+            .as_i64()
+            .filter(|n| *n >= 0)
+            .map(Some)
+            .ok_or_else(|| FieldError::new(field, rule.to_owned())),
+    };
+    let source = match text("source").as_deref() {
+        Some(SOURCE_LITELLM) => SOURCE_LITELLM,
+        Some(SOURCE_BREAK_GLASS) => SOURCE_BREAK_GLASS,
+        _ => {
+            return Err(FieldError::new(
+                Field::Source,
+                "Source must be litellm or break-glass",
+            ))
+        }
+    };
+    let verdict = text("verdict")
+        .as_deref()
+        .and_then(Verdict::parse)
+        .ok_or_else(|| {
+            FieldError::new(
+                Field::Verdict,
+                "Verdict must be ALLOW, REVIEW, BLOCK or BYPASSED",
+            )
+        })?;
+    let bypassed = verdict == Verdict::Bypassed;
+    if bypassed != (source == SOURCE_BREAK_GLASS) {
+        return Err(FieldError::new(
+            Field::Verdict,
+            "Verdict BYPASSED goes with source break-glass, and only with it",
+        ));
+    }
+    let score = int(
+        "score",
+        Field::Score,
+        "Score must be a whole number from 0 to 100",
+    )?;
+    let score = match (bypassed, score) {
+        (true, None) => None,
+        (true, Some(_)) => {
+            return Err(FieldError::new(
+                Field::Score,
+                "A BYPASSED record has no score: nothing scanned it",
+            ))
+        }
+        (false, Some(s)) if s <= 100 => Some(s as u8),
+        (false, _) => {
+            return Err(FieldError::new(
+                Field::Score,
+                "Score is required: a whole number from 0 to 100",
+            ))
+        }
+    };
+    let detections = match json.get("detections") {
+        None | Some(serde_json::Value::Null) => Vec::new(),
+        Some(v) => serde_json::from_value(v.clone()).map_err(|_| {
+            FieldError::new(
+                Field::Detections,
+                "Detections must be the list that /api/shield/scan returned",
+            )
+        })?,
+    };
+    let http_status = int(
+        "http_status",
+        Field::HttpStatus,
+        "HTTP status must be a number from 100 to 599",
+    )?
+    .map(|n| u16::try_from(n).ok().filter(|s| (100..=599).contains(s)))
+    .map(|s| {
+        s.ok_or_else(|| {
+            FieldError::new(
+                Field::HttpStatus,
+                "HTTP status must be a number from 100 to 599",
+            )
+        })
+    })
+    .transpose()?
+    .unwrap_or(200);
+    let at = match text("at") {
+        None => now,
+        Some(raw) => DateTime::parse_from_rfc3339(&raw)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| FieldError::new(Field::At, "At must be an RFC 3339 time"))?,
+    };
+    Ok(NewTraffic {
+        at,
+        source,
+        model: text("model"),
+        provider: text("provider"),
+        verdict,
+        score,
+        detections,
+        latency_ms: int(
+            "latency_ms",
+            Field::Body,
+            "latency_ms must be a whole number of milliseconds",
+        )?
+        .unwrap_or(0),
+        tokens_in: int("tokens_in", Field::Body, "tokens_in must be a whole number")?,
+        tokens_out: int(
+            "tokens_out",
+            Field::Body,
+            "tokens_out must be a whole number",
+        )?,
+        http_status,
+        api_key_id,
+        session_id: text("session_id"),
+        request_id: text("request_id").unwrap_or_else(|| crate::auth::random_hex(12)),
+        request_text: if bypassed { text("request_text") } else { None },
+        response_text: if bypassed {
+            text("response_text")
+        } else {
+            None
+        },
+    })
+}
+
 #[cfg(feature = "ssr")]
 mod store {
     use super::{Chart, Cursor, TrafficFilter, TrafficPage, TrafficRecord, TrafficSort, Verdict};

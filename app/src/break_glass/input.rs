@@ -35,6 +35,12 @@ pub enum Field {
     Sort,
     Cursor,
     Limit,
+    Model,
+    Provider,
+    Score,
+    HttpStatus,
+    Detections,
+    At,
 }
 
 impl Field {
@@ -57,6 +63,12 @@ impl Field {
             Field::Sort => "sort",
             Field::Cursor => "cursor",
             Field::Limit => "limit",
+            Field::Model => "model",
+            Field::Provider => "provider",
+            Field::Score => "score",
+            Field::HttpStatus => "http_status",
+            Field::Detections => "detections",
+            Field::At => "at",
         }
     }
 }

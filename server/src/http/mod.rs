@@ -35,6 +35,7 @@ pub fn router(state: AppState, gateway: crate::gateway::Gateway) -> Router {
         .route("/api/shield/mode", get(shield::mode).put(shield::set_mode))
         .route("/api/keys", get(api_keys::list).post(api_keys::create))
         .route("/api/keys/{id}/revoke", post(api_keys::revoke))
+        .route("/api/proxy/ingest", post(traffic::ingest))
         .route("/api/traffic", get(traffic::list))
         .route("/api/traffic.csv", get(traffic::csv))
         .route("/api/events", get(events::stream))
@@ -69,6 +70,12 @@ impl From<AppError> for ApiError {
     }
 }
 
+impl From<app::break_glass::FieldError> for ApiError {
+    fn from(value: app::break_glass::FieldError) -> Self {
+        Self(value.into())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status =
@@ -84,6 +91,43 @@ impl IntoResponse for ApiError {
             }
         }
         response
+    }
+}
+
+/// A caller of a route that tools may use too: an operator's session, or a gateway API key
+/// (`Authorization: Bearer`); 401 otherwise.
+pub enum Reader {
+    Operator,
+    ApiKey(i64),
+}
+
+impl FromRequestParts<AppState> for Reader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let bearer = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        match bearer {
+            Some(secret) => {
+                match app::api_keys::authenticate(&state.pool, secret.trim(), state.clock.now())
+                    .await
+                    .map_err(AppError::from)?
+                {
+                    Some(id) => Ok(Reader::ApiKey(id)),
+                    None => Err(AppError::Unauthorized.into()),
+                }
+            }
+            None => {
+                Caller::from_request_parts(parts, state).await?;
+                Ok(Reader::Operator)
+            }
+        }
     }
 }
 

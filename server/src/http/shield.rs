@@ -1,4 +1,4 @@
-use super::{ApiError, Caller};
+use super::{ApiError, Caller, Reader};
 use app::break_glass::{Field, FieldError};
 use app::shield::{ScanResult, ShieldMode};
 use app::state::AppState;
@@ -10,13 +10,22 @@ use axum::Json;
 /// The longest text one scan accepts, in characters.
 pub const MAX_SCAN_CHARS: usize = 1_000_000;
 
+/// A scan's result and the mode in force, so that a proxy that calls the shield knows
+/// whether to refuse a BLOCK verdict.
+#[derive(serde::Serialize)]
+pub struct ScanAnswer {
+    #[serde(flatten)]
+    result: ScanResult,
+    mode: ShieldMode,
+}
+
 /// `POST /api/shield/scan {text}`: the shield's verdict for any text, for other tools.
 pub async fn scan(
     State(state): State<AppState>,
-    _caller: Caller,
+    _reader: Reader,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<ScanResult>, ApiError> {
+) -> Result<Json<ScanAnswer>, ApiError> {
     let json = super::auth::json_body(&headers, &body)?;
     let text = json
         .get("text")
@@ -30,7 +39,10 @@ pub async fn scan(
         ))
         .into());
     }
-    Ok(Json(state.shield.scan(text)))
+    Ok(Json(ScanAnswer {
+        result: state.shield.scan(text),
+        mode: *state.shield_mode.borrow(),
+    }))
 }
 
 #[derive(serde::Serialize)]
@@ -38,7 +50,7 @@ pub struct ModeBody {
     mode: ShieldMode,
 }
 
-pub async fn mode(State(state): State<AppState>, _caller: Caller) -> Json<ModeBody> {
+pub async fn mode(State(state): State<AppState>, _reader: Reader) -> Json<ModeBody> {
     Json(ModeBody {
         mode: *state.shield_mode.borrow(),
     })

@@ -1,9 +1,11 @@
-use super::{ApiError, Caller};
+use super::{ApiError, Caller, Reader};
 use app::error::AppError;
 use app::state::AppState;
 use app::traffic::{Cursor, TrafficFilter, TrafficPage, MAX_PAGE};
+use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::header;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use std::collections::HashMap;
@@ -48,7 +50,7 @@ pub async fn csv(
         written += page.records.len();
         match page.next_cursor {
             Some(c) if written < EXPORT_LIMIT => {
-                filter.cursor = Some(Cursor::decode(&c, filter.sort).map_err(AppError::from)?);
+                filter.cursor = Some(Cursor::decode(&c, filter.sort)?);
             }
             _ => break,
         }
@@ -67,4 +69,23 @@ pub async fn csv(
         out,
     )
         .into_response())
+}
+
+/// `POST /api/proxy/ingest`: a traffic record from another proxy (e.g. the LiteLLM callback),
+/// authenticated by a gateway API key. 201 with the record's id.
+pub async fn ingest(
+    State(state): State<AppState>,
+    reader: Reader,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let Reader::ApiKey(api_key_id) = reader else {
+        return Err(AppError::Forbidden("ingest traffic without an API key".into()).into());
+    };
+    let json = super::auth::json_body(&headers, &body)?;
+    let record = app::traffic::ingested(&json, api_key_id, state.clock.now())?;
+    let id = app::traffic::insert(&state.pool, &record)
+        .await
+        .map_err(AppError::from)?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))))
 }
