@@ -38,7 +38,10 @@ async fn a_proxy_with_a_key_reads_status_scans_and_ingests() {
         .unwrap();
     assert_eq!(scan["mode"], "OBSERVE");
     assert_eq!(scan["detections"][0]["rule"], "PI-001");
-    assert_eq!((scan["score"].as_i64(), scan["verdict"].as_str()), (Some(18), Some("ALLOW")));
+    assert_eq!(
+        (scan["score"].as_i64(), scan["verdict"].as_str()),
+        (Some(18), Some("ALLOW"))
+    );
 
     let res = proxy
         .post(s.url("/api/proxy/ingest"))
