@@ -122,13 +122,7 @@ async fn the_callback_scans_blocks_and_reports_bypassed_traffic() {
     })
     .await;
 
-    let res = admin
-        .put(s.url("/api/shield/mode"))
-        .json(&serde_json::json!({"mode": "BLOCK"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    s.set_shield_mode(&admin, "BLOCK").await;
     let res = chat("-----BEGIN RSA PRIVATE KEY-----").await.unwrap();
     assert_eq!(res.status(), 403, "{}", res.text().await.unwrap());
     assert_eq!(model.count(), 1, "the blocked call never reached the model");

@@ -33,13 +33,7 @@ async fn the_openai_client_works_through_the_gateway() {
     .await;
     let admin = s.admin().await;
     let key = s.create_api_key(&admin, "python agent").await;
-    let res = admin
-        .put(s.url("/api/shield/mode"))
-        .json(&serde_json::json!({"mode": "BLOCK"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    s.set_shield_mode(&admin, "BLOCK").await;
     // The stub streams its first chunk, then waits: let it finish at once.
     let release = litellm.release.clone();
     let releaser = tokio::spawn(async move {

@@ -105,6 +105,17 @@ impl TestServer {
         secret
     }
 
+    /// Sets the shield mode through the admin API.
+    pub async fn set_shield_mode(&self, admin: &reqwest::Client, mode: &str) {
+        let res = admin
+            .put(self.url("/api/shield/mode"))
+            .json(&serde_json::json!({ "mode": mode }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "setting the shield mode to {mode}");
+    }
+
     /// A second connection to the same SQLite file, to seed and inspect rows.
     pub async fn db(&self) -> sqlx::SqlitePool {
         sqlx::SqlitePool::connect(&format!("sqlite://{}", self.db_path.display()))
