@@ -11,6 +11,8 @@ pub const EXPIRE: &str = "break_glass.expire";
 pub const LOGIN: &str = "auth.login";
 pub const LOGIN_FAILED: &str = "auth.login_failed";
 pub const LOGOUT: &str = "auth.logout";
+pub const LOGIN_LOCKED: &str = "auth.login_locked";
+pub const OPERATOR_DISABLED: &str = "auth.operator_disabled";
 pub const ALERT_ACKNOWLEDGE: &str = "alert.acknowledge";
 pub const ALERT_RESOLVE: &str = "alert.resolve";
 pub const API_KEY_CREATE: &str = "api_key.create";
@@ -18,7 +20,7 @@ pub const API_KEY_REVOKE: &str = "api_key.revoke";
 pub const SHIELD_MODE: &str = "shield.mode";
 
 /// Every action the trail records, for the filter's choices.
-pub const ACTIONS: [&str; 12] = [
+pub const ACTIONS: [&str; 14] = [
     ACTIVATE,
     ACTIVATE_DENIED,
     DEACTIVATE,
@@ -26,6 +28,8 @@ pub const ACTIONS: [&str; 12] = [
     LOGIN,
     LOGIN_FAILED,
     LOGOUT,
+    LOGIN_LOCKED,
+    OPERATOR_DISABLED,
     ALERT_ACKNOWLEDGE,
     ALERT_RESOLVE,
     API_KEY_CREATE,

@@ -92,6 +92,27 @@ pub const PERMISSIONS: &[(Permission, &[Role])] = &[
     (Permission::ApiKeysManage, &[Role::Admin]),
 ];
 
+/// What a run of consecutive failed logins leads to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lockout {
+    None,
+    For(chrono::TimeDelta),
+    /// The operator is disabled; an admin must re-enable them.
+    Disable,
+}
+
+/// Escalating lockout: from 5 failures 1 minute, from 10 5 minutes, from 15 30 minutes, and at
+/// 20 the operator is disabled. Every failure at a tier locks again for that tier's time.
+pub fn lockout_after(consecutive_failures: i64) -> Lockout {
+    match consecutive_failures {
+        n if n >= 20 => Lockout::Disable,
+        n if n >= 15 => Lockout::For(chrono::TimeDelta::minutes(30)),
+        n if n >= 10 => Lockout::For(chrono::TimeDelta::minutes(5)),
+        n if n >= 5 => Lockout::For(chrono::TimeDelta::minutes(1)),
+        _ => Lockout::None,
+    }
+}
+
 /// A logged-in operator, as the UI knows them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Operator {
@@ -111,7 +132,7 @@ pub use server::*;
 
 #[cfg(feature = "ssr")]
 mod server {
-    use super::{Operator, Permission, Role};
+    use super::{lockout_after, Lockout, Operator, Permission, Role};
     use crate::audit;
     use crate::database::{to_millis, Pool};
     use crate::error::AppError;
@@ -193,7 +214,8 @@ mod server {
     }
 
     /// Checks the credentials and opens a session; returns the operator and the session token
-    /// (only its hash is stored). Every attempt is audited.
+    /// (only its hash is stored). Every attempt is audited; consecutive failures lock the
+    /// operator out for longer and longer (`lockout_after`).
     pub async fn login(
         state: &AppState,
         username: &str,
@@ -202,41 +224,94 @@ mod server {
     ) -> Result<(Operator, String), AppError> {
         let now = state.clock.now();
         let row = sqlx::query(
-            "SELECT id, username, password_hash, role FROM operators \
+            "SELECT id, username, password_hash, role, failed_logins, locked_until FROM operators \
              WHERE username = ? AND disabled = 0",
         )
         .bind(username)
         .fetch_optional(&state.pool)
         .await?;
-        let operator = match &row {
-            Some(r) if verify_password(password, r.get("password_hash")) => {
-                Role::parse(r.get("role")).map(|role| Operator {
-                    id: r.get("id"),
-                    username: r.get("username"),
+        let audit_attempt = |action: &'static str, details: serde_json::Value| async move {
+            let mut conn = state.pool.acquire().await?;
+            audit::record(&mut conn, now, username, action, details, source_addr).await
+        };
+        let Some(row) = row else {
+            // Spend the same time as a real check so that timing does not reveal names.
+            verify_password(password, &state.dummy_password_hash);
+            audit_attempt(audit::LOGIN_FAILED, serde_json::json!({})).await?;
+            return Err(AppError::BadCredentials);
+        };
+        let id: i64 = row.get("id");
+        if let Some(until) = row
+            .get::<Option<i64>, _>("locked_until")
+            .filter(|u| *u > to_millis(now))
+        {
+            let retry_after_seconds = (until - to_millis(now) + 999) / 1000;
+            audit_attempt(
+                audit::LOGIN_LOCKED,
+                serde_json::json!({ "retry_after_seconds": retry_after_seconds }),
+            )
+            .await?;
+            return Err(AppError::LoginLocked {
+                retry_after_seconds,
+            });
+        }
+        let operator = verify_password(password, row.get("password_hash"))
+            .then(|| {
+                Role::parse(row.get("role")).map(|role| Operator {
+                    id,
+                    username: row.get("username"),
                     role,
                 })
-            }
-            Some(_) => None,
-            None => {
-                // Spend the same time as a real check so that timing does not reveal names.
-                verify_password(password, &state.dummy_password_hash);
-                None
-            }
-        };
+            })
+            .flatten();
         let mut tx = state.pool.begin().await?;
         let Some(operator) = operator else {
+            let failures = row.get::<i64, _>("failed_logins") + 1;
+            let lockout = lockout_after(failures);
+            let locked_until = match lockout {
+                Lockout::For(d) => Some(to_millis(now + d)),
+                Lockout::None | Lockout::Disable => None,
+            };
+            sqlx::query(
+                "UPDATE operators SET failed_logins = ?, locked_until = ?, disabled = ? WHERE id = ?",
+            )
+            .bind(failures)
+            .bind(locked_until)
+            .bind(lockout == Lockout::Disable)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
             audit::record(
                 &mut tx,
                 now,
                 username,
                 audit::LOGIN_FAILED,
-                serde_json::json!({}),
+                serde_json::json!({ "consecutive_failures": failures }),
                 source_addr,
             )
             .await?;
+            if lockout == Lockout::Disable {
+                sqlx::query("DELETE FROM sessions WHERE operator_id = ?")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                audit::record(
+                    &mut tx,
+                    now,
+                    audit::SYSTEM,
+                    audit::OPERATOR_DISABLED,
+                    serde_json::json!({ "operator": username, "why": "20 consecutive failed logins" }),
+                    source_addr,
+                )
+                .await?;
+            }
             tx.commit().await?;
             return Err(AppError::BadCredentials);
         };
+        sqlx::query("UPDATE operators SET failed_logins = 0, locked_until = NULL WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         let token = random_hex(32);
         sqlx::query(
             "INSERT INTO sessions (token_hash, operator_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
@@ -392,6 +467,18 @@ mod tests {
         assert!(Role::Operator.can(Permission::BreakGlassDeactivate));
         assert!(!Role::Operator.can(Permission::BreakGlassActivate));
         assert!(!Role::Viewer.can(Permission::BreakGlassDeactivate));
+    }
+
+    #[test]
+    fn lockout_escalates_and_ends_in_disabling() {
+        use chrono::TimeDelta;
+        assert_eq!(lockout_after(4), Lockout::None);
+        assert_eq!(lockout_after(5), Lockout::For(TimeDelta::minutes(1)));
+        assert_eq!(lockout_after(9), Lockout::For(TimeDelta::minutes(1)));
+        assert_eq!(lockout_after(10), Lockout::For(TimeDelta::minutes(5)));
+        assert_eq!(lockout_after(15), Lockout::For(TimeDelta::minutes(30)));
+        assert_eq!(lockout_after(19), Lockout::For(TimeDelta::minutes(30)));
+        assert_eq!(lockout_after(20), Lockout::Disable);
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub enum AppError {
         until: DateTime<Utc>,
         retry_after_seconds: i64,
     },
+    /// 429: too many failed logins; try again later.
+    LoginLocked { retry_after_seconds: i64 },
     /// 500: details are in the server log, not in the response.
     Internal,
     /// The call did not reach the server function or its answer could not be read.
@@ -44,8 +46,22 @@ impl AppError {
             AppError::Forbidden(_) => 403,
             AppError::NotFound(_) => 404,
             AppError::AlreadyActive { .. } | AppError::NotActive | AppError::Conflict(_) => 409,
-            AppError::CoolingDown { .. } => 429,
+            AppError::CoolingDown { .. } | AppError::LoginLocked { .. } => 429,
             AppError::Internal | AppError::Transport(_) => 500,
+        }
+    }
+
+    /// Seconds after which a refused request may be tried again, for `Retry-After`.
+    pub fn retry_after_seconds(&self) -> Option<i64> {
+        match self {
+            AppError::CoolingDown {
+                retry_after_seconds,
+                ..
+            }
+            | AppError::LoginLocked {
+                retry_after_seconds,
+            } => Some(*retry_after_seconds),
+            _ => None,
         }
     }
 
@@ -61,6 +77,7 @@ impl AppError {
             AppError::NotActive => "not_active",
             AppError::Conflict(_) => "conflict",
             AppError::CoolingDown { .. } => "cooling_down",
+            AppError::LoginLocked { .. } => "login_locked",
             AppError::Internal => "internal",
             AppError::Transport(_) => "transport",
         }
@@ -84,6 +101,9 @@ impl AppError {
                 error["cool_down_until"] = until.to_rfc3339().into();
                 error["retry_after_seconds"] = (*retry_after_seconds).into();
             }
+            AppError::LoginLocked {
+                retry_after_seconds,
+            } => error["retry_after_seconds"] = (*retry_after_seconds).into(),
             _ => {}
         }
         serde_json::json!({ "error": error })
@@ -113,6 +133,13 @@ impl fmt::Display for AppError {
             } => write!(
                 f,
                 "Break-glass is cooling down: it can be activated again in {}",
+                crate::time_format::mm_ss(*retry_after_seconds)
+            ),
+            AppError::LoginLocked {
+                retry_after_seconds,
+            } => write!(
+                f,
+                "Too many failed logins: try again in {}",
                 crate::time_format::mm_ss(*retry_after_seconds)
             ),
             AppError::Internal => {

@@ -81,12 +81,8 @@ impl IntoResponse for ApiError {
         let status =
             StatusCode::from_u16(self.0.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, Json(self.0.to_json())).into_response();
-        if let AppError::CoolingDown {
-            retry_after_seconds,
-            ..
-        } = &self.0
-        {
-            if let Ok(v) = HeaderValue::from_str(&retry_after_seconds.to_string()) {
+        if let Some(seconds) = self.0.retry_after_seconds() {
+            if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, v);
             }
         }
