@@ -177,6 +177,17 @@ async fn keys_are_required_and_revocation_applies_to_the_next_request() {
         .await
         .unwrap();
     assert_eq!(res.status(), 409);
+    for (path, status) in [
+        ("/api/keys/first/revoke", 400),
+        ("/api/keys/999/revoke", 404),
+    ] {
+        let res = s.admin.post(s.server.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), status, "{path}");
+        let err: serde_json::Value = res.json().await.unwrap();
+        if status == 400 {
+            assert_eq!(err["error"]["field"], "id");
+        }
+    }
     let stored: String = sqlx::query_scalar("SELECT key_hash FROM api_keys")
         .fetch_one(&s.server.db().await)
         .await

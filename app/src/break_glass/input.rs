@@ -41,6 +41,7 @@ pub enum Field {
     HttpStatus,
     Detections,
     At,
+    Id,
 }
 
 impl Field {
@@ -69,6 +70,7 @@ impl Field {
             Field::HttpStatus => "http_status",
             Field::Detections => "detections",
             Field::At => "at",
+            Field::Id => "id",
         }
     }
 }

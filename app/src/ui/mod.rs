@@ -26,7 +26,7 @@ pub use banner::DeactivateBreakGlass;
 pub use live::{Live, WhoAmI};
 pub use login::{Login, Logout};
 pub use shield_settings::{CurrentShieldMode, SetShieldMode};
-pub use traffic_page::{ListTraffic, ListWindows, TrafficChart as GetTrafficChart};
+pub use traffic_page::{ListTraffic, ListWindows, LoadTrafficChart};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {

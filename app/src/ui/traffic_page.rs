@@ -38,7 +38,7 @@ pub async fn list_traffic(query: String) -> Result<TrafficPage, AppError> {
 }
 
 #[server]
-pub async fn traffic_chart(query: String) -> Result<Chart, AppError> {
+pub async fn load_traffic_chart(query: String) -> Result<Chart, AppError> {
     crate::server_fn_result(
         async {
             crate::auth::current_actor().await?;
@@ -89,7 +89,7 @@ pub fn TrafficPage() -> impl IntoView {
     );
     let chart = Resource::new(
         move || (query_string(), tick.get()),
-        |(q, _)| traffic_chart(q),
+        |(q, _)| load_traffic_chart(q),
     );
     let windows = Resource::new(|| (), |_| list_windows());
     let current = move || TrafficFilter::parse(|k| Some(param(k))).unwrap_or_default();

@@ -34,8 +34,11 @@ pub async fn list(
 pub async fn revoke(
     State(state): State<AppState>,
     Caller(actor): Caller,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
 ) -> Result<Json<ApiKey>, ApiError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| FieldError::new(Field::Id, "The key id in the path must be a whole number"))?;
     Ok(Json(
         app::api_keys::revoke(&state.pool, &actor, id, state.clock.now()).await?,
     ))
