@@ -65,6 +65,8 @@ pub struct Alert {
     pub message: String,
     pub status: AlertStatus,
     pub window_id: Option<i64>,
+    /// Where to look: the Traffic Monitor filtered to a finding, or a window's review.
+    pub link: Option<String>,
     pub acknowledged_at: Option<DateTime<Utc>>,
     pub acknowledged_by: Option<String>,
     pub resolved_at: Option<DateTime<Utc>>,
@@ -113,10 +115,11 @@ mod store {
         pub title: String,
         pub message: String,
         pub window_id: Option<i64>,
+        pub link: Option<String>,
     }
 
     const COLUMNS: &str = "id, created_at, severity, source, title, message, status, window_id, \
-        acknowledged_at, acknowledged_by, resolved_at, resolved_by";
+        link, acknowledged_at, acknowledged_by, resolved_at, resolved_by";
 
     fn from_row(r: &SqliteRow) -> Alert {
         let severity = match r.get::<&str, _>("severity") {
@@ -140,6 +143,7 @@ mod store {
             message: r.get("message"),
             status,
             window_id: r.get("window_id"),
+            link: r.get("link"),
             acknowledged_at: r.get::<Option<i64>, _>("acknowledged_at").map(from_millis),
             acknowledged_by: r.get("acknowledged_by"),
             resolved_at: r.get::<Option<i64>, _>("resolved_at").map(from_millis),
@@ -152,8 +156,8 @@ mod store {
         alert: NewAlert<'_>,
     ) -> Result<Alert, sqlx::Error> {
         let row = sqlx::query(&format!(
-            "INSERT INTO alerts (created_at, severity, source, title, message, window_id) \
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+            "INSERT INTO alerts (created_at, severity, source, title, message, window_id, link) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
         ))
         .bind(to_millis(alert.at))
         .bind(alert.severity.as_str())
@@ -161,6 +165,7 @@ mod store {
         .bind(alert.title)
         .bind(alert.message)
         .bind(alert.window_id)
+        .bind(alert.link)
         .fetch_one(conn)
         .await?;
         Ok(from_row(&row))

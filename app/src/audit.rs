@@ -18,9 +18,14 @@ pub const ALERT_RESOLVE: &str = "alert.resolve";
 pub const API_KEY_CREATE: &str = "api_key.create";
 pub const API_KEY_REVOKE: &str = "api_key.revoke";
 pub const SHIELD_MODE: &str = "shield.mode";
+pub const REVIEW: &str = "break_glass.review";
+pub const WATCHER_POLL: &str = "watcher.poll_now";
+pub const WATCHER_INTERVAL: &str = "watcher.set_interval";
+pub const WATCHER_ENABLE: &str = "watcher.enable";
+pub const WATCHER_DISABLE: &str = "watcher.disable";
 
 /// Every action the trail records, for the filter's choices.
-pub const ACTIONS: [&str; 14] = [
+pub const ACTIONS: [&str; 19] = [
     ACTIVATE,
     ACTIVATE_DENIED,
     DEACTIVATE,
@@ -35,6 +40,11 @@ pub const ACTIONS: [&str; 14] = [
     API_KEY_CREATE,
     API_KEY_REVOKE,
     SHIELD_MODE,
+    REVIEW,
+    WATCHER_POLL,
+    WATCHER_INTERVAL,
+    WATCHER_ENABLE,
+    WATCHER_DISABLE,
 ];
 
 /// The actor of what the server does by itself.

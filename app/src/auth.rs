@@ -50,6 +50,8 @@ pub enum Permission {
     AlertsManage,
     AuditRead,
     ApiKeysManage,
+    BreakGlassReview,
+    WatcherControl,
 }
 
 impl Permission {
@@ -62,6 +64,8 @@ impl Permission {
             Permission::AlertsManage => "manage alerts",
             Permission::AuditRead => "read the audit trail",
             Permission::ApiKeysManage => "manage API keys",
+            Permission::BreakGlassReview => "sign off break-glass reviews",
+            Permission::WatcherControl => "control the Session Watcher",
         }
     }
 }
@@ -90,6 +94,14 @@ pub const PERMISSIONS: &[(Permission, &[Role])] = &[
         &[Role::Admin, Role::SecurityManager, Role::Auditor],
     ),
     (Permission::ApiKeysManage, &[Role::Admin]),
+    (
+        Permission::BreakGlassReview,
+        &[Role::Admin, Role::SecurityManager],
+    ),
+    (
+        Permission::WatcherControl,
+        &[Role::Admin, Role::SecurityManager],
+    ),
 ];
 
 /// What a run of consecutive failed logins leads to.

@@ -10,10 +10,12 @@ pub mod auth;
 pub mod break_glass;
 pub mod error;
 pub mod events;
+pub mod review;
 pub mod shield;
 pub mod time_format;
 pub mod traffic;
 pub mod ui;
+pub mod watcher;
 
 #[cfg(feature = "ssr")]
 pub mod clock;

@@ -5,6 +5,7 @@ use crate::clock::SharedClock;
 use crate::database::Pool;
 use crate::events::EventHub;
 use crate::shield::{Shield, ShieldMode};
+use crate::watcher::service::Watcher;
 use axum::extract::FromRef;
 use chrono::TimeDelta;
 use leptos::config::LeptosOptions;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub shield: Arc<Shield>,
     /// OBSERVE or BLOCK, held in memory for the gateway and changed through the settings.
     pub shield_mode: Arc<watch::Sender<ShieldMode>>,
+    /// The Session Watcher: its status and controls.
+    pub watcher: Arc<Watcher>,
     pub settings: Arc<Settings>,
     /// Flips to `true` when the server shuts down; open event streams end then.
     pub shutdown: watch::Receiver<bool>,

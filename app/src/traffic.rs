@@ -65,7 +65,7 @@ pub struct TrafficRecord {
 }
 
 /// Where a record came from, as the filter names it.
-pub const SOURCES: [&str; 3] = [SOURCE_LITELLM, "session-watcher", SOURCE_BREAK_GLASS];
+pub const SOURCES: [&str; 3] = [SOURCE_LITELLM, SOURCE_WATCHER, SOURCE_BREAK_GLASS];
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -371,9 +371,12 @@ pub struct TrafficPage {
 
 pub const SOURCE_LITELLM: &str = "litellm";
 pub const SOURCE_BREAK_GLASS: &str = "break-glass";
+pub const SOURCE_WATCHER: &str = "session-watcher";
 
 #[cfg(feature = "ssr")]
-pub use store::{chart, count_bypassed, insert, page, NewTraffic};
+pub use store::{
+    chart, count_bypassed, insert, insert_new, page, record_from_row, NewTraffic, RECORD_COLUMNS,
+};
 
 /// Parses a record that another proxy sends to `POST /api/proxy/ingest`.
 #[cfg(feature = "ssr")]
@@ -462,7 +465,7 @@ pub fn ingested(
         })
     })
     .transpose()?
-    .unwrap_or(200);
+    .or(Some(200));
     let at = match text("at") {
         None => now,
         Some(raw) => DateTime::parse_from_rfc3339(&raw)
@@ -482,7 +485,7 @@ pub fn ingested(
             Field::Body,
             "latency_ms must be a whole number of milliseconds",
         )?
-        .unwrap_or(0),
+        .or(Some(0)),
         tokens_in: int("tokens_in", Field::Body, "tokens_in must be a whole number")?,
         tokens_out: int(
             "tokens_out",
@@ -490,7 +493,7 @@ pub fn ingested(
             "tokens_out must be a whole number",
         )?,
         http_status,
-        api_key_id,
+        api_key_id: Some(api_key_id),
         session_id: text("session_id"),
         request_id: text("request_id").unwrap_or_else(|| crate::auth::random_hex(12)),
         request_text: if bypassed { text("request_text") } else { None },
@@ -499,6 +502,8 @@ pub fn ingested(
         } else {
             None
         },
+        rescan_of: None,
+        direction: None,
     })
 }
 
@@ -521,43 +526,68 @@ mod store {
         pub verdict: Verdict,
         pub score: Option<u8>,
         pub detections: Vec<Detection>,
-        pub latency_ms: i64,
+        pub latency_ms: Option<i64>,
         pub tokens_in: Option<i64>,
         pub tokens_out: Option<i64>,
-        pub http_status: u16,
-        pub api_key_id: i64,
+        pub http_status: Option<u16>,
+        /// The gateway key that sent it; none for what the watcher read.
+        pub api_key_id: Option<i64>,
         pub session_id: Option<String>,
         pub request_id: String,
         /// Kept only for BYPASSED traffic, so that it can be scanned after the fact.
         pub request_text: Option<String>,
         pub response_text: Option<String>,
+        /// The BYPASSED record that this one is the after-the-fact scan of.
+        pub rescan_of: Option<i64>,
+        /// For a transcript message: inbound (to the model) or outbound (from it).
+        pub direction: Option<&'static str>,
     }
 
+    const INSERT: &str = "INSERT INTO traffic (at, source, model, provider, verdict, score, \
+        detections, latency_ms, tokens_in, tokens_out, http_status, api_key_id, session_id, \
+        request_id, request_text, response_text, rescan_of, direction) \
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
     pub async fn insert(pool: &Pool, t: &NewTraffic) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar(
-            "INSERT INTO traffic (at, source, model, provider, verdict, score, detections, \
-             latency_ms, tokens_in, tokens_out, http_status, api_key_id, session_id, request_id, \
-             request_text, response_text) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(to_millis(t.at))
-        .bind(t.source)
-        .bind(&t.model)
-        .bind(&t.provider)
-        .bind(t.verdict.as_str())
-        .bind(t.score.map(i64::from))
-        .bind(serde_json::to_string(&t.detections).unwrap_or_else(|_| "[]".into()))
-        .bind(t.latency_ms)
-        .bind(t.tokens_in)
-        .bind(t.tokens_out)
-        .bind(i64::from(t.http_status))
-        .bind(t.api_key_id)
-        .bind(&t.session_id)
-        .bind(&t.request_id)
-        .bind(&t.request_text)
-        .bind(&t.response_text)
-        .fetch_one(pool)
-        .await
+        bind(sqlx::query(&format!("{INSERT} RETURNING id")), t)
+            .fetch_one(pool)
+            .await
+            .map(|r| r.get(0))
+    }
+
+    /// Inserts `t` unless the same message or rescan is stored already; whether it was new.
+    pub async fn insert_new(
+        conn: &mut sqlx::SqliteConnection,
+        t: &NewTraffic,
+    ) -> Result<bool, sqlx::Error> {
+        let done = bind(sqlx::query(&format!("{INSERT} ON CONFLICT DO NOTHING")), t)
+            .execute(conn)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    fn bind<'q>(
+        q: sqlx::query::Query<'q, Db, sqlx::sqlite::SqliteArguments<'q>>,
+        t: &'q NewTraffic,
+    ) -> sqlx::query::Query<'q, Db, sqlx::sqlite::SqliteArguments<'q>> {
+        q.bind(to_millis(t.at))
+            .bind(t.source)
+            .bind(&t.model)
+            .bind(&t.provider)
+            .bind(t.verdict.as_str())
+            .bind(t.score.map(i64::from))
+            .bind(serde_json::to_string(&t.detections).unwrap_or_else(|_| "[]".into()))
+            .bind(t.latency_ms)
+            .bind(t.tokens_in)
+            .bind(t.tokens_out)
+            .bind(t.http_status.map(i64::from))
+            .bind(t.api_key_id)
+            .bind(&t.session_id)
+            .bind(&t.request_id)
+            .bind(&t.request_text)
+            .bind(&t.response_text)
+            .bind(t.rescan_of)
+            .bind(t.direction)
     }
 
     /// BYPASSED records between `from` and `to` inclusive: the traffic no shield saw.
@@ -629,12 +659,33 @@ mod store {
         Ok(Chart::build(from, to, counts.collect::<Vec<_>>(), windows))
     }
 
+    /// The columns `record_from_row` reads.
+    pub const RECORD_COLUMNS: &str = "id, at, source, model, provider, verdict, score, \
+        latency_ms, tokens_in, tokens_out, http_status, session_id, request_id, detections";
+
+    pub fn record_from_row(r: &sqlx::sqlite::SqliteRow) -> Option<TrafficRecord> {
+        Some(TrafficRecord {
+            id: r.get("id"),
+            at: from_millis(r.get("at")),
+            source: r.get("source"),
+            model: r.get("model"),
+            provider: r.get("provider"),
+            verdict: Verdict::parse(r.get("verdict"))?,
+            score: r.get("score"),
+            latency_ms: r.get("latency_ms"),
+            tokens_in: r.get("tokens_in"),
+            tokens_out: r.get("tokens_out"),
+            http_status: r.get("http_status"),
+            session_id: r.get("session_id"),
+            request_id: r.get("request_id"),
+            detections: serde_json::from_str(r.get::<&str, _>("detections")).unwrap_or_default(),
+        })
+    }
+
     /// One page of records matching `filter`, newest (or highest score) first.
     pub async fn page(pool: &Pool, filter: &TrafficFilter) -> Result<TrafficPage, sqlx::Error> {
-        let mut q: QueryBuilder<Db> = QueryBuilder::new(
-            "SELECT id, at, source, model, provider, verdict, score, latency_ms, tokens_in, \
-             tokens_out, http_status, session_id, request_id, detections FROM traffic WHERE 1 = 1",
-        );
+        let mut q: QueryBuilder<Db> =
+            QueryBuilder::new(format!("SELECT {RECORD_COLUMNS} FROM traffic WHERE 1 = 1"));
         push_origin(&mut q, filter);
         if let Some(v) = filter.verdict {
             q.push(" AND verdict = ").push_bind(v.as_str());
@@ -671,28 +722,7 @@ mod store {
         // One more than asked: whether a next page exists.
         q.push(" LIMIT ").push_bind(i64::from(filter.limit) + 1);
         let rows = q.build().fetch_all(pool).await?;
-        let mut records: Vec<TrafficRecord> = rows
-            .iter()
-            .filter_map(|r| {
-                Some(TrafficRecord {
-                    id: r.get("id"),
-                    at: from_millis(r.get("at")),
-                    source: r.get("source"),
-                    model: r.get("model"),
-                    provider: r.get("provider"),
-                    verdict: Verdict::parse(r.get("verdict"))?,
-                    score: r.get("score"),
-                    latency_ms: r.get("latency_ms"),
-                    tokens_in: r.get("tokens_in"),
-                    tokens_out: r.get("tokens_out"),
-                    http_status: r.get("http_status"),
-                    session_id: r.get("session_id"),
-                    request_id: r.get("request_id"),
-                    detections: serde_json::from_str(r.get::<&str, _>("detections"))
-                        .unwrap_or_default(),
-                })
-            })
-            .collect();
+        let mut records: Vec<TrafficRecord> = rows.iter().filter_map(record_from_row).collect();
         let next_cursor = (records.len() > filter.limit as usize).then(|| {
             records.truncate(filter.limit as usize);
             let last = records.last().expect("a full page has a last record");

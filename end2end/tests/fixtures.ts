@@ -6,7 +6,8 @@ import { join, resolve } from 'node:path';
 
 export const ADMIN_PASSWORD = 'end-to-end admin password';
 
-export type Server = { url: string; process: ChildProcess };
+/** `sessionsDir` is the Session Watcher's root: tests write transcripts under it. */
+export type Server = { url: string; process: ChildProcess; sessionsDir: string };
 
 const repo = resolve(__dirname, '..', '..');
 const target = process.env.CARGO_TARGET_DIR ?? join(repo, 'target');
@@ -19,6 +20,7 @@ async function startServer(dir: string, extraEnv: Record<string, string>): Promi
       LEPTOS_SITE_ADDR: '127.0.0.1:0',
       LEPTOS_SITE_ROOT: join(target, 'site'),
       DATABASE_URL: `sqlite://${join(dir, 'breakglass.db')}`,
+      BREAKGLASS_SESSIONS_DIR: join(dir, 'openclaw'),
       BREAKGLASS_ADMIN_PASSWORD: ADMIN_PASSWORD,
       RUST_LOG: 'warn',
       ...extraEnv,
@@ -34,7 +36,7 @@ async function startServer(dir: string, extraEnv: Record<string, string>): Promi
     });
     child.on('exit', (code) => fail(new Error(`breakglass exited with ${code}: ${out}`)));
   });
-  return { url, process: child };
+  return { url, process: child, sessionsDir: join(dir, 'openclaw') };
 }
 
 export const test = base.extend<{ server: Server; serverEnv: Record<string, string> }>({

@@ -23,6 +23,9 @@ ENVIRONMENT:
     BREAKGLASS_BYPASS_URL      base URL of the model provider that traffic goes to directly
                                while break-glass is active (e.g. https://api.openai.com)
     BREAKGLASS_BYPASS_API_KEY  key for that provider
+    BREAKGLASS_SESSIONS_DIR    root of the OpenClaw session transcripts that the Session
+                               Watcher follows (<root>/agents/<agent>/sessions/*.jsonl;
+                               default ~/.openclaw)
     LEPTOS_SITE_ROOT           directory of the built site (default target/site)
     RUST_LOG                   log filter (default info)
 ";
@@ -39,6 +42,7 @@ pub struct Config {
     pub litellm_api_key: Option<String>,
     pub bypass_url: Option<String>,
     pub bypass_api_key: Option<String>,
+    pub sessions_dir: std::path::PathBuf,
 }
 
 fn base_url(name: &str, value: String) -> Result<String, ConfigError> {
@@ -109,8 +113,22 @@ impl Config {
         let bypass_url = get("BREAKGLASS_BYPASS_URL")
             .map(|v| base_url("BREAKGLASS_BYPASS_URL", v))
             .transpose()?;
+        let sessions_dir = match get("BREAKGLASS_SESSIONS_DIR") {
+            Some(dir) => std::path::PathBuf::from(dir),
+            None => get("HOME")
+                .map(std::path::PathBuf::from)
+                .ok_or_else(|| {
+                    ConfigError(
+                        "BREAKGLASS_SESSIONS_DIR must be set when HOME is not (its default is \
+                         ~/.openclaw)"
+                            .into(),
+                    )
+                })?
+                .join(".openclaw"),
+        };
         Ok(Self {
             site_addr,
+            sessions_dir,
             litellm_url,
             litellm_api_key: get("BREAKGLASS_LITELLM_API_KEY"),
             bypass_url,
@@ -138,7 +156,8 @@ mod tests {
 
     #[test]
     fn defaults() {
-        let c = with(&[]).unwrap();
+        let c = with(&[("HOME", "/home/ops")]).unwrap();
+        assert_eq!(c.sessions_dir, std::path::Path::new("/home/ops/.openclaw"));
         assert_eq!(c.site_addr.to_string(), "127.0.0.1:3000");
         assert_eq!(c.database_url, "sqlite://data/breakglass.db");
         assert_eq!(c.session_hours, 12);
@@ -155,8 +174,10 @@ mod tests {
             ("BREAKGLASS_LITELLM_URL", "localhost:4000"),
             ("BREAKGLASS_BYPASS_URL", "ftp://x"),
         ] {
-            let err = with(&[(k, v)]).unwrap_err();
+            let err = with(&[(k, v), ("HOME", "/h")]).unwrap_err();
             assert!(err.0.starts_with(k), "{k}: {}", err.0);
         }
+        let err = with(&[]).unwrap_err();
+        assert!(err.0.starts_with("BREAKGLASS_SESSIONS_DIR"), "{}", err.0);
     }
 }

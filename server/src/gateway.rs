@@ -277,11 +277,11 @@ impl Gateway {
             verdict: Verdict::Bypassed,
             score: None,
             detections: Vec::new(),
-            latency_ms: 0,
+            latency_ms: None,
             tokens_in: None,
             tokens_out: None,
-            http_status: 0,
-            api_key_id,
+            http_status: None,
+            api_key_id: Some(api_key_id),
             session_id: headers
                 .get("x-session-id")
                 .and_then(|v| v.to_str().ok())
@@ -289,6 +289,8 @@ impl Gateway {
             request_id: request_id(),
             request_text: bypassing.then(|| text.clone()),
             response_text: None,
+            rescan_of: None,
+            direction: None,
         };
         if !bypassing {
             let ScanResult {
@@ -389,8 +391,8 @@ impl Gateway {
         started: Instant,
         response: Response,
     ) -> Response {
-        record.http_status = response.status().as_u16();
-        record.latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        record.http_status = Some(response.status().as_u16());
+        record.latency_ms = Some(i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX));
         match traffic::insert(&self.0.app.pool, &record).await {
             Ok(_) => response,
             Err(e) => {
@@ -460,6 +462,7 @@ impl Gateway {
                         self.0.litellm.base
                     ),
                     window_id: None,
+                    link: None,
                 },
             )
             .await
@@ -503,7 +506,7 @@ impl Gateway {
                 }
                 Some(Err(e)) => {
                     let mut recorder = s.recorder.take()?;
-                    recorder.record.http_status = 502;
+                    recorder.record.http_status = Some(502);
                     s.gateway.commit(recorder, s.started).await;
                     Some((Err(std::io::Error::other(e)), s))
                 }
@@ -526,9 +529,9 @@ impl Gateway {
 
     async fn commit(&self, recorder: StreamRecorder, started: Instant) -> bool {
         let mut record = recorder.finish();
-        record.latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-        if record.http_status == 0 {
-            record.http_status = 200;
+        record.latency_ms = Some(i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX));
+        if record.http_status.is_none() {
+            record.http_status = Some(200);
         }
         match traffic::insert(&self.0.app.pool, &record).await {
             Ok(_) => true,

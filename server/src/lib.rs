@@ -84,6 +84,16 @@ pub async fn start(
     let break_glass = BreakGlassService::load(pool.clone(), clock.clone(), events.clone())
         .await
         .map_err(StartError::Database)?;
+    let shield = Arc::new(app::shield::Shield::builtin());
+    let watcher = app::watcher::service::Watcher::load(
+        pool.clone(),
+        clock.clone(),
+        shield.clone(),
+        events.clone(),
+        config.sessions_dir.clone(),
+    )
+    .await
+    .map_err(StartError::Database)?;
     let addr = listener.local_addr().map_err(StartError::Io)?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let leptos_options = LeptosOptions::builder()
@@ -98,8 +108,9 @@ pub async fn start(
         clock,
         events,
         break_glass: break_glass.clone(),
-        shield: Arc::new(app::shield::Shield::builtin()),
+        shield,
         shield_mode: Arc::new(watch::channel(shield_mode).0),
+        watcher: watcher.clone(),
         settings: Arc::new(Settings {
             session_lifetime: chrono::TimeDelta::hours(config.session_hours),
             secure_cookies: config.secure_cookies,
@@ -108,6 +119,7 @@ pub async fn start(
         dummy_password_hash: Arc::from(app::auth::hash_password("no such operator")),
     };
     tokio::spawn(break_glass.run_expiry_timer(shutdown_rx.clone()));
+    tokio::spawn(watcher.run(shutdown_rx.clone()));
     let router = http::router(state.clone(), gateway::Gateway::new(state.clone(), config));
     let mut stop = shutdown_rx;
     let task = tokio::spawn(async move {

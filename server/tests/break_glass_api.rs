@@ -720,6 +720,7 @@ async fn without_a_configured_password_the_first_start_generates_one_once() {
     let (_dir, db) = fresh_db();
     let config = server::config::Config::from_lookup(|k| match k {
         "DATABASE_URL" => Some(format!("sqlite://{}", db.display())),
+        "BREAKGLASS_SESSIONS_DIR" => Some(db.with_file_name("sessions").display().to_string()),
         _ => None,
     })
     .unwrap();

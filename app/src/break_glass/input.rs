@@ -42,6 +42,9 @@ pub enum Field {
     Detections,
     At,
     Id,
+    IntervalMs,
+    Action,
+    Notes,
 }
 
 impl Field {
@@ -71,6 +74,9 @@ impl Field {
             Field::Detections => "detections",
             Field::At => "at",
             Field::Id => "id",
+            Field::IntervalMs => "interval_ms",
+            Field::Action => "action",
+            Field::Notes => "notes",
         }
     }
 }

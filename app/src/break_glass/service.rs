@@ -116,6 +116,7 @@ impl BreakGlassService {
                     window.reason.as_str()
                 ),
                 window_id: Some(id),
+                link: None,
             },
         )
         .await?;
@@ -270,6 +271,7 @@ impl BreakGlassService {
                     time_format::utc(ended.ended_at),
                 ),
                 window_id: Some(id),
+                link: Some(crate::review::path(id)),
             },
         )
         .await?;

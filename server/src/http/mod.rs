@@ -1,13 +1,17 @@
 //! The HTTP surface: the JSON API, the event stream, the Leptos pages and server functions, and
 //! the guards in front of them.
 
+mod alerts;
 mod api_keys;
+mod audit;
 mod auth;
 mod break_glass;
 mod events;
 mod guard;
+mod review;
 mod shield;
 mod traffic;
+mod watcher;
 
 use app::auth::Actor;
 use app::error::AppError;
@@ -38,6 +42,14 @@ pub fn router(state: AppState, gateway: crate::gateway::Gateway) -> Router {
         .route("/api/proxy/ingest", post(traffic::ingest))
         .route("/api/traffic", get(traffic::list))
         .route("/api/traffic.csv", get(traffic::csv))
+        .route("/api/alerts", get(alerts::list))
+        .route("/api/audit", get(audit::list))
+        .route("/api/watcher/status", get(watcher::status))
+        .route("/api/watcher", post(watcher::control))
+        .route("/api/reviews/{id}", get(review::show))
+        .route("/api/reviews/{id}/report.md", get(review::markdown))
+        .route("/api/reviews/{id}/report.json", get(review::json_report))
+        .route("/api/reviews/{id}/sign-off", post(review::sign_off))
         .route("/api/events", get(events::stream))
         .route("/events-worker.js", get(events::worker_script));
     let leptos_options = state.leptos_options.clone();

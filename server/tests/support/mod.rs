@@ -25,6 +25,10 @@ pub fn config(db_path: &Path, extra: &[(&str, String)]) -> Config {
         "DATABASE_URL" => Some(format!("sqlite://{}", db_path.display())),
         "BREAKGLASS_ADMIN_PASSWORD" => Some(ADMIN_PASSWORD.to_owned()),
         "LEPTOS_SITE_ADDR" => Some("127.0.0.1:0".to_owned()),
+        // Never the real ~/.openclaw: a directory next to the test's database.
+        "BREAKGLASS_SESSIONS_DIR" if !extra.iter().any(|(n, _)| *n == k) => {
+            Some(db_path.with_file_name("sessions").display().to_string())
+        }
         _ => extra.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()),
     })
     .expect("test configuration is valid")

@@ -1,0 +1,462 @@
+//! The post-break-glass review: what went through a window unscanned, what the Session Watcher
+//! found in it afterwards, and the sign-off with incident notes.
+
+use crate::break_glass::{Field, FieldError};
+use crate::traffic::{TrafficFilter, TrafficRecord, Verdict, SOURCE_WATCHER};
+use crate::watcher::RunState;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The review page of a window.
+pub fn path(window_id: i64) -> String {
+    format!("/reviews/{window_id}")
+}
+
+/// The incident notes of a sign-off: 10 to 10,000 characters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewNotes(String);
+
+impl ReviewNotes {
+    pub const MIN_CHARS: usize = 10;
+    pub const MAX_CHARS: usize = 10_000;
+
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let notes = raw.trim();
+        let n = notes.chars().count();
+        if n < Self::MIN_CHARS {
+            Err(FieldError::new(
+                Field::Notes,
+                format!(
+                    "Notes must be at least {} characters: say what was found and done",
+                    Self::MIN_CHARS
+                ),
+            ))
+        } else if n > Self::MAX_CHARS {
+            Err(FieldError::new(
+                Field::Notes,
+                format!("Notes must be at most {} characters", Self::MAX_CHARS),
+            ))
+        } else {
+            Ok(Self(notes.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignOff {
+    pub at: DateTime<Utc>,
+    pub by: String,
+    pub notes: String,
+}
+
+/// An ended window, as the review shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndedWindow {
+    pub id: i64,
+    pub activated_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub duration_minutes: i64,
+    pub reason: String,
+    pub activated_by: String,
+    pub ended_at: DateTime<Utc>,
+    /// `expired` or `deactivated`.
+    pub end_kind: String,
+    pub ended_by: String,
+    pub unscanned_count: i64,
+    pub reviewed: Option<SignOff>,
+}
+
+/// How far the watcher has got with the window.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Transcript messages from the window that the watcher has scanned.
+    pub messages_scanned: i64,
+    pub bypassed: i64,
+    pub bypassed_rescanned: i64,
+    /// Bypassed requests whose text was not kept (reported by another proxy without it).
+    pub bypassed_without_text: i64,
+    pub watcher_state: RunState,
+    pub backlog_bytes: u64,
+    pub last_scan_at: Option<DateTime<Utc>>,
+}
+
+impl Progress {
+    pub fn bypassed_pending(&self) -> i64 {
+        (self.bypassed - self.bypassed_rescanned - self.bypassed_without_text).max(0)
+    }
+
+    /// Whether everything the watcher can see from the window has been scanned.
+    pub fn caught_up(&self, ended_at: DateTime<Utc>) -> bool {
+        self.watcher_state == RunState::Running
+            && self.backlog_bytes == 0
+            && self.bypassed_pending() == 0
+            && self.last_scan_at.is_some_and(|t| t >= ended_at)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub record: TrafficRecord,
+    /// `inbound` or `outbound` for a transcript message; none for a rescanned request.
+    pub direction: Option<String>,
+    pub excerpt: Option<String>,
+    /// The BYPASSED record this is the rescan of.
+    pub rescan_of: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Review {
+    pub window: EndedWindow,
+    pub progress: Progress,
+    /// BLOCK and REVIEW findings in the window, highest score first.
+    pub findings: Vec<Finding>,
+}
+
+/// A window that ended and still waits for its review.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AwaitingReview {
+    pub id: i64,
+    pub activated_at: DateTime<Utc>,
+    pub ended_at: DateTime<Utc>,
+    pub activated_by: String,
+    pub unscanned_count: i64,
+}
+
+impl Review {
+    /// The Traffic Monitor filtered to the watcher's records of the window.
+    pub fn traffic_link(&self) -> String {
+        let filter = TrafficFilter {
+            source: Some(SOURCE_WATCHER.to_owned()),
+            from: Some(self.window.activated_at),
+            to: Some(self.window.ended_at),
+            limit: crate::traffic::DEFAULT_PAGE,
+            ..Default::default()
+        };
+        format!("/traffic?{}", filter.to_query(false))
+    }
+
+    pub fn count(&self, verdict: Verdict) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.record.verdict == verdict)
+            .count()
+    }
+
+    /// The review as a Markdown report for the incident log. Untrusted text (reasons, notes,
+    /// excerpts) goes into fenced blocks so it cannot turn into markup.
+    pub fn to_markdown(&self) -> String {
+        use crate::time_format::utc;
+        let w = &self.window;
+        let p = &self.progress;
+        let mut out = format!("# Break-glass window #{} review\n\n", w.id);
+        out.push_str(&format!(
+            "- Activated by: {}\n- From: {}\n- To: {} ({} {})\n- Requested duration: {} minutes\n\
+             - Unscanned requests: {}\n\nReason:\n\n{}\n",
+            inline(&w.activated_by),
+            utc(w.activated_at),
+            utc(w.ended_at),
+            w.end_kind,
+            if w.end_kind == "deactivated" {
+                format!("by {}", inline(&w.ended_by))
+            } else {
+                "automatically".to_owned()
+            },
+            w.duration_minutes,
+            w.unscanned_count,
+            fenced(&w.reason),
+        ));
+        out.push_str(&format!(
+            "\n## Session Watcher progress\n\n- Transcript messages scanned from the window: {}\n\
+             - Bypassed requests rescanned: {} of {} ({} pending, {} without kept text)\n\
+             - Caught up: {}\n",
+            p.messages_scanned,
+            p.bypassed_rescanned,
+            p.bypassed,
+            p.bypassed_pending(),
+            p.bypassed_without_text,
+            if p.caught_up(w.ended_at) { "yes" } else { "no" },
+        ));
+        out.push_str(&format!(
+            "\n## Findings\n\n{} BLOCK, {} REVIEW.\n",
+            self.count(Verdict::Block),
+            self.count(Verdict::Review)
+        ));
+        for f in &self.findings {
+            let r = &f.record;
+            let rules: Vec<&str> = r.detections.iter().map(|d| d.rule.as_str()).collect();
+            out.push_str(&format!(
+                "\n### {} {} at {}\n\n- {}\n- Session: {}\n- Model: {}\n- Rules: {}\n",
+                r.verdict.as_str(),
+                r.score.unwrap_or_default(),
+                utc(r.at),
+                match (&f.rescan_of, &f.direction) {
+                    (Some(id), _) => format!("Rescan of bypassed request record #{id}"),
+                    (None, Some(d)) => format!("Transcript message, {d}"),
+                    (None, None) => "Transcript message".to_owned(),
+                },
+                inline(r.session_id.as_deref().unwrap_or("-")),
+                inline(r.model.as_deref().unwrap_or("-")),
+                rules.join(", "),
+            ));
+            if let Some(text) = &f.excerpt {
+                out.push_str(&format!("\n{}\n", fenced(text)));
+            }
+        }
+        out.push_str("\n## Sign-off\n\n");
+        match &w.reviewed {
+            Some(s) => out.push_str(&format!(
+                "Reviewed by {} at {}.\n\n{}\n",
+                inline(&s.by),
+                utc(s.at),
+                fenced(&s.notes)
+            )),
+            None => out.push_str("Not reviewed yet.\n"),
+        }
+        out
+    }
+}
+
+/// A fenced block longer than any run of backticks inside the text.
+fn fenced(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    format!("{fence}text\n{text}\n{fence}")
+}
+
+/// A short value on one line, with Markdown's special characters escaped.
+fn inline(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '|' | '!' => vec!['\\', c],
+            '\n' | '\r' => vec![' '],
+            c => vec![c],
+        })
+        .collect()
+}
+
+#[cfg(feature = "ssr")]
+pub use store::{awaiting, load, sign_off};
+
+#[cfg(feature = "ssr")]
+mod store {
+    use super::{AwaitingReview, EndedWindow, Finding, Progress, Review, ReviewNotes, SignOff};
+    use crate::audit;
+    use crate::auth::{Actor, Permission};
+    use crate::database::{from_millis, to_millis, Pool};
+    use crate::error::AppError;
+    use crate::state::AppState;
+    use crate::traffic::{record_from_row, RECORD_COLUMNS, SOURCE_WATCHER};
+    use sqlx::Row;
+
+    /// The review of window `id`; 404 for no such window, 409 while it is still open.
+    pub async fn load(state: &AppState, id: i64) -> Result<Review, AppError> {
+        let pool = &state.pool;
+        let window = ended_window(pool, id).await?;
+        let (from, to) = (to_millis(window.activated_at), to_millis(window.ended_at));
+        let messages_scanned: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM traffic WHERE source = ? AND rescan_of IS NULL \
+             AND at >= ? AND at <= ?",
+        )
+        .bind(SOURCE_WATCHER)
+        .bind(from)
+        .bind(to)
+        .fetch_one(pool)
+        .await?;
+        let (bypassed, rescanned, without_text): (i64, i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), \
+             COALESCE(SUM(EXISTS (SELECT 1 FROM traffic r WHERE r.rescan_of = t.id)), 0), \
+             COALESCE(SUM(t.request_text IS NULL AND t.response_text IS NULL), 0) \
+             FROM traffic t WHERE t.verdict = 'BYPASSED' AND t.at >= ? AND t.at <= ?",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_one(pool)
+        .await?;
+        let watcher = state.watcher.status();
+        let rows = sqlx::query(&format!(
+            "SELECT {RECORD_COLUMNS}, direction, request_text, rescan_of FROM traffic \
+             WHERE source = ? AND verdict IN ('BLOCK', 'REVIEW') AND at >= ? AND at <= ? \
+             ORDER BY score DESC, at, id LIMIT 1000"
+        ))
+        .bind(SOURCE_WATCHER)
+        .bind(from)
+        .bind(to)
+        .fetch_all(pool)
+        .await?;
+        let findings = rows
+            .iter()
+            .filter_map(|r| {
+                Some(Finding {
+                    record: record_from_row(r)?,
+                    direction: r.get("direction"),
+                    excerpt: r.get("request_text"),
+                    rescan_of: r.get("rescan_of"),
+                })
+            })
+            .collect();
+        Ok(Review {
+            window,
+            progress: Progress {
+                messages_scanned,
+                bypassed,
+                bypassed_rescanned: rescanned,
+                bypassed_without_text: without_text,
+                watcher_state: watcher.state,
+                backlog_bytes: watcher.backlog_bytes,
+                last_scan_at: watcher.last_scan_at,
+            },
+            findings,
+        })
+    }
+
+    async fn ended_window(pool: &Pool, id: i64) -> Result<EndedWindow, AppError> {
+        let row = sqlx::query(
+            "SELECT id, activated_at, expires_at, duration_minutes, reason, activated_by, \
+             ended_at, end_kind, ended_by, unscanned_count, reviewed_at, reviewed_by, \
+             review_notes FROM break_glass_windows WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("No break-glass window #{id}")))?;
+        let Some(ended_at) = row.get::<Option<i64>, _>("ended_at") else {
+            return Err(AppError::Conflict(format!(
+                "Break-glass window #{id} is still active; it can be reviewed once it ends"
+            )));
+        };
+        let reviewed = match (
+            row.get::<Option<i64>, _>("reviewed_at"),
+            row.get::<Option<String>, _>("reviewed_by"),
+            row.get::<Option<String>, _>("review_notes"),
+        ) {
+            (Some(at), Some(by), Some(notes)) => Some(SignOff {
+                at: from_millis(at),
+                by,
+                notes,
+            }),
+            _ => None,
+        };
+        Ok(EndedWindow {
+            id,
+            activated_at: from_millis(row.get("activated_at")),
+            expires_at: from_millis(row.get("expires_at")),
+            duration_minutes: row.get("duration_minutes"),
+            reason: row.get("reason"),
+            activated_by: row.get("activated_by"),
+            ended_at: from_millis(ended_at),
+            end_kind: row.get::<Option<String>, _>("end_kind").unwrap_or_default(),
+            ended_by: row.get::<Option<String>, _>("ended_by").unwrap_or_default(),
+            unscanned_count: row
+                .get::<Option<i64>, _>("unscanned_count")
+                .unwrap_or_default(),
+            reviewed,
+        })
+    }
+
+    /// Marks window `id` reviewed with `notes` (audited); a window is signed off once.
+    pub async fn sign_off(
+        state: &AppState,
+        actor: &Actor,
+        id: i64,
+        notes: &ReviewNotes,
+    ) -> Result<Review, AppError> {
+        actor.require(Permission::BreakGlassReview)?;
+        let window = ended_window(&state.pool, id).await?;
+        if let Some(s) = &window.reviewed {
+            return Err(AppError::Conflict(format!(
+                "Window #{id} was already reviewed by {} at {}",
+                s.by,
+                crate::time_format::utc(s.at)
+            )));
+        }
+        let now = state.clock.now();
+        let mut tx = state.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE break_glass_windows SET reviewed_at = ?, reviewed_by = ?, review_notes = ? \
+             WHERE id = ? AND ended_at IS NOT NULL AND reviewed_at IS NULL",
+        )
+        .bind(to_millis(now))
+        .bind(&actor.operator.username)
+        .bind(notes.as_str())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(AppError::Conflict(format!(
+                "Window #{id} was reviewed by someone else just now"
+            )));
+        }
+        audit::record(
+            &mut tx,
+            now,
+            &actor.operator.username,
+            audit::REVIEW,
+            serde_json::json!({
+                "window_id": id,
+                "activated_by": window.activated_by,
+                "unscanned_traffic": window.unscanned_count,
+            }),
+            actor.source_addr.as_deref(),
+        )
+        .await?;
+        tx.commit().await?;
+        load(state, id).await
+    }
+
+    /// Ended windows without a review, newest first.
+    pub async fn awaiting(pool: &Pool) -> Result<Vec<AwaitingReview>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT id, activated_at, ended_at, activated_by, unscanned_count \
+             FROM break_glass_windows WHERE ended_at IS NOT NULL AND reviewed_at IS NULL \
+             ORDER BY id DESC LIMIT 50",
+        )
+        .fetch_all(pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| AwaitingReview {
+                id: r.get("id"),
+                activated_at: from_millis(r.get("activated_at")),
+                ended_at: from_millis(r.get("ended_at")),
+                activated_by: r.get("activated_by"),
+                unscanned_count: r
+                    .get::<Option<i64>, _>("unscanned_count")
+                    .unwrap_or_default(),
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_need_ten_to_ten_thousand_characters() {
+        assert_eq!(
+            ReviewNotes::parse("  too short ").unwrap_err().field,
+            Field::Notes
+        );
+        assert_eq!(
+            ReviewNotes::parse("  Checked all, ok.  ").unwrap().as_str(),
+            "Checked all, ok."
+        );
+        assert!(ReviewNotes::parse(&"x".repeat(10_001)).is_err());
+        assert!(
+            ReviewNotes::parse(&"é".repeat(10_000)).is_ok(),
+            "characters, not bytes"
+        );
+    }
+
+    #[test]
+    fn untrusted_text_cannot_break_out_of_its_fence() {
+        let f = fenced("a ``` b ```` c");
+        assert!(f.starts_with("`````text\n"), "{f}");
+        assert!(f.ends_with("\n`````"), "{f}");
+        assert_eq!(inline("x|y<script>\nz"), "x\\|y\\<script\\> z");
+    }
+}

@@ -1,0 +1,17 @@
+use super::{ApiError, Caller};
+use app::alerts::Alert;
+use app::state::AppState;
+use axum::extract::State;
+use axum::Json;
+
+/// `GET /api/alerts`: the newest 200 alerts, for every logged-in role (as on the Alerts page).
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(_actor): Caller,
+) -> Result<Json<Vec<Alert>>, ApiError> {
+    Ok(Json(
+        app::alerts::list(&state.pool, None, 200)
+            .await
+            .map_err(app::error::AppError::from)?,
+    ))
+}

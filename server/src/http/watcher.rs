@@ -1,0 +1,36 @@
+use super::{ApiError, Caller, Reader};
+use app::break_glass::{Field, FieldError};
+use app::state::AppState;
+use app::watcher::{WatcherAction, WatcherStatus};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::Json;
+
+/// `GET /api/watcher/status`: for operators and for tools holding an API key.
+pub async fn status(State(state): State<AppState>, _reader: Reader) -> Json<WatcherStatus> {
+    Json(state.watcher.status())
+}
+
+/// `POST /api/watcher {"action": "poll_now" | "set_interval" | "enable" | "disable",
+/// "interval_ms"}`: audited; answers the status after the action (after the pass for
+/// `poll_now`).
+pub async fn control(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<WatcherStatus>, ApiError> {
+    let json = super::auth::json_body(&headers, &body)?;
+    let interval_ms = match json.get("interval_ms") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) => Some(v.as_i64().ok_or_else(|| {
+            FieldError::new(
+                Field::IntervalMs,
+                "Poll interval must be a whole number of milliseconds from 1000 to 60000",
+            )
+        })?),
+    };
+    let action = WatcherAction::parse(json.get("action").and_then(|v| v.as_str()), interval_ms)?;
+    Ok(Json(state.watcher.control(&actor, action).await?))
+}
