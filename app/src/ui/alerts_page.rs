@@ -86,6 +86,10 @@ fn AlertRow(alert: Alert, update: ServerAction<UpdateAlert>) -> impl IntoView {
             <td>
                 <div class="alert-title">{alert.title}</div>
                 <div class="alert-message">{alert.message}</div>
+                {alert.link.filter(|l| l.starts_with('/')).map(|link| {
+                    let label = if link.starts_with("/reviews/") { "Open the review" } else { "Show in Traffic Monitor" };
+                    view! { <a class="alert-link" href=link>{label}</a> }
+                })}
             </td>
             <td>{status.as_str()}
                 {alert.acknowledged_by.map(|by| format!(" (ack: {by})"))}

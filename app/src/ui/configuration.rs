@@ -1,6 +1,7 @@
 use super::activation_dialog::ActivationDialog;
 use super::api_keys::ApiKeysCard;
 use super::live::Live;
+use super::review_page::AwaitingReviews;
 use super::shield_settings::ShieldSettingsCard;
 use crate::alerts::Alert;
 use crate::auth::Permission;
@@ -103,6 +104,7 @@ fn BreakGlassCard() -> impl IntoView {
                 </button>
             </Show>
             <LiteLlmOutageHint/>
+            <AwaitingReviews/>
             <ActivationDialog open=dialog_open/>
         </section>
     }

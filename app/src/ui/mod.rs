@@ -9,14 +9,16 @@ mod configuration;
 mod layout;
 mod live;
 mod login;
+mod review_page;
 mod shield_settings;
 mod traffic_chart;
 mod traffic_page;
+mod watcher_panel;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
-use leptos_router::StaticSegment;
+use leptos_router::{ParamSegment, StaticSegment};
 
 pub use activation_dialog::ActivateBreakGlass;
 pub use alerts_page::{ListAlerts, UpdateAlert};
@@ -25,8 +27,10 @@ pub use audit_page::ListAudit;
 pub use banner::DeactivateBreakGlass;
 pub use live::{Live, WhoAmI};
 pub use login::{Login, Logout};
+pub use review_page::{LoadReview, SignOffReview, WindowsAwaitingReview};
 pub use shield_settings::{CurrentShieldMode, SetShieldMode};
 pub use traffic_page::{ListTraffic, ListWindows, LoadTrafficChart};
+pub use watcher_panel::{ControlWatcher, LoadWatcherStatus};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -60,6 +64,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("traffic") view=traffic_page::TrafficPage/>
                     <Route path=StaticSegment("alerts") view=alerts_page::AlertsPage/>
                     <Route path=StaticSegment("audit") view=audit_page::AuditPage/>
+                    <Route path=(StaticSegment("reviews"), ParamSegment("id")) view=review_page::ReviewPage/>
                     <Route path=StaticSegment("") view=|| view! { <Redirect path="/configuration"/> }/>
                 </ParentRoute>
             </Routes>

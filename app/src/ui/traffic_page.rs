@@ -1,5 +1,6 @@
 use super::shield_settings::current_shield_mode;
 use super::traffic_chart::TrafficChart;
+use super::watcher_panel::WatcherPanel;
 use crate::break_glass::ActivatedWindow;
 use crate::error::AppError;
 use crate::time_format;
@@ -108,6 +109,7 @@ pub fn TrafficPage() -> impl IntoView {
                 </p>
             })}
         </Transition>
+        <WatcherPanel/>
         <Form method="GET" action="" attr:class="filters" attr:data-testid="traffic-filters">
             <label>"Source "
                 <select name="source" prop:value=move || param("source")>
