@@ -4,7 +4,7 @@
 use crate::break_glass::{Field, FieldError};
 use crate::traffic::{TrafficFilter, TrafficRecord, Verdict, SOURCE_WATCHER};
 use crate::watcher::RunState;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The review page of a window.
@@ -129,10 +129,13 @@ pub struct AwaitingReview {
 impl Review {
     /// The Traffic Monitor filtered to the watcher's records of the window.
     pub fn traffic_link(&self) -> String {
+        // Whole seconds, as the Traffic Monitor's time inputs show them, covering the window.
+        let from = self.window.activated_at;
+        let to = self.window.ended_at;
         let filter = TrafficFilter {
             source: Some(SOURCE_WATCHER.to_owned()),
-            from: Some(self.window.activated_at),
-            to: Some(self.window.ended_at),
+            from: Some(from.with_nanosecond(0).unwrap_or(from)),
+            to: Some(to.with_nanosecond(0).unwrap_or(to) + chrono::TimeDelta::seconds(1)),
             limit: crate::traffic::DEFAULT_PAGE,
             ..Default::default()
         };

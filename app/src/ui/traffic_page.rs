@@ -65,6 +65,14 @@ pub async fn list_windows(
     )
 }
 
+/// A time bound from the URL as the `datetime-local` input shows it (UTC, whole seconds).
+fn shown_instant(raw: String) -> String {
+    match time_format::parse_instant(crate::break_glass::Field::From, &raw) {
+        Ok(Some(t)) => time_format::local_input(t),
+        _ => raw,
+    }
+}
+
 #[component]
 pub fn TrafficPage() -> impl IntoView {
     let query = use_query_map();
@@ -126,8 +134,8 @@ pub fn TrafficPage() -> impl IntoView {
                 </select>
             </label>
             <label>"Min score " <input name="min_score" inputmode="numeric" size="4" prop:value=move || param("min_score")/></label>
-            <label>"From (UTC) " <input type="datetime-local" step="1" name="from" prop:value=move || param("from")/></label>
-            <label>"To (UTC) " <input type="datetime-local" step="1" name="to" prop:value=move || param("to")/></label>
+            <label>"From (UTC) " <input type="datetime-local" step="1" name="from" prop:value=move || shown_instant(param("from"))/></label>
+            <label>"To (UTC) " <input type="datetime-local" step="1" name="to" prop:value=move || shown_instant(param("to"))/></label>
             <label>"Sort "
                 <select name="sort" prop:value=move || param("sort")>
                     <option value="">"Time"</option>

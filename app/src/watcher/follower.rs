@@ -79,16 +79,21 @@ const FINGERPRINT_BYTES: usize = 64 * 1024;
 pub fn fingerprint(file: &mut File) -> io::Result<Option<String>> {
     file.seek(SeekFrom::Start(0))?;
     let mut head = Vec::with_capacity(4096);
-    file.take(FINGERPRINT_BYTES as u64).read_to_end(&mut head)?;
-    Ok(match head.iter().position(|b| *b == b'\n') {
-        Some(end) => Some(crate::auth::token_hash(&String::from_utf8_lossy(
-            &head[..end],
-        ))),
-        None if head.len() == FINGERPRINT_BYTES => {
-            Some(crate::auth::token_hash(&String::from_utf8_lossy(&head)))
+    let mut buf = [0u8; 4096];
+    while head.len() < FINGERPRINT_BYTES {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
         }
-        None => None,
-    })
+        head.extend_from_slice(&buf[..n]);
+        if let Some(end) = head.iter().position(|b| *b == b'\n') {
+            return Ok(Some(crate::auth::token_hash(&String::from_utf8_lossy(
+                &head[..end],
+            ))));
+        }
+    }
+    Ok((head.len() >= FINGERPRINT_BYTES)
+        .then(|| crate::auth::token_hash(&String::from_utf8_lossy(&head[..FINGERPRINT_BYTES]))))
 }
 
 /// Complete lines read from `offset`, at most about `max` bytes (more only to finish a line

@@ -17,7 +17,7 @@ use crate::error::AppError;
 use crate::events::{EventHub, ServerEvent};
 use crate::shield::{ScanResult, Shield};
 use crate::traffic::{self, NewTraffic, TrafficFilter, Verdict, SOURCE_WATCHER};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use sqlx::Row;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -53,6 +53,9 @@ struct FileState {
     messages: u64,
     malformed: u64,
     size: u64,
+    /// When the file was last seen modified (in memory only: after a restart the first look
+    /// checks the file fully).
+    modified: Option<std::time::SystemTime>,
 }
 
 /// What one chunk of a file gave: scanned messages, malformed lines, and where to go on from.
@@ -344,6 +347,7 @@ impl Watcher {
                         messages: r.get::<i64, _>("messages") as u64,
                         malformed: r.get::<i64, _>("malformed") as u64,
                         size: r.get::<i64, _>("size") as u64,
+                        modified: None,
                     },
                 )
             })
@@ -660,11 +664,14 @@ impl Watcher {
             .bind(to_millis(first.at))
             .fetch_optional(&mut *conn)
             .await?;
+            // Whole seconds, as the Traffic Monitor's time inputs show them.
+            let from = first.at.with_nanosecond(0).unwrap_or(first.at);
+            let to = last.with_nanosecond(0).unwrap_or(last) + chrono::TimeDelta::seconds(1);
             let filter = TrafficFilter {
                 source: Some(SOURCE_WATCHER.to_owned()),
                 verdict: Verdict::parse(verdict),
-                from: Some(first.at),
-                to: Some(last),
+                from: Some(from),
+                to: Some(to),
                 limit: traffic::DEFAULT_PAGE,
                 ..Default::default()
             };
@@ -760,8 +767,18 @@ fn starting_point(
     let mut file = std::fs::File::open(path)?;
     let meta = file.metadata()?;
     let identity = follower::identity(&meta);
-    let fingerprint = follower::fingerprint(&mut file)?.unwrap_or_default();
     let size = meta.len();
+    let modified = meta.modified().ok();
+    if let Some(s) = current.as_ref().filter(|s| {
+        s.identity == identity && s.size == size && s.offset == size && s.modified == modified
+    }) {
+        // Read to the end before and unchanged since: nothing to open further.
+        return Ok(Start {
+            state: s.clone(),
+            adopted_from: None,
+        });
+    }
+    let fingerprint = follower::fingerprint(&mut file)?.unwrap_or_default();
     let fresh = FileState {
         identity: identity.clone(),
         fingerprint: fingerprint.clone(),
@@ -770,6 +787,7 @@ fn starting_point(
         messages: 0,
         malformed: 0,
         size,
+        modified,
     };
     let same_file =
         |s: &FileState| s.identity == identity && (s.offset == 0 || s.fingerprint == fingerprint);
@@ -777,6 +795,7 @@ fn starting_point(
         Some(s) if same_file(&s) && size >= s.offset => FileState {
             fingerprint: fingerprint.clone(),
             size,
+            modified,
             ..s
         },
         Some(s) if same_file(&s) => FileState {
@@ -796,7 +815,11 @@ fn starting_point(
             });
             if let Some((old, s)) = moved {
                 return Ok(Start {
-                    state: FileState { size, ..s.clone() },
+                    state: FileState {
+                        size,
+                        modified,
+                        ..s.clone()
+                    },
                     adopted_from: Some(old.clone()),
                 });
             }
