@@ -1,4 +1,4 @@
-import { test, expect, login, Server } from './fixtures';
+import { test, expect, login, waitForLive, Server } from './fixtures';
 import { Page } from '@playwright/test';
 import { createServer } from 'node:net';
 
@@ -49,6 +49,7 @@ test('filters live in the URL, rows open to their detections, and new rows arriv
 
   // The link reproduces the view.
   await page.goto(page.url());
+  await waitForLive(page);
   await expect(page.getByTestId('traffic-table').locator('tbody tr.traffic-row')).toHaveCount(1);
 
   await page.getByTestId('traffic-table').locator('tr.traffic-row').first().click();
