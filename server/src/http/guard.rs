@@ -10,11 +10,13 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 
-/// The pages behind login; `/login` itself and the static assets are not.
+/// The pages behind login (and every `/reviews/<id>`); `/login` itself and the static assets
+/// are not.
 const PAGES: [&str; 5] = ["/", "/configuration", "/traffic", "/alerts", "/audit"];
 
 pub async fn pages_need_login(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if req.method() == Method::GET && PAGES.contains(&req.uri().path()) {
+    let path = req.uri().path();
+    if req.method() == Method::GET && (PAGES.contains(&path) || path.starts_with("/reviews/")) {
         match app::auth::actor_from_headers(&state, req.headers(), None).await {
             Ok(_) => {}
             Err(AppError::Unauthorized) => return Redirect::to("/login").into_response(),
