@@ -23,9 +23,16 @@ pub const WATCHER_POLL: &str = "watcher.poll_now";
 pub const WATCHER_INTERVAL: &str = "watcher.set_interval";
 pub const WATCHER_ENABLE: &str = "watcher.enable";
 pub const WATCHER_DISABLE: &str = "watcher.disable";
+pub const OPERATOR_CREATE: &str = "operator.create";
+pub const OPERATOR_ROLE: &str = "operator.set_role";
+pub const OPERATOR_DISABLE: &str = "operator.disable";
+pub const OPERATOR_ENABLE: &str = "operator.enable";
+pub const OPERATOR_PASSWORD_RESET: &str = "operator.reset_password";
+pub const PASSWORD_CHANGE: &str = "auth.change_password";
+pub const LOGOUT_EVERYWHERE: &str = "auth.logout_everywhere";
 
 /// Every action the trail records, for the filter's choices.
-pub const ACTIONS: [&str; 19] = [
+pub const ACTIONS: [&str; 26] = [
     ACTIVATE,
     ACTIVATE_DENIED,
     DEACTIVATE,
@@ -45,6 +52,13 @@ pub const ACTIONS: [&str; 19] = [
     WATCHER_INTERVAL,
     WATCHER_ENABLE,
     WATCHER_DISABLE,
+    OPERATOR_CREATE,
+    OPERATOR_ROLE,
+    OPERATOR_DISABLE,
+    OPERATOR_ENABLE,
+    OPERATOR_PASSWORD_RESET,
+    PASSWORD_CHANGE,
+    LOGOUT_EVERYWHERE,
 ];
 
 /// The actor of what the server does by itself.

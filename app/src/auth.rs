@@ -52,6 +52,7 @@ pub enum Permission {
     ApiKeysManage,
     BreakGlassReview,
     WatcherControl,
+    OperatorsManage,
 }
 
 impl Permission {
@@ -66,6 +67,7 @@ impl Permission {
             Permission::ApiKeysManage => "manage API keys",
             Permission::BreakGlassReview => "sign off break-glass reviews",
             Permission::WatcherControl => "control the Session Watcher",
+            Permission::OperatorsManage => "manage operators",
         }
     }
 }
@@ -102,6 +104,7 @@ pub const PERMISSIONS: &[(Permission, &[Role])] = &[
         Permission::WatcherControl,
         &[Role::Admin, Role::SecurityManager],
     ),
+    (Permission::OperatorsManage, &[Role::Admin]),
 ];
 
 /// What a run of consecutive failed logins leads to.
@@ -167,7 +170,7 @@ mod server {
             .to_string()
     }
 
-    fn verify_password(password: &str, hash: &str) -> bool {
+    pub fn verify_password(password: &str, hash: &str) -> bool {
         PasswordHash::new(hash)
             .map(|h| {
                 Argon2::default()
@@ -334,16 +337,31 @@ mod server {
         .bind(to_millis(now + state.settings.session_lifetime))
         .execute(&mut *tx)
         .await?;
+        // Expired sessions go, and beyond the newest few the oldest ones end.
+        let ended = sqlx::query(
+            "DELETE FROM sessions WHERE operator_id = ?1 AND (expires_at <= ?2 OR token_hash NOT IN \
+             (SELECT token_hash FROM sessions WHERE operator_id = ?1 AND expires_at > ?2 \
+              ORDER BY created_at DESC, rowid DESC LIMIT ?3))",
+        )
+        .bind(operator.id)
+        .bind(to_millis(now))
+        .bind(crate::operators::MAX_SESSIONS)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         audit::record(
             &mut tx,
             now,
             &operator.username,
             audit::LOGIN,
-            serde_json::json!({}),
+            serde_json::json!({ "sessions_ended": ended }),
             source_addr,
         )
         .await?;
         tx.commit().await?;
+        if ended > 0 {
+            state.sessions_ended(operator.id);
+        }
         Ok((operator, token))
     }
 

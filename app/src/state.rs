@@ -10,7 +10,7 @@ use axum::extract::FromRef;
 use chrono::TimeDelta;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -35,8 +35,18 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Flips to `true` when the server shuts down; open event streams end then.
     pub shutdown: watch::Receiver<bool>,
+    /// The id of an operator some of whose sessions just ended: their open event streams
+    /// check their session and close.
+    pub sessions_ended: broadcast::Sender<i64>,
     /// An argon2id hash checked when a login names no operator, so timing does not tell.
     pub dummy_password_hash: Arc<str>,
+}
+
+impl AppState {
+    /// Tells open event streams that sessions of `operator_id` have ended.
+    pub fn sessions_ended(&self, operator_id: i64) {
+        let _ = self.sessions_ended.send(operator_id);
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -116,6 +116,7 @@ pub async fn start(
             secure_cookies: config.secure_cookies,
         }),
         shutdown: shutdown_rx.clone(),
+        sessions_ended: tokio::sync::broadcast::channel(64).0,
         dummy_password_hash: Arc::from(app::auth::hash_password("no such operator")),
     };
     tokio::spawn(break_glass.run_expiry_timer(shutdown_rx.clone()));

@@ -45,6 +45,9 @@ pub enum Field {
     IntervalMs,
     Action,
     Notes,
+    Role,
+    CurrentPassword,
+    NewPassword,
 }
 
 impl Field {
@@ -77,6 +80,9 @@ impl Field {
             Field::IntervalMs => "interval_ms",
             Field::Action => "action",
             Field::Notes => "notes",
+            Field::Role => "role",
+            Field::CurrentPassword => "current_password",
+            Field::NewPassword => "new_password",
         }
     }
 }

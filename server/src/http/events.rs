@@ -26,13 +26,16 @@ fn snapshot(state: &AppState) -> Event {
 
 /// On connect: the current state (with `server_time`); then every change as it is published;
 /// a keep-alive comment every 15 s. A subscriber that fell behind gets a fresh snapshot, and a
-/// reconnecting one starts with a snapshot, so no tab stays out of date. Ends on shutdown.
+/// reconnecting one starts with a snapshot, so no tab stays out of date. Ends on shutdown,
+/// and at once when the caller's session ends (logout everywhere, a disabled operator).
 pub async fn stream(
     State(state): State<AppState>,
-    _caller: Caller,
+    Caller(actor): Caller,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     // Subscribe before the snapshot so that no change falls between the two.
     let updates = BroadcastStream::new(state.events.subscribe());
+    let mut ended = state.sessions_ended.subscribe();
+    let session_state = state.clone();
     let first = snapshot(&state);
     let mut shutdown = state.shutdown.clone();
     let stream = stream::once(async move { first })
@@ -42,7 +45,28 @@ pub async fn stream(
         }))
         .map(Ok)
         .take_until(async move {
-            let _ = shutdown.wait_for(|s| *s).await;
+            let session_over = async {
+                loop {
+                    match ended.recv().await {
+                        Ok(id) if id != actor.operator.id => continue,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                            return std::future::pending().await
+                        }
+                        // Its operator, or missed notices: is this session still there?
+                        _ => {}
+                    }
+                    if !matches!(
+                        app::auth::operator_for_token(&session_state, &actor.token).await,
+                        Ok(Some(_))
+                    ) {
+                        return;
+                    }
+                }
+            };
+            tokio::select! {
+                _ = shutdown.wait_for(|s| *s) => {}
+                () = session_over => {}
+            }
         });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }

@@ -8,6 +8,7 @@ mod auth;
 mod break_glass;
 mod events;
 mod guard;
+mod operators;
 mod review;
 mod shield;
 mod traffic;
@@ -32,6 +33,22 @@ pub fn router(state: AppState, gateway: crate::gateway::Gateway) -> Router {
     let api = Router::new()
         .route("/api/auth/login", post(auth::login))
         .route("/api/auth/logout", post(auth::logout))
+        .route(
+            "/api/auth/logout-everywhere",
+            post(operators::logout_everywhere),
+        )
+        .route("/api/auth/password", post(operators::change_own_password))
+        .route(
+            "/api/operators",
+            get(operators::list).post(operators::create),
+        )
+        .route("/api/operators/{id}/role", post(operators::set_role))
+        .route("/api/operators/{id}/disable", post(operators::disable))
+        .route("/api/operators/{id}/enable", post(operators::enable))
+        .route(
+            "/api/operators/{id}/password",
+            post(operators::reset_password),
+        )
         .route("/api/break-glass/status", get(break_glass::status))
         .route("/api/break-glass/activate", post(break_glass::activate))
         .route("/api/break-glass/deactivate", post(break_glass::deactivate))

@@ -1,0 +1,440 @@
+//! Operator accounts: who may log in and with which role; managed by admins, each operator
+//! changes their own password.
+
+use crate::auth::Role;
+use crate::break_glass::{Field, FieldError};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A login name: 3 to 64 characters of letters, digits, `.`, `_`, `-` and `@`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let name = raw.trim();
+        let n = name.chars().count();
+        if !(3..=64).contains(&n) {
+            return Err(FieldError::new(
+                Field::Username,
+                "Username must be 3 to 64 characters",
+            ));
+        }
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+        {
+            return Err(FieldError::new(
+                Field::Username,
+                "Username may contain only letters, digits, '.', '_', '-' and '@'",
+            ));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password an operator may set: 12 to 256 characters, not only spaces.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewPassword(String);
+
+impl std::fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewPassword(…)")
+    }
+}
+
+impl NewPassword {
+    pub const MIN_CHARS: usize = 12;
+    pub const MAX_CHARS: usize = 256;
+
+    pub fn parse(field: Field, raw: &str) -> Result<Self, FieldError> {
+        let n = raw.chars().count();
+        if n < Self::MIN_CHARS || raw.trim().is_empty() {
+            Err(FieldError::new(
+                field,
+                format!("Password must be at least {} characters", Self::MIN_CHARS),
+            ))
+        } else if n > Self::MAX_CHARS {
+            Err(FieldError::new(
+                field,
+                format!("Password must be at most {} characters", Self::MAX_CHARS),
+            ))
+        } else {
+            Ok(Self(raw.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Parses a role name, naming the field.
+pub fn parse_role(raw: &str) -> Result<Role, FieldError> {
+    Role::parse(raw.trim()).ok_or_else(|| {
+        FieldError::new(
+            Field::Role,
+            "Role must be admin, security_manager, operator, viewer or auditor",
+        )
+    })
+}
+
+/// An operator as the admins' list shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorAccount {
+    pub id: i64,
+    pub username: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub locked_until: Option<DateTime<Utc>>,
+    /// Sessions open now.
+    pub sessions: i64,
+}
+
+/// At most this many sessions per operator; a new login ends the oldest beyond it.
+pub const MAX_SESSIONS: i64 = 5;
+
+#[cfg(feature = "ssr")]
+pub use store::{
+    change_own_password, create, list, logout_everywhere, reset_password, set_disabled, set_role,
+};
+
+#[cfg(feature = "ssr")]
+mod store {
+    use super::{NewPassword, OperatorAccount, Username};
+    use crate::audit;
+    use crate::auth::{self, Actor, Permission, Role};
+    use crate::database::{from_millis, to_millis};
+    use crate::error::AppError;
+    use crate::state::AppState;
+    use sqlx::Row;
+
+    pub async fn list(state: &AppState, actor: &Actor) -> Result<Vec<OperatorAccount>, AppError> {
+        actor.require(Permission::OperatorsManage)?;
+        let rows = sqlx::query(
+            "SELECT o.id, o.username, o.role, o.disabled, o.created_at, o.locked_until, \
+             (SELECT COUNT(*) FROM sessions s WHERE s.operator_id = o.id AND s.expires_at > ?) \
+             AS sessions FROM operators o ORDER BY o.username",
+        )
+        .bind(to_millis(state.clock.now()))
+        .fetch_all(&state.pool)
+        .await?;
+        Ok(rows.iter().filter_map(account).collect())
+    }
+
+    fn account(r: &sqlx::sqlite::SqliteRow) -> Option<OperatorAccount> {
+        Some(OperatorAccount {
+            id: r.get("id"),
+            username: r.get("username"),
+            role: Role::parse(r.get("role"))?,
+            disabled: r.get::<i64, _>("disabled") != 0,
+            created_at: from_millis(r.get("created_at")),
+            locked_until: r.get::<Option<i64>, _>("locked_until").map(from_millis),
+            sessions: r.get("sessions"),
+        })
+    }
+
+    async fn get(state: &AppState, id: i64) -> Result<OperatorAccount, AppError> {
+        let row = sqlx::query(
+            "SELECT o.id, o.username, o.role, o.disabled, o.created_at, o.locked_until, \
+             (SELECT COUNT(*) FROM sessions s WHERE s.operator_id = o.id AND s.expires_at > ?) \
+             AS sessions FROM operators o WHERE o.id = ?",
+        )
+        .bind(to_millis(state.clock.now()))
+        .bind(id)
+        .fetch_optional(&state.pool)
+        .await?;
+        row.as_ref()
+            .and_then(account)
+            .ok_or_else(|| AppError::NotFound(format!("No operator #{id}")))
+    }
+
+    pub async fn create(
+        state: &AppState,
+        actor: &Actor,
+        username: &Username,
+        password: &NewPassword,
+        role: Role,
+    ) -> Result<OperatorAccount, AppError> {
+        actor.require(Permission::OperatorsManage)?;
+        let now = state.clock.now();
+        let mut tx = state.pool.begin().await?;
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO operators (username, password_hash, role, created_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (username) DO NOTHING RETURNING id",
+        )
+        .bind(username.as_str())
+        .bind(auth::hash_password(password.as_str()))
+        .bind(role.as_str())
+        .bind(to_millis(now))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(id) = id else {
+            return Err(AppError::Conflict(format!(
+                "An operator named {} exists already",
+                username.as_str()
+            )));
+        };
+        audit::record(
+            &mut tx,
+            now,
+            &actor.operator.username,
+            audit::OPERATOR_CREATE,
+            serde_json::json!({ "operator": username.as_str(), "role": role.as_str() }),
+            actor.source_addr.as_deref(),
+        )
+        .await?;
+        tx.commit().await?;
+        get(state, id).await
+    }
+
+    /// Refuses a change that would leave no enabled admin.
+    async fn keeps_an_admin(state: &AppState, id: i64) -> Result<(), AppError> {
+        let others: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM operators WHERE role = 'admin' AND disabled = 0 AND id != ?",
+        )
+        .bind(id)
+        .fetch_one(&state.pool)
+        .await?;
+        if others == 0 {
+            return Err(AppError::Conflict(
+                "At least one enabled admin must remain".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub async fn set_role(
+        state: &AppState,
+        actor: &Actor,
+        id: i64,
+        role: Role,
+    ) -> Result<OperatorAccount, AppError> {
+        actor.require(Permission::OperatorsManage)?;
+        let before = get(state, id).await?;
+        if before.role == Role::Admin && role != Role::Admin {
+            keeps_an_admin(state, id).await?;
+        }
+        let now = state.clock.now();
+        let mut tx = state.pool.begin().await?;
+        sqlx::query("UPDATE operators SET role = ? WHERE id = ?")
+            .bind(role.as_str())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        audit::record(
+            &mut tx,
+            now,
+            &actor.operator.username,
+            audit::OPERATOR_ROLE,
+            serde_json::json!({
+                "operator": before.username,
+                "role": role.as_str(),
+                "previous_role": before.role.as_str(),
+            }),
+            actor.source_addr.as_deref(),
+        )
+        .await?;
+        tx.commit().await?;
+        get(state, id).await
+    }
+
+    /// Disables (ending every session of theirs at once) or re-enables an operator.
+    pub async fn set_disabled(
+        state: &AppState,
+        actor: &Actor,
+        id: i64,
+        disabled: bool,
+    ) -> Result<OperatorAccount, AppError> {
+        actor.require(Permission::OperatorsManage)?;
+        let before = get(state, id).await?;
+        if disabled {
+            if id == actor.operator.id {
+                return Err(AppError::Conflict("You cannot disable yourself".into()));
+            }
+            if before.role == Role::Admin {
+                keeps_an_admin(state, id).await?;
+            }
+        }
+        let now = state.clock.now();
+        let mut tx = state.pool.begin().await?;
+        sqlx::query(
+            "UPDATE operators SET disabled = ?, failed_logins = 0, locked_until = NULL \
+             WHERE id = ?",
+        )
+        .bind(disabled)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if disabled {
+            sqlx::query("DELETE FROM sessions WHERE operator_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        audit::record(
+            &mut tx,
+            now,
+            &actor.operator.username,
+            if disabled {
+                audit::OPERATOR_DISABLE
+            } else {
+                audit::OPERATOR_ENABLE
+            },
+            serde_json::json!({ "operator": before.username }),
+            actor.source_addr.as_deref(),
+        )
+        .await?;
+        tx.commit().await?;
+        state.sessions_ended(id);
+        get(state, id).await
+    }
+
+    /// An admin sets a new password for an operator; their sessions end.
+    pub async fn reset_password(
+        state: &AppState,
+        actor: &Actor,
+        id: i64,
+        password: &NewPassword,
+    ) -> Result<OperatorAccount, AppError> {
+        actor.require(Permission::OperatorsManage)?;
+        let before = get(state, id).await?;
+        let mut tx = state.pool.begin().await?;
+        sqlx::query(
+            "UPDATE operators SET password_hash = ?, failed_logins = 0, locked_until = NULL \
+             WHERE id = ?",
+        )
+        .bind(auth::hash_password(password.as_str()))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM sessions WHERE operator_id = ? AND token_hash != ?")
+            .bind(id)
+            .bind(auth::token_hash(&actor.token))
+            .execute(&mut *tx)
+            .await?;
+        audit::record(
+            &mut tx,
+            state.clock.now(),
+            &actor.operator.username,
+            audit::OPERATOR_PASSWORD_RESET,
+            serde_json::json!({ "operator": before.username }),
+            actor.source_addr.as_deref(),
+        )
+        .await?;
+        tx.commit().await?;
+        state.sessions_ended(id);
+        get(state, id).await
+    }
+
+    /// An operator changes their own password, proving the current one; their other
+    /// sessions end.
+    pub async fn change_own_password(
+        state: &AppState,
+        actor: &Actor,
+        current: &str,
+        new: &NewPassword,
+    ) -> Result<(), AppError> {
+        let hash: String = sqlx::query_scalar("SELECT password_hash FROM operators WHERE id = ?")
+            .bind(actor.operator.id)
+            .fetch_one(&state.pool)
+            .await?;
+        if !auth::verify_password(current, &hash) {
+            return Err(AppError::Invalid(crate::break_glass::FieldError::new(
+                crate::break_glass::Field::CurrentPassword,
+                "The current password is not right",
+            )));
+        }
+        let mut tx = state.pool.begin().await?;
+        sqlx::query("UPDATE operators SET password_hash = ? WHERE id = ?")
+            .bind(auth::hash_password(new.as_str()))
+            .bind(actor.operator.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE operator_id = ? AND token_hash != ?")
+            .bind(actor.operator.id)
+            .bind(auth::token_hash(&actor.token))
+            .execute(&mut *tx)
+            .await?;
+        audit::record(
+            &mut tx,
+            state.clock.now(),
+            &actor.operator.username,
+            audit::PASSWORD_CHANGE,
+            serde_json::json!({}),
+            actor.source_addr.as_deref(),
+        )
+        .await?;
+        tx.commit().await?;
+        state.sessions_ended(actor.operator.id);
+        Ok(())
+    }
+
+    /// Ends every session of the caller, this one included.
+    pub async fn logout_everywhere(state: &AppState, actor: &Actor) -> Result<i64, AppError> {
+        let mut tx = state.pool.begin().await?;
+        let ended = sqlx::query("DELETE FROM sessions WHERE operator_id = ?")
+            .bind(actor.operator.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected() as i64;
+        audit::record(
+            &mut tx,
+            state.clock.now(),
+            &actor.operator.username,
+            audit::LOGOUT_EVERYWHERE,
+            serde_json::json!({ "sessions_ended": ended }),
+            actor.source_addr.as_deref(),
+        )
+        .await?;
+        tx.commit().await?;
+        state.sessions_ended(actor.operator.id);
+        Ok(ended)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_need_twelve_characters() {
+        assert_eq!(
+            NewPassword::parse(Field::Password, "elevenchars")
+                .unwrap_err()
+                .field,
+            Field::Password
+        );
+        assert!(NewPassword::parse(Field::Password, "twelve chars").is_ok());
+        assert!(NewPassword::parse(Field::NewPassword, &" ".repeat(20)).is_err());
+        assert!(NewPassword::parse(Field::Password, &"x".repeat(257)).is_err());
+        assert_eq!(
+            format!(
+                "{:?}",
+                NewPassword::parse(Field::Password, "secret secret").unwrap()
+            ),
+            "NewPassword(…)",
+            "never printed"
+        );
+    }
+
+    #[test]
+    fn usernames_are_short_and_plain() {
+        assert_eq!(Username::parse("  alice ").unwrap().as_str(), "alice");
+        assert!(Username::parse("al").is_err());
+        assert!(Username::parse("alice smith").is_err());
+        assert!(Username::parse("<script>").is_err());
+        assert!(Username::parse("ops.lead@example").is_ok());
+    }
+
+    #[test]
+    fn roles_are_named() {
+        assert_eq!(parse_role("viewer"), Ok(Role::Viewer));
+        assert_eq!(parse_role("root").unwrap_err().field, Field::Role);
+    }
+}
