@@ -1,6 +1,8 @@
+use super::account::AccountCard;
 use super::activation_dialog::ActivationDialog;
 use super::api_keys::ApiKeysCard;
 use super::live::Live;
+use super::operators::OperatorsCard;
 use super::review_page::AwaitingReviews;
 use super::shield_settings::ShieldSettingsCard;
 use crate::alerts::Alert;
@@ -37,6 +39,8 @@ pub fn ConfigurationPage() -> impl IntoView {
         <BreakGlassCard/>
         <ShieldSettingsCard/>
         <ApiKeysCard/>
+        <OperatorsCard/>
+        <AccountCard/>
     }
 }
 

@@ -1,5 +1,6 @@
 //! The pages and the components that every page shares.
 
+mod account;
 mod activation_dialog;
 mod alerts_page;
 mod api_keys;
@@ -9,6 +10,7 @@ mod configuration;
 mod layout;
 mod live;
 mod login;
+mod operators;
 mod review_page;
 mod shield_settings;
 mod traffic_chart;
@@ -20,6 +22,7 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::{ParamSegment, StaticSegment};
 
+pub use account::{ChangePassword, LogoutEverywhere};
 pub use activation_dialog::ActivateBreakGlass;
 pub use alerts_page::{ListAlerts, UpdateAlert};
 pub use api_keys::{CreateApiKey, ListApiKeys, RevokeApiKey};
@@ -27,6 +30,7 @@ pub use audit_page::ListAudit;
 pub use banner::DeactivateBreakGlass;
 pub use live::{Live, WhoAmI};
 pub use login::{Login, Logout};
+pub use operators::{ChangeOperator, CreateOperator, ListOperators};
 pub use review_page::{LoadReview, SignOffReview, WindowsAwaitingReview};
 pub use shield_settings::{CurrentShieldMode, SetShieldMode};
 pub use traffic_page::{ListTraffic, ListWindows, LoadTrafficChart};
