@@ -193,12 +193,26 @@ impl Gateway {
         }))
     }
 
+    /// The gateway's routes, those of `access::ROUTES` with `Access::Gateway`.
     pub fn router<S>(self) -> Router<S> {
-        Router::new()
-            .route("/v1/chat/completions", post(chat_completions))
-            .route("/v1/embeddings", post(embeddings))
-            .route("/v1/models", get(models))
-            .with_state(self)
+        let mut router = Router::new();
+        for endpoint in crate::access::ROUTES
+            .iter()
+            .filter(|e| e.access == crate::access::Access::Gateway)
+        {
+            router = router.route(
+                endpoint.path,
+                match (endpoint.method, endpoint.path) {
+                    ("POST", "/v1/chat/completions") => post(chat_completions),
+                    ("POST", "/v1/embeddings") => post(embeddings),
+                    ("GET", "/v1/models") => get(models),
+                    (method, path) => {
+                        unreachable!("access::ROUTES lists {method} {path} without a handler")
+                    }
+                },
+            );
+        }
+        router.with_state(self)
     }
 
     async fn authenticate(&self, headers: &HeaderMap) -> Result<i64, Response> {

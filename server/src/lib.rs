@@ -7,6 +7,8 @@ pub mod config;
 mod gateway;
 mod http;
 
+pub use http::access;
+
 use app::break_glass::service::BreakGlassService;
 use app::clock::SharedClock;
 use app::events::EventHub;

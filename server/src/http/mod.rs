@@ -1,6 +1,7 @@
 //! The HTTP surface: the JSON API, the event stream, the Leptos pages and server functions, and
 //! the guards in front of them.
 
+pub mod access;
 mod alerts;
 mod api_keys;
 mod audit;
@@ -14,6 +15,7 @@ mod shield;
 mod traffic;
 mod watcher;
 
+use access::Access;
 use app::auth::Actor;
 use app::error::AppError;
 use app::state::AppState;
@@ -22,7 +24,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put, MethodRouter};
 use axum::{middleware, Json, Router};
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -30,45 +32,21 @@ use std::net::SocketAddr;
 
 pub fn router(state: AppState, gateway: crate::gateway::Gateway) -> Router {
     let routes = generate_route_list(App);
-    let api = Router::new()
-        .route("/api/auth/login", post(auth::login))
-        .route("/api/auth/logout", post(auth::logout))
-        .route(
-            "/api/auth/logout-everywhere",
-            post(operators::logout_everywhere),
-        )
-        .route("/api/auth/password", post(operators::change_own_password))
-        .route(
-            "/api/operators",
-            get(operators::list).post(operators::create),
-        )
-        .route("/api/operators/{id}/role", post(operators::set_role))
-        .route("/api/operators/{id}/disable", post(operators::disable))
-        .route("/api/operators/{id}/enable", post(operators::enable))
-        .route(
-            "/api/operators/{id}/password",
-            post(operators::reset_password),
-        )
-        .route("/api/break-glass/status", get(break_glass::status))
-        .route("/api/break-glass/activate", post(break_glass::activate))
-        .route("/api/break-glass/deactivate", post(break_glass::deactivate))
-        .route("/api/shield/scan", post(shield::scan))
-        .route("/api/shield/mode", get(shield::mode).put(shield::set_mode))
-        .route("/api/keys", get(api_keys::list).post(api_keys::create))
-        .route("/api/keys/{id}/revoke", post(api_keys::revoke))
-        .route("/api/proxy/ingest", post(traffic::ingest))
-        .route("/api/traffic", get(traffic::list))
-        .route("/api/traffic.csv", get(traffic::csv))
-        .route("/api/alerts", get(alerts::list))
-        .route("/api/audit", get(audit::list))
-        .route("/api/watcher/status", get(watcher::status))
-        .route("/api/watcher", post(watcher::control))
-        .route("/api/reviews/{id}", get(review::show))
-        .route("/api/reviews/{id}/report.md", get(review::markdown))
-        .route("/api/reviews/{id}/report.json", get(review::json_report))
-        .route("/api/reviews/{id}/sign-off", post(review::sign_off))
-        .route("/api/events", get(events::stream))
-        .route("/events-worker.js", get(events::worker_script));
+    let mut api = Router::new();
+    let mut mounted: Vec<(&str, MethodRouter<AppState>)> = Vec::new();
+    for endpoint in access::ROUTES
+        .iter()
+        .filter(|e| e.access != Access::Gateway)
+    {
+        let handler = handler(endpoint);
+        match mounted.iter_mut().find(|(p, _)| *p == endpoint.path) {
+            Some((_, existing)) => *existing = std::mem::take(existing).merge(handler),
+            None => mounted.push((endpoint.path, handler)),
+        }
+    }
+    for (path, method_router) in mounted {
+        api = api.route(path, method_router);
+    }
     let leptos_options = state.leptos_options.clone();
     let context_state = state.clone();
     Router::new()
@@ -88,6 +66,45 @@ pub fn router(state: AppState, gateway: crate::gateway::Gateway) -> Router {
         .layer(middleware::from_fn(guard::same_origin_writes))
         .layer(middleware::from_fn(guard::security_headers))
         .with_state(state)
+}
+
+/// The handler of a route of `access::ROUTES`.
+fn handler(endpoint: &access::Endpoint) -> MethodRouter<AppState> {
+    match (endpoint.method, endpoint.path) {
+        ("POST", "/api/auth/login") => post(auth::login),
+        ("POST", "/api/auth/logout") => post(auth::logout),
+        ("POST", "/api/auth/logout-everywhere") => post(operators::logout_everywhere),
+        ("POST", "/api/auth/password") => post(operators::change_own_password),
+        ("GET", "/api/operators") => get(operators::list),
+        ("POST", "/api/operators") => post(operators::create),
+        ("POST", "/api/operators/{id}/role") => post(operators::set_role),
+        ("POST", "/api/operators/{id}/disable") => post(operators::disable),
+        ("POST", "/api/operators/{id}/enable") => post(operators::enable),
+        ("POST", "/api/operators/{id}/password") => post(operators::reset_password),
+        ("GET", "/api/break-glass/status") => get(break_glass::status),
+        ("POST", "/api/break-glass/activate") => post(break_glass::activate),
+        ("POST", "/api/break-glass/deactivate") => post(break_glass::deactivate),
+        ("POST", "/api/shield/scan") => post(shield::scan),
+        ("GET", "/api/shield/mode") => get(shield::mode),
+        ("PUT", "/api/shield/mode") => put(shield::set_mode),
+        ("GET", "/api/keys") => get(api_keys::list),
+        ("POST", "/api/keys") => post(api_keys::create),
+        ("POST", "/api/keys/{id}/revoke") => post(api_keys::revoke),
+        ("POST", "/api/proxy/ingest") => post(traffic::ingest),
+        ("GET", "/api/traffic") => get(traffic::list),
+        ("GET", "/api/traffic.csv") => get(traffic::csv),
+        ("GET", "/api/alerts") => get(alerts::list),
+        ("GET", "/api/audit") => get(audit::list),
+        ("GET", "/api/watcher/status") => get(watcher::status),
+        ("POST", "/api/watcher") => post(watcher::control),
+        ("GET", "/api/reviews/{id}") => get(review::show),
+        ("GET", "/api/reviews/{id}/report.md") => get(review::markdown),
+        ("GET", "/api/reviews/{id}/report.json") => get(review::json_report),
+        ("POST", "/api/reviews/{id}/sign-off") => post(review::sign_off),
+        ("GET", "/api/events") => get(events::stream),
+        ("GET", "/events-worker.js") => get(events::worker_script),
+        (method, path) => unreachable!("access::ROUTES lists {method} {path} without a handler"),
+    }
 }
 
 /// An [`AppError`] as a JSON response with the error's status code.
