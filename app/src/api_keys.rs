@@ -1,7 +1,132 @@
-//! Gateway API keys: created by an admin, shown once, stored hashed, revocable.
+//! Gateway API keys: created by an admin with scopes, an optional expiry and a rate limit;
+//! shown once, stored hashed, revocable.
 
+use crate::break_glass::{Field, FieldError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+/// What a key may be used for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Scope {
+    /// `/v1/*`: the OpenAI-compatible gateway.
+    #[serde(rename = "gateway")]
+    Gateway,
+    /// `POST /api/proxy/ingest`: traffic records from another proxy.
+    #[serde(rename = "ingest")]
+    Ingest,
+    /// `POST /api/shield/scan` and reading the shield mode.
+    #[serde(rename = "shield:scan")]
+    ShieldScan,
+    /// Reading the break-glass and Session Watcher status.
+    #[serde(rename = "break_glass:read")]
+    BreakGlassRead,
+    /// Reading the audit trail (e.g. for a SIEM).
+    #[serde(rename = "audit:read")]
+    AuditRead,
+}
+
+pub const SCOPES: [Scope; 5] = [
+    Scope::Gateway,
+    Scope::Ingest,
+    Scope::ShieldScan,
+    Scope::BreakGlassRead,
+    Scope::AuditRead,
+];
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Gateway => "gateway",
+            Scope::Ingest => "ingest",
+            Scope::ShieldScan => "shield:scan",
+            Scope::BreakGlassRead => "break_glass:read",
+            Scope::AuditRead => "audit:read",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        SCOPES.into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+/// A key about to be created: its name, scopes, expiry and rate limit, all checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeySpec {
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub rate_limit_per_minute: u32,
+}
+
+pub const DEFAULT_RATE_LIMIT: u32 = 600;
+pub const MAX_RATE_LIMIT: u32 = 100_000;
+
+impl KeySpec {
+    /// `expires_at` is RFC 3339 or a UTC `datetime-local` value, empty for none, and must be
+    /// after `now`; no rate limit means the default.
+    pub fn parse(
+        name: &str,
+        scopes: &[String],
+        expires_at: &str,
+        rate_limit_per_minute: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, FieldError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(FieldError::new(
+                Field::Name,
+                "Name must be 1 to 100 characters",
+            ));
+        }
+        let mut parsed = Vec::new();
+        for raw in scopes {
+            let scope = Scope::parse(raw.trim()).ok_or_else(|| {
+                FieldError::new(
+                    Field::Scopes,
+                    format!(
+                        "Scopes must be among {}",
+                        SCOPES.map(Scope::as_str).join(", ")
+                    ),
+                )
+            })?;
+            if !parsed.contains(&scope) {
+                parsed.push(scope);
+            }
+        }
+        if parsed.is_empty() {
+            return Err(FieldError::new(
+                Field::Scopes,
+                "Give the key at least one scope",
+            ));
+        }
+        parsed.sort();
+        let expires_at = crate::time_format::parse_instant(Field::ExpiresAt, expires_at)?;
+        if expires_at.is_some_and(|t| t <= now) {
+            return Err(FieldError::new(
+                Field::ExpiresAt,
+                "Expiry must be in the future",
+            ));
+        }
+        let rate_limit_per_minute = match rate_limit_per_minute {
+            None => DEFAULT_RATE_LIMIT,
+            Some(n) => u32::try_from(n)
+                .ok()
+                .filter(|n| (1..=MAX_RATE_LIMIT).contains(n))
+                .ok_or_else(|| {
+                    FieldError::new(
+                        Field::RateLimit,
+                        format!("Rate limit must be 1 to {MAX_RATE_LIMIT} requests per minute"),
+                    )
+                })?,
+        };
+        Ok(Self {
+            name: name.to_owned(),
+            scopes: parsed,
+            expires_at,
+            rate_limit_per_minute,
+        })
+    }
+}
 
 /// Every key starts with this, so that a leaked key is recognisable (e.g. by secret scanners).
 pub const KEY_PREFIX: &str = "bgk_";
@@ -16,6 +141,9 @@ pub struct ApiKey {
     pub created_by: String,
     pub revoked_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
+    pub scopes: Vec<Scope>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub rate_limit_per_minute: u32,
 }
 
 /// A key just created: the only time its secret is shown.
@@ -27,24 +155,34 @@ pub struct CreatedApiKey {
 }
 
 #[cfg(feature = "ssr")]
-pub use store::{authenticate, create, list, revoke};
+pub use store::{authenticate, create, list, revoke, KeyCaller, KeyRefusal, RateLimiter};
 
 #[cfg(feature = "ssr")]
 mod store {
-    use super::{ApiKey, CreatedApiKey, KEY_PREFIX};
+    use super::{ApiKey, CreatedApiKey, KeySpec, Scope, KEY_PREFIX};
     use crate::audit;
     use crate::auth::{random_hex, token_hash, Actor, Permission};
-    use crate::break_glass::{Field, FieldError};
     use crate::database::{from_millis, to_millis, Pool};
     use crate::error::AppError;
     use chrono::{DateTime, Utc};
     use sqlx::sqlite::SqliteRow;
     use sqlx::Row;
+    use std::collections::HashMap;
+    use std::sync::Mutex;
 
-    const COLUMNS: &str = "id, name, prefix, created_at, created_by, revoked_at, last_used_at";
+    const COLUMNS: &str = "id, name, prefix, created_at, created_by, revoked_at, last_used_at, \
+        scopes, expires_at, rate_limit_per_minute";
+
+    fn scopes_of(raw: &str) -> Vec<Scope> {
+        raw.split_whitespace().filter_map(Scope::parse).collect()
+    }
 
     fn from_row(r: &SqliteRow) -> ApiKey {
         ApiKey {
+            scopes: scopes_of(r.get("scopes")),
+            expires_at: r.get::<Option<i64>, _>("expires_at").map(from_millis),
+            rate_limit_per_minute: u32::try_from(r.get::<i64, _>("rate_limit_per_minute"))
+                .unwrap_or(super::DEFAULT_RATE_LIMIT),
             id: r.get("id"),
             name: r.get("name"),
             prefix: r.get("prefix"),
@@ -58,26 +196,31 @@ mod store {
     pub async fn create(
         pool: &Pool,
         actor: &Actor,
-        name: &str,
+        spec: &KeySpec,
         now: DateTime<Utc>,
     ) -> Result<CreatedApiKey, AppError> {
         actor.require(Permission::ApiKeysManage)?;
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(FieldError::new(Field::Name, "Name must be 1 to 100 characters").into());
-        }
         let secret = format!("{KEY_PREFIX}{}", random_hex(32));
         let prefix: String = secret.chars().take(KEY_PREFIX.len() + 6).collect();
         let mut tx = pool.begin().await?;
         let row = sqlx::query(&format!(
-            "INSERT INTO api_keys (name, prefix, key_hash, created_at, created_by) \
-             VALUES (?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+            "INSERT INTO api_keys (name, prefix, key_hash, created_at, created_by, scopes, \
+             expires_at, rate_limit_per_minute) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
         ))
-        .bind(name)
+        .bind(&spec.name)
         .bind(&prefix)
         .bind(token_hash(&secret))
         .bind(to_millis(now))
         .bind(&actor.operator.username)
+        .bind(
+            spec.scopes
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
+        .bind(spec.expires_at.map(to_millis))
+        .bind(i64::from(spec.rate_limit_per_minute))
         .fetch_one(&mut *tx)
         .await?;
         let key = from_row(&row);
@@ -86,7 +229,14 @@ mod store {
             now,
             &actor.operator.username,
             audit::API_KEY_CREATE,
-            serde_json::json!({ "api_key_id": key.id, "name": key.name, "prefix": key.prefix }),
+            serde_json::json!({
+                "api_key_id": key.id,
+                "name": key.name,
+                "prefix": key.prefix,
+                "scopes": key.scopes,
+                "expires_at": key.expires_at,
+                "rate_limit_per_minute": key.rate_limit_per_minute,
+            }),
             actor.source_addr.as_deref(),
         )
         .await?;
@@ -143,19 +293,195 @@ mod store {
         Ok(key)
     }
 
-    /// The id of the live key that `secret` is; a revoked or unknown key is refused at once.
+    /// A key that authenticated a request, and what it may do.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct KeyCaller {
+        pub id: i64,
+        pub scopes: Vec<Scope>,
+    }
+
+    impl KeyCaller {
+        pub fn require(&self, scope: Scope) -> Result<(), AppError> {
+            if self.scopes.contains(&scope) {
+                Ok(())
+            } else {
+                Err(AppError::Forbidden(format!(
+                    "use this API key for {} (it lacks the {} scope)",
+                    scope.as_str(),
+                    scope.as_str()
+                )))
+            }
+        }
+    }
+
+    /// Why a key was not let in.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum KeyRefusal {
+        /// Unknown, revoked or expired: 401.
+        Invalid,
+        /// Over its rate limit: 429.
+        RateLimited { retry_after_seconds: i64 },
+    }
+
+    impl From<KeyRefusal> for AppError {
+        fn from(r: KeyRefusal) -> Self {
+            match r {
+                KeyRefusal::Invalid => AppError::Unauthorized,
+                KeyRefusal::RateLimited {
+                    retry_after_seconds,
+                } => AppError::RateLimited {
+                    retry_after_seconds,
+                },
+            }
+        }
+    }
+
+    /// One token bucket per key: a key may send its limit per minute, spread or in a burst.
+    #[derive(Default)]
+    pub struct RateLimiter {
+        buckets: Mutex<HashMap<i64, (f64, DateTime<Utc>)>>,
+    }
+
+    impl RateLimiter {
+        pub fn take(&self, key: i64, per_minute: u32, now: DateTime<Utc>) -> Result<(), i64> {
+            let capacity = f64::from(per_minute);
+            let per_ms = capacity / 60_000.0;
+            let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+            let (tokens, last) = buckets.entry(key).or_insert((capacity, now));
+            let elapsed = (now - *last).num_milliseconds().max(0) as f64;
+            *tokens = (*tokens + elapsed * per_ms).min(capacity);
+            *last = now;
+            if *tokens >= 1.0 {
+                *tokens -= 1.0;
+                Ok(())
+            } else {
+                Err(((1.0 - *tokens) / per_ms / 1000.0).ceil().max(1.0) as i64)
+            }
+        }
+    }
+
+    /// The live key that `secret` is: unknown, revoked and expired keys are refused at once,
+    /// and a key over its rate limit is told when to try again. `last_used_at` is written at
+    /// most once a minute per key.
     pub async fn authenticate(
         pool: &Pool,
+        limiter: &RateLimiter,
         secret: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<i64>, sqlx::Error> {
-        sqlx::query_scalar(
-            "UPDATE api_keys SET last_used_at = ? \
-             WHERE key_hash = ? AND revoked_at IS NULL RETURNING id",
+    ) -> Result<Result<KeyCaller, KeyRefusal>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT id, scopes, expires_at, rate_limit_per_minute, last_used_at FROM api_keys \
+             WHERE key_hash = ? AND revoked_at IS NULL",
         )
-        .bind(to_millis(now))
         .bind(token_hash(secret))
         .fetch_optional(pool)
-        .await
+        .await?;
+        let Some(row) = row else {
+            return Ok(Err(KeyRefusal::Invalid));
+        };
+        let now_ms = to_millis(now);
+        if row
+            .get::<Option<i64>, _>("expires_at")
+            .is_some_and(|t| t <= now_ms)
+        {
+            return Ok(Err(KeyRefusal::Invalid));
+        }
+        let id: i64 = row.get("id");
+        let per_minute = u32::try_from(row.get::<i64, _>("rate_limit_per_minute"))
+            .unwrap_or(super::DEFAULT_RATE_LIMIT);
+        if let Err(retry_after_seconds) = limiter.take(id, per_minute, now) {
+            return Ok(Err(KeyRefusal::RateLimited {
+                retry_after_seconds,
+            }));
+        }
+        if row
+            .get::<Option<i64>, _>("last_used_at")
+            .is_none_or(|t| t < now_ms - 60_000)
+        {
+            sqlx::query("UPDATE api_keys SET last_used_at = ? WHERE id = ?")
+                .bind(now_ms)
+                .bind(id)
+                .execute(pool)
+                .await?;
+        }
+        Ok(Ok(KeyCaller {
+            id,
+            scopes: scopes_of(row.get("scopes")),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+    }
+
+    #[test]
+    fn a_spec_names_each_bad_field() {
+        let scopes = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let ok = KeySpec::parse(
+            " agents ",
+            &scopes(&["ingest", "gateway", "gateway"]),
+            "",
+            None,
+            now(),
+        )
+        .unwrap();
+        assert_eq!(ok.name, "agents");
+        assert_eq!(
+            ok.scopes,
+            [Scope::Gateway, Scope::Ingest],
+            "sorted, once each"
+        );
+        assert_eq!(ok.rate_limit_per_minute, DEFAULT_RATE_LIMIT);
+        for (name, s, expires, limit, field) in [
+            ("", vec!["gateway"], "", None, Field::Name),
+            ("k", vec![], "", None, Field::Scopes),
+            ("k", vec!["admin"], "", None, Field::Scopes),
+            (
+                "k",
+                vec!["gateway"],
+                "2020-01-01T00:00",
+                None,
+                Field::ExpiresAt,
+            ),
+            ("k", vec!["gateway"], "soon", None, Field::ExpiresAt),
+            ("k", vec!["gateway"], "", Some(0), Field::RateLimit),
+            ("k", vec!["gateway"], "", Some(100_001), Field::RateLimit),
+        ] {
+            assert_eq!(
+                KeySpec::parse(name, &scopes(&s), expires, limit, now())
+                    .unwrap_err()
+                    .field,
+                field
+            );
+        }
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn the_bucket_allows_the_limit_then_refills_over_the_minute() {
+        let limiter = RateLimiter::default();
+        let t0 = now();
+        for _ in 0..3 {
+            assert_eq!(limiter.take(1, 3, t0), Ok(()));
+        }
+        assert_eq!(limiter.take(1, 3, t0), Err(20), "one token every 20 s");
+        assert_eq!(
+            limiter.take(2, 3, t0),
+            Ok(()),
+            "each key has its own bucket"
+        );
+        assert_eq!(
+            limiter.take(1, 3, t0 + chrono::TimeDelta::seconds(20)),
+            Ok(())
+        );
+        assert_eq!(
+            limiter.take(1, 3, t0 + chrono::TimeDelta::seconds(21)),
+            Err(19)
+        );
     }
 }

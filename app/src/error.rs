@@ -32,6 +32,8 @@ pub enum AppError {
     },
     /// 429: too many failed logins; try again later.
     LoginLocked { retry_after_seconds: i64 },
+    /// An API key sent more requests than its limit per minute.
+    RateLimited { retry_after_seconds: i64 },
     /// 500: details are in the server log, not in the response.
     Internal,
     /// The call did not reach the server function or its answer could not be read.
@@ -46,7 +48,9 @@ impl AppError {
             AppError::Forbidden(_) => 403,
             AppError::NotFound(_) => 404,
             AppError::AlreadyActive { .. } | AppError::NotActive | AppError::Conflict(_) => 409,
-            AppError::CoolingDown { .. } | AppError::LoginLocked { .. } => 429,
+            AppError::CoolingDown { .. }
+            | AppError::LoginLocked { .. }
+            | AppError::RateLimited { .. } => 429,
             AppError::Internal | AppError::Transport(_) => 500,
         }
     }
@@ -59,6 +63,9 @@ impl AppError {
                 ..
             }
             | AppError::LoginLocked {
+                retry_after_seconds,
+            }
+            | AppError::RateLimited {
                 retry_after_seconds,
             } => Some(*retry_after_seconds),
             _ => None,
@@ -78,6 +85,7 @@ impl AppError {
             AppError::Conflict(_) => "conflict",
             AppError::CoolingDown { .. } => "cooling_down",
             AppError::LoginLocked { .. } => "login_locked",
+            AppError::RateLimited { .. } => "rate_limited",
             AppError::Internal => "internal",
             AppError::Transport(_) => "transport",
         }
@@ -102,6 +110,9 @@ impl AppError {
                 error["retry_after_seconds"] = (*retry_after_seconds).into();
             }
             AppError::LoginLocked {
+                retry_after_seconds,
+            }
+            | AppError::RateLimited {
                 retry_after_seconds,
             } => error["retry_after_seconds"] = (*retry_after_seconds).into(),
             _ => {}
@@ -141,6 +152,12 @@ impl fmt::Display for AppError {
                 f,
                 "Too many failed logins: try again in {}",
                 crate::time_format::mm_ss(*retry_after_seconds)
+            ),
+            AppError::RateLimited {
+                retry_after_seconds,
+            } => write!(
+                f,
+                "This API key is over its rate limit: try again in {retry_after_seconds} s"
             ),
             AppError::Internal => {
                 f.write_str("The server could not complete the request; it has been logged")

@@ -8,6 +8,7 @@
 
 use crate::config::Config;
 use app::alerts::{self, NewAlert, Severity};
+use app::api_keys::{KeyRefusal, Scope};
 use app::shield::{ScanResult, ShieldMode};
 use app::state::AppState;
 use app::traffic::{self, NewTraffic, Verdict, SOURCE_BREAK_GLASS, SOURCE_LITELLM};
@@ -224,11 +225,43 @@ impl Gateway {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| unauthorized("Missing API key: send Authorization: Bearer <key>"))?;
-        match app::api_keys::authenticate(&self.0.app.pool, secret.trim(), self.0.app.clock.now())
-            .await
+        let app = &self.0.app;
+        match app::api_keys::authenticate(
+            &app.pool,
+            &app.key_limits,
+            secret.trim(),
+            app.clock.now(),
+        )
+        .await
         {
-            Ok(Some(id)) => Ok(id),
-            Ok(None) => Err(unauthorized("Invalid or revoked API key")),
+            Ok(Ok(key)) if key.scopes.contains(&Scope::Gateway) => Ok(key.id),
+            Ok(Ok(_)) => Err(openai_error(
+                StatusCode::FORBIDDEN,
+                "permission_denied",
+                None,
+                "This API key lacks the gateway scope",
+            )),
+            Ok(Err(KeyRefusal::Invalid)) => {
+                Err(unauthorized("Invalid, revoked or expired API key"))
+            }
+            Ok(Err(KeyRefusal::RateLimited {
+                retry_after_seconds,
+            })) => {
+                let mut response = openai_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limit_exceeded",
+                    None,
+                    &format!(
+                        "This API key is over its rate limit: try again in {retry_after_seconds} s"
+                    ),
+                );
+                if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after_seconds.to_string()) {
+                    response
+                        .headers_mut()
+                        .insert(axum::http::header::RETRY_AFTER, v);
+                }
+                Err(response)
+            }
             Err(e) => {
                 tracing::error!(error = %e, "API key lookup failed");
                 Err(openai_error(

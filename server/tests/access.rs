@@ -34,12 +34,18 @@ fn expected(access: Access, caller: Caller) -> Expect {
     match (access, caller) {
         (Access::Public, _) => Through,
         (Access::LoggedIn, Caller::Operator(_)) => Through,
-        (Access::LoggedInOrKey, Caller::Operator(_) | Caller::Key) => Through,
-        (Access::ApiKey, Caller::Key) => Through,
-        (Access::ApiKey, Caller::Operator(_)) => Forbidden,
+        // The test's key has every scope; tests/api_keys.rs checks keys without them.
+        (Access::LoggedInOrKey(_), Caller::Operator(_) | Caller::Key) => Through,
+        (Access::ApiKey(_), Caller::Key) => Through,
+        (Access::ApiKey(_), Caller::Operator(_)) => Forbidden,
         (Access::Gateway, Caller::Key) => Through,
-        (Access::Allowed(p), Caller::Operator(role)) if role.can(p) => Through,
-        (Access::Allowed(_), Caller::Operator(_)) => Forbidden,
+        (Access::AllowedOrKey(_, _), Caller::Key) => Through,
+        (Access::Allowed(p) | Access::AllowedOrKey(p, _), Caller::Operator(role))
+            if role.can(p) =>
+        {
+            Through
+        }
+        (Access::Allowed(_) | Access::AllowedOrKey(_, _), Caller::Operator(_)) => Forbidden,
         _ => Unauthenticated,
     }
 }
@@ -73,7 +79,7 @@ fn route_sample(method: &str, path: &str, ids: &Ids) -> Option<(String, Option<V
         ("POST", "/api/break-glass/activate") => activation("access table check", 15),
         ("POST", "/api/shield/scan") => json!({"text": "hello"}),
         ("PUT", "/api/shield/mode") => json!({"mode": "OBSERVE"}),
-        ("POST", "/api/keys") => json!({"name": "sample key"}),
+        ("POST", "/api/keys") => json!({"name": "sample key", "scopes": ["gateway"]}),
         ("POST", "/api/proxy/ingest") => {
             json!({"source": "litellm", "verdict": "ALLOW", "score": 0})
         }
@@ -112,7 +118,7 @@ fn server_fn_sample(name: &str, ids: &Ids) -> Option<String> {
             "reason=access+table+check&duration_minutes=15&confirm=CONFIRM".into()
         }
         "set_shield_mode" => "mode=OBSERVE".into(),
-        "create_api_key" => "name=fn+key".into(),
+        "create_api_key" => "name=fn+key&gateway=on&expires_at=&rate_limit_per_minute=".into(),
         "revoke_api_key" => format!("id={}", ids.spare_key),
         "update_alert" => "id=1&action=acknowledge".into(),
         "list_audit" => "action=&actor=&from=&to=".into(),

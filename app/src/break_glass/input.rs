@@ -48,6 +48,9 @@ pub enum Field {
     Role,
     CurrentPassword,
     NewPassword,
+    Scopes,
+    ExpiresAt,
+    RateLimit,
 }
 
 impl Field {
@@ -83,6 +86,9 @@ impl Field {
             Field::Role => "role",
             Field::CurrentPassword => "current_password",
             Field::NewPassword => "new_password",
+            Field::Scopes => "scopes",
+            Field::ExpiresAt => "expires_at",
+            Field::RateLimit => "rate_limit_per_minute",
         }
     }
 }

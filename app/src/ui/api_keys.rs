@@ -1,5 +1,8 @@
+// The create form's fields are the server function's arguments, one per scope checkbox.
+#![allow(clippy::too_many_arguments)]
+
 use super::live::Live;
-use crate::api_keys::{ApiKey, CreatedApiKey};
+use crate::api_keys::{ApiKey, CreatedApiKey, Scope, DEFAULT_RATE_LIMIT, SCOPES};
 use crate::auth::Permission;
 use crate::error::AppError;
 use crate::time_format;
@@ -17,13 +20,47 @@ pub async fn list_api_keys() -> Result<Vec<ApiKey>, AppError> {
     )
 }
 
+/// The form's scope checkboxes each arrive as their own field (present when ticked).
 #[server]
-pub async fn create_api_key(name: String) -> Result<CreatedApiKey, AppError> {
+pub async fn create_api_key(
+    name: String,
+    gateway: Option<String>,
+    ingest: Option<String>,
+    shield_scan: Option<String>,
+    break_glass_read: Option<String>,
+    audit_read: Option<String>,
+    expires_at: String,
+    rate_limit_per_minute: String,
+) -> Result<CreatedApiKey, AppError> {
+    use crate::api_keys::{KeySpec, Scope};
+    use crate::break_glass::{Field, FieldError};
     crate::server_fn_result(
         async {
             let actor = crate::auth::current_actor().await?;
             let state = expect_context::<crate::state::AppState>();
-            crate::api_keys::create(&state.pool, &actor, &name, state.clock.now()).await
+            let scopes: Vec<String> = [
+                (gateway, Scope::Gateway),
+                (ingest, Scope::Ingest),
+                (shield_scan, Scope::ShieldScan),
+                (break_glass_read, Scope::BreakGlassRead),
+                (audit_read, Scope::AuditRead),
+            ]
+            .into_iter()
+            .filter(|(ticked, _)| ticked.is_some())
+            .map(|(_, scope)| scope.as_str().to_owned())
+            .collect();
+            let rate_limit = match rate_limit_per_minute.trim() {
+                "" => None,
+                raw => Some(raw.parse::<i64>().map_err(|_| {
+                    FieldError::new(
+                        Field::RateLimit,
+                        "Rate limit must be a whole number of requests per minute",
+                    )
+                })?),
+            };
+            let now = state.clock.now();
+            let spec = KeySpec::parse(&name, &scopes, &expires_at, rate_limit, now)?;
+            crate::api_keys::create(&state.pool, &actor, &spec, now).await
         }
         .await,
     )
@@ -71,9 +108,26 @@ fn ApiKeysList() -> impl IntoView {
             <h2 id="keys-title">"Gateway API Keys"</h2>
             <p class="muted">"Agents send these as " <code>"Authorization: Bearer …"</code>
                 " to " <code>"/v1/chat/completions"</code> "."</p>
-            <ActionForm action=create attr:class="inline-form">
+            <ActionForm action=create attr:class="inline-form wrap">
                 <label for="key-name">"Name"</label>
                 <input id="key-name" name="name" required maxlength="100"/>
+                <fieldset class="scopes">
+                    <legend>"Scopes"</legend>
+                    {SCOPES.into_iter().map(|scope| {
+                        let field = scope.as_str().replace(':', "_");
+                        view! {
+                            <label>
+                                <input type="checkbox" name=field checked=scope == Scope::Gateway/>
+                                {scope.as_str()}
+                            </label>
+                        }
+                    }).collect_view()}
+                </fieldset>
+                <label for="key-expires">"Expires (UTC, optional)"</label>
+                <input id="key-expires" name="expires_at" type="datetime-local"/>
+                <label for="key-rate">"Requests per minute"</label>
+                <input id="key-rate" name="rate_limit_per_minute" inputmode="numeric" size="6"
+                    placeholder=DEFAULT_RATE_LIMIT.to_string()/>
                 <button type="submit">"Create key"</button>
             </ActionForm>
             {move || create.value().get().map(|r| match r {
@@ -91,7 +145,7 @@ fn ApiKeysList() -> impl IntoView {
                     Ok(list) if list.is_empty() => view! { <p class="muted">"No keys yet."</p> }.into_any(),
                     Ok(list) => view! {
                         <table class="table" data-testid="api-keys-table">
-                            <thead><tr><th>"Name"</th><th>"Key"</th><th>"Created"</th><th>"Last used"</th><th></th></tr></thead>
+                            <thead><tr><th>"Name"</th><th>"Key"</th><th>"Scopes"</th><th>"Limits"</th><th>"Created"</th><th>"Last used"</th><th></th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|k| {
                                     let id = k.id;
@@ -99,6 +153,9 @@ fn ApiKeysList() -> impl IntoView {
                                         <tr>
                                             <td>{k.name}</td>
                                             <td><code>{k.prefix}"…"</code></td>
+                                            <td>{k.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")}</td>
+                                            <td class="nowrap">{k.rate_limit_per_minute}" / min"
+                                                {k.expires_at.map(|t| format!(", expires {}", time_format::utc(t)))}</td>
                                             <td class="nowrap">{time_format::utc(k.created_at)}" by "{k.created_by}</td>
                                             <td class="nowrap">{k.last_used_at.map(time_format::utc).unwrap_or_else(|| "never".into())}</td>
                                             <td>{match k.revoked_at {

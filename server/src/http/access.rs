@@ -2,6 +2,7 @@
 //! router mounts exactly the routes of `ROUTES`, and the role × route test walks both tables
 //! (and fails on a server function that has no rule here).
 
+use app::api_keys::Scope;
 use app::auth::Permission;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -10,14 +11,16 @@ pub enum Access {
     Public,
     /// Any logged-in operator, whatever the role.
     LoggedIn,
-    /// A logged-in operator or a gateway API key.
-    LoggedInOrKey,
-    /// Only an API key; an operator's session is refused with 403.
-    ApiKey,
+    /// A logged-in operator, or an API key with the scope.
+    LoggedInOrKey(Scope),
+    /// Only an API key with the scope; an operator's session is refused with 403.
+    ApiKey(Scope),
     /// The OpenAI-compatible gateway: only an API key; anything else is 401.
     Gateway,
     /// A logged-in operator whose role has the permission.
     Allowed(Permission),
+    /// A logged-in operator whose role has the permission, or an API key with the scope.
+    AllowedOrKey(Permission, Scope),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -61,7 +64,11 @@ pub const ROUTES: &[Endpoint] = &[
         "/api/operators/{id}/password",
         Allowed(OperatorsManage),
     ),
-    e("GET", "/api/break-glass/status", LoggedInOrKey),
+    e(
+        "GET",
+        "/api/break-glass/status",
+        LoggedInOrKey(Scope::BreakGlassRead),
+    ),
     e(
         "POST",
         "/api/break-glass/activate",
@@ -72,18 +79,26 @@ pub const ROUTES: &[Endpoint] = &[
         "/api/break-glass/deactivate",
         Allowed(BreakGlassDeactivate),
     ),
-    e("POST", "/api/shield/scan", LoggedInOrKey),
-    e("GET", "/api/shield/mode", LoggedInOrKey),
+    e("POST", "/api/shield/scan", LoggedInOrKey(Scope::ShieldScan)),
+    e("GET", "/api/shield/mode", LoggedInOrKey(Scope::ShieldScan)),
     e("PUT", "/api/shield/mode", Allowed(ShieldConfigure)),
     e("GET", "/api/keys", Allowed(ApiKeysManage)),
     e("POST", "/api/keys", Allowed(ApiKeysManage)),
     e("POST", "/api/keys/{id}/revoke", Allowed(ApiKeysManage)),
-    e("POST", "/api/proxy/ingest", ApiKey),
+    e("POST", "/api/proxy/ingest", ApiKey(Scope::Ingest)),
     e("GET", "/api/traffic", LoggedIn),
     e("GET", "/api/traffic.csv", LoggedIn),
     e("GET", "/api/alerts", LoggedIn),
-    e("GET", "/api/audit", Allowed(AuditRead)),
-    e("GET", "/api/watcher/status", LoggedInOrKey),
+    e(
+        "GET",
+        "/api/audit",
+        AllowedOrKey(AuditRead, Scope::AuditRead),
+    ),
+    e(
+        "GET",
+        "/api/watcher/status",
+        LoggedInOrKey(Scope::BreakGlassRead),
+    ),
     e("POST", "/api/watcher", Allowed(WatcherControl)),
     e("GET", "/api/reviews/{id}", Allowed(AuditRead)),
     e("GET", "/api/reviews/{id}/report.md", Allowed(AuditRead)),

@@ -1,4 +1,4 @@
-use super::{ApiError, Caller};
+use super::{ApiError, Reader};
 use app::audit::{AuditEntry, AuditFilter};
 use app::auth::Permission;
 use app::state::AppState;
@@ -6,13 +6,17 @@ use axum::extract::{Query, State};
 use axum::Json;
 use std::collections::HashMap;
 
-/// `GET /api/audit?action=&actor=&from=&to=`: the audit trail, for roles that may read it.
+/// `GET /api/audit?action=&actor=&from=&to=`: the audit trail, for roles that may read it and
+/// for API keys with the `audit:read` scope (e.g. a SIEM).
 pub async fn list(
     State(state): State<AppState>,
-    Caller(actor): Caller,
+    reader: Reader,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<AuditEntry>>, ApiError> {
-    actor.require(Permission::AuditRead)?;
+    match &reader {
+        Reader::Operator(actor) => actor.require(Permission::AuditRead)?,
+        Reader::ApiKey(key) => key.require(app::api_keys::Scope::AuditRead)?,
+    }
     let get = |k: &str| query.get(k).map(String::as_str).unwrap_or_default();
     let filter = AuditFilter::from_form(get("action"), get("actor"), get("from"), get("to"))?;
     Ok(Json(

@@ -6,8 +6,12 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
 
-pub async fn status(State(state): State<AppState>, _reader: Reader) -> Json<BreakGlassStatus> {
-    Json(state.break_glass.status())
+pub async fn status(
+    State(state): State<AppState>,
+    reader: Reader,
+) -> Result<Json<BreakGlassStatus>, ApiError> {
+    reader.require_scope(app::api_keys::Scope::BreakGlassRead)?;
+    Ok(Json(state.break_glass.status()))
 }
 
 pub async fn activate(

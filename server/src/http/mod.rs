@@ -139,8 +139,18 @@ impl IntoResponse for ApiError {
 /// A caller of a route that tools may use too: an operator's session, or a gateway API key
 /// (`Authorization: Bearer`); 401 otherwise.
 pub enum Reader {
-    Operator,
-    ApiKey(i64),
+    Operator(Actor),
+    ApiKey(app::api_keys::KeyCaller),
+}
+
+impl Reader {
+    /// An API key must have `scope`; an operator passes (their role decides elsewhere).
+    pub fn require_scope(&self, scope: app::api_keys::Scope) -> Result<(), ApiError> {
+        match self {
+            Reader::Operator(_) => Ok(()),
+            Reader::ApiKey(key) => Ok(key.require(scope)?),
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for Reader {
@@ -157,17 +167,20 @@ impl FromRequestParts<AppState> for Reader {
             .and_then(|v| v.strip_prefix("Bearer "));
         match bearer {
             Some(secret) => {
-                match app::api_keys::authenticate(&state.pool, secret.trim(), state.clock.now())
-                    .await
-                    .map_err(AppError::from)?
-                {
-                    Some(id) => Ok(Reader::ApiKey(id)),
-                    None => Err(AppError::Unauthorized.into()),
-                }
+                let key = app::api_keys::authenticate(
+                    &state.pool,
+                    &state.key_limits,
+                    secret.trim(),
+                    state.clock.now(),
+                )
+                .await
+                .map_err(AppError::from)?
+                .map_err(AppError::from)?;
+                Ok(Reader::ApiKey(key))
             }
             None => {
-                Caller::from_request_parts(parts, state).await?;
-                Ok(Reader::Operator)
+                let Caller(actor) = Caller::from_request_parts(parts, state).await?;
+                Ok(Reader::Operator(actor))
             }
         }
     }

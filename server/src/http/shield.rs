@@ -22,10 +22,11 @@ pub struct ScanAnswer {
 /// `POST /api/shield/scan {text}`: the shield's verdict for any text, for other tools.
 pub async fn scan(
     State(state): State<AppState>,
-    _reader: Reader,
+    reader: Reader,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<ScanAnswer>, ApiError> {
+    reader.require_scope(app::api_keys::Scope::ShieldScan)?;
     let json = super::auth::json_body(&headers, &body)?;
     let text = json
         .get("text")
@@ -50,10 +51,14 @@ pub struct ModeBody {
     mode: ShieldMode,
 }
 
-pub async fn mode(State(state): State<AppState>, _reader: Reader) -> Json<ModeBody> {
-    Json(ModeBody {
+pub async fn mode(
+    State(state): State<AppState>,
+    reader: Reader,
+) -> Result<Json<ModeBody>, ApiError> {
+    reader.require_scope(app::api_keys::Scope::ShieldScan)?;
+    Ok(Json(ModeBody {
         mode: *state.shield_mode.borrow(),
-    })
+    }))
 }
 
 /// `PUT /api/shield/mode {mode: OBSERVE | BLOCK}`: stored, audited, then applied to the very

@@ -79,9 +79,11 @@ pub async fn ingest(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let Reader::ApiKey(api_key_id) = reader else {
+    let Reader::ApiKey(key) = reader else {
         return Err(AppError::Forbidden("ingest traffic without an API key".into()).into());
     };
+    key.require(app::api_keys::Scope::Ingest)?;
+    let api_key_id = key.id;
     let json = super::auth::json_body(&headers, &body)?;
     let record = app::traffic::ingested(&json, api_key_id, state.clock.now())?;
     let id = app::traffic::insert(&state.pool, &record)

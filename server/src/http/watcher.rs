@@ -8,8 +8,12 @@ use axum::http::HeaderMap;
 use axum::Json;
 
 /// `GET /api/watcher/status`: for operators and for tools holding an API key.
-pub async fn status(State(state): State<AppState>, _reader: Reader) -> Json<WatcherStatus> {
-    Json(state.watcher.status())
+pub async fn status(
+    State(state): State<AppState>,
+    reader: Reader,
+) -> Result<Json<WatcherStatus>, ApiError> {
+    reader.require_scope(app::api_keys::Scope::BreakGlassRead)?;
+    Ok(Json(state.watcher.status()))
 }
 
 /// `POST /api/watcher {"action": "poll_now" | "set_interval" | "enable" | "disable",

@@ -94,11 +94,28 @@ impl TestServer {
         self.logged_in("admin", ADMIN_PASSWORD).await
     }
 
-    /// Creates a gateway API key through the admin API and returns its secret.
+    /// Creates an API key with every scope through the admin API and returns its secret.
     pub async fn create_api_key(&self, admin: &reqwest::Client, name: &str) -> String {
+        let scopes = [
+            "gateway",
+            "ingest",
+            "shield:scan",
+            "break_glass:read",
+            "audit:read",
+        ];
+        self.create_key_with(admin, serde_json::json!({ "name": name, "scopes": scopes }))
+            .await
+    }
+
+    /// Creates an API key from a full request body and returns its secret.
+    pub async fn create_key_with(
+        &self,
+        admin: &reqwest::Client,
+        body: serde_json::Value,
+    ) -> String {
         let res = admin
             .post(self.url("/api/keys"))
-            .json(&serde_json::json!({ "name": name }))
+            .json(&body)
             .send()
             .await
             .unwrap();
