@@ -24,6 +24,8 @@ test('an admin creates a viewer, who sees the banner but no controls', async ({ 
   await expect(viewer.getByTestId('break-glass-card')).toContainText('Your role cannot activate break-glass.');
   await expect(viewer.getByTestId('operators-card')).toHaveCount(0);
   await expect(viewer.getByTestId('api-keys-card')).toHaveCount(0);
+  await expect(viewer.getByRole('link', { name: 'Audit Trail' })).toHaveCount(0);
+  await expect(viewer.getByRole('link', { name: 'Traffic Monitor' })).toBeVisible();
 
   // The server refuses what the page does not offer.
   const res = await viewer.request.post(`${server.url}/api/break-glass/deactivate`, { headers: { Origin: server.url } });

@@ -690,13 +690,26 @@ async fn an_operator_may_deactivate_but_not_activate() {
         err["error"]["message"],
         "You are not allowed to activate break-glass"
     );
-    let denied: String = sqlx::query_scalar(
-        "SELECT actor FROM audit_log WHERE action = 'break_glass.activate_denied'",
+    // Malformed or not, the attempt is refused for the role first, and recorded.
+    let (code, _) = post_json(
+        &operator,
+        s.url("/api/break-glass/activate"),
+        serde_json::json!({"reason": "x", "duration_minutes": 9999}),
     )
-    .fetch_one(&s.db().await)
+    .await;
+    assert_eq!(code, 403);
+    let denied: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT actor, details, source_addr FROM audit_log \
+         WHERE action = 'break_glass.activate_denied' ORDER BY id",
+    )
+    .fetch_all(&s.db().await)
     .await
     .unwrap();
-    assert_eq!(denied, "olivia");
+    assert_eq!(denied.len(), 2, "{denied:?}");
+    assert!(denied
+        .iter()
+        .all(|(actor, _, addr)| actor == "olivia" && addr.as_deref() == Some("127.0.0.1")));
+    assert!(denied[0].1.contains("I would like a bypass"));
 
     let admin = s.admin().await;
     post_json(

@@ -294,6 +294,32 @@ impl BreakGlassService {
         Ok(Some(unscanned))
     }
 
+    /// Refuses (and audits) an activation by a role that may not activate, before its input
+    /// is even parsed: every attempt is recorded, well-formed or not.
+    pub async fn refuse_unpermitted(
+        &self,
+        actor: &Actor,
+        raw_reason: &str,
+    ) -> Result<(), AppError> {
+        let Err(e) = actor.require(Permission::BreakGlassActivate) else {
+            return Ok(());
+        };
+        let mut conn = self.pool.acquire().await?;
+        audit::record(
+            &mut conn,
+            self.now(),
+            &actor.operator.username,
+            audit::ACTIVATE_DENIED,
+            serde_json::json!({
+                "why": e.code(),
+                "reason": raw_reason.chars().take(500).collect::<String>(),
+            }),
+            actor.source_addr.as_deref(),
+        )
+        .await?;
+        Err(e)
+    }
+
     async fn record_denied(
         &self,
         actor: &Actor,

@@ -17,13 +17,17 @@ pub async fn activate_break_glass(
     crate::server_fn_result(
         async {
             let actor = crate::auth::current_actor().await?;
+            let state = expect_context::<crate::state::AppState>();
+            state
+                .break_glass
+                .refuse_unpermitted(&actor, &reason)
+                .await?;
             let minutes = BypassDuration::parse_input(&duration_minutes)?;
             let activation = crate::break_glass::Activation::parse(
                 &reason,
                 i64::from(minutes.minutes()),
                 &confirm,
             )?;
-            let state = expect_context::<crate::state::AppState>();
             state.break_glass.activate(&actor, activation).await
         }
         .await,

@@ -1,6 +1,7 @@
 use super::banner::BreakGlassBanner;
 use super::live::{provide_live, Live};
 use super::login::Logout;
+use crate::auth::Permission;
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
 
@@ -16,7 +17,9 @@ pub fn Layout() -> impl IntoView {
                 <A href="/configuration">"Configuration"</A>
                 <A href="/traffic">"Traffic Monitor"</A>
                 <A href="/alerts">"Alerts"</A>
-                <A href="/audit">"Audit Trail"</A>
+                <Show when=move || live.me.get().is_some_and(|me| me.can(Permission::AuditRead))>
+                    <A href="/audit">"Audit Trail"</A>
+                </Show>
             </nav>
             <SignedInAs live/>
         </header>

@@ -21,6 +21,14 @@ pub async fn activate(
     body: Bytes,
 ) -> Result<Json<ActivatedWindow>, ApiError> {
     let json = super::auth::json_body(&headers, &body)?;
+    let raw_reason = json
+        .get("reason")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    state
+        .break_glass
+        .refuse_unpermitted(&actor, raw_reason)
+        .await?;
     let activation = Activation::from_json(&json)?;
     Ok(Json(state.break_glass.activate(&actor, activation).await?))
 }
