@@ -101,11 +101,8 @@ impl Progress {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     pub record: TrafficRecord,
-    /// `inbound` or `outbound` for a transcript message; none for a rescanned request.
-    pub direction: Option<String>,
+    /// The text that was found (up to 2,000 characters).
     pub excerpt: Option<String>,
-    /// The BYPASSED record this is the rescan of.
-    pub rescan_of: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -196,7 +193,7 @@ impl Review {
                 r.verdict.as_str(),
                 r.score.unwrap_or_default(),
                 utc(r.at),
-                match (&f.rescan_of, &f.direction) {
+                match (&r.rescan_of, &r.direction) {
                     (Some(id), _) => format!("Rescan of bypassed request record #{id}"),
                     (None, Some(d)) => format!("Transcript message, {d}"),
                     (None, None) => "Transcript message".to_owned(),
@@ -281,7 +278,7 @@ mod store {
         .await?;
         let watcher = state.watcher.status();
         let rows = sqlx::query(&format!(
-            "SELECT {RECORD_COLUMNS}, direction, request_text, rescan_of FROM traffic \
+            "SELECT {RECORD_COLUMNS}, request_text FROM traffic \
              WHERE source = ? AND verdict IN ('BLOCK', 'REVIEW') AND at >= ? AND at <= ? \
              ORDER BY score DESC, at, id LIMIT 1000"
         ))
@@ -295,9 +292,7 @@ mod store {
             .filter_map(|r| {
                 Some(Finding {
                     record: record_from_row(r)?,
-                    direction: r.get("direction"),
                     excerpt: r.get("request_text"),
-                    rescan_of: r.get("rescan_of"),
                 })
             })
             .collect();

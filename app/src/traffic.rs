@@ -62,6 +62,10 @@ pub struct TrafficRecord {
     pub session_id: Option<String>,
     pub request_id: Option<String>,
     pub detections: Vec<crate::shield::Detection>,
+    /// For a Session Watcher record: `inbound` or `outbound` (a transcript message).
+    pub direction: Option<String>,
+    /// For a Session Watcher rescan: the BYPASSED record it scanned after the fact.
+    pub rescan_of: Option<i64>,
 }
 
 /// Where a record came from, as the filter names it.
@@ -661,7 +665,8 @@ mod store {
 
     /// The columns `record_from_row` reads.
     pub const RECORD_COLUMNS: &str = "id, at, source, model, provider, verdict, score, \
-        latency_ms, tokens_in, tokens_out, http_status, session_id, request_id, detections";
+        latency_ms, tokens_in, tokens_out, http_status, session_id, request_id, detections, \
+        direction, rescan_of";
 
     pub fn record_from_row(r: &sqlx::sqlite::SqliteRow) -> Option<TrafficRecord> {
         Some(TrafficRecord {
@@ -679,6 +684,8 @@ mod store {
             session_id: r.get("session_id"),
             request_id: r.get("request_id"),
             detections: serde_json::from_str(r.get::<&str, _>("detections")).unwrap_or_default(),
+            direction: r.get("direction"),
+            rescan_of: r.get("rescan_of"),
         })
     }
 
@@ -883,6 +890,8 @@ mod tests {
             session_id: None,
             request_id: Some("r1".into()),
             detections: vec![],
+            direction: None,
+            rescan_of: None,
         };
         let mut out = String::new();
         write_csv(&[record], &mut out, true);

@@ -362,13 +362,29 @@ async fn an_injection_inside_a_past_window_is_found_alerted_and_reviewed() {
     assert_eq!(review["progress"]["bypassed_rescanned"], 1);
     let findings = review["findings"].as_array().unwrap();
     assert_eq!(findings.len(), 2, "{review}");
-    let transcript = findings.iter().find(|f| f["rescan_of"].is_null()).unwrap();
+    let transcript = findings
+        .iter()
+        .find(|f| f["record"]["rescan_of"].is_null())
+        .unwrap();
     assert_eq!(transcript["record"]["request_id"], "w2");
     assert_eq!(transcript["record"]["session_id"], "s-window");
-    assert_eq!(transcript["direction"], "inbound");
+    assert_eq!(transcript["record"]["direction"], "inbound");
     assert_eq!(transcript["excerpt"], ATTACK);
-    let rescan = findings.iter().find(|f| !f["rescan_of"].is_null()).unwrap();
+    let rescan = findings
+        .iter()
+        .find(|f| !f["record"]["rescan_of"].is_null())
+        .unwrap();
     assert_eq!(rescan["record"]["request_id"], "bypassed-1");
+    let original: i64 = sqlx::query_scalar(
+        "SELECT id FROM traffic WHERE request_id = 'bypassed-1' AND verdict = 'BYPASSED'",
+    )
+    .fetch_one(&s.db().await)
+    .await
+    .unwrap();
+    assert_eq!(
+        rescan["record"]["rescan_of"], original,
+        "the rescan links to the original"
+    );
     assert_eq!(rescan["record"]["model"], "gpt-4o");
 
     let report = admin

@@ -147,7 +147,7 @@ fn ReviewReport(review: Review, sign_off: ServerAction<SignOffReview>) -> impl I
 #[component]
 fn FindingRow(finding: Finding) -> impl IntoView {
     let r = finding.record;
-    let what = match (finding.rescan_of, finding.direction) {
+    let what = match (r.rescan_of, r.direction.clone()) {
         (Some(_), _) => format!(
             "Bypassed request {}",
             r.request_id.clone().unwrap_or_default()

@@ -234,6 +234,8 @@ fn TrafficRow(record: TrafficRecord) -> impl IntoView {
                 <td colspan="9">
                     <div>"Request " <code>{t.request_id.clone()}</code>
                         {t.session_id.clone().map(|s| view! { " · session " <code>{s}</code> })}
+                        {t.direction.clone().map(|d| view! { " · " {d} " message" })}
+                        {t.rescan_of.map(|id| view! { " · after-the-fact scan of bypassed record #" {id} })}
                     </div>
                     {if detections.is_empty() {
                         view! { <p class="muted">"No rule matched."</p> }.into_any()
