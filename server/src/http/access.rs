@@ -7,7 +7,7 @@ use app::auth::Permission;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
-    /// Anyone (the login, the worker script).
+    /// Anyone (the login, the worker script, the health checks).
     Public,
     /// Any logged-in operator, whatever the role.
     LoggedIn,
@@ -110,6 +110,8 @@ pub const ROUTES: &[Endpoint] = &[
     ),
     e("GET", "/api/events", LoggedIn),
     e("GET", "/events-worker.js", Public),
+    e("GET", "/healthz", Public),
+    e("GET", "/readyz", Public),
     e("POST", "/v1/chat/completions", Gateway),
     e("POST", "/v1/embeddings", Gateway),
     e("GET", "/v1/models", Gateway),

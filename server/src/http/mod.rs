@@ -9,6 +9,7 @@ mod auth;
 mod break_glass;
 mod events;
 mod guard;
+mod health;
 mod operators;
 mod review;
 mod shield;
@@ -103,6 +104,8 @@ fn handler(endpoint: &access::Endpoint) -> MethodRouter<AppState> {
         ("POST", "/api/reviews/{id}/sign-off") => post(review::sign_off),
         ("GET", "/api/events") => get(events::stream),
         ("GET", "/events-worker.js") => get(events::worker_script),
+        ("GET", "/healthz") => get(health::live),
+        ("GET", "/readyz") => get(health::ready),
         (method, path) => unreachable!("access::ROUTES lists {method} {path} without a handler"),
     }
 }
