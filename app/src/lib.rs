@@ -23,6 +23,8 @@ pub mod clock;
 #[cfg(feature = "ssr")]
 pub mod database;
 #[cfg(feature = "ssr")]
+pub mod settings;
+#[cfg(feature = "ssr")]
 pub mod state;
 
 pub use ui::{shell, App};

@@ -304,6 +304,28 @@ mod store {
     ) -> Result<OperatorAccount, AppError> {
         actor.require(Permission::OperatorsManage)?;
         let before = get(state, id).await?;
+        set_password(
+            state,
+            actor,
+            id,
+            password,
+            audit::OPERATOR_PASSWORD_RESET,
+            serde_json::json!({ "operator": before.username }),
+        )
+        .await?;
+        get(state, id).await
+    }
+
+    /// Stores a new password (clearing any lockout) and ends the operator's sessions except
+    /// the caller's own, audited as `action`.
+    async fn set_password(
+        state: &AppState,
+        actor: &Actor,
+        id: i64,
+        password: &NewPassword,
+        action: &str,
+        details: serde_json::Value,
+    ) -> Result<(), AppError> {
         let mut tx = state.pool.begin().await?;
         sqlx::query(
             "UPDATE operators SET password_hash = ?, failed_logins = 0, locked_until = NULL \
@@ -322,14 +344,14 @@ mod store {
             &mut tx,
             state.clock.now(),
             &actor.operator.username,
-            audit::OPERATOR_PASSWORD_RESET,
-            serde_json::json!({ "operator": before.username }),
+            action,
+            details,
             actor.source_addr.as_deref(),
         )
         .await?;
         tx.commit().await?;
         state.sessions_ended(id);
-        get(state, id).await
+        Ok(())
     }
 
     /// An operator changes their own password, proving the current one; their other
@@ -350,29 +372,15 @@ mod store {
                 "The current password is not right",
             )));
         }
-        let mut tx = state.pool.begin().await?;
-        sqlx::query("UPDATE operators SET password_hash = ? WHERE id = ?")
-            .bind(auth::hash_password(new.as_str()))
-            .bind(actor.operator.id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM sessions WHERE operator_id = ? AND token_hash != ?")
-            .bind(actor.operator.id)
-            .bind(auth::token_hash(&actor.token))
-            .execute(&mut *tx)
-            .await?;
-        audit::record(
-            &mut tx,
-            state.clock.now(),
-            &actor.operator.username,
+        set_password(
+            state,
+            actor,
+            actor.operator.id,
+            new,
             audit::PASSWORD_CHANGE,
             serde_json::json!({}),
-            actor.source_addr.as_deref(),
         )
-        .await?;
-        tx.commit().await?;
-        state.sessions_ended(actor.operator.id);
-        Ok(())
+        .await
     }
 
     /// Ends every session of the caller, this one included.

@@ -76,7 +76,8 @@ impl BreakGlassService {
         activation: Activation,
     ) -> Result<ActivatedWindow, AppError> {
         if let Err(e) = actor.require(Permission::BreakGlassActivate) {
-            self.record_denied(actor, &activation, &e).await?;
+            self.record_denied(actor, Self::denial(&activation, &e))
+                .await?;
             return Err(e);
         }
         let mut lifecycle = self.lifecycle.lock().await;
@@ -87,7 +88,8 @@ impl BreakGlassService {
             Err(refusal) => {
                 let e = refusal_error(refusal, now);
                 drop(lifecycle);
-                self.record_denied(actor, &activation, &e).await?;
+                self.record_denied(actor, Self::denial(&activation, &e))
+                    .await?;
                 return Err(e);
             }
         };
@@ -304,27 +306,22 @@ impl BreakGlassService {
         let Err(e) = actor.require(Permission::BreakGlassActivate) else {
             return Ok(());
         };
-        let mut conn = self.pool.acquire().await?;
-        audit::record(
-            &mut conn,
-            self.now(),
-            &actor.operator.username,
-            audit::ACTIVATE_DENIED,
+        self.record_denied(
+            actor,
             serde_json::json!({
                 "why": e.code(),
                 "reason": raw_reason.chars().take(500).collect::<String>(),
             }),
-            actor.source_addr.as_deref(),
         )
         .await?;
         Err(e)
     }
 
+    /// Audits a refused activation with what was asked for.
     async fn record_denied(
         &self,
         actor: &Actor,
-        activation: &Activation,
-        error: &AppError,
+        details: serde_json::Value,
     ) -> Result<(), sqlx::Error> {
         let mut conn = self.pool.acquire().await?;
         audit::record(
@@ -332,14 +329,18 @@ impl BreakGlassService {
             self.now(),
             &actor.operator.username,
             audit::ACTIVATE_DENIED,
-            serde_json::json!({
-                "why": error.code(),
-                "reason": activation.reason.as_str(),
-                "duration_minutes": activation.duration.minutes(),
-            }),
+            details,
             actor.source_addr.as_deref(),
         )
         .await
+    }
+
+    fn denial(activation: &Activation, error: &AppError) -> serde_json::Value {
+        serde_json::json!({
+            "why": error.code(),
+            "reason": activation.reason.as_str(),
+            "duration_minutes": activation.duration.minutes(),
+        })
     }
 
     /// After the database refused what the in-memory state allowed, reload the stored truth

@@ -38,18 +38,15 @@ mod store {
     use super::ShieldMode;
     use crate::audit;
     use crate::auth::{Actor, Permission};
-    use crate::database::{to_millis, Pool};
+    use crate::database::Pool;
     use crate::error::AppError;
     use crate::state::AppState;
 
     const SETTING: &str = "shield_mode";
 
     pub async fn load(pool: &Pool) -> Result<ShieldMode, sqlx::Error> {
-        let value: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE name = ?")
-            .bind(SETTING)
-            .fetch_optional(pool)
-            .await?;
-        Ok(value
+        Ok(crate::settings::get(pool, SETTING)
+            .await?
             .and_then(|v| ShieldMode::parse(&v).ok())
             .unwrap_or_default())
     }
@@ -59,16 +56,13 @@ mod store {
         actor.require(Permission::ShieldConfigure)?;
         let now = state.clock.now();
         let mut tx = state.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO settings (name, value, updated_at, updated_by) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (name) DO UPDATE SET value = excluded.value, \
-             updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+        crate::settings::put(
+            &mut tx,
+            SETTING,
+            mode.as_str(),
+            now,
+            &actor.operator.username,
         )
-        .bind(SETTING)
-        .bind(mode.as_str())
-        .bind(to_millis(now))
-        .bind(&actor.operator.username)
-        .execute(&mut *tx)
         .await?;
         audit::record(
             &mut tx,

@@ -87,11 +87,7 @@ impl Watcher {
         events: EventHub,
         root: PathBuf,
     ) -> Result<Arc<Self>, sqlx::Error> {
-        let setting = |name: &'static str| {
-            sqlx::query_scalar::<_, String>("SELECT value FROM settings WHERE name = ?")
-                .bind(name)
-                .fetch_optional(&pool)
-        };
+        let setting = |name: &'static str| crate::settings::get(&pool, name);
         let enabled = setting(SETTING_ENABLED).await?.as_deref() != Some("false");
         let interval = setting(SETTING_INTERVAL)
             .await?
@@ -193,17 +189,7 @@ impl Watcher {
             (SETTING_ENABLED, next.enabled.to_string()),
             (SETTING_INTERVAL, next.interval.millis().to_string()),
         ] {
-            sqlx::query(
-                "INSERT INTO settings (name, value, updated_at, updated_by) VALUES (?, ?, ?, ?) \
-                 ON CONFLICT (name) DO UPDATE SET value = excluded.value, \
-                 updated_at = excluded.updated_at, updated_by = excluded.updated_by",
-            )
-            .bind(name)
-            .bind(value)
-            .bind(to_millis(now))
-            .bind(&actor.operator.username)
-            .execute(&mut *tx)
-            .await?;
+            crate::settings::put(&mut tx, name, &value, now, &actor.operator.username).await?;
         }
         audit::record(
             &mut tx,
@@ -500,24 +486,11 @@ impl Watcher {
         let session_id = batch.state.session_id.clone();
         for (message, result) in &batch.scanned {
             let record = NewTraffic {
-                at: message.at,
-                source: SOURCE_WATCHER,
                 model: message.model.clone(),
                 provider: message.provider.clone(),
-                verdict: result.verdict,
-                score: Some(result.score),
-                detections: result.detections.clone(),
-                latency_ms: None,
-                tokens_in: None,
-                tokens_out: None,
-                http_status: None,
-                api_key_id: None,
                 session_id: session_id.clone(),
-                request_id: message.id.clone(),
-                request_text: is_finding(result.verdict).then(|| excerpt(&message.text)),
-                response_text: None,
-                rescan_of: None,
                 direction: Some(message.direction.as_str()),
+                ..watched(result, &message.text, message.at, message.id.clone())
             };
             if traffic::insert_new(&mut tx, &record).await? {
                 inserted += 1;
@@ -580,24 +553,16 @@ impl Watcher {
                         .join("\n");
                         let result = shield.scan(&text);
                         let record = NewTraffic {
-                            at: from_millis(r.get("at")),
-                            source: SOURCE_WATCHER,
                             model: r.get("model"),
                             provider: r.get("provider"),
-                            verdict: result.verdict,
-                            score: Some(result.score),
-                            detections: result.detections.clone(),
-                            latency_ms: None,
-                            tokens_in: None,
-                            tokens_out: None,
-                            http_status: None,
-                            api_key_id: None,
                             session_id: r.get("session_id"),
-                            request_id: r.get("request_id"),
-                            request_text: is_finding(result.verdict).then(|| excerpt(&text)),
-                            response_text: None,
                             rescan_of: Some(r.get("id")),
-                            direction: None,
+                            ..watched(
+                                &result,
+                                &text,
+                                from_millis(r.get("at")),
+                                r.get("request_id"),
+                            )
                         };
                         (record, result)
                     })
@@ -738,6 +703,31 @@ struct Finding {
     score: u8,
     rules: Vec<String>,
     what: String,
+}
+
+/// A Session Watcher record of `text` scanned as `result`, at the time the text was written;
+/// the text is kept only for a finding.
+fn watched(result: &ScanResult, text: &str, at: DateTime<Utc>, request_id: String) -> NewTraffic {
+    NewTraffic {
+        at,
+        source: SOURCE_WATCHER,
+        model: None,
+        provider: None,
+        verdict: result.verdict,
+        score: Some(result.score),
+        detections: result.detections.clone(),
+        latency_ms: None,
+        tokens_in: None,
+        tokens_out: None,
+        http_status: None,
+        api_key_id: None,
+        session_id: None,
+        request_id,
+        request_text: is_finding(result.verdict).then(|| excerpt(text)),
+        response_text: None,
+        rescan_of: None,
+        direction: None,
+    }
 }
 
 fn is_finding(verdict: Verdict) -> bool {
