@@ -112,6 +112,7 @@ pub const ROUTES: &[Endpoint] = &[
     e("GET", "/events-worker.js", Public),
     e("GET", "/healthz", Public),
     e("GET", "/readyz", Public),
+    e("GET", "/metrics", LoggedInOrKey(Scope::BreakGlassRead)),
     e("POST", "/v1/chat/completions", Gateway),
     e("POST", "/v1/embeddings", Gateway),
     e("GET", "/v1/models", Gateway),

@@ -10,6 +10,7 @@ mod break_glass;
 mod events;
 mod guard;
 mod health;
+mod metrics;
 mod operators;
 mod review;
 mod shield;
@@ -106,6 +107,7 @@ fn handler(endpoint: &access::Endpoint) -> MethodRouter<AppState> {
         ("GET", "/events-worker.js") => get(events::worker_script),
         ("GET", "/healthz") => get(health::live),
         ("GET", "/readyz") => get(health::ready),
+        ("GET", "/metrics") => get(metrics::render),
         (method, path) => unreachable!("access::ROUTES lists {method} {path} without a handler"),
     }
 }
