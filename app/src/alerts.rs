@@ -105,7 +105,6 @@ mod store {
     use crate::database::{from_millis, to_millis, Pool};
     use crate::error::AppError;
     use chrono::{DateTime, Utc};
-    use sqlx::sqlite::SqliteRow;
     use sqlx::Row;
 
     pub struct NewAlert<'a> {
@@ -121,7 +120,7 @@ mod store {
     const COLUMNS: &str = "id, created_at, severity, source, title, message, status, window_id, \
         link, acknowledged_at, acknowledged_by, resolved_at, resolved_by";
 
-    fn from_row(r: &SqliteRow) -> Alert {
+    fn from_row(r: &crate::database::Row) -> Alert {
         let severity = match r.get::<&str, _>("severity") {
             "CRITICAL" => Severity::Critical,
             "HIGH" => Severity::High,
@@ -152,7 +151,7 @@ mod store {
     }
 
     pub async fn insert(
-        conn: &mut sqlx::SqliteConnection,
+        conn: &mut crate::database::Conn,
         alert: NewAlert<'_>,
     ) -> Result<Alert, sqlx::Error> {
         let row = sqlx::query(&format!(
@@ -245,7 +244,7 @@ mod store {
         Ok(updated)
     }
 
-    async fn get(conn: &mut sqlx::SqliteConnection, id: i64) -> Result<Option<Alert>, sqlx::Error> {
+    async fn get(conn: &mut crate::database::Conn, id: i64) -> Result<Option<Alert>, sqlx::Error> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM alerts WHERE id = ?"))
             .bind(id)
             .fetch_optional(conn)
@@ -254,7 +253,7 @@ mod store {
     }
 
     async fn set_status(
-        conn: &mut sqlx::SqliteConnection,
+        conn: &mut crate::database::Conn,
         id: i64,
         action: AlertAction,
         actor: &str,

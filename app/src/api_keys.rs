@@ -165,7 +165,6 @@ mod store {
     use crate::database::{from_millis, to_millis, Pool};
     use crate::error::AppError;
     use chrono::{DateTime, Utc};
-    use sqlx::sqlite::SqliteRow;
     use sqlx::Row;
     use std::collections::HashMap;
     use std::sync::Mutex;
@@ -177,7 +176,7 @@ mod store {
         raw.split_whitespace().filter_map(Scope::parse).collect()
     }
 
-    fn from_row(r: &SqliteRow) -> ApiKey {
+    fn from_row(r: &crate::database::Row) -> ApiKey {
         ApiKey {
             scopes: scopes_of(r.get("scopes")),
             expires_at: r.get::<Option<i64>, _>("expires_at").map(from_millis),

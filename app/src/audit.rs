@@ -108,7 +108,7 @@ mod store {
     use sqlx::{QueryBuilder, Row};
 
     pub async fn record(
-        conn: &mut sqlx::SqliteConnection,
+        conn: &mut crate::database::Conn,
         at: DateTime<Utc>,
         actor: &str,
         action: &str,

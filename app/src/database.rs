@@ -5,8 +5,13 @@ use sqlx::SqlitePool;
 use std::str::FromStr;
 use std::time::Duration;
 
+/// The store's driver, named once so that the rest of the code does not name it.
 pub type Db = sqlx::Sqlite;
 pub type Pool = SqlitePool;
+/// One connection (or an open transaction, through `&mut *tx`).
+pub type Conn = sqlx::SqliteConnection;
+pub type Row = sqlx::sqlite::SqliteRow;
+pub type Arguments<'q> = sqlx::sqlite::SqliteArguments<'q>;
 
 /// Opens (creating when missing) the database at `url` and brings its schema up to date.
 pub async fn connect(url: &str) -> Result<Pool, sqlx::Error> {

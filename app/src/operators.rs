@@ -127,7 +127,7 @@ mod store {
         Ok(rows.iter().filter_map(account).collect())
     }
 
-    fn account(r: &sqlx::sqlite::SqliteRow) -> Option<OperatorAccount> {
+    fn account(r: &crate::database::Row) -> Option<OperatorAccount> {
         Some(OperatorAccount {
             id: r.get("id"),
             username: r.get("username"),

@@ -12,7 +12,7 @@ pub async fn get(pool: &Pool, name: &str) -> Result<Option<String>, sqlx::Error>
 }
 
 pub async fn put(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut crate::database::Conn,
     name: &str,
     value: &str,
     at: DateTime<Utc>,

@@ -561,7 +561,7 @@ mod store {
 
     /// Inserts `t` unless the same message or rescan is stored already; whether it was new.
     pub async fn insert_new(
-        conn: &mut sqlx::SqliteConnection,
+        conn: &mut crate::database::Conn,
         t: &NewTraffic,
     ) -> Result<bool, sqlx::Error> {
         let done = bind(sqlx::query(&format!("{INSERT} ON CONFLICT DO NOTHING")), t)
@@ -571,9 +571,9 @@ mod store {
     }
 
     fn bind<'q>(
-        q: sqlx::query::Query<'q, Db, sqlx::sqlite::SqliteArguments<'q>>,
+        q: sqlx::query::Query<'q, Db, crate::database::Arguments<'q>>,
         t: &'q NewTraffic,
-    ) -> sqlx::query::Query<'q, Db, sqlx::sqlite::SqliteArguments<'q>> {
+    ) -> sqlx::query::Query<'q, Db, crate::database::Arguments<'q>> {
         q.bind(to_millis(t.at))
             .bind(t.source)
             .bind(&t.model)
@@ -596,7 +596,7 @@ mod store {
 
     /// BYPASSED records between `from` and `to` inclusive: the traffic no shield saw.
     pub async fn count_bypassed(
-        conn: &mut sqlx::SqliteConnection,
+        conn: &mut crate::database::Conn,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<i64, sqlx::Error> {
@@ -668,7 +668,7 @@ mod store {
         latency_ms, tokens_in, tokens_out, http_status, session_id, request_id, detections, \
         direction, rescan_of";
 
-    pub fn record_from_row(r: &sqlx::sqlite::SqliteRow) -> Option<TrafficRecord> {
+    pub fn record_from_row(r: &crate::database::Row) -> Option<TrafficRecord> {
         Some(TrafficRecord {
             id: r.get("id"),
             at: from_millis(r.get("at")),

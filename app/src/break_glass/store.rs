@@ -43,7 +43,7 @@ pub async fn load(pool: &Pool) -> Result<Lifecycle, sqlx::Error> {
     }))
 }
 
-pub async fn insert(conn: &mut sqlx::SqliteConnection, w: &Window) -> Result<i64, InsertRefused> {
+pub async fn insert(conn: &mut crate::database::Conn, w: &Window) -> Result<i64, InsertRefused> {
     sqlx::query_scalar(
         "INSERT INTO break_glass_windows \
          (activated_at, expires_at, duration_minutes, reason, activated_by) \
@@ -66,7 +66,7 @@ pub async fn insert(conn: &mut sqlx::SqliteConnection, w: &Window) -> Result<i64
 /// Closes the open window that `ended` describes. Returns its id, or `None` when it was already
 /// closed (by another writer), in which case nothing else may be recorded for this end.
 pub async fn close(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut crate::database::Conn,
     ended: &Ended,
     ended_by: &str,
     unscanned: i64,

@@ -601,7 +601,7 @@ impl Watcher {
     /// Monitor, and to the break-glass window they fell in.
     async fn raise_alerts(
         &self,
-        conn: &mut sqlx::SqliteConnection,
+        conn: &mut crate::database::Conn,
         findings: Vec<Finding>,
     ) -> Result<Vec<Alert>, sqlx::Error> {
         let mut groups: BTreeMap<(&'static str, &'static str), Vec<Finding>> = BTreeMap::new();
@@ -877,7 +877,7 @@ fn scan_chunk(chunk: &Chunk, session_id: Option<String>, path: &Path, shield: &S
 }
 
 async fn upsert_file(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut crate::database::Conn,
     path: &str,
     s: &FileState,
     now: DateTime<Utc>,
