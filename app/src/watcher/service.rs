@@ -315,7 +315,7 @@ impl Watcher {
 
     async fn load_files(&self) -> Result<HashMap<String, FileState>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT path, identity, fingerprint, offset, session_id, messages, malformed, size \
+            "SELECT path, identity, fingerprint, read_offset, session_id, messages, malformed, size \
              FROM watcher_files",
         )
         .fetch_all(&self.pool)
@@ -328,7 +328,7 @@ impl Watcher {
                     FileState {
                         identity: r.get("identity"),
                         fingerprint: r.get("fingerprint"),
-                        offset: r.get::<i64, _>("offset") as u64,
+                        offset: r.get::<i64, _>("read_offset") as u64,
                         session_id: r.get("session_id"),
                         messages: r.get::<i64, _>("messages") as u64,
                         malformed: r.get::<i64, _>("malformed") as u64,
@@ -883,10 +883,10 @@ async fn upsert_file(
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO watcher_files (path, identity, fingerprint, offset, session_id, messages, \
+        "INSERT INTO watcher_files (path, identity, fingerprint, read_offset, session_id, messages, \
          malformed, size, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT (path) DO UPDATE SET identity = excluded.identity, \
-         fingerprint = excluded.fingerprint, offset = excluded.offset, \
+         fingerprint = excluded.fingerprint, read_offset = excluded.read_offset, \
          session_id = excluded.session_id, messages = excluded.messages, \
          malformed = excluded.malformed, size = excluded.size, updated_at = excluded.updated_at",
     )

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod postgres;
 pub mod upstream;
 
 use app::clock::ManualClock;

@@ -1,0 +1,152 @@
+//! A PostgreSQL server for tests: `TEST_POSTGRES_URL` when set (each test gets a database of
+//! its own there), otherwise a throwaway cluster started here (initdb into a temporary
+//! directory, a free port on 127.0.0.1) and stopped when the value is dropped.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub struct Postgres {
+    /// A database of this test's own.
+    pub url: String,
+    cluster: Option<Cluster>,
+}
+
+struct Cluster {
+    bin: PathBuf,
+    data: PathBuf,
+    run_as: Option<String>,
+    _dir: tempfile::TempDir,
+}
+
+/// Where Debian puts the server programs (`/usr/lib/postgresql/<version>/bin`).
+fn server_bin() -> PathBuf {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL is installed (.ci/setup installs Debian's postgresql)")
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|p| p.join("initdb").exists())
+        .collect();
+    versions.sort();
+    versions
+        .pop()
+        .expect("an initdb under /usr/lib/postgresql/*/bin")
+}
+
+/// initdb and postgres refuse to run as root; then they run as the `postgres` user.
+fn command(bin: &Path, program: &str, run_as: Option<&str>) -> Command {
+    match run_as {
+        Some(user) => {
+            let mut c = Command::new("runuser");
+            c.args(["-u", user, "--"]).arg(bin.join(program));
+            c
+        }
+        None => Command::new(bin.join(program)),
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+impl Postgres {
+    pub async fn start() -> Self {
+        let name = format!("breakglass_test_{}", std::process::id());
+        if let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") {
+            create_database(&admin_url, &name).await;
+            return Self {
+                url: with_database(&admin_url, &name),
+                cluster: None,
+            };
+        }
+        let bin = server_bin();
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let run_as = is_root().then(|| "postgres".to_owned());
+        if run_as.is_some() {
+            let status = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .unwrap();
+            assert!(status.success(), "chown the cluster directory to postgres");
+        }
+        let status = command(&bin, "initdb", run_as.as_deref())
+            .args(["-D"])
+            .arg(&data)
+            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "initdb");
+        let port = free_port();
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={} \
+             -c fsync=off -c full_page_writes=off",
+            dir.path().display()
+        );
+        let status = command(&bin, "pg_ctl", run_as.as_deref())
+            .args(["-D"])
+            .arg(&data)
+            .args(["-o", &options, "-w", "-l"])
+            .arg(dir.path().join("server.log"))
+            .arg("start")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "pg_ctl start");
+        let admin_url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+        create_database(&admin_url, &name).await;
+        Self {
+            url: with_database(&admin_url, &name),
+            cluster: Some(Cluster {
+                bin,
+                data,
+                run_as,
+                _dir: dir,
+            }),
+        }
+    }
+}
+
+fn with_database(url: &str, name: &str) -> String {
+    let (base, _) = url.rsplit_once('/').expect("a URL with a database");
+    format!("{base}/{name}")
+}
+
+async fn create_database(admin_url: &str, name: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(admin_url).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        if let Some(c) = &self.cluster {
+            let _ = command(&c.bin, "pg_ctl", c.run_as.as_deref())
+                .args(["-D"])
+                .arg(&c.data)
+                .args(["-m", "immediate", "stop"])
+                .stdout(std::process::Stdio::null())
+                .status();
+        }
+    }
+}
