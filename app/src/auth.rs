@@ -386,6 +386,8 @@ mod server {
         )
         .await?;
         tx.commit().await?;
+        // The browser's shared event stream used this session too: it closes now.
+        state.sessions_ended(operator.id);
         Ok(())
     }
 

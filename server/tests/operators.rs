@@ -205,13 +205,23 @@ async fn at_most_five_sessions_and_logout_everywhere_ends_them_all() {
     }
     assert_eq!(codes, [401, 200, 200, 200, 200, 200], "the oldest ended");
 
+    // Logging out closes the event stream that the session had open.
+    let mut stream = SseReader::open(&sessions[1], &s.url("/api/events")).await;
+    assert_eq!(stream.next().await.unwrap().event, "state");
+    let (code, _) = post(&sessions[1], s.url("/api/auth/logout"), json!({})).await;
+    assert_eq!(code, 204);
+    assert!(
+        stream.next().await.is_none(),
+        "the stream ended with the session"
+    );
+
     let (code, body) = post(
         &sessions[5],
         s.url("/api/auth/logout-everywhere"),
         json!({}),
     )
     .await;
-    assert_eq!((code, body["sessions_ended"].as_i64()), (200, Some(5)));
+    assert_eq!((code, body["sessions_ended"].as_i64()), (200, Some(4)));
     for c in &sessions {
         assert_eq!(status_code(c, s.url("/api/break-glass/status")).await, 401);
     }
