@@ -155,7 +155,9 @@ pub struct CreatedApiKey {
 }
 
 #[cfg(feature = "ssr")]
-pub use store::{authenticate, create, list, revoke, KeyCaller, KeyRefusal, RateLimiter};
+pub use store::{
+    authenticate, create, list, revoke, KeyCaller, KeyRefusal, KeyRegistry, RateLimiter,
+};
 
 #[cfg(feature = "ssr")]
 mod store {
@@ -253,6 +255,7 @@ mod store {
 
     pub async fn revoke(
         pool: &Pool,
+        keys: &KeyRegistry,
         actor: &Actor,
         id: i64,
         now: DateTime<Utc>,
@@ -289,6 +292,7 @@ mod store {
         )
         .await?;
         tx.commit().await?;
+        keys.forget(id);
         Ok(key)
     }
 
@@ -359,53 +363,96 @@ mod store {
         }
     }
 
+    /// What the server remembers of a live key, so that a request does not query the store.
+    #[derive(Clone, Debug)]
+    struct Known {
+        id: i64,
+        scopes: Vec<Scope>,
+        expires_at: Option<i64>,
+        per_minute: u32,
+        last_used_at: Option<i64>,
+    }
+
+    /// The live keys seen so far (by hash) and their rate-limit buckets. A key is read from
+    /// the store once; revoking it forgets it, so the next request is refused.
+    #[derive(Default)]
+    pub struct KeyRegistry {
+        known: Mutex<HashMap<String, Known>>,
+        limiter: RateLimiter,
+    }
+
+    impl KeyRegistry {
+        fn lookup(&self, hash: &str) -> Option<Known> {
+            self.lock().get(hash).cloned()
+        }
+
+        fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Known>> {
+            self.known.lock().unwrap_or_else(|e| e.into_inner())
+        }
+
+        /// Forgets key `id`: its next request goes to the store and finds it revoked.
+        pub fn forget(&self, id: i64) {
+            self.lock().retain(|_, k| k.id != id);
+        }
+    }
+
     /// The live key that `secret` is: unknown, revoked and expired keys are refused at once,
-    /// and a key over its rate limit is told when to try again. `last_used_at` is written at
-    /// most once a minute per key.
+    /// and a key over its rate limit is told when to try again. The store is read the first
+    /// time a key is seen; `last_used_at` is written at most once a minute per key.
     pub async fn authenticate(
         pool: &Pool,
-        limiter: &RateLimiter,
+        keys: &KeyRegistry,
         secret: &str,
         now: DateTime<Utc>,
     ) -> Result<Result<KeyCaller, KeyRefusal>, sqlx::Error> {
-        let row = sqlx::query(
-            "SELECT id, scopes, expires_at, rate_limit_per_minute, last_used_at FROM api_keys \
-             WHERE key_hash = ? AND revoked_at IS NULL",
-        )
-        .bind(token_hash(secret))
-        .fetch_optional(pool)
-        .await?;
-        let Some(row) = row else {
-            return Ok(Err(KeyRefusal::Invalid));
+        let hash = token_hash(secret);
+        let key = match keys.lookup(&hash) {
+            Some(key) => key,
+            None => {
+                let row = sqlx::query(
+                    "SELECT id, scopes, expires_at, rate_limit_per_minute, last_used_at \
+                     FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
+                )
+                .bind(&hash)
+                .fetch_optional(pool)
+                .await?;
+                let Some(row) = row else {
+                    return Ok(Err(KeyRefusal::Invalid));
+                };
+                let key = Known {
+                    id: row.get("id"),
+                    scopes: scopes_of(row.get("scopes")),
+                    expires_at: row.get("expires_at"),
+                    per_minute: u32::try_from(row.get::<i64, _>("rate_limit_per_minute"))
+                        .unwrap_or(super::DEFAULT_RATE_LIMIT),
+                    last_used_at: row.get("last_used_at"),
+                };
+                keys.lock().insert(hash.clone(), key.clone());
+                key
+            }
         };
         let now_ms = to_millis(now);
-        if row
-            .get::<Option<i64>, _>("expires_at")
-            .is_some_and(|t| t <= now_ms)
-        {
+        if key.expires_at.is_some_and(|t| t <= now_ms) {
             return Ok(Err(KeyRefusal::Invalid));
         }
-        let id: i64 = row.get("id");
-        let per_minute = u32::try_from(row.get::<i64, _>("rate_limit_per_minute"))
-            .unwrap_or(super::DEFAULT_RATE_LIMIT);
-        if let Err(retry_after_seconds) = limiter.take(id, per_minute, now) {
+        if let Err(retry_after_seconds) = keys.limiter.take(key.id, key.per_minute, now) {
             return Ok(Err(KeyRefusal::RateLimited {
                 retry_after_seconds,
             }));
         }
-        if row
-            .get::<Option<i64>, _>("last_used_at")
-            .is_none_or(|t| t < now_ms - 60_000)
-        {
+        if key.last_used_at.is_none_or(|t| t < now_ms - 60_000) {
+            if let Some(k) = keys.lock().get_mut(&hash) {
+                k.last_used_at = Some(now_ms);
+            }
             sqlx::query("UPDATE api_keys SET last_used_at = ? WHERE id = ?")
                 .bind(now_ms)
-                .bind(id)
+                .bind(key.id)
                 .execute(pool)
                 .await?;
         }
         Ok(Ok(KeyCaller {
-            id,
-            scopes: scopes_of(row.get("scopes")),
+            id: key.id,
+            scopes: key.scopes,
         }))
     }
 }

@@ -35,8 +35,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Flips to `true` when the server shuts down; open event streams end then.
     pub shutdown: watch::Receiver<bool>,
-    /// Each API key's rate-limit bucket.
-    pub key_limits: Arc<crate::api_keys::RateLimiter>,
+    /// The live API keys seen so far, with their rate-limit buckets.
+    pub api_keys: Arc<crate::api_keys::KeyRegistry>,
     /// The id of an operator some of whose sessions just ended: their open event streams
     /// check their session and close.
     pub sessions_ended: broadcast::Sender<i64>,

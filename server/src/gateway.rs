@@ -226,13 +226,8 @@ impl Gateway {
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| unauthorized("Missing API key: send Authorization: Bearer <key>"))?;
         let app = &self.0.app;
-        match app::api_keys::authenticate(
-            &app.pool,
-            &app.key_limits,
-            secret.trim(),
-            app.clock.now(),
-        )
-        .await
+        match app::api_keys::authenticate(&app.pool, &app.api_keys, secret.trim(), app.clock.now())
+            .await
         {
             Ok(Ok(key)) if key.scopes.contains(&Scope::Gateway) => Ok(key.id),
             Ok(Ok(_)) => Err(openai_error(

@@ -119,7 +119,7 @@ pub async fn start(
         }),
         shutdown: shutdown_rx.clone(),
         sessions_ended: tokio::sync::broadcast::channel(64).0,
-        key_limits: Arc::default(),
+        api_keys: Arc::default(),
         dummy_password_hash: Arc::from(app::auth::hash_password("no such operator")),
     };
     tokio::spawn(break_glass.run_expiry_timer(shutdown_rx.clone()));

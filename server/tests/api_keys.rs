@@ -190,11 +190,38 @@ async fn a_key_over_its_rate_limit_is_told_when_to_come_back() {
         200,
         "limits are per key"
     );
+    let last_used = || async {
+        let keys: Vec<Value> = admin
+            .get(s.url("/api/keys"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        keys.iter().find(|k| k["name"] == "slow").unwrap()["last_used_at"].clone()
+    };
+    let first_use = last_used().await;
+    assert!(
+        first_use.is_string(),
+        "the first use is recorded: {first_use}"
+    );
     clock.advance(TimeDelta::seconds(20));
     assert_eq!(
         call(&s, &key, "GET", "/api/break-glass/status", json!({})).await,
         200
     );
+    assert_eq!(
+        last_used().await,
+        first_use,
+        "written at most once a minute"
+    );
+    clock.advance(TimeDelta::seconds(41));
+    assert_eq!(
+        call(&s, &key, "GET", "/api/break-glass/status", json!({})).await,
+        200
+    );
+    assert_ne!(last_used().await, first_use, "and again after a minute");
     s.stop().await;
 }
 

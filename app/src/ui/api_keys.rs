@@ -72,7 +72,8 @@ pub async fn revoke_api_key(id: i64) -> Result<ApiKey, AppError> {
         async {
             let actor = crate::auth::current_actor().await?;
             let state = expect_context::<crate::state::AppState>();
-            crate::api_keys::revoke(&state.pool, &actor, id, state.clock.now()).await
+            crate::api_keys::revoke(&state.pool, &state.api_keys, &actor, id, state.clock.now())
+                .await
         }
         .await,
     )

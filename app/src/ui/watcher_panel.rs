@@ -30,12 +30,17 @@ pub async fn control_watcher(
             let actor = crate::auth::current_actor().await?;
             let interval_ms = match interval_seconds.as_deref().map(str::trim) {
                 None | Some("") => None,
-                Some(s) => Some(s.parse::<i64>().map(|s| s * 1000).map_err(|_| {
-                    crate::break_glass::FieldError::new(
-                        crate::break_glass::Field::IntervalMs,
-                        "Poll interval must be a whole number of seconds from 1 to 60",
-                    )
-                })?),
+                Some(s) => Some(
+                    s.parse::<i64>()
+                        .ok()
+                        .and_then(|s| s.checked_mul(1000))
+                        .ok_or_else(|| {
+                            crate::break_glass::FieldError::new(
+                                crate::break_glass::Field::IntervalMs,
+                                "Poll interval must be a whole number of seconds from 1 to 60",
+                            )
+                        })?,
+                ),
             };
             let action = crate::watcher::WatcherAction::parse(Some(&action), interval_ms)?;
             let state = expect_context::<crate::state::AppState>();

@@ -407,13 +407,14 @@ impl Watcher {
         let key = path.display().to_string();
         let start = {
             let path = path.to_owned();
-            let known: Vec<(String, FileState)> = files
-                .iter()
-                .filter(|(p, _)| **p != key)
-                .map(|(p, s)| (p.clone(), s.clone()))
-                .collect();
             let current = files.get(&key).cloned();
-            let listed = listed.to_vec();
+            // Only a path seen for the first time may be a known file under a new name.
+            let (known, listed): (Vec<(String, FileState)>, Vec<String>) = if current.is_none() {
+                let known = files.iter().map(|(p, s)| (p.clone(), s.clone())).collect();
+                (known, listed.to_vec())
+            } else {
+                (Vec::new(), Vec::new())
+            };
             tokio::task::spawn_blocking(move || starting_point(&path, current, &known, &listed))
                 .await
                 .map_err(|e| e.to_string())?

@@ -72,6 +72,6 @@ pub async fn revoke(
         .parse()
         .map_err(|_| FieldError::new(Field::Id, "The key id in the path must be a whole number"))?;
     Ok(Json(
-        app::api_keys::revoke(&state.pool, &actor, id, state.clock.now()).await?,
+        app::api_keys::revoke(&state.pool, &state.api_keys, &actor, id, state.clock.now()).await?,
     ))
 }

@@ -174,7 +174,7 @@ impl FromRequestParts<AppState> for Reader {
             Some(secret) => {
                 let key = app::api_keys::authenticate(
                     &state.pool,
-                    &state.key_limits,
+                    &state.api_keys,
                     secret.trim(),
                     state.clock.now(),
                 )
