@@ -27,7 +27,8 @@ fn snapshot(state: &AppState) -> Event {
 /// On connect: the current state (with `server_time`); then every change as it is published;
 /// a keep-alive comment every 15 s. A subscriber that fell behind gets a fresh snapshot, and a
 /// reconnecting one starts with a snapshot, so no tab stays out of date. Ends on shutdown,
-/// and at once when the caller's session ends (logout everywhere, a disabled operator).
+/// and at once when the caller's session ends (logout, logout everywhere, a password reset or
+/// change elsewhere, a disabled operator).
 pub async fn stream(
     State(state): State<AppState>,
     Caller(actor): Caller,
