@@ -156,7 +156,7 @@ mod store {
     ) -> Result<Alert, sqlx::Error> {
         let row = sqlx::query(&format!(
             "INSERT INTO alerts (created_at, severity, source, title, message, window_id, link) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
         ))
         .bind(to_millis(alert.at))
         .bind(alert.severity.as_str())
@@ -176,8 +176,8 @@ mod store {
         limit: u32,
     ) -> Result<Vec<Alert>, sqlx::Error> {
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM alerts WHERE (?1 IS NULL OR status = ?1) \
-             ORDER BY created_at DESC, id DESC LIMIT ?2"
+            "SELECT {COLUMNS} FROM alerts WHERE ($1 IS NULL OR status = $1) \
+             ORDER BY created_at DESC, id DESC LIMIT $2"
         ))
         .bind(status.map(AlertStatus::as_str))
         .bind(i64::from(limit))
@@ -194,7 +194,7 @@ mod store {
         since: DateTime<Utc>,
     ) -> Result<Option<Alert>, sqlx::Error> {
         let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM alerts WHERE source = ? AND title = ? AND created_at >= ? \
+            "SELECT {COLUMNS} FROM alerts WHERE source = $1 AND title = $2 AND created_at >= $3 \
              AND status != 'RESOLVED' ORDER BY created_at DESC, id DESC LIMIT 1"
         ))
         .bind(source)
@@ -245,7 +245,7 @@ mod store {
     }
 
     async fn get(conn: &mut crate::database::Conn, id: i64) -> Result<Option<Alert>, sqlx::Error> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM alerts WHERE id = ?"))
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM alerts WHERE id = $1"))
             .bind(id)
             .fetch_optional(conn)
             .await?;
@@ -261,12 +261,12 @@ mod store {
     ) -> Result<Alert, sqlx::Error> {
         let sql = match action {
             AlertAction::Acknowledge => format!(
-                "UPDATE alerts SET status = 'ACKNOWLEDGED', acknowledged_at = ?, acknowledged_by = ? \
-                 WHERE id = ? RETURNING {COLUMNS}"
+                "UPDATE alerts SET status = 'ACKNOWLEDGED', acknowledged_at = $1, acknowledged_by = $2 \
+                 WHERE id = $3 RETURNING {COLUMNS}"
             ),
             AlertAction::Resolve => format!(
-                "UPDATE alerts SET status = 'RESOLVED', resolved_at = ?, resolved_by = ? \
-                 WHERE id = ? RETURNING {COLUMNS}"
+                "UPDATE alerts SET status = 'RESOLVED', resolved_at = $1, resolved_by = $2 \
+                 WHERE id = $3 RETURNING {COLUMNS}"
             ),
         };
         let row = sqlx::query(&sql)

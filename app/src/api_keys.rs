@@ -206,7 +206,7 @@ mod store {
         let mut tx = pool.begin().await?;
         let row = sqlx::query(&format!(
             "INSERT INTO api_keys (name, prefix, key_hash, created_at, created_by, scopes, \
-             expires_at, rate_limit_per_minute) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+             expires_at, rate_limit_per_minute) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
         ))
         .bind(&spec.name)
         .bind(&prefix)
@@ -263,8 +263,8 @@ mod store {
         actor.require(Permission::ApiKeysManage)?;
         let mut tx = pool.begin().await?;
         let row = sqlx::query(&format!(
-            "UPDATE api_keys SET revoked_at = ?, revoked_by = ? \
-             WHERE id = ? AND revoked_at IS NULL RETURNING {COLUMNS}"
+            "UPDATE api_keys SET revoked_at = $1, revoked_by = $2 \
+             WHERE id = $3 AND revoked_at IS NULL RETURNING {COLUMNS}"
         ))
         .bind(to_millis(now))
         .bind(&actor.operator.username)
@@ -272,7 +272,7 @@ mod store {
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
-            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM api_keys WHERE id = ?")
+            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM api_keys WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -411,7 +411,7 @@ mod store {
             None => {
                 let row = sqlx::query(
                     "SELECT id, scopes, expires_at, rate_limit_per_minute, last_used_at \
-                     FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
+                     FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
                 )
                 .bind(&hash)
                 .fetch_optional(pool)
@@ -444,7 +444,7 @@ mod store {
             if let Some(k) = keys.lock().get_mut(&hash) {
                 k.last_used_at = Some(now_ms);
             }
-            sqlx::query("UPDATE api_keys SET last_used_at = ? WHERE id = ?")
+            sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
                 .bind(now_ms)
                 .bind(key.id)
                 .execute(pool)

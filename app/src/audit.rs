@@ -103,9 +103,9 @@ pub use store::{list, record};
 #[cfg(feature = "ssr")]
 mod store {
     use super::{AuditEntry, AuditFilter};
-    use crate::database::{from_millis, to_millis, Db, Pool};
+    use crate::database::{from_millis, to_millis, Pool, Statement};
     use chrono::{DateTime, Utc};
-    use sqlx::{QueryBuilder, Row};
+    use sqlx::Row;
 
     pub async fn record(
         conn: &mut crate::database::Conn,
@@ -116,7 +116,7 @@ mod store {
         source_addr: Option<&str>,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "INSERT INTO audit_log (at, actor, action, details, source_addr) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO audit_log (at, actor, action, details, source_addr) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(to_millis(at))
         .bind(actor)
@@ -129,7 +129,7 @@ mod store {
     }
 
     pub async fn list(pool: &Pool, filter: &AuditFilter) -> Result<Vec<AuditEntry>, sqlx::Error> {
-        let mut q: QueryBuilder<Db> = QueryBuilder::new(
+        let mut q = Statement::new(
             "SELECT id, at, actor, action, details, source_addr FROM audit_log WHERE 1 = 1",
         );
         if let Some(action) = &filter.action {
@@ -147,7 +147,7 @@ mod store {
         let limit = filter.limit.unwrap_or(200).clamp(1, 1000);
         q.push(" ORDER BY at DESC, id DESC LIMIT ")
             .push_bind(i64::from(limit));
-        let rows = q.build().fetch_all(pool).await?;
+        let rows = q.fetch_all(pool).await?;
         Ok(rows
             .into_iter()
             .map(|r| AuditEntry {

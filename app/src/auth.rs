@@ -218,7 +218,7 @@ mod server {
     ) -> Result<i64, sqlx::Error> {
         sqlx::query_scalar(
             "INSERT INTO operators (username, password_hash, role, created_at) \
-             VALUES (?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(username)
         .bind(hash_password(password))
@@ -240,7 +240,7 @@ mod server {
         let now = state.clock.now();
         let row = sqlx::query(
             "SELECT id, username, password_hash, role, failed_logins, locked_until FROM operators \
-             WHERE username = ? AND disabled = 0",
+             WHERE username = $1 AND disabled = 0",
         )
         .bind(username)
         .fetch_optional(&state.pool)
@@ -288,7 +288,7 @@ mod server {
                 Lockout::None | Lockout::Disable => None,
             };
             sqlx::query(
-                "UPDATE operators SET failed_logins = ?, locked_until = ?, disabled = ? WHERE id = ?",
+                "UPDATE operators SET failed_logins = $1, locked_until = $2, disabled = $3 WHERE id = $4",
             )
             .bind(failures)
             .bind(locked_until)
@@ -306,7 +306,7 @@ mod server {
             )
             .await?;
             if lockout == Lockout::Disable {
-                sqlx::query("DELETE FROM sessions WHERE operator_id = ?")
+                sqlx::query("DELETE FROM sessions WHERE operator_id = $1")
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
@@ -323,13 +323,13 @@ mod server {
             tx.commit().await?;
             return Err(AppError::BadCredentials);
         };
-        sqlx::query("UPDATE operators SET failed_logins = 0, locked_until = NULL WHERE id = ?")
+        sqlx::query("UPDATE operators SET failed_logins = 0, locked_until = NULL WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
         let token = random_hex(32);
         sqlx::query(
-            "INSERT INTO sessions (token_hash, operator_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO sessions (token_hash, operator_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
         )
         .bind(token_hash(&token))
         .bind(operator.id)
@@ -339,9 +339,9 @@ mod server {
         .await?;
         // Expired sessions go, and beyond the newest few the oldest ones end.
         let ended = sqlx::query(
-            "DELETE FROM sessions WHERE operator_id = ?1 AND (expires_at <= ?2 OR token_hash NOT IN \
-             (SELECT token_hash FROM sessions WHERE operator_id = ?1 AND expires_at > ?2 \
-              ORDER BY created_at DESC, rowid DESC LIMIT ?3))",
+            "DELETE FROM sessions WHERE operator_id = $1 AND (expires_at <= $2 OR token_hash NOT IN \
+             (SELECT token_hash FROM sessions WHERE operator_id = $1 AND expires_at > $2 \
+              ORDER BY created_at DESC, id DESC LIMIT $3))",
         )
         .bind(operator.id)
         .bind(to_millis(now))
@@ -372,7 +372,7 @@ mod server {
         source_addr: Option<&str>,
     ) -> Result<(), AppError> {
         let mut tx = state.pool.begin().await?;
-        sqlx::query("DELETE FROM sessions WHERE token_hash = ?")
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash(token))
             .execute(&mut *tx)
             .await?;
@@ -397,7 +397,7 @@ mod server {
     ) -> Result<Option<Operator>, AppError> {
         let row = sqlx::query(
             "SELECT o.id, o.username, o.role FROM sessions s JOIN operators o ON o.id = s.operator_id \
-             WHERE s.token_hash = ? AND s.expires_at > ? AND o.disabled = 0",
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND o.disabled = 0",
         )
         .bind(token_hash(token))
         .bind(to_millis(state.clock.now()))

@@ -118,7 +118,7 @@ mod store {
         actor.require(Permission::OperatorsManage)?;
         let rows = sqlx::query(
             "SELECT o.id, o.username, o.role, o.disabled, o.created_at, o.locked_until, \
-             (SELECT COUNT(*) FROM sessions s WHERE s.operator_id = o.id AND s.expires_at > ?) \
+             (SELECT COUNT(*) FROM sessions s WHERE s.operator_id = o.id AND s.expires_at > $1) \
              AS sessions FROM operators o ORDER BY o.username",
         )
         .bind(to_millis(state.clock.now()))
@@ -142,8 +142,8 @@ mod store {
     async fn get(state: &AppState, id: i64) -> Result<OperatorAccount, AppError> {
         let row = sqlx::query(
             "SELECT o.id, o.username, o.role, o.disabled, o.created_at, o.locked_until, \
-             (SELECT COUNT(*) FROM sessions s WHERE s.operator_id = o.id AND s.expires_at > ?) \
-             AS sessions FROM operators o WHERE o.id = ?",
+             (SELECT COUNT(*) FROM sessions s WHERE s.operator_id = o.id AND s.expires_at > $1) \
+             AS sessions FROM operators o WHERE o.id = $2",
         )
         .bind(to_millis(state.clock.now()))
         .bind(id)
@@ -165,7 +165,7 @@ mod store {
         let now = state.clock.now();
         let mut tx = state.pool.begin().await?;
         let id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO operators (username, password_hash, role, created_at) VALUES (?, ?, ?, ?) \
+            "INSERT INTO operators (username, password_hash, role, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (username) DO NOTHING RETURNING id",
         )
         .bind(username.as_str())
@@ -196,7 +196,7 @@ mod store {
     /// Refuses a change that would leave no enabled admin.
     async fn keeps_an_admin(state: &AppState, id: i64) -> Result<(), AppError> {
         let others: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM operators WHERE role = 'admin' AND disabled = 0 AND id != ?",
+            "SELECT COUNT(*) FROM operators WHERE role = 'admin' AND disabled = 0 AND id != $1",
         )
         .bind(id)
         .fetch_one(&state.pool)
@@ -222,7 +222,7 @@ mod store {
         }
         let now = state.clock.now();
         let mut tx = state.pool.begin().await?;
-        sqlx::query("UPDATE operators SET role = ? WHERE id = ?")
+        sqlx::query("UPDATE operators SET role = $1 WHERE id = $2")
             .bind(role.as_str())
             .bind(id)
             .execute(&mut *tx)
@@ -264,15 +264,15 @@ mod store {
         let now = state.clock.now();
         let mut tx = state.pool.begin().await?;
         sqlx::query(
-            "UPDATE operators SET disabled = ?, failed_logins = 0, locked_until = NULL \
-             WHERE id = ?",
+            "UPDATE operators SET disabled = $1, failed_logins = 0, locked_until = NULL \
+             WHERE id = $2",
         )
         .bind(disabled)
         .bind(id)
         .execute(&mut *tx)
         .await?;
         if disabled {
-            sqlx::query("DELETE FROM sessions WHERE operator_id = ?")
+            sqlx::query("DELETE FROM sessions WHERE operator_id = $1")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
@@ -328,14 +328,14 @@ mod store {
     ) -> Result<(), AppError> {
         let mut tx = state.pool.begin().await?;
         sqlx::query(
-            "UPDATE operators SET password_hash = ?, failed_logins = 0, locked_until = NULL \
-             WHERE id = ?",
+            "UPDATE operators SET password_hash = $1, failed_logins = 0, locked_until = NULL \
+             WHERE id = $2",
         )
         .bind(auth::hash_password(password.as_str()))
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM sessions WHERE operator_id = ? AND token_hash != ?")
+        sqlx::query("DELETE FROM sessions WHERE operator_id = $1 AND token_hash != $2")
             .bind(id)
             .bind(auth::token_hash(&actor.token))
             .execute(&mut *tx)
@@ -362,7 +362,7 @@ mod store {
         current: &str,
         new: &NewPassword,
     ) -> Result<(), AppError> {
-        let hash: String = sqlx::query_scalar("SELECT password_hash FROM operators WHERE id = ?")
+        let hash: String = sqlx::query_scalar("SELECT password_hash FROM operators WHERE id = $1")
             .bind(actor.operator.id)
             .fetch_one(&state.pool)
             .await?;
@@ -386,7 +386,7 @@ mod store {
     /// Ends every session of the caller, this one included.
     pub async fn logout_everywhere(state: &AppState, actor: &Actor) -> Result<i64, AppError> {
         let mut tx = state.pool.begin().await?;
-        let ended = sqlx::query("DELETE FROM sessions WHERE operator_id = ?")
+        let ended = sqlx::query("DELETE FROM sessions WHERE operator_id = $1")
             .bind(actor.operator.id)
             .execute(&mut *tx)
             .await?

@@ -258,8 +258,8 @@ mod store {
         let window = ended_window(pool, id).await?;
         let (from, to) = (to_millis(window.activated_at), to_millis(window.ended_at));
         let messages_scanned: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM traffic WHERE source = ? AND rescan_of IS NULL \
-             AND at >= ? AND at <= ?",
+            "SELECT COUNT(*) FROM traffic WHERE source = $1 AND rescan_of IS NULL \
+             AND at >= $2 AND at <= $3",
         )
         .bind(SOURCE_WATCHER)
         .bind(from)
@@ -268,9 +268,9 @@ mod store {
         .await?;
         let (bypassed, rescanned, without_text): (i64, i64, i64) = sqlx::query_as(
             "SELECT COUNT(*), \
-             COALESCE(SUM(EXISTS (SELECT 1 FROM traffic r WHERE r.rescan_of = t.id)), 0), \
-             COALESCE(SUM(t.request_text IS NULL AND t.response_text IS NULL), 0) \
-             FROM traffic t WHERE t.verdict = 'BYPASSED' AND t.at >= ? AND t.at <= ?",
+             COUNT(*) FILTER (WHERE EXISTS (SELECT 1 FROM traffic r WHERE r.rescan_of = t.id)), \
+             COUNT(*) FILTER (WHERE t.request_text IS NULL AND t.response_text IS NULL) \
+             FROM traffic t WHERE t.verdict = 'BYPASSED' AND t.at >= $1 AND t.at <= $2",
         )
         .bind(from)
         .bind(to)
@@ -279,7 +279,7 @@ mod store {
         let watcher = state.watcher.status();
         let rows = sqlx::query(&format!(
             "SELECT {RECORD_COLUMNS}, request_text FROM traffic \
-             WHERE source = ? AND verdict IN ('BLOCK', 'REVIEW') AND at >= ? AND at <= ? \
+             WHERE source = $1 AND verdict IN ('BLOCK', 'REVIEW') AND at >= $2 AND at <= $3 \
              ORDER BY score DESC, at, id LIMIT 1000"
         ))
         .bind(SOURCE_WATCHER)
@@ -315,7 +315,7 @@ mod store {
         let row = sqlx::query(
             "SELECT id, activated_at, expires_at, duration_minutes, reason, activated_by, \
              ended_at, end_kind, ended_by, unscanned_count, reviewed_at, reviewed_by, \
-             review_notes FROM break_glass_windows WHERE id = ?",
+             review_notes FROM break_glass_windows WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(pool)
@@ -374,8 +374,8 @@ mod store {
         let now = state.clock.now();
         let mut tx = state.pool.begin().await?;
         let done = sqlx::query(
-            "UPDATE break_glass_windows SET reviewed_at = ?, reviewed_by = ?, review_notes = ? \
-             WHERE id = ? AND ended_at IS NOT NULL AND reviewed_at IS NULL",
+            "UPDATE break_glass_windows SET reviewed_at = $1, reviewed_by = $2, review_notes = $3 \
+             WHERE id = $4 AND ended_at IS NOT NULL AND reviewed_at IS NULL",
         )
         .bind(to_millis(now))
         .bind(&actor.operator.username)

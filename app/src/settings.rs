@@ -5,7 +5,7 @@ use crate::database::{to_millis, Pool};
 use chrono::{DateTime, Utc};
 
 pub async fn get(pool: &Pool, name: &str) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT value FROM settings WHERE name = ?")
+    sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
         .bind(name)
         .fetch_optional(pool)
         .await
@@ -19,7 +19,7 @@ pub async fn put(
     by: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO settings (name, value, updated_at, updated_by) VALUES (?, ?, ?, ?) \
+        "INSERT INTO settings (name, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (name) DO UPDATE SET value = excluded.value, \
          updated_at = excluded.updated_at, updated_by = excluded.updated_by",
     )

@@ -514,10 +514,9 @@ pub fn ingested(
 #[cfg(feature = "ssr")]
 mod store {
     use super::{Chart, Cursor, TrafficFilter, TrafficPage, TrafficRecord, TrafficSort, Verdict};
-    use crate::database::{from_millis, to_millis, Db, Pool};
+    use crate::database::{from_millis, to_millis, Db, Pool, Statement};
     use crate::shield::Detection;
     use chrono::{DateTime, Utc};
-    use sqlx::QueryBuilder;
     use sqlx::Row;
 
     /// One request as the gateway saw it.
@@ -550,7 +549,7 @@ mod store {
     const INSERT: &str = "INSERT INTO traffic (at, source, model, provider, verdict, score, \
         detections, latency_ms, tokens_in, tokens_out, http_status, api_key_id, session_id, \
         request_id, request_text, response_text, rescan_of, direction) \
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
 
     pub async fn insert(pool: &Pool, t: &NewTraffic) -> Result<i64, sqlx::Error> {
         bind(sqlx::query(&format!("{INSERT} RETURNING id")), t)
@@ -601,7 +600,7 @@ mod store {
         to: DateTime<Utc>,
     ) -> Result<i64, sqlx::Error> {
         sqlx::query_scalar(
-            "SELECT COUNT(*) FROM traffic WHERE verdict = 'BYPASSED' AND at >= ? AND at <= ?",
+            "SELECT COUNT(*) FROM traffic WHERE verdict = 'BYPASSED' AND at >= $1 AND at <= $2",
         )
         .bind(to_millis(from))
         .bind(to_millis(to))
@@ -611,14 +610,17 @@ mod store {
 
     /// The filters on where traffic came from (source, model, provider), which the table and
     /// the chart share.
-    fn push_origin(q: &mut QueryBuilder<'_, Db>, filter: &TrafficFilter) {
+    fn push_origin(q: &mut Statement, filter: &TrafficFilter) {
         for (column, value) in [
             ("source", &filter.source),
             ("model", &filter.model),
             ("provider", &filter.provider),
         ] {
             if let Some(v) = value {
-                q.push(format!(" AND {column} = ")).push_bind(v.clone());
+                q.push(" AND ")
+                    .push(column)
+                    .push(" = ")
+                    .push_bind(v.clone());
             }
         }
     }
@@ -631,7 +633,7 @@ mod store {
     ) -> Result<Chart, sqlx::Error> {
         let (from, to) = Chart::range(filter, now);
         let bucket_ms = Chart::bucket_minutes(from, to) * 60_000;
-        let mut q: QueryBuilder<Db> = QueryBuilder::new("SELECT (at - ");
+        let mut q = Statement::new("SELECT (at - ");
         q.push_bind(to_millis(from))
             .push(") / ")
             .push_bind(bucket_ms);
@@ -641,7 +643,7 @@ mod store {
             .push_bind(to_millis(to));
         push_origin(&mut q, filter);
         q.push(" GROUP BY bucket, verdict");
-        let rows = q.build().fetch_all(pool).await?;
+        let rows = q.fetch_all(pool).await?;
         let counts = rows.iter().filter_map(|r| {
             Some((
                 r.get::<i64, _>("bucket"),
@@ -651,7 +653,7 @@ mod store {
         });
         let windows = sqlx::query(
             "SELECT activated_at, COALESCE(ended_at, expires_at) AS until FROM break_glass_windows \
-             WHERE activated_at < ? AND COALESCE(ended_at, expires_at) > ? ORDER BY activated_at",
+             WHERE activated_at < $1 AND COALESCE(ended_at, expires_at) > $2 ORDER BY activated_at",
         )
         .bind(to_millis(to))
         .bind(to_millis(from))
@@ -691,8 +693,7 @@ mod store {
 
     /// One page of records matching `filter`, newest (or highest score) first.
     pub async fn page(pool: &Pool, filter: &TrafficFilter) -> Result<TrafficPage, sqlx::Error> {
-        let mut q: QueryBuilder<Db> =
-            QueryBuilder::new(format!("SELECT {RECORD_COLUMNS} FROM traffic WHERE 1 = 1"));
+        let mut q = Statement::new(format!("SELECT {RECORD_COLUMNS} FROM traffic WHERE 1 = 1"));
         push_origin(&mut q, filter);
         if let Some(v) = filter.verdict {
             q.push(" AND verdict = ").push_bind(v.as_str());
@@ -728,7 +729,7 @@ mod store {
         });
         // One more than asked: whether a next page exists.
         q.push(" LIMIT ").push_bind(i64::from(filter.limit) + 1);
-        let rows = q.build().fetch_all(pool).await?;
+        let rows = q.fetch_all(pool).await?;
         let mut records: Vec<TrafficRecord> = rows.iter().filter_map(record_from_row).collect();
         let next_cursor = (records.len() > filter.limit as usize).then(|| {
             records.truncate(filter.limit as usize);

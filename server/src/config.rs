@@ -10,7 +10,9 @@ USAGE:
 
 ENVIRONMENT:
     LEPTOS_SITE_ADDR           listen address (default 127.0.0.1:3000)
-    DATABASE_URL               store (default sqlite://data/breakglass.db, created when missing)
+    DATABASE_URL               store: sqlite://<file> for one replica (default
+                               sqlite://data/breakglass.db, created when missing), or
+                               postgres://user:pass@host/db for several replicas on one database
     BREAKGLASS_ADMIN_PASSWORD  password of the bootstrap operator `admin`, used only when the
                                database has no operator yet; when unset, a generated password is
                                printed once on that first start
@@ -101,9 +103,10 @@ impl Config {
         };
         let database_url =
             get("DATABASE_URL").unwrap_or_else(|| "sqlite://data/breakglass.db".into());
-        if !database_url.starts_with("sqlite:") {
+        if app::database::Store::of_url(&database_url).is_none() {
             return Err(ConfigError(
-                "DATABASE_URL must be a sqlite: URL (PostgreSQL support is not built yet)".into(),
+                "DATABASE_URL must start with sqlite: (one replica) or postgres:// (several)"
+                    .into(),
             ));
         }
         let litellm_url = base_url(

@@ -47,7 +47,7 @@ pub async fn insert(conn: &mut crate::database::Conn, w: &Window) -> Result<i64,
     sqlx::query_scalar(
         "INSERT INTO break_glass_windows \
          (activated_at, expires_at, duration_minutes, reason, activated_by) \
-         VALUES (?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(to_millis(w.activated_at))
     .bind(to_millis(w.expires_at))
@@ -73,8 +73,8 @@ pub async fn close(
 ) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar(
         "UPDATE break_glass_windows \
-         SET ended_at = ?, end_kind = ?, ended_by = ?, unscanned_count = ? \
-         WHERE ended_at IS NULL AND activated_at = ? RETURNING id",
+         SET ended_at = $1, end_kind = $2, ended_by = $3, unscanned_count = $4 \
+         WHERE ended_at IS NULL AND activated_at = $5 RETURNING id",
     )
     .bind(to_millis(ended.ended_at))
     .bind(ended.kind.as_str())
@@ -91,7 +91,7 @@ pub async fn recent(
 ) -> Result<Vec<(ActivatedWindow, Option<chrono::DateTime<chrono::Utc>>)>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, activated_at, expires_at, duration_minutes, reason, activated_by, ended_at \
-         FROM break_glass_windows ORDER BY activated_at DESC LIMIT ?",
+         FROM break_glass_windows ORDER BY activated_at DESC LIMIT $1",
     )
     .bind(i64::from(limit))
     .fetch_all(pool)

@@ -96,8 +96,8 @@ impl Watcher {
             .unwrap_or(PollInterval::DEFAULT);
         let controls = Controls { enabled, interval };
         let (messages, rescanned): (i64, i64) = sqlx::query_as(
-            "SELECT COALESCE(SUM(rescan_of IS NULL), 0), COALESCE(SUM(rescan_of IS NOT NULL), 0) \
-             FROM traffic WHERE source = ?",
+            "SELECT COUNT(*) FILTER (WHERE rescan_of IS NULL), \
+             COUNT(*) FILTER (WHERE rescan_of IS NOT NULL) FROM traffic WHERE source = $1",
         )
         .bind(SOURCE_WATCHER)
         .fetch_one(&pool)
@@ -373,7 +373,7 @@ impl Watcher {
             .cloned()
             .collect();
         for path in gone {
-            if sqlx::query("DELETE FROM watcher_files WHERE path = ?")
+            if sqlx::query("DELETE FROM watcher_files WHERE path = $1")
                 .bind(&path)
                 .execute(&self.pool)
                 .await
@@ -427,7 +427,7 @@ impl Watcher {
         if let Some(old) = adopted_from {
             // A rotated file keeps its offset under its new name.
             files.remove(&old);
-            sqlx::query("DELETE FROM watcher_files WHERE path = ?")
+            sqlx::query("DELETE FROM watcher_files WHERE path = $1")
                 .bind(&old)
                 .execute(&self.pool)
                 .await
@@ -531,7 +531,7 @@ impl Watcher {
                  WHERE t.verdict = 'BYPASSED' \
                  AND (t.request_text IS NOT NULL OR t.response_text IS NOT NULL) \
                  AND NOT EXISTS (SELECT 1 FROM traffic r WHERE r.rescan_of = t.id) \
-                 ORDER BY t.id LIMIT ?",
+                 ORDER BY t.id LIMIT $1",
             )
             .bind(RESCAN_BATCH)
             .fetch_all(&self.pool)
@@ -623,8 +623,8 @@ impl Watcher {
             let top = group.iter().max_by_key(|f| f.score).unwrap_or(first);
             let severity = finding_severity(top.verdict, top.score).unwrap_or(Severity::Medium);
             let window_id: Option<i64> = sqlx::query_scalar(
-                "SELECT id FROM break_glass_windows WHERE activated_at <= ? \
-                 AND COALESCE(ended_at, expires_at) >= ? ORDER BY id DESC LIMIT 1",
+                "SELECT id FROM break_glass_windows WHERE activated_at <= $1 \
+                 AND COALESCE(ended_at, expires_at) >= $2 ORDER BY id DESC LIMIT 1",
             )
             .bind(to_millis(first.at))
             .bind(to_millis(first.at))
@@ -885,7 +885,7 @@ async fn upsert_file(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO watcher_files (path, identity, fingerprint, read_offset, session_id, messages, \
-         malformed, size, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         malformed, size, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
          ON CONFLICT (path) DO UPDATE SET identity = excluded.identity, \
          fingerprint = excluded.fingerprint, read_offset = excluded.read_offset, \
          session_id = excluded.session_id, messages = excluded.messages, \
