@@ -95,7 +95,7 @@ impl AlertAction {
 }
 
 #[cfg(feature = "ssr")]
-pub use store::{apply, insert, list, unresolved_since, NewAlert};
+pub use store::{apply, created_since, get, insert, list, unresolved_since, NewAlert};
 
 #[cfg(feature = "ssr")]
 mod store {
@@ -215,7 +215,7 @@ mod store {
     ) -> Result<Alert, AppError> {
         actor.require(Permission::AlertsManage)?;
         let mut tx = pool.begin().await?;
-        let current = get(&mut tx, id)
+        let current = get(&mut *tx, id)
             .await?
             .ok_or_else(|| AppError::NotFound(format!("Alert {id}")))?;
         let target = action.target();
@@ -244,12 +244,29 @@ mod store {
         Ok(updated)
     }
 
-    async fn get(conn: &mut crate::database::Conn, id: i64) -> Result<Option<Alert>, sqlx::Error> {
+    pub async fn get<'e, E>(executor: E, id: i64) -> Result<Option<Alert>, sqlx::Error>
+    where
+        E: sqlx::Executor<'e, Database = crate::database::Db>,
+    {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM alerts WHERE id = $1"))
             .bind(id)
-            .fetch_optional(conn)
+            .fetch_optional(executor)
             .await?;
         Ok(row.as_ref().map(from_row))
+    }
+
+    /// The alerts raised since `since`, oldest first.
+    pub async fn created_since(
+        pool: &Pool,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<Alert>, sqlx::Error> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM alerts WHERE created_at >= $1 ORDER BY created_at, id"
+        ))
+        .bind(to_millis(since))
+        .fetch_all(pool)
+        .await?;
+        Ok(rows.iter().map(from_row).collect())
     }
 
     async fn set_status(

@@ -394,6 +394,11 @@ mod store {
         pub fn forget(&self, id: i64) {
             self.lock().retain(|_, k| k.id != id);
         }
+
+        /// Forgets every key: each is read from the store again on its next request.
+        pub fn forget_all(&self) {
+            self.lock().clear();
+        }
     }
 
     /// The live key that `secret` is: unknown, revoked and expired keys are refused at once,

@@ -7,6 +7,9 @@ use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// When a degraded replica suggests trying again.
+const DEGRADED_RETRY_SECONDS: i64 = 5;
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AppError {
     /// 400: an input broke a rule.
@@ -34,6 +37,9 @@ pub enum AppError {
     LoginLocked { retry_after_seconds: i64 },
     /// An API key sent more requests than its limit per minute.
     RateLimited { retry_after_seconds: i64 },
+    /// 503: this replica has lost its database connection, so it cannot know what other
+    /// replicas did: it refuses to activate until it has reconnected and caught up.
+    Degraded,
     /// 500: details are in the server log, not in the response.
     Internal,
     /// The call did not reach the server function or its answer could not be read.
@@ -51,6 +57,7 @@ impl AppError {
             AppError::CoolingDown { .. }
             | AppError::LoginLocked { .. }
             | AppError::RateLimited { .. } => 429,
+            AppError::Degraded => 503,
             AppError::Internal | AppError::Transport(_) => 500,
         }
     }
@@ -68,6 +75,7 @@ impl AppError {
             | AppError::RateLimited {
                 retry_after_seconds,
             } => Some(*retry_after_seconds),
+            AppError::Degraded => Some(DEGRADED_RETRY_SECONDS),
             _ => None,
         }
     }
@@ -86,6 +94,7 @@ impl AppError {
             AppError::CoolingDown { .. } => "cooling_down",
             AppError::LoginLocked { .. } => "login_locked",
             AppError::RateLimited { .. } => "rate_limited",
+            AppError::Degraded => "degraded",
             AppError::Internal => "internal",
             AppError::Transport(_) => "transport",
         }
@@ -159,6 +168,11 @@ impl fmt::Display for AppError {
                 f,
                 "This API key is over its rate limit: try again in {retry_after_seconds} s"
             ),
+            AppError::Degraded => f.write_str(
+                "This server has lost its connection to the database: changes are refused until \
+                 it reconnects, and the last known break-glass state still applies. Try again \
+                 shortly or through another replica",
+            ),
             AppError::Internal => {
                 f.write_str("The server could not complete the request; it has been logged")
             }
@@ -187,6 +201,12 @@ impl FromServerFnError for AppError {
 impl From<sqlx::Error> for AppError {
     fn from(value: sqlx::Error) -> Self {
         tracing::error!(error = %value, "database error");
-        AppError::Internal
+        match value {
+            // The database is out of reach, which is not a fault of this request.
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                AppError::Degraded
+            }
+            _ => AppError::Internal,
+        }
     }
 }

@@ -22,6 +22,7 @@ pub mod watcher;
 pub mod clock;
 #[cfg(feature = "ssr")]
 pub mod database;
+pub mod replication;
 #[cfg(feature = "ssr")]
 pub mod settings;
 #[cfg(feature = "ssr")]

@@ -101,7 +101,8 @@ pub const MAX_SESSIONS: i64 = 5;
 
 #[cfg(feature = "ssr")]
 pub use store::{
-    change_own_password, create, list, logout_everywhere, reset_password, set_disabled, set_role,
+    change_own_password, create, ids, list, logout_everywhere, reset_password, set_disabled,
+    set_role,
 };
 
 #[cfg(feature = "ssr")]
@@ -113,6 +114,13 @@ mod store {
     use crate::error::AppError;
     use crate::state::AppState;
     use sqlx::Row;
+
+    /// Every operator's id.
+    pub async fn ids(pool: &crate::database::Pool) -> Result<Vec<i64>, sqlx::Error> {
+        sqlx::query_scalar("SELECT id FROM operators")
+            .fetch_all(pool)
+            .await
+    }
 
     pub async fn list(state: &AppState, actor: &Actor) -> Result<Vec<OperatorAccount>, AppError> {
         actor.require(Permission::OperatorsManage)?;

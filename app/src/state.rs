@@ -40,6 +40,8 @@ pub struct AppState {
     /// The id of an operator some of whose sessions just ended: their open event streams
     /// check their session and close.
     pub sessions_ended: broadcast::Sender<i64>,
+    /// How this replica hears the others on PostgreSQL (or `Embedded` on SQLite).
+    pub replication: Arc<crate::replication::Replication>,
     /// An argon2id hash checked when a login names no operator, so timing does not tell.
     pub dummy_password_hash: Arc<str>,
 }

@@ -12,6 +12,7 @@ pub use http::access;
 use app::break_glass::service::BreakGlassService;
 use app::clock::SharedClock;
 use app::events::EventHub;
+use app::replication::Replication;
 use app::state::{AppState, Settings};
 use config::Config;
 use leptos::config::LeptosOptions;
@@ -82,10 +83,21 @@ pub async fn start(
     let shield_mode = app::shield::mode::load(&pool)
         .await
         .map_err(StartError::Database)?;
+    let replication = Arc::new(match app::database::Store::of_url(&config.database_url) {
+        Some(app::database::Store::Postgres) => Replication::postgres(&config.database_url),
+        _ => Replication::embedded(),
+    });
+    // Listening starts before the state is read, so no change falls between the two.
+    let notices = replication.connect().await.map_err(StartError::Database)?;
     let events = EventHub::new(1024);
-    let break_glass = BreakGlassService::load(pool.clone(), clock.clone(), events.clone())
-        .await
-        .map_err(StartError::Database)?;
+    let break_glass = BreakGlassService::load(
+        pool.clone(),
+        clock.clone(),
+        events.clone(),
+        replication.subscribe(),
+    )
+    .await
+    .map_err(StartError::Database)?;
     let shield = Arc::new(app::shield::Shield::builtin());
     let watcher = app::watcher::service::Watcher::load(
         pool.clone(),
@@ -120,10 +132,15 @@ pub async fn start(
         shutdown: shutdown_rx.clone(),
         sessions_ended: tokio::sync::broadcast::channel(64).0,
         api_keys: Arc::default(),
+        replication: replication.clone(),
         dummy_password_hash: Arc::from(app::auth::hash_password("no such operator")),
     };
     tokio::spawn(break_glass.run_expiry_timer(shutdown_rx.clone()));
     tokio::spawn(watcher.run(shutdown_rx.clone()));
+    if let Some(notices) = notices {
+        let state = state.clone();
+        tokio::spawn(async move { replication.run(state, notices).await });
+    }
     let router = http::router(state.clone(), gateway::Gateway::new(state.clone(), config));
     let mut stop = shutdown_rx;
     let task = tokio::spawn(async move {

@@ -2,7 +2,7 @@
 //! expiry timer. Every transition goes through here, whether it comes from the JSON API, a
 //! server function or the clock.
 
-use super::machine::{Change, EndKind, Ended, Lifecycle, Refusal};
+use super::machine::{Change, EndKind, Ended, Lifecycle, Refusal, COOL_DOWN};
 use super::status::{active_minutes, seconds_until, ActivatedWindow};
 use super::store::{self, InsertRefused};
 use super::{Activation, BreakGlassStatus, DeactivationSummary};
@@ -13,6 +13,7 @@ use crate::clock::SharedClock;
 use crate::database::Pool;
 use crate::error::AppError;
 use crate::events::{EventHub, ServerEvent, StateChange, StateEvent};
+use crate::replication::Link;
 use crate::time_format;
 use crate::traffic;
 use chrono::{DateTime, SubsecRound, Utc};
@@ -29,6 +30,8 @@ pub struct BreakGlassService {
     lifecycle: Mutex<Lifecycle>,
     /// The committed state, for readers that must not wait (status, SSE, the gateway).
     current: watch::Sender<Lifecycle>,
+    /// Whether this replica hears the others (see `replication`); activation waits for it.
+    link: watch::Receiver<Link>,
 }
 
 impl BreakGlassService {
@@ -38,6 +41,7 @@ impl BreakGlassService {
         pool: Pool,
         clock: SharedClock,
         events: EventHub,
+        link: watch::Receiver<Link>,
     ) -> Result<Arc<Self>, sqlx::Error> {
         let stored = store::load(&pool).await?;
         let service = Arc::new(Self {
@@ -46,6 +50,7 @@ impl BreakGlassService {
             events,
             lifecycle: Mutex::new(stored.clone()),
             current: watch::channel(stored).0,
+            link,
         });
         service.advance().await?;
         Ok(service)
@@ -79,6 +84,17 @@ impl BreakGlassService {
             self.record_denied(actor, Self::denial(&activation, &e))
                 .await?;
             return Err(e);
+        }
+        if self.link.borrow().degraded() {
+            // Another replica may have activated unheard: only the database can say, and
+            // this replica cannot hear it. The attempt is audited if the store is reachable.
+            let denied = self
+                .record_denied(actor, Self::denial(&activation, &AppError::Degraded))
+                .await;
+            if let Err(e) = denied {
+                tracing::warn!(error = %e, "a refused activation could not be audited");
+            }
+            return Err(AppError::Degraded);
         }
         let mut lifecycle = self.lifecycle.lock().await;
         let now = self.now();
@@ -139,7 +155,7 @@ impl BreakGlassService {
         tx.commit().await?;
         let activated = ActivatedWindow::new(id, &window);
         self.commit_state(&mut lifecycle, Lifecycle::Active(window));
-        self.publish_change(StateChange::Activated);
+        self.publish_change(Some(StateChange::Activated));
         self.events.publish(&ServerEvent::Alert(alert));
         Ok(activated)
     }
@@ -159,12 +175,11 @@ impl BreakGlassService {
             .await?
         else {
             // Another writer closed it first: take the stored truth.
-            *lifecycle = store::load(&self.pool).await?;
-            self.current.send_replace(lifecycle.clone());
+            self.adopt_stored(&mut lifecycle, now).await?;
             return Err(AppError::NotActive);
         };
         self.commit_state(&mut lifecycle, Lifecycle::after_end(now));
-        self.publish_change(StateChange::Deactivated);
+        self.publish_change(Some(StateChange::Deactivated));
         Ok(DeactivationSummary {
             duration_actual_minutes: active_minutes(ended.window.activated_at, ended.ended_at),
             unscanned_traffic: unscanned,
@@ -222,8 +237,14 @@ impl BreakGlassService {
         for change in &changes {
             match change {
                 Change::Expired(ended) => {
-                    // `None`: another writer recorded this expiry; record nothing twice.
-                    self.record_end(ended, audit::SYSTEM, None).await?;
+                    if self.record_end(ended, audit::SYSTEM, None).await?.is_none() {
+                        // Another writer ended it: a replica whose timer fired too (then the
+                        // store agrees with this tick), or a deactivation not heard of yet.
+                        let (stored, _) = store::load(&self.pool).await?.tick(now);
+                        if stored != next {
+                            return self.adopt_stored(lifecycle, now).await;
+                        }
+                    }
                     published.push(StateChange::Expired);
                 }
                 Change::CoolDownOver => published.push(StateChange::CoolDownOver),
@@ -231,8 +252,40 @@ impl BreakGlassService {
         }
         self.commit_state(lifecycle, next);
         for change in published {
-            self.publish_change(change);
+            self.publish_change(Some(change));
         }
+        Ok(())
+    }
+
+    /// Catches up with changes made by other replicas: reads the stored state and, if it
+    /// differs from this replica's, takes it and tells the tabs. Called when a notification
+    /// arrives and after a reconnection, whatever was missed in between.
+    pub async fn resync(&self) -> Result<(), sqlx::Error> {
+        let mut lifecycle = self.lifecycle.lock().await;
+        let now = self.now();
+        self.adopt_stored(&mut lifecycle, now).await
+    }
+
+    async fn adopt_stored(
+        &self,
+        lifecycle: &mut Lifecycle,
+        now: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        let (mine, _) = lifecycle.tick(now);
+        let stored = store::load(&self.pool).await?;
+        let (stored_now, due) = stored.tick(now);
+        if stored_now == mine {
+            return Ok(());
+        }
+        let change = adopted_change(&mine, &stored_now);
+        // An expiry that nobody has recorded yet stays due, for the timer to record.
+        let next = if due.iter().any(|c| matches!(c, Change::Expired(_))) {
+            stored
+        } else {
+            stored_now
+        };
+        self.commit_state(lifecycle, next);
+        self.publish_change(change);
         Ok(())
     }
 
@@ -343,8 +396,9 @@ impl BreakGlassService {
         })
     }
 
-    /// After the database refused what the in-memory state allowed, reload the stored truth
-    /// and say why the activation was refused.
+    /// After the database refused what the in-memory state allowed (another replica or request
+    /// got there first), take the stored truth, tell the tabs, and say why the activation was
+    /// refused.
     async fn resync_after(
         &self,
         refused: InsertRefused,
@@ -354,22 +408,17 @@ impl BreakGlassService {
         if let InsertRefused::Db(e) = refused {
             return e.into();
         }
-        match store::load(&self.pool).await {
-            Ok(stored) => {
-                let (stored, _) = stored.tick(now);
-                let refusal = match &stored {
-                    Lifecycle::Active(w) => Refusal::AlreadyActive {
-                        expires_at: w.expires_at,
-                    },
-                    Lifecycle::CoolingDown { until } => Refusal::CoolingDown { until: *until },
-                    Lifecycle::Inactive => return AppError::Internal,
-                };
-                *lifecycle = stored;
-                self.current.send_replace(lifecycle.clone());
-                refusal_error(refusal, now)
-            }
-            Err(e) => e.into(),
+        if let Err(e) = self.adopt_stored(lifecycle, now).await {
+            return e.into();
         }
+        let refusal = match &*lifecycle {
+            Lifecycle::Active(w) => Refusal::AlreadyActive {
+                expires_at: w.expires_at,
+            },
+            Lifecycle::CoolingDown { until } => Refusal::CoolingDown { until: *until },
+            Lifecycle::Inactive => return AppError::Internal,
+        };
+        refusal_error(refusal, now)
     }
 
     fn commit_state(&self, lifecycle: &mut Lifecycle, next: Lifecycle) {
@@ -379,12 +428,29 @@ impl BreakGlassService {
 
     /// Publishes the committed state. `server_time` is read now, at publication, not at the
     /// transition: tabs derive their clock offset from it, and the commit took time.
-    fn publish_change(&self, change: StateChange) {
+    fn publish_change(&self, change: Option<StateChange>) {
         let status = BreakGlassStatus::of(&self.current.borrow(), self.now());
-        self.events.publish(&ServerEvent::State(StateEvent {
-            change: Some(change),
-            status,
-        }));
+        self.events
+            .publish(&ServerEvent::State(StateEvent { change, status }));
+    }
+}
+
+/// What tabs are told when the stored state replaces `before`, both ticked to now: the change
+/// that leads from one to the other, or `None` when several happened unheard and only the
+/// new status can be shown.
+fn adopted_change(before: &Lifecycle, after: &Lifecycle) -> Option<StateChange> {
+    match (before, after) {
+        (Lifecycle::Active(was), Lifecycle::Active(now)) if was == now => None,
+        (_, Lifecycle::Active(_)) => Some(StateChange::Activated),
+        (Lifecycle::Active(window), Lifecycle::CoolingDown { until }) => {
+            if *until - COOL_DOWN >= window.expires_at {
+                Some(StateChange::Expired)
+            } else {
+                Some(StateChange::Deactivated)
+            }
+        }
+        (Lifecycle::CoolingDown { .. }, Lifecycle::Inactive) => Some(StateChange::CoolDownOver),
+        _ => None,
     }
 }
 

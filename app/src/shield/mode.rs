@@ -31,7 +31,7 @@ impl ShieldMode {
 }
 
 #[cfg(feature = "ssr")]
-pub use store::{load, set};
+pub use store::{load, set, SETTING};
 
 #[cfg(feature = "ssr")]
 mod store {
@@ -42,7 +42,8 @@ mod store {
     use crate::error::AppError;
     use crate::state::AppState;
 
-    const SETTING: &str = "shield_mode";
+    /// The name of the setting that holds the mode.
+    pub const SETTING: &str = "shield_mode";
 
     pub async fn load(pool: &Pool) -> Result<ShieldMode, sqlx::Error> {
         Ok(crate::settings::get(pool, SETTING)

@@ -11,26 +11,37 @@ pub async fn live() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
-/// `GET /readyz`: the store answers within a second; 503 otherwise, so that a load balancer
-/// sends traffic elsewhere.
+/// `GET /readyz`: the store answers within a second and, with several replicas, this one
+/// hears the others; 503 otherwise (`degraded`), so that a load balancer prefers the replicas
+/// that know the current break-glass state.
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    let link = state.replication.link();
     let probe = sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(&state.pool);
-    match tokio::time::timeout(Duration::from_secs(1), probe).await {
-        Ok(Ok(_)) => (
-            StatusCode::OK,
-            Json(serde_json::json!({ "status": "ready", "database": "ok" })),
-        ),
+    let database = match tokio::time::timeout(Duration::from_secs(1), probe).await {
+        Ok(Ok(_)) => "ok",
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: the database does not answer");
-            not_ready("unreachable")
+            "unreachable"
         }
-        Err(_) => not_ready("timed out"),
-    }
-}
-
-fn not_ready(database: &str) -> (StatusCode, Json<serde_json::Value>) {
+        Err(_) => "timed out",
+    };
+    let ready = database == "ok" && !link.degraded();
+    let status = match (ready, link.degraded()) {
+        (true, _) => "ready",
+        (false, true) => "degraded",
+        (false, false) => "not_ready",
+    };
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (
-        StatusCode::SERVICE_UNAVAILABLE,
-        Json(serde_json::json!({ "status": "not_ready", "database": database })),
+        code,
+        Json(serde_json::json!({
+            "status": status,
+            "database": database,
+            "replication": link.as_str(),
+        })),
     )
 }

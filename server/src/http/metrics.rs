@@ -17,12 +17,15 @@ pub async fn render(
     reader.require_scope(app::api_keys::Scope::BreakGlassRead)?;
     let status = state.break_glass.status();
     let watcher = state.watcher.status();
+    // A replica that cannot reach the store still reports what it knows; the alert counts,
+    // which only the store has, are left out then.
     let open_alerts: Vec<(String, i64)> = sqlx::query_as(
         "SELECT severity, COUNT(*) FROM alerts WHERE status != 'RESOLVED' GROUP BY severity",
     )
     .fetch_all(&state.pool)
     .await
-    .map_err(app::error::AppError::from)?;
+    .inspect_err(|e| tracing::warn!(error = %e, "metrics: alert counts unavailable"))
+    .unwrap_or_default();
     let mut out = String::new();
     let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, f64)]| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -46,6 +49,12 @@ pub async fn render(
         "gauge",
         "Seconds until an active break-glass window expires",
         &[("", status.remaining_seconds as f64)],
+    );
+    metric(
+        "breakglass_degraded",
+        "gauge",
+        "1 while this replica has lost its PostgreSQL notification link (activation refused)",
+        &[("", f64::from(u8::from(state.replication.link().degraded())))],
     );
     metric(
         "breakglass_event_subscribers",

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod postgres;
+pub mod replica;
 pub mod upstream;
 
 use app::clock::ManualClock;

@@ -62,7 +62,9 @@ fn is_root() -> bool {
 
 impl Postgres {
     pub async fn start() -> Self {
-        let name = format!("breakglass_test_{}", std::process::id());
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("breakglass_test_{}_{n}", std::process::id());
         if let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") {
             create_database(&admin_url, &name).await;
             return Self {
@@ -93,7 +95,7 @@ impl Postgres {
         let port = free_port();
         let options = format!(
             "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={} \
-             -c fsync=off -c full_page_writes=off",
+             -c fsync=off -c full_page_writes=off -c max_connections=200",
             dir.path().display()
         );
         let status = command(&bin, "pg_ctl", run_as.as_deref())

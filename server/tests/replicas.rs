@@ -1,0 +1,362 @@
+//! Several replicas on one PostgreSQL database: real `breakglass` processes, a real PostgreSQL
+//! server, stub upstreams, all on 127.0.0.1. Break-glass state is one truth across replicas:
+//! what one does, the others' event streams and gateways follow; racing replicas let one
+//! activation win and record one expiry; a restarted replica comes back in the window; a
+//! replica cut off from the database refuses to activate and catches up on reconnecting.
+
+mod support;
+
+use sqlx::Row;
+use support::postgres::Postgres;
+use support::replica::{Relay, Replica};
+use support::upstream::Upstream;
+use support::*;
+
+struct Cluster {
+    pg: Postgres,
+    upstream: Upstream,
+}
+
+impl Cluster {
+    async fn start() -> Cluster {
+        Cluster {
+            pg: Postgres::start().await,
+            upstream: Upstream::start("upstream").await,
+        }
+    }
+
+    async fn replica(&self) -> Replica {
+        Replica::start(&self.pg.url, &self.upstream.url).await
+    }
+
+    async fn db(&self) -> app::database::Pool {
+        app::database::connect(&self.pg.url).await.unwrap()
+    }
+}
+
+async fn activate(client: &reqwest::Client, replica: &Replica) -> reqwest::Response {
+    client
+        .post(replica.url("/api/break-glass/activate"))
+        .json(&activation("LiteLLM is down for everyone", 30))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn status(client: &reqwest::Client, replica: &Replica) -> serde_json::Value {
+    client
+        .get(replica.url("/api/break-glass/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn create_key(client: &reqwest::Client, replica: &Replica) -> String {
+    let res = client
+        .post(replica.url("/api/keys"))
+        .json(&serde_json::json!({"name": "fleet", "scopes": ["gateway", "break_glass:read"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let body: serde_json::Value = res.json().await.unwrap();
+    body["secret"].as_str().unwrap().to_owned()
+}
+
+/// One chat call through `replica`'s gateway; returns the verdict and source of its traffic
+/// record (the newest: calls are made one at a time).
+async fn chat(db: &app::database::Pool, replica: &Replica, key: &str, prompt: &str) -> String {
+    let res = reqwest::Client::new()
+        .post(replica.url("/v1/chat/completions"))
+        .bearer_auth(key)
+        .json(&serde_json::json!({
+            "model": "gpt-4o-mini",
+            "messages": [{"role": "user", "content": prompt}],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let row = sqlx::query("SELECT verdict, source FROM traffic ORDER BY id DESC LIMIT 1")
+        .fetch_one(db)
+        .await
+        .unwrap();
+    let (verdict, source): (String, String) = (row.get("verdict"), row.get("source"));
+    format!("{verdict}/{source}")
+}
+
+async fn count(db: &app::database::Pool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(db).await.unwrap()
+}
+
+#[tokio::test]
+async fn an_activation_on_one_replica_reaches_the_others_stream_and_gateway() {
+    let cluster = Cluster::start().await;
+    let db = cluster.db().await;
+    let (a, b) = (cluster.replica().await, cluster.replica().await);
+    let (on_a, on_b) = (a.admin().await, b.admin().await);
+    let key = create_key(&on_a, &a).await;
+    let mut stream_b = SseReader::open(&on_b, &b.url("/api/events")).await;
+    assert_eq!(
+        stream_b.next_named("state").await.data["status"]["state"],
+        "inactive"
+    );
+    assert_eq!(
+        chat(&db, &b, &key, "before the glass").await,
+        "ALLOW/litellm"
+    );
+
+    assert_eq!(activate(&on_a, &a).await.status(), 200);
+
+    let seen = stream_b.next_named("state").await;
+    assert_eq!(seen.data["change"], "activated");
+    assert_eq!(seen.data["status"]["state"], "active");
+    let alert = stream_b.next_named("alert").await;
+    assert_eq!(alert.data["severity"], "CRITICAL");
+    assert_eq!(status(&on_b, &b).await["state"], "active");
+    assert_eq!(
+        chat(&db, &b, &key, "during the glass").await,
+        "BYPASSED/break-glass"
+    );
+
+    // And back: B deactivates (with less privilege it could, too); A's tabs hear it.
+    let mut stream_a = SseReader::open(&on_a, &a.url("/api/events")).await;
+    assert_eq!(
+        stream_a.next_named("state").await.data["status"]["state"],
+        "active"
+    );
+    let res = on_b
+        .post(b.url("/api/break-glass/deactivate"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        stream_a.next_named("state").await.data["change"],
+        "deactivated"
+    );
+    assert_eq!(
+        chat(&db, &a, &key, "after the glass").await,
+        "ALLOW/litellm"
+    );
+    // The deactivation alert reaches the other replica's tabs once, not twice.
+    let ended = stream_a.next_named("alert").await;
+    assert_eq!(ended.data["title"], "Break-Glass Deactivated");
+}
+
+#[tokio::test]
+async fn racing_activations_on_two_replicas_let_exactly_one_win() {
+    let cluster = Cluster::start().await;
+    let db = cluster.db().await;
+    let (a, b) = (cluster.replica().await, cluster.replica().await);
+    let (on_a, on_b) = (a.admin().await, b.admin().await);
+    let attempts = (0..20).map(|i| {
+        let (client, replica) = if i % 2 == 0 { (&on_a, &a) } else { (&on_b, &b) };
+        async move { activate(client, replica).await.status().as_u16() }
+    });
+    let mut codes = futures::future::join_all(attempts).await;
+    codes.sort();
+    assert_eq!(codes.iter().filter(|c| **c == 200).count(), 1, "{codes:?}");
+    assert!(codes.iter().all(|c| *c == 200 || *c == 409), "{codes:?}");
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM break_glass_windows").await,
+        1
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'break_glass.activate'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM alerts WHERE severity = 'CRITICAL'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(status(&on_a, &a).await["state"], "active");
+    assert_eq!(status(&on_b, &b).await["state"], "active");
+}
+
+#[tokio::test]
+async fn when_every_replicas_timer_fires_one_expiry_is_recorded() {
+    let cluster = Cluster::start().await;
+    let db = cluster.db().await;
+    let replicas = [
+        cluster.replica().await,
+        cluster.replica().await,
+        cluster.replica().await,
+    ];
+    let mut streams = Vec::new();
+    for r in &replicas {
+        let mut s = SseReader::open(&r.admin().await, &r.url("/api/events")).await;
+        s.next_named("state").await;
+        streams.push(s);
+    }
+    // A window opened (by a replica) nearly 15 minutes ago: it expires in two seconds.
+    let now = chrono::Utc::now().timestamp_millis();
+    let activated_at = now - 15 * 60_000 + 2_000;
+    sqlx::query(
+        "INSERT INTO break_glass_windows \
+         (activated_at, expires_at, duration_minutes, reason, activated_by) \
+         VALUES ($1, $2, 15, 'LiteLLM is down for everyone', 'admin')",
+    )
+    .bind(activated_at)
+    .bind(activated_at + 15 * 60_000)
+    .execute(&db)
+    .await
+    .unwrap();
+
+    for s in &mut streams {
+        assert_eq!(s.next_named("state").await.data["change"], "activated");
+    }
+    // Each replica's tabs hear the expiry and its one alert, in whichever order they come.
+    for s in &mut streams {
+        let (mut changes, mut alerts) = (Vec::new(), Vec::new());
+        while changes.is_empty() || alerts.is_empty() {
+            let e = s.next().await.expect("stream still open");
+            match e.event.as_str() {
+                "state" => changes.push(e.data),
+                "alert" => alerts.push(e.data["title"].clone()),
+                _ => {}
+            }
+        }
+        assert_eq!(changes[0]["change"], "expired");
+        assert_eq!(changes[0]["status"]["state"], "cooling_down");
+        assert_eq!(alerts, ["Break-Glass Expired"]);
+    }
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM break_glass_windows WHERE end_kind = 'expired'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'break_glass.expire'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM alerts WHERE title = 'Break-Glass Expired'"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_replica_restarted_during_a_window_comes_back_bypassing() {
+    let cluster = Cluster::start().await;
+    let db = cluster.db().await;
+    let (a, b) = (cluster.replica().await, cluster.replica().await);
+    let on_a = a.admin().await;
+    let key = create_key(&on_a, &a).await;
+    assert_eq!(activate(&on_a, &a).await.status(), 200);
+    let expires_at = status(&on_a, &a).await["expires_at"].clone();
+
+    b.kill().await;
+    let b = cluster.replica().await;
+    let on_b = b.admin().await;
+    let mut stream = SseReader::open(&on_b, &b.url("/api/events")).await;
+    let snapshot = stream.next_named("state").await;
+    assert_eq!(snapshot.data["status"]["state"], "active");
+    assert_eq!(snapshot.data["status"]["expires_at"], expires_at);
+    assert_eq!(
+        chat(&db, &b, &key, "after the restart").await,
+        "BYPASSED/break-glass"
+    );
+}
+
+#[tokio::test]
+async fn a_replica_cut_off_from_the_database_refuses_to_activate_and_catches_up() {
+    let cluster = Cluster::start().await;
+    let db = cluster.db().await;
+    let pg_addr = {
+        let port = cluster.pg.url.rsplit_once(':').unwrap().1;
+        let port: u16 = port.split('/').next().unwrap().parse().unwrap();
+        std::net::SocketAddr::from(([127, 0, 0, 1], port))
+    };
+    let relay = Relay::start(pg_addr).await;
+    let via_relay = cluster.pg.url.replace(
+        &format!(":{}/", pg_addr.port()),
+        &format!(":{}/", relay.port),
+    );
+    let a = cluster.replica().await;
+    let b = Replica::start(&via_relay, &cluster.upstream.url).await;
+    let (on_a, on_b) = (a.admin().await, b.admin().await);
+    let key = create_key(&on_a, &a).await;
+    let metrics = |r: &Replica| {
+        let (url, key) = (r.url("/metrics"), key.clone());
+        async move {
+            let res = reqwest::Client::new()
+                .get(url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+            res.text().await.unwrap()
+        }
+    };
+    // B has seen the key, so it can answer it without the database.
+    assert!(metrics(&b).await.contains("breakglass_degraded 0"));
+    let mut stream = SseReader::open(&on_b, &b.url("/api/events")).await;
+    stream.next_named("state").await;
+
+    relay.cut();
+    let ready = |r: &Replica| {
+        let url = r.url("/readyz");
+        async move {
+            reqwest::get(url)
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    eventually("B reports it is degraded", || async {
+        ready(&b).await["status"] == "degraded"
+    })
+    .await;
+    assert_eq!(ready(&a).await["status"], "ready");
+    let refused = activate(&on_b, &b).await;
+    assert_eq!(refused.status(), 503);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "degraded");
+    // A activates meanwhile; B, deaf, still serves its last known state.
+    assert_eq!(activate(&on_a, &a).await.status(), 200);
+    let seen = metrics(&b).await;
+    assert!(seen.contains("breakglass_degraded 1"), "{seen}");
+    assert!(
+        seen.contains("breakglass_state{state=\"inactive\"} 1"),
+        "{seen}"
+    );
+
+    relay.restore();
+    // B reconnects and reads what it missed: no notice of it will ever come.
+    let caught_up = stream.next_named("state").await;
+    assert_eq!(caught_up.data["change"], "activated");
+    eventually("B is ready again", || async {
+        ready(&b).await["status"] == "ready"
+    })
+    .await;
+    assert_eq!(
+        chat(&db, &b, &key, "after the outage").await,
+        "BYPASSED/break-glass"
+    );
+}
