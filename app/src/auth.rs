@@ -292,7 +292,7 @@ mod server {
             )
             .bind(failures)
             .bind(locked_until)
-            .bind(lockout == Lockout::Disable)
+            .bind(i64::from(lockout == Lockout::Disable))
             .bind(id)
             .execute(&mut *tx)
             .await?;

@@ -275,7 +275,7 @@ mod store {
             "UPDATE operators SET disabled = $1, failed_logins = 0, locked_until = NULL \
              WHERE id = $2",
         )
-        .bind(disabled)
+        .bind(i64::from(disabled))
         .bind(id)
         .execute(&mut *tx)
         .await?;

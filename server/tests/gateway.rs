@@ -68,7 +68,7 @@ impl Setup {
         (res.status().as_u16(), res.json().await.unwrap())
     }
 
-    async fn rows(&self) -> Vec<sqlx::sqlite::SqliteRow> {
+    async fn rows(&self) -> Vec<app::database::Row> {
         sqlx::query("SELECT * FROM traffic ORDER BY id")
             .fetch_all(&self.server.db().await)
             .await

@@ -27,7 +27,7 @@ async fn seeded() -> (tempfile::TempDir, TestServer, reqwest::Client) {
     for (minute, source, model, verdict, score) in ROWS {
         sqlx::query(
             "INSERT INTO traffic (at, source, model, provider, verdict, score, http_status, request_id) \
-             VALUES (?, ?, ?, 'openai', ?, ?, 200, ?)",
+             VALUES ($1, $2, $3, 'openai', $4, $5, 200, $6)",
         )
         .bind(T0 + minute * 60_000)
         .bind(source)

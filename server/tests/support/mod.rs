@@ -1,4 +1,8 @@
-//! A real server on 127.0.0.1 with a random port, a fresh SQLite file and a manual clock.
+//! A real server on 127.0.0.1 with a random port, a fresh database and a manual clock.
+//!
+//! The database is a SQLite file by default. With `TEST_STORE=postgres` the same tests run on
+//! PostgreSQL: each test's database path names a database of its own on the server that
+//! `TEST_POSTGRES_URL` points at (`.ci/test` starts a throwaway one).
 
 #![allow(dead_code)]
 
@@ -22,9 +26,61 @@ pub struct TestServer {
     pub db_path: PathBuf,
 }
 
+/// Whether these tests run on PostgreSQL (`TEST_STORE=postgres`) rather than SQLite.
+pub fn on_postgres() -> bool {
+    match std::env::var("TEST_STORE").as_deref() {
+        Ok("postgres") => true,
+        Ok("sqlite") | Err(_) => false,
+        Ok(other) => panic!("TEST_STORE must be sqlite or postgres, not {other:?}"),
+    }
+}
+
+fn postgres_server() -> String {
+    std::env::var("TEST_POSTGRES_URL").expect(
+        "TEST_STORE=postgres needs TEST_POSTGRES_URL (a server where tests may create databases)",
+    )
+}
+
+/// The database name that stands for `db_path` on PostgreSQL.
+fn postgres_name(db_path: &Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    db_path.hash(&mut h);
+    format!("breakglass_{:016x}", h.finish())
+}
+
+/// The store URL for the test database at `db_path`.
+pub fn database_url(db_path: &Path) -> String {
+    if on_postgres() {
+        postgres::with_database(&postgres_server(), &postgres_name(db_path))
+    } else {
+        format!("sqlite://{}", db_path.display())
+    }
+}
+
+/// Creates the PostgreSQL database for `db_path` the first time (a SQLite file creates itself).
+pub async fn prepare_database(db_path: &Path) {
+    if !on_postgres() {
+        return;
+    }
+    let name = postgres_name(db_path);
+    let admin = postgres_server();
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+        .await
+        .unwrap();
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_optional(&mut conn)
+        .await
+        .unwrap();
+    if exists.is_none() {
+        postgres::create_database(&admin, &name).await;
+    }
+}
+
 pub fn config(db_path: &Path, extra: &[(&str, String)]) -> Config {
     Config::from_lookup(|k| match k {
-        "DATABASE_URL" => Some(format!("sqlite://{}", db_path.display())),
+        "DATABASE_URL" => Some(database_url(db_path)),
         "BREAKGLASS_ADMIN_PASSWORD" => Some(ADMIN_PASSWORD.to_owned()),
         "LEPTOS_SITE_ADDR" => Some("127.0.0.1:0".to_owned()),
         // Never the real ~/.openclaw: a directory next to the test's database.
@@ -46,6 +102,7 @@ impl TestServer {
         clock: Arc<ManualClock>,
         extra: &[(&str, String)],
     ) -> Self {
+        prepare_database(db_path).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let running = server::start(&config(db_path, extra), clock.clone(), listener)
             .await
@@ -139,9 +196,9 @@ impl TestServer {
         assert_eq!(res.status(), 200, "setting the shield mode to {mode}");
     }
 
-    /// A second connection to the same SQLite file, to seed and inspect rows.
-    pub async fn db(&self) -> sqlx::SqlitePool {
-        sqlx::SqlitePool::connect(&format!("sqlite://{}", self.db_path.display()))
+    /// A second pool on the same database, to seed and inspect rows.
+    pub async fn db(&self) -> app::database::Pool {
+        app::database::connect(&database_url(&self.db_path))
             .await
             .unwrap()
     }

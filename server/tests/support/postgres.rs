@@ -122,12 +122,12 @@ impl Postgres {
     }
 }
 
-fn with_database(url: &str, name: &str) -> String {
+pub fn with_database(url: &str, name: &str) -> String {
     let (base, _) = url.rsplit_once('/').expect("a URL with a database");
     format!("{base}/{name}")
 }
 
-async fn create_database(admin_url: &str, name: &str) {
+pub async fn create_database(admin_url: &str, name: &str) {
     use sqlx::Connection;
     let mut conn = sqlx::PgConnection::connect(admin_url).await.unwrap();
     sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
