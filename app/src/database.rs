@@ -127,8 +127,10 @@ impl Statement {
         self
     }
 
-    pub fn sql(&self) -> &str {
-        &self.sql
+    /// The same statement under `EXPLAIN`: its plan, to check which indexes it uses.
+    pub fn explain(mut self) -> Self {
+        self.sql.insert_str(0, "EXPLAIN ");
+        self
     }
 
     pub async fn fetch_all<'e, E>(self, executor: E) -> Result<Vec<Row>, sqlx::Error>

@@ -379,7 +379,8 @@ pub const SOURCE_WATCHER: &str = "session-watcher";
 
 #[cfg(feature = "ssr")]
 pub use store::{
-    chart, count_bypassed, insert, insert_new, page, record_from_row, NewTraffic, RECORD_COLUMNS,
+    chart, chart_statement, count_bypassed, insert, insert_new, page, page_statement,
+    record_from_row, NewTraffic, RECORD_COLUMNS,
 };
 
 /// Parses a record that another proxy sends to `POST /api/proxy/ingest`.
@@ -625,12 +626,8 @@ mod store {
         }
     }
 
-    /// The chart for `filter` (all verdicts; the verdict, score and cursor filters do not apply).
-    pub async fn chart(
-        pool: &Pool,
-        filter: &TrafficFilter,
-        now: DateTime<Utc>,
-    ) -> Result<Chart, sqlx::Error> {
+    /// The counts behind the chart: records per bucket and verdict.
+    pub fn chart_statement(filter: &TrafficFilter, now: DateTime<Utc>) -> Statement {
         let (from, to) = Chart::range(filter, now);
         let bucket_ms = Chart::bucket_minutes(from, to) * 60_000;
         let mut q = Statement::new("SELECT (at - ");
@@ -643,7 +640,17 @@ mod store {
             .push_bind(to_millis(to));
         push_origin(&mut q, filter);
         q.push(" GROUP BY bucket, verdict");
-        let rows = q.fetch_all(pool).await?;
+        q
+    }
+
+    /// The chart for `filter` (all verdicts; the verdict, score and cursor filters do not apply).
+    pub async fn chart(
+        pool: &Pool,
+        filter: &TrafficFilter,
+        now: DateTime<Utc>,
+    ) -> Result<Chart, sqlx::Error> {
+        let (from, to) = Chart::range(filter, now);
+        let rows = chart_statement(filter, now).fetch_all(pool).await?;
         let counts = rows.iter().filter_map(|r| {
             Some((
                 r.get::<i64, _>("bucket"),
@@ -691,8 +698,8 @@ mod store {
         })
     }
 
-    /// One page of records matching `filter`, newest (or highest score) first.
-    pub async fn page(pool: &Pool, filter: &TrafficFilter) -> Result<TrafficPage, sqlx::Error> {
+    /// The query for one page of records matching `filter` (one more than the page holds).
+    pub fn page_statement(filter: &TrafficFilter) -> Statement {
         let mut q = Statement::new(format!("SELECT {RECORD_COLUMNS} FROM traffic WHERE 1 = 1"));
         push_origin(&mut q, filter);
         if let Some(v) = filter.verdict {
@@ -729,7 +736,12 @@ mod store {
         });
         // One more than asked: whether a next page exists.
         q.push(" LIMIT ").push_bind(i64::from(filter.limit) + 1);
-        let rows = q.fetch_all(pool).await?;
+        q
+    }
+
+    /// One page of records matching `filter`, newest (or highest score) first.
+    pub async fn page(pool: &Pool, filter: &TrafficFilter) -> Result<TrafficPage, sqlx::Error> {
+        let rows = page_statement(filter).fetch_all(pool).await?;
         let mut records: Vec<TrafficRecord> = rows.iter().filter_map(record_from_row).collect();
         let next_cursor = (records.len() > filter.limit as usize).then(|| {
             records.truncate(filter.limit as usize);

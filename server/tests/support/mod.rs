@@ -8,6 +8,7 @@
 
 pub mod postgres;
 pub mod replica;
+pub mod traffic_seed;
 pub mod upstream;
 
 use app::clock::ManualClock;
