@@ -155,10 +155,11 @@ mod listener {
                 };
                 match current {
                     Ok(l) => {
+                        self.link.send_replace(Link::Connected);
                         if lost_at.take().is_some() {
                             tracing::info!("reconnected to PostgreSQL and caught up");
+                            state.break_glass.announce_link();
                         }
-                        self.link.send_replace(Link::Connected);
                         match follow(&state, l, &mut shutdown).await {
                             Ended::Shutdown => return,
                             Ended::Lost(why) => {
@@ -166,6 +167,7 @@ mod listener {
                                     serving the last known state, activation refused");
                                 lost_at = Some(state.clock.now());
                                 self.link.send_replace(Link::Disconnected);
+                                state.break_glass.announce_link();
                             }
                         }
                     }

@@ -334,6 +334,10 @@ async fn a_replica_cut_off_from_the_database_refuses_to_activate_and_catches_up(
     })
     .await;
     assert_eq!(ready(&a).await["status"], "ready");
+    // B's tabs are told, over the stream that B still serves.
+    let told = stream.next_named("state").await;
+    assert_eq!(told.data["status"]["degraded"], true);
+    assert_eq!(told.data["status"]["state"], "inactive");
     let refused = activate(&on_b, &b).await;
     assert_eq!(refused.status(), 503);
     let body: serde_json::Value = refused.json().await.unwrap();
@@ -351,6 +355,9 @@ async fn a_replica_cut_off_from_the_database_refuses_to_activate_and_catches_up(
     // B reconnects and reads what it missed: no notice of it will ever come.
     let caught_up = stream.next_named("state").await;
     assert_eq!(caught_up.data["change"], "activated");
+    let back = stream.next_named("state").await;
+    assert_eq!(back.data["status"]["degraded"], false);
+    assert_eq!(back.data["status"]["state"], "active");
     eventually("B is ready again", || async {
         ready(&b).await["status"] == "ready"
     })

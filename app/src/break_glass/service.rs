@@ -61,7 +61,15 @@ impl BreakGlassService {
     pub fn status(&self) -> BreakGlassStatus {
         let now = self.now();
         let (state, _) = self.current.borrow().tick(now);
-        BreakGlassStatus::of(&state, now)
+        BreakGlassStatus {
+            degraded: self.link.borrow().degraded(),
+            ..BreakGlassStatus::of(&state, now)
+        }
+    }
+
+    /// Tells the tabs that this replica's link changed (lost, or back and caught up).
+    pub fn announce_link(&self) {
+        self.publish_change(None);
     }
 
     /// Whether traffic bypasses the shield right now. Reads memory only: the gateway asks on
@@ -429,7 +437,7 @@ impl BreakGlassService {
     /// Publishes the committed state. `server_time` is read now, at publication, not at the
     /// transition: tabs derive their clock offset from it, and the commit took time.
     fn publish_change(&self, change: Option<StateChange>) {
-        let status = BreakGlassStatus::of(&self.current.borrow(), self.now());
+        let status = self.status();
         self.events
             .publish(&ServerEvent::State(StateEvent { change, status }));
     }

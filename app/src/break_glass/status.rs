@@ -26,6 +26,10 @@ pub struct BreakGlassStatus {
     pub cool_down_until: Option<DateTime<Utc>>,
     pub cool_down_remaining_seconds: i64,
     pub server_time: DateTime<Utc>,
+    /// This replica has lost its link to the others (see `replication`): what it shows may be
+    /// out of date, and it refuses to activate until it reconnects.
+    #[serde(default)]
+    pub degraded: bool,
 }
 
 /// Whole seconds from `now` to `until`, rounded up so that a countdown reaches 0 only at the end.
@@ -48,6 +52,7 @@ impl BreakGlassStatus {
             cool_down_until: None,
             cool_down_remaining_seconds: 0,
             server_time: now,
+            degraded: false,
         };
         match lifecycle {
             Lifecycle::Inactive => inactive,

@@ -50,6 +50,7 @@ fn BreakGlassCard() -> impl IntoView {
     let live = expect_context::<Live>();
     let dialog_open = RwSignal::new(false);
     let phase = move || live.status.get().map(|s| s.state);
+    let degraded = move || live.status.get().is_some_and(|s| s.degraded);
     let may_activate = move || {
         live.me
             .get()
@@ -101,11 +102,19 @@ fn BreakGlassCard() -> impl IntoView {
                 <button
                     class="break-glass-button"
                     data-testid="break-glass-button"
-                    disabled=move || phase() != Some(Phase::Inactive)
+                    disabled=move || phase() != Some(Phase::Inactive) || degraded()
                     on:click=move |_| dialog_open.set(true)
                 >
                     "BREAK-GLASS"
                 </button>
+            </Show>
+            <Show when=degraded>
+                <p class="hint-box" role="alert" data-testid="degraded">
+                    <strong>"This server has lost its connection to the database."</strong>
+                    " It cannot hear the other replicas, so the state above may be out of date, and "
+                    "it refuses to activate break-glass until it reconnects. Deactivating still works "
+                    "through any replica that can reach the database."
+                </p>
             </Show>
             <LiteLlmOutageHint/>
             <AwaitingReviews/>
