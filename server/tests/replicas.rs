@@ -202,9 +202,9 @@ async fn when_every_replicas_timer_fires_one_expiry_is_recorded() {
         s.next_named("state").await;
         streams.push(s);
     }
-    // A window opened (by a replica) nearly 15 minutes ago: it expires in two seconds.
+    // A window opened (by a replica) nearly 15 minutes ago: it expires in five seconds.
     let now = chrono::Utc::now().timestamp_millis();
-    let activated_at = now - 15 * 60_000 + 2_000;
+    let activated_at = now - 15 * 60_000 + 5_000;
     sqlx::query(
         "INSERT INTO break_glass_windows \
          (activated_at, expires_at, duration_minutes, reason, activated_by) \

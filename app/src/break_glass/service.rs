@@ -479,3 +479,68 @@ pub async fn recent_windows(
 ) -> Result<Vec<(ActivatedWindow, Option<DateTime<Utc>>)>, sqlx::Error> {
     store::recent(pool, limit).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::break_glass::machine::Window;
+    use crate::break_glass::{BypassDuration, Reason};
+
+    fn window(at: DateTime<Utc>) -> Window {
+        Window {
+            activated_at: at,
+            expires_at: at + chrono::TimeDelta::minutes(30),
+            duration: BypassDuration::parse(30).unwrap(),
+            reason: Reason::parse("LiteLLM is down for everyone").unwrap(),
+            activated_by: "admin".into(),
+        }
+    }
+
+    #[test]
+    fn a_state_read_from_the_store_is_announced_as_the_change_that_leads_to_it() {
+        let t0 = DateTime::from_timestamp_millis(1_800_000_000_000).unwrap();
+        let w = window(t0);
+        let active = Lifecycle::Active(w.clone());
+        let expired = Lifecycle::after_end(w.expires_at);
+        let deactivated = Lifecycle::after_end(t0 + chrono::TimeDelta::minutes(5));
+        let cases = [
+            (
+                Lifecycle::Inactive,
+                active.clone(),
+                Some(StateChange::Activated),
+            ),
+            (
+                deactivated.clone(),
+                active.clone(),
+                Some(StateChange::Activated),
+            ),
+            (
+                Lifecycle::Active(window(t0 - chrono::TimeDelta::hours(2))),
+                active.clone(),
+                Some(StateChange::Activated),
+            ),
+            (active.clone(), expired.clone(), Some(StateChange::Expired)),
+            (
+                active.clone(),
+                deactivated.clone(),
+                Some(StateChange::Deactivated),
+            ),
+            (
+                expired.clone(),
+                Lifecycle::Inactive,
+                Some(StateChange::CoolDownOver),
+            ),
+            (active.clone(), active.clone(), None),
+            // A whole window came and went unheard: only the status can be shown.
+            (Lifecycle::Inactive, deactivated, None),
+            (active, Lifecycle::Inactive, None),
+        ];
+        for (before, after, want) in cases {
+            assert_eq!(
+                adopted_change(&before, &after),
+                want,
+                "{before:?} -> {after:?}"
+            );
+        }
+    }
+}
