@@ -481,3 +481,38 @@ async fn shield_mode_revocations_logouts_and_traffic_are_shared_by_all_replicas(
         assert_ne!(e.event, "state", "no state after the session ended: {e:?}");
     }
 }
+
+#[tokio::test]
+async fn replicas_talk_to_postgres_over_tls_when_the_url_asks_for_it() {
+    use sqlx::Connection;
+    let pg = Postgres::start_tls().await;
+    let upstream = Upstream::start("upstream").await;
+    let plain = pg.url.replace("sslmode=require", "sslmode=disable");
+    assert!(
+        sqlx::PgConnection::connect(&plain).await.is_err(),
+        "the server refuses plain connections"
+    );
+    let (a, b) = (
+        Replica::start(&pg.url, &upstream.url).await,
+        Replica::start(&pg.url, &upstream.url).await,
+    );
+    let (on_a, on_b) = (a.admin().await, b.admin().await);
+    let mut stream = SseReader::open(&on_b, &b.url("/api/events")).await;
+    stream.next_named("state").await;
+    assert_eq!(activate(&on_a, &a).await.status(), 200);
+    assert_eq!(stream.next_named("state").await.data["change"], "activated");
+    let mut conn = sqlx::PgConnection::connect(&pg.url).await.unwrap();
+    let (connections, encrypted): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COUNT(*) FILTER (WHERE s.ssl) FROM pg_stat_activity a \
+         JOIN pg_stat_ssl s USING (pid) WHERE a.datname = current_database() \
+         AND a.pid <> pg_backend_pid()",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert!(
+        connections >= 4,
+        "both replicas' pools and listeners: {connections}"
+    );
+    assert_eq!(encrypted, connections);
+}

@@ -60,11 +60,15 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+fn database_name() -> String {
+    static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("breakglass_test_{}_{n}", std::process::id())
+}
+
 impl Postgres {
     pub async fn start() -> Self {
-        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let name = format!("breakglass_test_{}_{n}", std::process::id());
+        let name = database_name();
         if let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") {
             create_database(&admin_url, &name).await;
             return Self {
@@ -72,6 +76,16 @@ impl Postgres {
                 cluster: None,
             };
         }
+        Self::start_cluster(&name, false).await
+    }
+
+    /// A cluster of its own that accepts only TLS connections over TCP (a self-signed
+    /// certificate made here), with a URL that asks for TLS (`sslmode=require`).
+    pub async fn start_tls() -> Self {
+        Self::start_cluster(&database_name(), true).await
+    }
+
+    async fn start_cluster(name: &str, tls: bool) -> Self {
         let bin = server_bin();
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
@@ -93,11 +107,39 @@ impl Postgres {
             .unwrap();
         assert!(status.success(), "initdb");
         let port = free_port();
-        let options = format!(
+        let mut options = format!(
             "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={} \
              -c fsync=off -c full_page_writes=off -c max_connections=200",
             dir.path().display()
         );
+        if tls {
+            let status = command(Path::new("/usr/bin"), "openssl", run_as.as_deref())
+                .args([
+                    "req",
+                    "-new",
+                    "-x509",
+                    "-days",
+                    "1",
+                    "-nodes",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                ])
+                .arg("-keyout")
+                .arg(data.join("server.key"))
+                .arg("-out")
+                .arg(data.join("server.crt"))
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap();
+            assert!(status.success(), "openssl makes a certificate");
+            // Only TLS over TCP: a plain connection is refused.
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+            )
+            .unwrap();
+            options.push_str(" -c ssl=on");
+        }
         let status = command(&bin, "pg_ctl", run_as.as_deref())
             .args(["-D"])
             .arg(&data)
@@ -108,10 +150,11 @@ impl Postgres {
             .status()
             .unwrap();
         assert!(status.success(), "pg_ctl start");
-        let admin_url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
-        create_database(&admin_url, &name).await;
+        let query = if tls { "?sslmode=require" } else { "" };
+        let admin_url = format!("postgres://postgres@127.0.0.1:{port}/postgres{query}");
+        create_database(&admin_url, name).await;
         Self {
-            url: with_database(&admin_url, &name),
+            url: with_database(&admin_url, name),
             cluster: Some(Cluster {
                 bin,
                 data,
@@ -122,9 +165,11 @@ impl Postgres {
     }
 }
 
+/// `url` naming database `name` instead (its query, such as `sslmode`, kept).
 pub fn with_database(url: &str, name: &str) -> String {
-    let (base, _) = url.rsplit_once('/').expect("a URL with a database");
-    format!("{base}/{name}")
+    let (base, rest) = url.rsplit_once('/').expect("a URL with a database");
+    let query = rest.find('?').map_or("", |i| &rest[i..]);
+    format!("{base}/{name}{query}")
 }
 
 pub async fn create_database(admin_url: &str, name: &str) {
