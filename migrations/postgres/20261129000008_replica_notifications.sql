@@ -1,50 +1,31 @@
 -- Replicas on one database learn of each other's changes through NOTIFY on the channel
 -- `breakglass`, sent by these triggers when the writing transaction commits (so a rolled-back
--- change is never announced). Payloads name what changed; a replica reads the new state from
--- the tables, so a payload never has to carry it. SQLite serves one replica: no twin.
+-- change is never announced). A payload names what changed, `<kind>` or `<kind>:<id>`; a
+-- replica reads the new state from the tables, so a payload never carries it. SQLite serves
+-- one replica: no twin.
 
-CREATE FUNCTION breakglass_notify_state() RETURNS trigger LANGUAGE plpgsql AS $$
+-- breakglass_notify('<kind>'[, '<column whose value follows the kind>'])
+CREATE FUNCTION breakglass_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    payload text := TG_ARGV[0];
 BEGIN
-    PERFORM pg_notify('breakglass', 'state');
+    IF TG_NARGS > 1 THEN
+        payload := payload || ':' || (to_jsonb(CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END)
+            ->> TG_ARGV[1]);
+    END IF;
+    PERFORM pg_notify('breakglass', payload);
     RETURN NULL;
 END;
 $$;
+
 CREATE TRIGGER break_glass_windows_notify AFTER INSERT OR UPDATE ON break_glass_windows
-    FOR EACH STATEMENT EXECUTE FUNCTION breakglass_notify_state();
-
-CREATE FUNCTION breakglass_notify_alert() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('breakglass', 'alert:' || NEW.id);
-    RETURN NULL;
-END;
-$$;
+    FOR EACH STATEMENT EXECUTE FUNCTION breakglass_notify('state');
 CREATE TRIGGER alerts_notify AFTER INSERT ON alerts
-    FOR EACH ROW EXECUTE FUNCTION breakglass_notify_alert();
-
-CREATE FUNCTION breakglass_notify_setting() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('breakglass', 'setting:' || NEW.name);
-    RETURN NULL;
-END;
-$$;
+    FOR EACH ROW EXECUTE FUNCTION breakglass_notify('alert', 'id');
 CREATE TRIGGER settings_notify AFTER INSERT OR UPDATE ON settings
-    FOR EACH ROW EXECUTE FUNCTION breakglass_notify_setting();
-
-CREATE FUNCTION breakglass_notify_key_revoked() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('breakglass', 'key_revoked:' || NEW.id);
-    RETURN NULL;
-END;
-$$;
+    FOR EACH ROW EXECUTE FUNCTION breakglass_notify('setting', 'name');
 CREATE TRIGGER api_keys_notify_revoked AFTER UPDATE OF revoked_at ON api_keys
     FOR EACH ROW WHEN (OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL)
-    EXECUTE FUNCTION breakglass_notify_key_revoked();
-
-CREATE FUNCTION breakglass_notify_sessions_ended() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('breakglass', 'sessions_ended:' || OLD.operator_id);
-    RETURN NULL;
-END;
-$$;
+    EXECUTE FUNCTION breakglass_notify('key_revoked', 'id');
 CREATE TRIGGER sessions_notify_ended AFTER DELETE ON sessions
-    FOR EACH ROW EXECUTE FUNCTION breakglass_notify_sessions_ended();
+    FOR EACH ROW EXECUTE FUNCTION breakglass_notify('sessions_ended', 'operator_id');

@@ -15,6 +15,8 @@ async fn main() -> std::process::ExitCode {
         return std::process::ExitCode::from(2);
     }
     tracing_subscriber::fmt()
+        // Colours for a terminal only, not for a log file or journald.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,sqlx=warn".into()),

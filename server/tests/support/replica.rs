@@ -49,8 +49,14 @@ impl Replica {
                 break addr.to_owned();
             }
         };
-        // Keep reading stdout so the child never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        // Keep reading stdout so the child never blocks on a full pipe; its log (warnings and
+        // errors) goes to the test's output, shown when a test fails.
+        let name = base.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                eprintln!("[{name}] {line}");
+            }
+        });
         Replica {
             base,
             child,
