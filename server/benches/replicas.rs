@@ -10,6 +10,8 @@
 //!
 //! `cargo bench -p server --bench replicas`
 
+// The TLS cluster is for the tests.
+#[allow(dead_code)]
 #[path = "../tests/support/postgres.rs"]
 mod postgres;
 // The relay and the kill switch are for the tests.

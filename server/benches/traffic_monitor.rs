@@ -5,6 +5,8 @@
 //! `cargo bench -p server --bench traffic_monitor` (starts a throwaway PostgreSQL cluster, or
 //! uses `TEST_POSTGRES_URL`).
 
+// The TLS cluster is for the tests.
+#[allow(dead_code)]
 #[path = "../tests/support/postgres.rs"]
 mod postgres;
 #[path = "../tests/support/traffic_seed.rs"]
