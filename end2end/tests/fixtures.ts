@@ -12,8 +12,11 @@ export type Server = { url: string; process: ChildProcess; sessionsDir: string }
 const repo = resolve(__dirname, '..', '..');
 const target = process.env.CARGO_TARGET_DIR ?? join(repo, 'target');
 
-/** Starts the real breakglass binary on a free port of 127.0.0.1 with a fresh SQLite file. */
-async function startServer(dir: string, extraEnv: Record<string, string>): Promise<Server> {
+/**
+ * Starts the real breakglass binary on a free port of 127.0.0.1 with a fresh SQLite file in
+ * `dir`, unless `extraEnv` names another `DATABASE_URL`.
+ */
+export async function startServer(dir: string, extraEnv: Record<string, string>): Promise<Server> {
   const child = spawn(join(target, 'debug', 'breakglass'), [], {
     env: {
       ...process.env,
@@ -39,15 +42,20 @@ async function startServer(dir: string, extraEnv: Record<string, string>): Promi
   return { url, process: child, sessionsDir: join(dir, 'openclaw') };
 }
 
+/** Stops a server as an operator would (SIGINT) and waits for it to exit. */
+export async function stopServer(server: Server) {
+  const exited = new Promise((ok) => server.process.once('exit', ok));
+  server.process.kill('SIGINT');
+  await exited;
+}
+
 export const test = base.extend<{ server: Server; serverEnv: Record<string, string> }>({
   serverEnv: [{}, { option: true }],
   server: async ({ serverEnv }, use) => {
     const dir = mkdtempSync(join(tmpdir(), 'breakglass-e2e-'));
     const server = await startServer(dir, serverEnv);
     await use(server);
-    const exited = new Promise((ok) => server.process.once('exit', ok));
-    server.process.kill('SIGINT');
-    await exited;
+    await stopServer(server);
     rmSync(dir, { recursive: true, force: true });
   },
 });
