@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createServer, connect, Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,5 +58,65 @@ test('a tab on one replica shows the banner when another replica activates, and 
   } finally {
     for (const r of replicas) await stopServer(r);
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A TCP relay on 127.0.0.1 to `target`'s host and port that can cut every connection. */
+async function relayTo(target: URL) {
+  let cut = false;
+  const open = new Set<Socket>();
+  const server = createServer((inbound) => {
+    if (cut) return inbound.destroy();
+    const outbound = connect(Number(target.port), target.hostname);
+    for (const s of [inbound, outbound]) {
+      open.add(s);
+      s.on('close', () => open.delete(s));
+      s.on('error', () => s.destroy());
+    }
+    inbound.pipe(outbound).pipe(inbound);
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const port = (server.address() as { port: number }).port;
+  return {
+    port,
+    cut() {
+      cut = true;
+      for (const s of open) s.destroy();
+    },
+    restore() {
+      cut = false;
+    },
+    close() {
+      this.cut();
+      server.close();
+    },
+  };
+}
+
+test('a replica that loses its database says so and will not activate until it is back', async ({ page }) => {
+  const databaseUrl = new URL(freshDatabase());
+  const relay = await relayTo(databaseUrl);
+  const viaRelay = new URL(databaseUrl.toString());
+  viaRelay.port = String(relay.port);
+  const dir = mkdtempSync(join(tmpdir(), 'breakglass-replica-'));
+  const replica = await startServer(dir, { DATABASE_URL: viaRelay.toString() });
+  try {
+    await login(page, replica);
+    const button = page.getByRole('button', { name: 'BREAK-GLASS' });
+    await expect(button).toBeEnabled();
+    await expect(page.getByTestId('degraded')).toHaveCount(0);
+
+    relay.cut();
+    await expect(page.getByTestId('degraded')).toContainText('lost its connection to the database');
+    await expect(button).toBeDisabled();
+    await expect(page.getByTestId('break-glass-state')).toContainText('Inactive');
+
+    relay.restore();
+    await expect(page.getByTestId('degraded')).toHaveCount(0);
+    await expect(button).toBeEnabled();
+  } finally {
+    await stopServer(replica);
+    relay.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
