@@ -282,6 +282,8 @@ mod listener {
             Notice::Setting(name) if name == crate::shield::mode::SETTING => {
                 reload_shield_mode(state).await?
             }
+            // The Session Watcher's settings govern the watcher of the replica that wrote them
+            // (docs/DEPLOYMENT.md: one replica runs it).
             Notice::Setting(_) => {}
             Notice::KeyRevoked(id) => state.api_keys.forget(id),
             Notice::SessionsEnded(id) => state.sessions_ended(id),

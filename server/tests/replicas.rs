@@ -287,16 +287,13 @@ async fn a_replica_restarted_during_a_window_comes_back_bypassing() {
 async fn a_replica_cut_off_from_the_database_refuses_to_activate_and_catches_up() {
     let cluster = Cluster::start().await;
     let db = cluster.db().await;
-    let pg_addr = {
-        let port = cluster.pg.url.rsplit_once(':').unwrap().1;
-        let port: u16 = port.split('/').next().unwrap().parse().unwrap();
-        std::net::SocketAddr::from(([127, 0, 0, 1], port))
-    };
-    let relay = Relay::start(pg_addr).await;
-    let via_relay = cluster.pg.url.replace(
-        &format!(":{}/", pg_addr.port()),
-        &format!(":{}/", relay.port),
-    );
+    let mut via_relay = reqwest::Url::parse(&cluster.pg.url).unwrap();
+    let pg_port = via_relay
+        .port()
+        .expect("the test server's URL names its port");
+    let relay = Relay::start(std::net::SocketAddr::from(([127, 0, 0, 1], pg_port))).await;
+    via_relay.set_port(Some(relay.port)).unwrap();
+    let via_relay = via_relay.to_string();
     let a = cluster.replica().await;
     let b = Replica::start(&via_relay, &cluster.upstream.url).await;
     let (on_a, on_b) = (a.admin().await, b.admin().await);

@@ -248,9 +248,10 @@ impl BreakGlassService {
                     if self.record_end(ended, audit::SYSTEM, None).await?.is_none() {
                         // Another writer ended it: a replica whose timer fired too (then the
                         // store agrees with this tick), or a deactivation not heard of yet.
-                        let (stored, _) = store::load(&self.pool).await?.tick(now);
-                        if stored != next {
-                            return self.adopt_stored(lifecycle, now).await;
+                        let stored = store::load(&self.pool).await?;
+                        if stored.tick(now).0 != next {
+                            self.adopt(lifecycle, stored, now);
+                            return Ok(());
                         }
                     }
                     published.push(StateChange::Expired);
@@ -279,11 +280,17 @@ impl BreakGlassService {
         lifecycle: &mut Lifecycle,
         now: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
-        let (mine, _) = lifecycle.tick(now);
         let stored = store::load(&self.pool).await?;
+        self.adopt(lifecycle, stored, now);
+        Ok(())
+    }
+
+    /// Takes `stored` as this replica's state unless, as of `now`, it already agrees.
+    fn adopt(&self, lifecycle: &mut Lifecycle, stored: Lifecycle, now: DateTime<Utc>) {
+        let (mine, _) = lifecycle.tick(now);
         let (stored_now, due) = stored.tick(now);
         if stored_now == mine {
-            return Ok(());
+            return;
         }
         let change = adopted_change(&mine, &stored_now);
         // An expiry that nobody has recorded yet stays due, for the timer to record.
@@ -294,7 +301,6 @@ impl BreakGlassService {
         };
         self.commit_state(lifecycle, next);
         self.publish_change(change);
-        Ok(())
     }
 
     /// Closes the window in storage with its alert and audit record, in one transaction.
