@@ -25,6 +25,13 @@ ENVIRONMENT:
     BREAKGLASS_BYPASS_URL      base URL of the model provider that traffic goes to directly
                                while break-glass is active (e.g. https://api.openai.com)
     BREAKGLASS_BYPASS_API_KEY  key for that provider
+    BREAKGLASS_UPSTREAM_TIMEOUT_SECONDS
+                               how long the gateway waits for an upstream's answer to begin,
+                               and for each next piece of a streamed answer, 1 to 3600
+                               (default 300); then the request ends as upstream_timeout
+    BREAKGLASS_SHUTDOWN_GRACE_SECONDS
+                               on shutdown, how long requests in flight may still finish,
+                               0 to 600 (default 10); then they end as shutdown
     BREAKGLASS_SESSIONS_DIR    root of the OpenClaw session transcripts that the Session
                                Watcher follows (<root>/agents/<agent>/sessions/*.jsonl;
                                default ~/.openclaw)
@@ -45,6 +52,32 @@ pub struct Config {
     pub bypass_url: Option<String>,
     pub bypass_api_key: Option<String>,
     pub sessions_dir: std::path::PathBuf,
+    pub upstream_timeout: std::time::Duration,
+    pub shutdown_grace: std::time::Duration,
+}
+
+/// A whole number of seconds from `range`, or `default` when unset.
+fn seconds(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    range: std::ops::RangeInclusive<u64>,
+    default: u64,
+) -> Result<std::time::Duration, ConfigError> {
+    let n = match get(name) {
+        None => default,
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "{name} must be a whole number of seconds from {} to {}",
+                    range.start(),
+                    range.end()
+                ))
+            })?,
+    };
+    Ok(std::time::Duration::from_secs(n))
 }
 
 fn base_url(name: &str, value: String) -> Result<String, ConfigError> {
@@ -129,7 +162,11 @@ impl Config {
                 })?
                 .join(".openclaw"),
         };
+        let upstream_timeout = seconds(&get, "BREAKGLASS_UPSTREAM_TIMEOUT_SECONDS", 1..=3600, 300)?;
+        let shutdown_grace = seconds(&get, "BREAKGLASS_SHUTDOWN_GRACE_SECONDS", 0..=600, 10)?;
         Ok(Self {
+            upstream_timeout,
+            shutdown_grace,
             site_addr,
             sessions_dir,
             litellm_url,
@@ -176,6 +213,8 @@ mod tests {
             ("DATABASE_URL", "mysql://x"),
             ("BREAKGLASS_LITELLM_URL", "localhost:4000"),
             ("BREAKGLASS_BYPASS_URL", "ftp://x"),
+            ("BREAKGLASS_UPSTREAM_TIMEOUT_SECONDS", "0"),
+            ("BREAKGLASS_SHUTDOWN_GRACE_SECONDS", "soon"),
         ] {
             let err = with(&[(k, v), ("HOME", "/h")]).unwrap_err();
             assert!(err.0.starts_with(k), "{k}: {}", err.0);

@@ -26,6 +26,7 @@ use tokio::task::JoinHandle;
 pub struct Running {
     pub addr: SocketAddr,
     pub state: AppState,
+    journal: app::traffic::Journal,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
     /// The admin password generated on first start, if one was.
@@ -33,13 +34,15 @@ pub struct Running {
 }
 
 impl Running {
-    /// Stops accepting, ends open event streams and the timers, and waits for the server.
+    /// Stops accepting, ends open event streams and the timers, gives requests in flight the
+    /// shutdown grace, waits for the server, and writes the last traffic records.
     pub async fn stop(self) -> std::io::Result<()> {
         self.shutdown.send_replace(true);
         let result = self
             .task
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        self.journal.flush().await;
         self.state.pool.close().await;
         result
     }
@@ -80,6 +83,11 @@ pub async fn start(
         app::auth::ensure_bootstrap_admin(&pool, config.admin_password.as_deref(), clock.now())
             .await
             .map_err(StartError::Database)?;
+    let journal = app::traffic::Journal::start(pool.clone(), &config.database_url)
+        .await
+        .map_err(StartError::Database)?;
+    // Records left in flight by a process that died (kill -9, a crash) say so.
+    journal.sweep().await.map_err(StartError::Database)?;
     let shield_mode = app::shield::mode::load(&pool)
         .await
         .map_err(StartError::Database)?;
@@ -137,11 +145,15 @@ pub async fn start(
     };
     tokio::spawn(break_glass.run_expiry_timer(shutdown_rx.clone()));
     tokio::spawn(watcher.run(shutdown_rx.clone()));
+    tokio::spawn(journal.clone().run_sweeper(shutdown_rx.clone()));
     if let Some(notices) = notices {
         let state = state.clone();
         tokio::spawn(async move { replication.run(state, notices).await });
     }
-    let router = http::router(state.clone(), gateway::Gateway::new(state.clone(), config));
+    let router = http::router(
+        state.clone(),
+        gateway::Gateway::new(state.clone(), journal.clone(), config),
+    );
     let mut stop = shutdown_rx;
     let task = tokio::spawn(async move {
         axum::serve(
@@ -156,6 +168,7 @@ pub async fn start(
     Ok(Running {
         addr,
         state,
+        journal,
         shutdown,
         task,
         generated_admin_password,

@@ -407,7 +407,18 @@ async fn streams_pass_through_as_they_arrive_and_are_recorded_before_they_end() 
         seen.push_str(&String::from_utf8_lossy(&chunk));
     }
     assert!(!seen.contains("[DONE]"));
-    assert!(s.rows().await.is_empty(), "the stream is still open");
+    let rows = s.rows().await;
+    assert_eq!(
+        rows.len(),
+        1,
+        "a bypassed request is recorded before it is forwarded"
+    );
+    assert_eq!(
+        rows[0].get::<String, _>("outcome"),
+        "pending",
+        "the stream is still open"
+    );
+    assert_eq!(rows[0].get::<Option<String>, _>("response_text"), None);
     s.direct.release.notify_one();
     while let Some(chunk) = body.next().await {
         seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
@@ -418,6 +429,7 @@ async fn streams_pass_through_as_they_arrive_and_are_recorded_before_they_end() 
     let r = &rows[0];
     assert_eq!(r.get::<String, _>("verdict"), "BYPASSED");
     assert_eq!(r.get::<String, _>("response_text"), "answer from provider");
+    assert_eq!(r.get::<String, _>("outcome"), "completed");
     assert_eq!(r.get::<i64, _>("tokens_in"), 11);
     assert_eq!(r.get::<i64, _>("tokens_out"), 2);
     s.server.stop().await;

@@ -168,9 +168,9 @@ async fn csv_export_has_every_filtered_row() {
     assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
     let body = res.text().await.unwrap();
     let lines: Vec<&str> = body.lines().collect();
-    assert!(lines[0].starts_with("time,source,model,provider,verdict,score"));
+    assert!(lines[0].starts_with("time,source,model,provider,verdict,outcome,score"));
     assert_eq!(lines.len(), 1 + 6, "{body}");
-    assert!(lines[1].contains(",BLOCK,90,"), "{}", lines[1]);
+    assert!(lines[1].contains(",BLOCK,,90,"), "{}", lines[1]);
     s.stop().await;
 }
 

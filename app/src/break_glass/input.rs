@@ -51,6 +51,7 @@ pub enum Field {
     Scopes,
     ExpiresAt,
     RateLimit,
+    Outcome,
 }
 
 impl Field {
@@ -89,6 +90,7 @@ impl Field {
             Field::Scopes => "scopes",
             Field::ExpiresAt => "expires_at",
             Field::RateLimit => "rate_limit_per_minute",
+            Field::Outcome => "outcome",
         }
     }
 }

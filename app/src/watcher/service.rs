@@ -522,13 +522,14 @@ impl Watcher {
         Ok(inserted)
     }
 
-    /// Scans the text kept from BYPASSED requests that no rescan covers yet.
+    /// Scans the text kept from BYPASSED requests that no rescan covers yet, once their
+    /// exchange has ended (a pending record's answer is still to come).
     async fn rescan_bypassed(&self) -> Result<(), sqlx::Error> {
         loop {
             let pending = sqlx::query(
                 "SELECT t.id, t.at, t.model, t.provider, t.session_id, t.request_id, \
                  t.request_text, t.response_text FROM traffic t \
-                 WHERE t.verdict = 'BYPASSED' \
+                 WHERE t.verdict = 'BYPASSED' AND COALESCE(t.outcome, '') <> 'pending' \
                  AND (t.request_text IS NOT NULL OR t.response_text IS NOT NULL) \
                  AND NOT EXISTS (SELECT 1 FROM traffic r WHERE r.rescan_of = t.id) \
                  ORDER BY t.id LIMIT $1",
@@ -728,6 +729,9 @@ fn watched(result: &ScanResult, text: &str, at: DateTime<Utc>, request_id: Strin
         response_text: None,
         rescan_of: None,
         direction: None,
+        outcome: None,
+        gateway_instance: None,
+        text_truncated: false,
     }
 }
 

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod fault_upstream;
 pub mod postgres;
 pub mod replica;
 pub mod traffic_seed;

@@ -39,6 +39,79 @@ impl Verdict {
     }
 }
 
+/// How an exchange through the gateway ended. A record is `Pending` only while its request is
+/// in flight (bypassed requests are recorded before they are forwarded); every other value is
+/// final, but for `Interrupted`, which the next process writes for a record whose process died.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Recorded, not yet answered (bypassed requests are recorded before they are forwarded).
+    Pending,
+    /// The client received the whole answer.
+    Completed,
+    /// Not forwarded: the shield blocked it, or no upstream was configured.
+    Refused,
+    /// The client went away before the answer's headers.
+    ClientClosedBeforeResponse,
+    /// The client went away while the answer streamed.
+    ClientClosedDuringResponse,
+    /// The upstream could not be reached, failed (5xx) or broke off its answer.
+    UpstreamError,
+    /// The upstream did not answer (or went silent mid-stream) within the upstream timeout.
+    UpstreamTimeout,
+    /// The gateway shut down before the answer was complete.
+    Shutdown,
+    /// The gateway process died (killed, crashed) with the request in flight.
+    Interrupted,
+}
+
+pub const OUTCOMES: [Outcome; 9] = [
+    Outcome::Pending,
+    Outcome::Completed,
+    Outcome::Refused,
+    Outcome::ClientClosedBeforeResponse,
+    Outcome::ClientClosedDuringResponse,
+    Outcome::UpstreamError,
+    Outcome::UpstreamTimeout,
+    Outcome::Shutdown,
+    Outcome::Interrupted,
+];
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pending => "pending",
+            Outcome::Completed => "completed",
+            Outcome::Refused => "refused",
+            Outcome::ClientClosedBeforeResponse => "client_closed_before_response",
+            Outcome::ClientClosedDuringResponse => "client_closed_during_response",
+            Outcome::UpstreamError => "upstream_error",
+            Outcome::UpstreamTimeout => "upstream_timeout",
+            Outcome::Shutdown => "shutdown",
+            Outcome::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        OUTCOMES.into_iter().find(|o| o.as_str() == s)
+    }
+
+    /// How the Traffic Monitor says it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Pending => "in flight",
+            Outcome::Completed => "completed",
+            Outcome::Refused => "refused",
+            Outcome::ClientClosedBeforeResponse => "client left before the answer",
+            Outcome::ClientClosedDuringResponse => "client left during the answer",
+            Outcome::UpstreamError => "upstream error",
+            Outcome::UpstreamTimeout => "upstream timeout",
+            Outcome::Shutdown => "gateway shut down",
+            Outcome::Interrupted => "interrupted (gateway died)",
+        }
+    }
+}
+
 pub const VERDICTS: [Verdict; 4] = [
     Verdict::Allow,
     Verdict::Review,
@@ -66,6 +139,10 @@ pub struct TrafficRecord {
     pub direction: Option<String>,
     /// For a Session Watcher rescan: the BYPASSED record it scanned after the fact.
     pub rescan_of: Option<i64>,
+    /// How a gateway exchange ended; none for records that did not pass through the gateway.
+    pub outcome: Option<Outcome>,
+    /// Kept request or response text was cut at `MAX_KEPT_TEXT_BYTES`.
+    pub text_truncated: bool,
 }
 
 /// Where a record came from, as the filter names it.
@@ -132,6 +209,7 @@ pub struct TrafficFilter {
     pub model: Option<String>,
     pub provider: Option<String>,
     pub verdict: Option<Verdict>,
+    pub outcome: Option<Outcome>,
     pub min_score: Option<u8>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
@@ -163,6 +241,17 @@ impl TrafficFilter {
                     FieldError::new(
                         Field::Verdict,
                         "Verdict must be ALLOW, REVIEW, BLOCK or BYPASSED",
+                    )
+                })
+            })
+            .transpose()?;
+        let outcome = text("outcome")
+            .map(|v| {
+                Outcome::parse(&v).ok_or_else(|| {
+                    let names: Vec<&str> = OUTCOMES.iter().map(|o| o.as_str()).collect();
+                    FieldError::new(
+                        Field::Outcome,
+                        format!("Outcome must be one of {}", names.join(", ")),
                     )
                 })
             })
@@ -201,6 +290,7 @@ impl TrafficFilter {
             model: text("model"),
             provider: text("provider"),
             verdict,
+            outcome,
             min_score,
             from: parse_instant(Field::From, &text("from").unwrap_or_default())?,
             to: parse_instant(Field::To, &text("to").unwrap_or_default())?,
@@ -224,6 +314,7 @@ impl TrafficFilter {
         push("model", self.model.clone());
         push("provider", self.provider.clone());
         push("verdict", self.verdict.map(|v| v.as_str().to_owned()));
+        push("outcome", self.outcome.map(|o| o.as_str().to_owned()));
         push("min_score", self.min_score.map(|s| s.to_string()));
         push("from", self.from.map(|t| t.to_rfc3339()));
         push("to", self.to.map(|t| t.to_rfc3339()));
@@ -275,7 +366,7 @@ pub fn write_csv(records: &[TrafficRecord], out: &mut String, header: bool) {
         }
     }
     if header {
-        out.push_str("time,source,model,provider,verdict,score,latency_ms,tokens_in,tokens_out,http_status,session_id,request_id,rules\n");
+        out.push_str("time,source,model,provider,verdict,outcome,score,latency_ms,tokens_in,tokens_out,http_status,session_id,request_id,rules\n");
     }
     let opt = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
     for r in records {
@@ -286,6 +377,7 @@ pub fn write_csv(records: &[TrafficRecord], out: &mut String, header: bool) {
             r.model.clone().unwrap_or_default(),
             r.provider.clone().unwrap_or_default(),
             r.verdict.as_str().to_owned(),
+            r.outcome.map(|o| o.as_str().to_owned()).unwrap_or_default(),
             opt(r.score),
             opt(r.latency_ms),
             opt(r.tokens_in),
@@ -378,10 +470,29 @@ pub const SOURCE_BREAK_GLASS: &str = "break-glass";
 pub const SOURCE_WATCHER: &str = "session-watcher";
 
 #[cfg(feature = "ssr")]
+pub use journal::{Journal, JournalError, Receipt};
+#[cfg(feature = "ssr")]
 pub use store::{
     chart, chart_statement, count_bypassed, insert, insert_new, page, page_statement,
-    record_from_row, NewTraffic, RECORD_COLUMNS,
+    record_from_row, Completion, NewTraffic, RECORD_COLUMNS,
 };
+
+/// The most request or response text a record keeps (1 MiB each); longer text is cut there,
+/// at a character boundary, and the record is marked `text_truncated`.
+pub const MAX_KEPT_TEXT_BYTES: usize = 1 << 20;
+
+/// `text` cut to `MAX_KEPT_TEXT_BYTES`, and whether it was cut.
+pub fn keep_text(mut text: String) -> (String, bool) {
+    if text.len() <= MAX_KEPT_TEXT_BYTES {
+        return (text, false);
+    }
+    let mut end = MAX_KEPT_TEXT_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    (text, true)
+}
 
 /// Parses a record that another proxy sends to `POST /api/proxy/ingest`.
 #[cfg(feature = "ssr")]
@@ -477,6 +588,12 @@ pub fn ingested(
             .map(|t| t.with_timezone(&Utc))
             .map_err(|_| FieldError::new(Field::At, "At must be an RFC 3339 time"))?,
     };
+    let kept = |k: &str| bypassed.then(|| text(k)).flatten().map(keep_text);
+    let request_text = kept("request_text");
+    let response_text = kept("response_text");
+    let text_truncated = [&request_text, &response_text]
+        .iter()
+        .any(|t| t.as_ref().is_some_and(|(_, cut)| *cut));
     Ok(NewTraffic {
         at,
         source,
@@ -501,264 +618,20 @@ pub fn ingested(
         api_key_id: Some(api_key_id),
         session_id: text("session_id"),
         request_id: text("request_id").unwrap_or_else(|| crate::auth::random_hex(12)),
-        request_text: if bypassed { text("request_text") } else { None },
-        response_text: if bypassed {
-            text("response_text")
-        } else {
-            None
-        },
+        request_text: request_text.map(|(t, _)| t),
+        response_text: response_text.map(|(t, _)| t),
         rescan_of: None,
         direction: None,
+        outcome: None,
+        gateway_instance: None,
+        text_truncated,
     })
 }
 
 #[cfg(feature = "ssr")]
-mod store {
-    use super::{Chart, Cursor, TrafficFilter, TrafficPage, TrafficRecord, TrafficSort, Verdict};
-    use crate::database::{from_millis, to_millis, Db, Pool, Statement};
-    use crate::shield::Detection;
-    use chrono::{DateTime, Utc};
-    use sqlx::Row;
-
-    /// One request as the gateway saw it.
-    #[derive(Clone, Debug)]
-    pub struct NewTraffic {
-        pub at: DateTime<Utc>,
-        pub source: &'static str,
-        pub model: Option<String>,
-        pub provider: Option<String>,
-        pub verdict: Verdict,
-        pub score: Option<u8>,
-        pub detections: Vec<Detection>,
-        pub latency_ms: Option<i64>,
-        pub tokens_in: Option<i64>,
-        pub tokens_out: Option<i64>,
-        pub http_status: Option<u16>,
-        /// The gateway key that sent it; none for what the watcher read.
-        pub api_key_id: Option<i64>,
-        pub session_id: Option<String>,
-        pub request_id: String,
-        /// Kept only for BYPASSED traffic, so that it can be scanned after the fact.
-        pub request_text: Option<String>,
-        pub response_text: Option<String>,
-        /// The BYPASSED record that this one is the after-the-fact scan of.
-        pub rescan_of: Option<i64>,
-        /// For a transcript message: inbound (to the model) or outbound (from it).
-        pub direction: Option<&'static str>,
-    }
-
-    const INSERT: &str = "INSERT INTO traffic (at, source, model, provider, verdict, score, \
-        detections, latency_ms, tokens_in, tokens_out, http_status, api_key_id, session_id, \
-        request_id, request_text, response_text, rescan_of, direction) \
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
-
-    pub async fn insert(pool: &Pool, t: &NewTraffic) -> Result<i64, sqlx::Error> {
-        bind(sqlx::query(&format!("{INSERT} RETURNING id")), t)
-            .fetch_one(pool)
-            .await
-            .map(|r| r.get(0))
-    }
-
-    /// Inserts `t` unless the same message or rescan is stored already; whether it was new.
-    pub async fn insert_new(
-        conn: &mut crate::database::Conn,
-        t: &NewTraffic,
-    ) -> Result<bool, sqlx::Error> {
-        let done = bind(sqlx::query(&format!("{INSERT} ON CONFLICT DO NOTHING")), t)
-            .execute(conn)
-            .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    fn bind<'q>(
-        q: sqlx::query::Query<'q, Db, crate::database::Arguments<'q>>,
-        t: &'q NewTraffic,
-    ) -> sqlx::query::Query<'q, Db, crate::database::Arguments<'q>> {
-        q.bind(to_millis(t.at))
-            .bind(t.source)
-            .bind(&t.model)
-            .bind(&t.provider)
-            .bind(t.verdict.as_str())
-            .bind(t.score.map(i64::from))
-            .bind(serde_json::to_string(&t.detections).unwrap_or_else(|_| "[]".into()))
-            .bind(t.latency_ms)
-            .bind(t.tokens_in)
-            .bind(t.tokens_out)
-            .bind(t.http_status.map(i64::from))
-            .bind(t.api_key_id)
-            .bind(&t.session_id)
-            .bind(&t.request_id)
-            .bind(&t.request_text)
-            .bind(&t.response_text)
-            .bind(t.rescan_of)
-            .bind(t.direction)
-    }
-
-    /// BYPASSED records between `from` and `to` inclusive: the traffic no shield saw.
-    pub async fn count_bypassed(
-        conn: &mut crate::database::Conn,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar(
-            "SELECT COUNT(*) FROM traffic WHERE verdict = 'BYPASSED' AND at >= $1 AND at <= $2",
-        )
-        .bind(to_millis(from))
-        .bind(to_millis(to))
-        .fetch_one(conn)
-        .await
-    }
-
-    /// The filters on where traffic came from (source, model, provider), which the table and
-    /// the chart share.
-    fn push_origin(q: &mut Statement, filter: &TrafficFilter) {
-        for (column, value) in [
-            ("source", &filter.source),
-            ("model", &filter.model),
-            ("provider", &filter.provider),
-        ] {
-            if let Some(v) = value {
-                q.push(" AND ")
-                    .push(column)
-                    .push(" = ")
-                    .push_bind(v.clone());
-            }
-        }
-    }
-
-    /// The counts behind the chart: records per bucket and verdict.
-    pub fn chart_statement(filter: &TrafficFilter, now: DateTime<Utc>) -> Statement {
-        let (from, to) = Chart::range(filter, now);
-        let bucket_ms = Chart::bucket_minutes(from, to) * 60_000;
-        let mut q = Statement::new("SELECT (at - ");
-        q.push_bind(to_millis(from))
-            .push(") / ")
-            .push_bind(bucket_ms);
-        q.push(" AS bucket, verdict, COUNT(*) AS n FROM traffic WHERE at >= ")
-            .push_bind(to_millis(from))
-            .push(" AND at < ")
-            .push_bind(to_millis(to));
-        push_origin(&mut q, filter);
-        q.push(" GROUP BY bucket, verdict");
-        q
-    }
-
-    /// The chart for `filter` (all verdicts; the verdict, score and cursor filters do not apply).
-    pub async fn chart(
-        pool: &Pool,
-        filter: &TrafficFilter,
-        now: DateTime<Utc>,
-    ) -> Result<Chart, sqlx::Error> {
-        let (from, to) = Chart::range(filter, now);
-        let rows = chart_statement(filter, now).fetch_all(pool).await?;
-        let counts = rows.iter().filter_map(|r| {
-            Some((
-                r.get::<i64, _>("bucket"),
-                Verdict::parse(r.get("verdict"))?,
-                r.get::<i64, _>("n"),
-            ))
-        });
-        let windows = sqlx::query(
-            "SELECT activated_at, COALESCE(ended_at, expires_at) AS until FROM break_glass_windows \
-             WHERE activated_at < $1 AND COALESCE(ended_at, expires_at) > $2 ORDER BY activated_at",
-        )
-        .bind(to_millis(to))
-        .bind(to_millis(from))
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|r| (from_millis(r.get("activated_at")), from_millis(r.get("until"))))
-        .collect();
-        Ok(Chart::build(from, to, counts.collect::<Vec<_>>(), windows))
-    }
-
-    /// The columns `record_from_row` reads.
-    pub const RECORD_COLUMNS: &str = "id, at, source, model, provider, verdict, score, \
-        latency_ms, tokens_in, tokens_out, http_status, session_id, request_id, detections, \
-        direction, rescan_of";
-
-    pub fn record_from_row(r: &crate::database::Row) -> Option<TrafficRecord> {
-        Some(TrafficRecord {
-            id: r.get("id"),
-            at: from_millis(r.get("at")),
-            source: r.get("source"),
-            model: r.get("model"),
-            provider: r.get("provider"),
-            verdict: Verdict::parse(r.get("verdict"))?,
-            score: r.get("score"),
-            latency_ms: r.get("latency_ms"),
-            tokens_in: r.get("tokens_in"),
-            tokens_out: r.get("tokens_out"),
-            http_status: r.get("http_status"),
-            session_id: r.get("session_id"),
-            request_id: r.get("request_id"),
-            detections: serde_json::from_str(r.get::<&str, _>("detections")).unwrap_or_default(),
-            direction: r.get("direction"),
-            rescan_of: r.get("rescan_of"),
-        })
-    }
-
-    /// The query for one page of records matching `filter` (one more than the page holds).
-    pub fn page_statement(filter: &TrafficFilter) -> Statement {
-        let mut q = Statement::new(format!("SELECT {RECORD_COLUMNS} FROM traffic WHERE 1 = 1"));
-        push_origin(&mut q, filter);
-        if let Some(v) = filter.verdict {
-            q.push(" AND verdict = ").push_bind(v.as_str());
-        }
-        if let Some(v) = filter.min_score {
-            q.push(" AND score >= ").push_bind(i64::from(v));
-        }
-        if let Some(v) = filter.from {
-            q.push(" AND at >= ").push_bind(to_millis(v));
-        }
-        if let Some(v) = filter.to {
-            q.push(" AND at <= ").push_bind(to_millis(v));
-        }
-        match (filter.sort, filter.cursor) {
-            (TrafficSort::Time, Some(c)) => {
-                q.push(" AND (at < ").push_bind(c.at_ms);
-                q.push(" OR (at = ").push_bind(c.at_ms);
-                q.push(" AND id < ").push_bind(c.id).push("))");
-            }
-            (TrafficSort::Score, Some(c)) => {
-                let s = c.score.unwrap_or(-1);
-                q.push(" AND (COALESCE(score, -1) < ").push_bind(s);
-                q.push(" OR (COALESCE(score, -1) = ").push_bind(s);
-                q.push(" AND (at < ").push_bind(c.at_ms);
-                q.push(" OR (at = ").push_bind(c.at_ms);
-                q.push(" AND id < ").push_bind(c.id).push("))))");
-            }
-            _ => {}
-        }
-        q.push(match filter.sort {
-            TrafficSort::Time => " ORDER BY at DESC, id DESC",
-            TrafficSort::Score => " ORDER BY COALESCE(score, -1) DESC, at DESC, id DESC",
-        });
-        // One more than asked: whether a next page exists.
-        q.push(" LIMIT ").push_bind(i64::from(filter.limit) + 1);
-        q
-    }
-
-    /// One page of records matching `filter`, newest (or highest score) first.
-    pub async fn page(pool: &Pool, filter: &TrafficFilter) -> Result<TrafficPage, sqlx::Error> {
-        let rows = page_statement(filter).fetch_all(pool).await?;
-        let mut records: Vec<TrafficRecord> = rows.iter().filter_map(record_from_row).collect();
-        let next_cursor = (records.len() > filter.limit as usize).then(|| {
-            records.truncate(filter.limit as usize);
-            let last = records.last().expect("a full page has a last record");
-            Cursor {
-                score: (filter.sort == TrafficSort::Score).then(|| last.score.unwrap_or(-1)),
-                at_ms: to_millis(last.at),
-                id: last.id,
-            }
-            .encode()
-        });
-        Ok(TrafficPage {
-            records,
-            next_cursor,
-        })
-    }
-}
+mod journal;
+#[cfg(feature = "ssr")]
+mod store;
 
 #[cfg(test)]
 mod tests {
@@ -905,13 +778,15 @@ mod tests {
             detections: vec![],
             direction: None,
             rescan_of: None,
+            outcome: Some(Outcome::Completed),
+            text_truncated: false,
         };
         let mut out = String::new();
         write_csv(&[record], &mut out, true);
         let line = out.lines().nth(1).unwrap();
         assert_eq!(
             line,
-            "2027-01-15T08:00:00+00:00,litellm,\"'=HYPERLINK(\"\"x\"\")\",\"a,b\",ALLOW,0,12,,,200,,r1,"
+            "2027-01-15T08:00:00+00:00,litellm,\"'=HYPERLINK(\"\"x\"\")\",\"a,b\",ALLOW,completed,0,12,,,200,,r1,"
         );
     }
 }

@@ -4,24 +4,38 @@
 //! BLOCK verdict is refused with 403. While break-glass is active nothing is scanned: requests
 //! go straight to the direct provider and are recorded as BYPASSED with their text kept for
 //! review. Which path applies is read from memory on every request, never from the database.
-//! A response completes only after its traffic record is committed.
+//!
+//! Every request that passes authentication and parsing has its record (`exchange.rs`), with
+//! an outcome saying how it ended. A bypassed request is recorded, durably, before it is
+//! forwarded, and not forwarded when it cannot be. A response completes only after its record
+//! is committed; a stream's end is held until then (`sse.rs`).
+
+mod exchange;
+mod sse;
 
 use crate::config::Config;
 use app::alerts::{self, NewAlert, Severity};
 use app::api_keys::{KeyRefusal, Scope};
 use app::shield::{ScanResult, ShieldMode};
 use app::state::AppState;
-use app::traffic::{self, NewTraffic, Verdict, SOURCE_BREAK_GLASS, SOURCE_LITELLM};
+use app::traffic::{
+    self, Journal, NewTraffic, Outcome, Verdict, SOURCE_BREAK_GLASS, SOURCE_LITELLM,
+};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use exchange::Exchange;
 use futures::StreamExt;
 use rand::RngCore;
+use sse::SseRelay;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// Sent upstream with each request and back to the client: the traffic record's request id.
+const REQUEST_ID_HEADER: &str = "x-breakglass-request-id";
 
 /// At most one "LiteLLM unreachable" alert per this interval; it counts the failures since.
 const UNREACHABLE_ALERT_INTERVAL: Duration = Duration::from_secs(60);
@@ -35,6 +49,9 @@ struct Inner {
     litellm: Upstream,
     bypass: Option<Upstream>,
     unreachable: Mutex<Unreachable>,
+    journal: Journal,
+    upstream_timeout: Duration,
+    shutdown_grace: Duration,
 }
 
 struct Upstream {
@@ -173,8 +190,11 @@ fn request_id() -> String {
 }
 
 impl Gateway {
-    pub fn new(app: AppState, config: &Config) -> Self {
+    pub fn new(app: AppState, journal: Journal, config: &Config) -> Self {
         Self(Arc::new(Inner {
+            journal,
+            upstream_timeout: config.upstream_timeout,
+            shutdown_grace: config.shutdown_grace,
             app,
             client: reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(5))
@@ -307,6 +327,8 @@ impl Gateway {
             .split_once('/')
             .map(|(p, _)| p.to_owned())
             .or_else(|| upstream.map(|u| u.provider.to_owned()));
+        let request_id = request_id();
+        let kept = bypassing.then(|| traffic::keep_text(text.clone()));
         let mut record = NewTraffic {
             at,
             source: if bypassing {
@@ -328,12 +350,16 @@ impl Gateway {
                 .get("x-session-id")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
-            request_id: request_id(),
-            request_text: bypassing.then(|| text.clone()),
+            request_id: request_id.clone(),
+            text_truncated: kept.as_ref().is_some_and(|(_, cut)| *cut),
+            request_text: kept.map(|(t, _)| t),
             response_text: None,
             rescan_of: None,
             direction: None,
+            outcome: None,
+            gateway_instance: None,
         };
+        let mut blocked = None;
         if !bypassing {
             let ScanResult {
                 verdict,
@@ -345,100 +371,149 @@ impl Gateway {
             record.detections = detections;
             if verdict == Verdict::Block && *app.shield_mode.borrow() == ShieldMode::Block {
                 let rules: Vec<&str> = record.detections.iter().map(|d| d.rule.as_str()).collect();
-                let message = format!(
+                blocked = Some(format!(
                     "Blocked by the breakglass shield (score {score}; rules {})",
                     rules.join(", ")
-                );
-                return self
-                    .finish(
-                        record,
-                        started,
-                        openai_error(StatusCode::FORBIDDEN, "shield_block", None, &message),
-                    )
-                    .await;
+                ));
             }
         }
+        let mut exchange = Exchange::new(
+            self.0.journal.clone(),
+            record,
+            started,
+            app.shutdown.clone(),
+        );
+        if let Some(message) = blocked {
+            let reply = openai_error(StatusCode::FORBIDDEN, "shield_block", None, &message);
+            return self.end(exchange, Outcome::Refused, reply).await;
+        }
         let Some(upstream) = upstream else {
-            return self
-                .finish(
-                    record,
-                    started,
-                    openai_error(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "server_error",
-                        None,
-                        "Break-glass is active but no direct provider is configured \
-                         (BREAKGLASS_BYPASS_URL)",
-                    ),
-                )
-                .await;
+            let reply = openai_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_error",
+                None,
+                "Break-glass is active but no direct provider is configured \
+                 (BREAKGLASS_BYPASS_URL)",
+            );
+            return self.end(exchange, Outcome::Refused, reply).await;
         };
+        // Nothing scans a bypassed request, so its record is the control: durable before the
+        // request leaves, or the request does not leave.
+        if bypassing {
+            if let Err(e) = exchange.record_before_forwarding().await {
+                tracing::error!(error = %e, %request_id, "bypassed request not recorded, so not forwarded");
+                return openai_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "server_error",
+                    None,
+                    "Break-glass is active, but the gateway could not record this request, so \
+                     it was not forwarded: every bypassed request must have its record",
+                );
+            }
+        }
         let mut forward = self
             .0
             .client
             .post(format!("{}{}", upstream.base, kind.path()))
             .header(header::CONTENT_TYPE, "application/json")
+            .header(REQUEST_ID_HEADER, &request_id)
             .body(body);
         if let Some(key) = &upstream.key {
             forward = forward.bearer_auth(key);
         }
-        let response = match forward.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                return self
-                    .upstream_failed(record, started, bypassing, e.to_string())
-                    .await
-            }
+        let mut stop = Box::pin(self.stop_deadline());
+        let response = tokio::select! {
+            sent = tokio::time::timeout(self.0.upstream_timeout, forward.send()) => match sent {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => {
+                    return self.upstream_failed(exchange, bypassing, Outcome::UpstreamError, e.to_string()).await
+                }
+                Err(_) => return self.upstream_timed_out(exchange, bypassing).await,
+            },
+            () = &mut stop => return self.stopped(exchange).await,
         };
         let status = response.status();
         if !bypassing && status.is_server_error() {
             return self
-                .upstream_failed(record, started, bypassing, format!("it answered {status}"))
+                .upstream_failed(
+                    exchange,
+                    bypassing,
+                    Outcome::UpstreamError,
+                    format!("it answered {status}"),
+                )
                 .await;
         }
         let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
         if streaming && status.is_success() {
-            return self.stream_back(record, started, response, content_type);
+            exchange.answering();
+            return self.stream_back(
+                exchange,
+                bypassing,
+                response,
+                content_type,
+                request_id,
+                stop,
+            );
         }
-        let bytes = match response.bytes().await {
-            Ok(b) => b,
-            Err(e) => {
-                return self
-                    .upstream_failed(record, started, bypassing, e.to_string())
-                    .await
-            }
+        let bytes = tokio::select! {
+            read = tokio::time::timeout(self.0.upstream_timeout, response.bytes()) => match read {
+                Ok(Ok(b)) => b,
+                Ok(Err(e)) => {
+                    return self.upstream_failed(exchange, bypassing, Outcome::UpstreamError, e.to_string()).await
+                }
+                Err(_) => return self.upstream_timed_out(exchange, bypassing).await,
+            },
+            () = &mut stop => return self.stopped(exchange).await,
         };
         if let Ok(json) = serde_json::from_slice::<serde_json::Value>(&bytes) {
             let usage = &json["usage"];
-            record.tokens_in = usage["prompt_tokens"].as_i64();
-            record.tokens_out = usage["completion_tokens"].as_i64();
+            let end = exchange.end_mut();
+            end.tokens_in = usage["prompt_tokens"].as_i64();
+            end.tokens_out = usage["completion_tokens"].as_i64();
             if bypassing {
-                record.response_text = json["choices"][0]["message"]["content"]
-                    .as_str()
-                    .map(str::to_owned);
+                if let Some(text) = json["choices"][0]["message"]["content"].as_str() {
+                    end.keep_response_piece(text);
+                }
             }
         }
         let mut reply = (status, bytes).into_response();
         if let Some(ct) = content_type {
             reply.headers_mut().insert(header::CONTENT_TYPE, ct);
         }
-        self.finish(record, started, reply).await
+        let outcome = if status.is_server_error() {
+            Outcome::UpstreamError
+        } else {
+            Outcome::Completed
+        };
+        let mut reply = self.end(exchange, outcome, reply).await;
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            reply.headers_mut().insert(REQUEST_ID_HEADER, v);
+        }
+        reply
     }
 
-    /// Records the request, then lets the response go. A response that cannot be recorded is
-    /// not delivered: nothing is served without its traffic record.
-    async fn finish(
-        &self,
-        mut record: NewTraffic,
-        started: Instant,
-        response: Response,
-    ) -> Response {
-        record.http_status = Some(response.status().as_u16());
-        record.latency_ms = Some(i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX));
-        match traffic::insert(&self.0.app.pool, &record).await {
-            Ok(_) => response,
+    /// Resolves `shutdown_grace` after the server began to stop; never if it does not.
+    fn stop_deadline(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut stopping = self.0.app.shutdown.clone();
+        let grace = self.0.shutdown_grace;
+        async move {
+            if stopping.wait_for(|s| *s).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(grace).await;
+        }
+    }
+
+    /// Records the exchange with `outcome`, then lets `response` go. A response that cannot be
+    /// recorded is not delivered: nothing is served without its traffic record.
+    async fn end(&self, mut exchange: Exchange, outcome: Outcome, response: Response) -> Response {
+        match exchange
+            .finish(outcome, Some(response.status().as_u16()))
+            .await
+        {
+            Ok(()) => response,
             Err(e) => {
-                tracing::error!(error = %e, request_id = %record.request_id, "traffic record not written");
+                tracing::error!(error = %e, "traffic record not written");
                 openai_error(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "server_error",
@@ -449,11 +524,36 @@ impl Gateway {
         }
     }
 
+    async fn stopped(&self, exchange: Exchange) -> Response {
+        let reply = openai_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_error",
+            None,
+            "The gateway is shutting down; send the request again",
+        );
+        self.end(exchange, Outcome::Shutdown, reply).await
+    }
+
+    async fn upstream_timed_out(&self, exchange: Exchange, bypassing: bool) -> Response {
+        let seconds = self.0.upstream_timeout.as_secs();
+        let detail = format!("no answer within {seconds} s");
+        if !bypassing {
+            self.litellm_unreachable(&detail).await;
+        }
+        let reply = openai_error(
+            StatusCode::GATEWAY_TIMEOUT,
+            "upstream_timeout",
+            None,
+            &format!("The upstream gave {detail} (BREAKGLASS_UPSTREAM_TIMEOUT_SECONDS)"),
+        );
+        self.end(exchange, Outcome::UpstreamTimeout, reply).await
+    }
+
     async fn upstream_failed(
         &self,
-        record: NewTraffic,
-        started: Instant,
+        exchange: Exchange,
         bypassing: bool,
+        outcome: Outcome,
         detail: String,
     ) -> Response {
         let message = if bypassing {
@@ -466,12 +566,8 @@ impl Gateway {
                 self.0.litellm.base
             )
         };
-        self.finish(
-            record,
-            started,
-            openai_error(StatusCode::BAD_GATEWAY, "upstream_error", None, &message),
-        )
-        .await
+        let reply = openai_error(StatusCode::BAD_GATEWAY, "upstream_error", None, &message);
+        self.end(exchange, outcome, reply).await
     }
 
     /// Raises a HIGH alert at most once a minute, with the failures counted since the last one.
@@ -516,48 +612,72 @@ impl Gateway {
         }
     }
 
-    /// Passes a streamed answer through chunk by chunk as it arrives. The chunk that carries
-    /// `[DONE]` is held until the traffic record is committed, so the stream completes only
-    /// after the record exists.
+    /// Passes a streamed answer through as it arrives. Its end (`data: [DONE]` and what
+    /// follows) is held until the traffic record is committed, so the stream completes only
+    /// after the record exists. A client that leaves drops the stream, and with it the
+    /// exchange, whose record then says so.
     fn stream_back(
         &self,
-        record: NewTraffic,
-        started: Instant,
+        exchange: Exchange,
+        keep_text: bool,
         upstream: reqwest::Response,
         content_type: Option<HeaderValue>,
+        request_id: String,
+        stop: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
     ) -> Response {
-        let keep_text = record.verdict == Verdict::Bypassed;
         let state = StreamState {
             upstream: upstream.bytes_stream().boxed(),
-            recorder: Some(StreamRecorder::new(record, keep_text)),
-            held: None,
-            gateway: self.clone(),
-            started,
+            exchange: Some(exchange),
+            relay: SseRelay::default(),
+            keep_text,
+            idle_timeout: self.0.upstream_timeout,
+            stop,
         };
         let body = futures::stream::unfold(state, |mut s| async move {
-            let recorder = s.recorder.as_mut()?;
-            match s.upstream.next().await {
-                Some(Ok(chunk)) => {
-                    recorder.observe(&chunk);
-                    if contains(&chunk, b"[DONE]") {
-                        s.held = Some(chunk);
-                        // Keep reading: the upstream ends right after [DONE].
-                        return Some((Ok(Bytes::new()), s));
+            loop {
+                let exchange = s.exchange.as_mut()?;
+                let next = tokio::select! {
+                    next = tokio::time::timeout(s.idle_timeout, s.upstream.next()) => next,
+                    () = &mut s.stop => {
+                        let _ = exchange.finish(Outcome::Shutdown, None).await;
+                        s.exchange = None;
+                        return Some((Err(std::io::Error::other("the gateway is shutting down")), s));
                     }
-                    Some((Ok(chunk), s))
-                }
-                Some(Err(e)) => {
-                    let mut recorder = s.recorder.take()?;
-                    recorder.record.http_status = Some(502);
-                    s.gateway.commit(recorder, s.started).await;
-                    Some((Err(std::io::Error::other(e)), s))
-                }
-                None => {
-                    let recorder = s.recorder.take()?;
-                    if s.gateway.commit(recorder, s.started).await {
-                        s.held.take().map(|held| (Ok(held), s))
-                    } else {
-                        Some((Err(std::io::Error::other("traffic record not written")), s))
+                };
+                match next {
+                    Ok(Some(Ok(chunk))) => {
+                        let keep_text = s.keep_text;
+                        let end = exchange.end_mut();
+                        let out = s
+                            .relay
+                            .push(&chunk, |line| sse::observe_line(line, keep_text, end));
+                        if !out.is_empty() {
+                            return Some((Ok(Bytes::from(out)), s));
+                        }
+                    }
+                    Ok(Some(Err(e))) => {
+                        let _ = exchange.finish(Outcome::UpstreamError, None).await;
+                        s.exchange = None;
+                        return Some((Err(std::io::Error::other(e)), s));
+                    }
+                    Err(_) => {
+                        let _ = exchange.finish(Outcome::UpstreamTimeout, None).await;
+                        s.exchange = None;
+                        return Some((Err(std::io::Error::other("the upstream went silent")), s));
+                    }
+                    Ok(None) => {
+                        let committed = exchange.finish(Outcome::Completed, None).await;
+                        s.exchange = None;
+                        return match committed {
+                            Ok(()) => {
+                                let held = std::mem::take(&mut s.relay).finish();
+                                (!held.is_empty()).then(|| (Ok(Bytes::from(held)), s))
+                            }
+                            Err(e) => {
+                                tracing::error!(error = %e, "traffic record not written");
+                                Some((Err(std::io::Error::other("traffic record not written")), s))
+                            }
+                        };
                     }
                 }
             }
@@ -566,84 +686,21 @@ impl Gateway {
         if let Some(ct) = content_type {
             response.headers_mut().insert(header::CONTENT_TYPE, ct);
         }
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert(REQUEST_ID_HEADER, v);
+        }
         response
     }
-
-    async fn commit(&self, recorder: StreamRecorder, started: Instant) -> bool {
-        let mut record = recorder.finish();
-        record.latency_ms = Some(i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX));
-        if record.http_status.is_none() {
-            record.http_status = Some(200);
-        }
-        match traffic::insert(&self.0.app.pool, &record).await {
-            Ok(_) => true,
-            Err(e) => {
-                tracing::error!(error = %e, request_id = %record.request_id, "traffic record not written");
-                false
-            }
-        }
-    }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 struct StreamState {
     upstream: futures::stream::BoxStream<'static, reqwest::Result<Bytes>>,
-    recorder: Option<StreamRecorder>,
-    held: Option<Bytes>,
-    gateway: Gateway,
-    started: Instant,
-}
-
-/// Reads the server-sent events of a streamed answer as they pass: token usage, and (for
-/// bypassed traffic) the answer's text.
-struct StreamRecorder {
-    record: NewTraffic,
+    /// Until the record's end is committed.
+    exchange: Option<Exchange>,
+    relay: SseRelay,
     keep_text: bool,
-    text: String,
-    pending: Vec<u8>,
-}
-
-impl StreamRecorder {
-    fn new(record: NewTraffic, keep_text: bool) -> Self {
-        Self {
-            record,
-            keep_text,
-            text: String::new(),
-            pending: Vec::new(),
-        }
-    }
-
-    fn observe(&mut self, chunk: &[u8]) {
-        self.pending.extend_from_slice(chunk);
-        while let Some(end) = self.pending.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.pending.drain(..=end).collect();
-            let Some(data) = line.strip_prefix(b"data:") else {
-                continue;
-            };
-            let Ok(event) = serde_json::from_slice::<serde_json::Value>(data.trim_ascii()) else {
-                continue;
-            };
-            if let Some(usage) = event.get("usage").filter(|u| u.is_object()) {
-                self.record.tokens_in = usage["prompt_tokens"].as_i64();
-                self.record.tokens_out = usage["completion_tokens"].as_i64();
-            }
-            if self.keep_text {
-                if let Some(piece) = event["choices"][0]["delta"]["content"].as_str() {
-                    self.text.push_str(piece);
-                }
-            }
-        }
-    }
-
-    fn finish(mut self) -> NewTraffic {
-        if self.keep_text {
-            self.record.response_text = Some(self.text);
-        }
-        self.record
-    }
+    idle_timeout: Duration,
+    stop: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
 }
 
 async fn chat_completions(State(gw): State<Gateway>, headers: HeaderMap, body: Bytes) -> Response {

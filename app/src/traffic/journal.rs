@@ -1,0 +1,394 @@
+//! The gateway's traffic journal. Every record the gateway writes goes to one writer task, which
+//! commits whatever has queued up meanwhile in one transaction (group commit): under load many
+//! records share one commit (one fsync on SQLite), alone a record waits for nobody.
+//!
+//! What callers rely on:
+//! - `insert` and `complete` answer only once the record is committed (or failed to be).
+//! - `insert_detached` and `complete_detached` never wait: they are what a dropped request's
+//!   guard calls. The writer retries them with backoff until the store takes them.
+//! - A pending record whose caller went away before learning its id (the client left while the
+//!   record was being written) is completed by the writer itself as
+//!   `client_closed_before_response`: such a request was never forwarded.
+//! - Each process writes its pending records under its own random instance number and, on
+//!   PostgreSQL, holds an advisory lock on that number for as long as it lives. `sweep` marks
+//!   the pending records of every instance that is gone (on SQLite, with one process per
+//!   database, every other instance) as `interrupted`.
+
+use super::store::{self, Completion, NewTraffic};
+use super::Outcome;
+use crate::database::{Pool, Store};
+use rand::Rng;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// At most this many writes share one transaction.
+const MAX_BATCH: usize = 512;
+/// A detached write that keeps failing is given up (and logged) after this many tries.
+const MAX_TRIES: u32 = 60;
+/// How often `run_sweeper` looks for the pending records of processes that are gone.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(15);
+
+#[derive(Clone)]
+pub struct Journal {
+    queue: mpsc::UnboundedSender<Message>,
+    instance: i64,
+    presence: std::sync::Arc<Presence>,
+    pool: Pool,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the traffic record could not be written: {0}")]
+pub struct JournalError(String);
+
+/// Where the id of a queued insert arrives.
+pub type Receipt = oneshot::Receiver<Result<i64, JournalError>>;
+
+enum Message {
+    Write(Op),
+    /// Answered once everything queued before it has been written.
+    Flush(oneshot::Sender<()>),
+}
+
+struct Op {
+    write: Write,
+    ack: Ack,
+    tries: u32,
+}
+
+enum Write {
+    Insert(Box<NewTraffic>),
+    Complete(i64, Box<Completion>),
+}
+
+enum Ack {
+    Detached,
+    Inserted(oneshot::Sender<Result<i64, JournalError>>),
+    Completed(oneshot::Sender<Result<(), JournalError>>),
+}
+
+impl Journal {
+    /// Starts the writer on `pool`. On PostgreSQL it first takes this process's advisory lock
+    /// on a connection of its own (so that other replicas can tell it is alive).
+    pub async fn start(pool: Pool, database_url: &str) -> Result<Self, sqlx::Error> {
+        let instance = rand::thread_rng().gen_range(1..i64::MAX);
+        let presence = match Store::of_url(database_url) {
+            Some(Store::Postgres) => Presence::postgres(database_url, instance).await?,
+            _ => Presence::Embedded,
+        };
+        let (queue, rx) = mpsc::unbounded_channel();
+        tokio::spawn(write_loop(pool.clone(), rx));
+        Ok(Self {
+            queue,
+            instance,
+            presence: std::sync::Arc::new(presence),
+            pool,
+        })
+    }
+
+    /// This process's instance number, written into its pending records.
+    pub fn instance(&self) -> i64 {
+        self.instance
+    }
+
+    /// Writes `record`; answers with its id once committed.
+    pub async fn insert(&self, record: NewTraffic) -> Result<i64, JournalError> {
+        Self::inserted(self.queue_insert(record)?).await
+    }
+
+    /// Queues `record` and returns the receipt that will carry its id: a caller that may be
+    /// dropped while waiting keeps the receipt where its `Drop` can still read it.
+    pub fn queue_insert(&self, record: NewTraffic) -> Result<Receipt, JournalError> {
+        let (ack, answer) = oneshot::channel();
+        self.send(Write::Insert(Box::new(record)), Ack::Inserted(ack))?;
+        Ok(answer)
+    }
+
+    /// The id a receipt carries, once its record is committed.
+    pub async fn inserted(receipt: Receipt) -> Result<i64, JournalError> {
+        receipt.await.map_err(|_| gone())?
+    }
+
+    /// Completes the pending record `id` with `end`; answers once committed.
+    pub async fn complete(&self, id: i64, end: Completion) -> Result<(), JournalError> {
+        let (ack, answer) = oneshot::channel();
+        self.send(Write::Complete(id, Box::new(end)), Ack::Completed(ack))?;
+        answer.await.map_err(|_| gone())?
+    }
+
+    /// Writes `record` without waiting.
+    pub fn insert_detached(&self, record: NewTraffic) {
+        self.detached(Write::Insert(Box::new(record)));
+    }
+
+    /// Completes the pending record `id` without waiting.
+    pub fn complete_detached(&self, id: i64, end: Completion) {
+        self.detached(Write::Complete(id, Box::new(end)));
+    }
+
+    /// Waits until everything queued so far has been written (or failed for good).
+    pub async fn flush(&self) {
+        let (ack, done) = oneshot::channel();
+        if self.queue.send(Message::Flush(ack)).is_ok() {
+            let _ = done.await;
+        }
+    }
+
+    /// Marks the pending records of every gateway process that is gone as interrupted; how
+    /// many it marked.
+    pub async fn sweep(&self) -> Result<u64, sqlx::Error> {
+        let mut marked = 0;
+        for other in store::pending_instances(&self.pool, self.instance).await? {
+            if self.presence.is_gone(other).await? {
+                let n = store::mark_interrupted(&self.pool, other).await?;
+                if n > 0 {
+                    tracing::warn!(
+                        instance = other,
+                        records = n,
+                        "marked the in-flight traffic of a gateway process that is gone as interrupted"
+                    );
+                }
+                marked += n;
+                self.presence.release(other).await?;
+            }
+        }
+        Ok(marked)
+    }
+
+    /// Sweeps every `SWEEP_INTERVAL` until shutdown (replicas die while others run).
+    pub async fn run_sweeper(self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(SWEEP_INTERVAL) => {}
+                _ = shutdown.wait_for(|s| *s) => return,
+            }
+            if let Err(e) = self.sweep().await {
+                tracing::warn!(error = %e, "could not sweep interrupted traffic records");
+            }
+        }
+    }
+
+    fn send(&self, write: Write, ack: Ack) -> Result<(), JournalError> {
+        self.queue
+            .send(Message::Write(Op {
+                write,
+                ack,
+                tries: 0,
+            }))
+            .map_err(|_| gone())
+    }
+
+    fn detached(&self, write: Write) {
+        if self.send(write, Ack::Detached).is_err() {
+            tracing::error!("traffic journal stopped: a record was lost");
+        }
+    }
+}
+
+fn gone() -> JournalError {
+    JournalError::stopped()
+}
+
+impl JournalError {
+    /// The journal's writer is gone: nothing can be recorded.
+    pub fn stopped() -> Self {
+        JournalError("the journal's writer has stopped".into())
+    }
+}
+
+async fn write_loop(pool: Pool, mut rx: mpsc::UnboundedReceiver<Message>) {
+    // Writes to do before new ones: retries and follow-ups of the last batch.
+    let mut carried: Vec<Op> = Vec::new();
+    loop {
+        let mut ops = std::mem::take(&mut carried);
+        let mut flushes = Vec::new();
+        if ops.is_empty() {
+            match rx.recv().await {
+                Some(Message::Write(op)) => ops.push(op),
+                Some(Message::Flush(ack)) => flushes.push(ack),
+                None => return,
+            }
+        }
+        while ops.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(Message::Write(op)) => ops.push(op),
+                Ok(Message::Flush(ack)) => flushes.push(ack),
+                Err(_) => break,
+            }
+        }
+        if !ops.is_empty() {
+            let results = match write_batch(&pool, &ops).await {
+                Ok(ids) => ids.into_iter().map(Ok).collect(),
+                // One bad write must not sink the others: each on its own.
+                Err(e) => {
+                    tracing::warn!(error = %e, writes = ops.len(), "traffic batch failed; writing one by one");
+                    write_each(&pool, &ops).await
+                }
+            };
+            let mut failed = false;
+            for (op, result) in ops.into_iter().zip(results) {
+                failed |= result.is_err();
+                settle(op, result, &mut carried);
+            }
+            if failed && !carried.is_empty() {
+                let tries = carried.iter().map(|op| op.tries).max().unwrap_or(0);
+                tokio::time::sleep(Duration::from_millis(50 << tries.min(7))).await;
+            }
+        }
+        for ack in flushes {
+            let _ = ack.send(());
+        }
+    }
+}
+
+/// Writes `ops` in one transaction: the id of each insert, in order.
+async fn write_batch(pool: &Pool, ops: &[Op]) -> Result<Vec<Option<i64>>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let mut ids = Vec::with_capacity(ops.len());
+    for op in ops {
+        ids.push(write(&mut tx, &op.write).await?);
+    }
+    tx.commit().await?;
+    Ok(ids)
+}
+
+async fn write_each(pool: &Pool, ops: &[Op]) -> Vec<Result<Option<i64>, sqlx::Error>> {
+    let mut results = Vec::with_capacity(ops.len());
+    for op in ops {
+        let result = match pool.acquire().await {
+            Ok(mut conn) => write(&mut conn, &op.write).await,
+            Err(e) => Err(e),
+        };
+        results.push(result);
+    }
+    results
+}
+
+async fn write(
+    conn: &mut crate::database::Conn,
+    write: &Write,
+) -> Result<Option<i64>, sqlx::Error> {
+    match write {
+        Write::Insert(record) => store::insert(&mut *conn, record).await.map(Some),
+        Write::Complete(id, record) => store::complete(conn, *id, record).await.map(|()| None),
+    }
+}
+
+/// Answers the caller of `op`, or carries it over: a failed detached write to retry, a pending
+/// record whose caller left to complete.
+fn settle(mut op: Op, result: Result<Option<i64>, sqlx::Error>, carried: &mut Vec<Op>) {
+    match (op.ack, result) {
+        (Ack::Inserted(ack), Ok(id)) => {
+            let id = id.expect("an insert returns its id");
+            if ack.send(Ok(id)).is_err() {
+                if let Write::Insert(record) = op.write {
+                    if record.outcome == Some(Outcome::Pending) {
+                        let end = Completion {
+                            outcome: Some(Outcome::ClientClosedBeforeResponse),
+                            text_truncated: record.text_truncated,
+                            ..Completion::default()
+                        };
+                        carried.push(Op {
+                            write: Write::Complete(id, Box::new(end)),
+                            ack: Ack::Detached,
+                            tries: 0,
+                        });
+                    }
+                }
+            }
+        }
+        (Ack::Completed(ack), Ok(_)) => {
+            let _ = ack.send(Ok(()));
+        }
+        (Ack::Inserted(ack), Err(e)) => {
+            let _ = ack.send(Err(JournalError(e.to_string())));
+        }
+        (Ack::Completed(ack), Err(e)) => {
+            let _ = ack.send(Err(JournalError(e.to_string())));
+        }
+        (Ack::Detached, Ok(_)) => {}
+        (Ack::Detached, Err(e)) => {
+            op.tries += 1;
+            op.ack = Ack::Detached;
+            if op.tries < MAX_TRIES {
+                carried.push(op);
+            } else {
+                match &op.write {
+                    Write::Insert(r) => {
+                        tracing::error!(error = %e, request_id = %r.request_id, "gave up writing a traffic record")
+                    }
+                    Write::Complete(id, _) => {
+                        tracing::error!(error = %e, id, "gave up completing a traffic record")
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// How this process tells which other gateway processes are alive.
+enum Presence {
+    /// One process per SQLite database: every other instance is a process that has ended.
+    Embedded,
+    /// Each process holds `pg_advisory_lock(instance)` on a connection of its own; a lock that
+    /// can be taken belongs to a process that is gone.
+    Postgres {
+        url: String,
+        instance: i64,
+        conn: tokio::sync::Mutex<sqlx::PgConnection>,
+    },
+}
+
+impl Presence {
+    async fn postgres(url: &str, instance: i64) -> Result<Self, sqlx::Error> {
+        Ok(Presence::Postgres {
+            url: url.to_owned(),
+            instance,
+            conn: tokio::sync::Mutex::new(Self::announce(url, instance).await?),
+        })
+    }
+
+    async fn announce(url: &str, instance: i64) -> Result<sqlx::PgConnection, sqlx::Error> {
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url).await?;
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(instance)
+            .execute(&mut conn)
+            .await?;
+        Ok(conn)
+    }
+
+    /// Whether `other` is gone. On PostgreSQL this takes its lock, to be `release`d.
+    async fn is_gone(&self, other: i64) -> Result<bool, sqlx::Error> {
+        match self {
+            Presence::Embedded => Ok(true),
+            Presence::Postgres {
+                url,
+                instance,
+                conn,
+            } => {
+                let mut conn = conn.lock().await;
+                let taken = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                    .bind(other)
+                    .fetch_one(&mut *conn)
+                    .await;
+                match taken {
+                    Ok(taken) => Ok(taken),
+                    Err(e) => {
+                        // Our own lock went with the connection: take it again.
+                        *conn = Self::announce(url, *instance).await?;
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    async fn release(&self, other: i64) -> Result<(), sqlx::Error> {
+        if let Presence::Postgres { conn, .. } = self {
+            sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(other)
+                .execute(&mut *conn.lock().await)
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,364 @@
+//! The `traffic` table's store: records written, pages and the chart read.
+
+use super::{
+    Chart, Cursor, Outcome, TrafficFilter, TrafficPage, TrafficRecord, TrafficSort, Verdict,
+};
+use crate::database::{from_millis, to_millis, Db, Pool, Statement};
+use crate::shield::Detection;
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+/// One request as the gateway saw it.
+#[derive(Clone, Debug)]
+pub struct NewTraffic {
+    pub at: DateTime<Utc>,
+    pub source: &'static str,
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    pub verdict: Verdict,
+    pub score: Option<u8>,
+    pub detections: Vec<Detection>,
+    pub latency_ms: Option<i64>,
+    pub tokens_in: Option<i64>,
+    pub tokens_out: Option<i64>,
+    pub http_status: Option<u16>,
+    /// The gateway key that sent it; none for what the watcher read.
+    pub api_key_id: Option<i64>,
+    pub session_id: Option<String>,
+    pub request_id: String,
+    /// Kept only for BYPASSED traffic, so that it can be scanned after the fact.
+    pub request_text: Option<String>,
+    pub response_text: Option<String>,
+    /// The BYPASSED record that this one is the after-the-fact scan of.
+    pub rescan_of: Option<i64>,
+    /// For a transcript message: inbound (to the model) or outbound (from it).
+    pub direction: Option<&'static str>,
+    /// How a gateway exchange ended (`Pending` while in flight); none for other records.
+    pub outcome: Option<Outcome>,
+    /// The gateway process that wrote a pending record (see `journal`).
+    pub gateway_instance: Option<i64>,
+    /// Kept text was cut at `MAX_KEPT_TEXT_BYTES`.
+    pub text_truncated: bool,
+}
+
+const INSERT: &str = "INSERT INTO traffic (at, source, model, provider, verdict, score, \
+    detections, latency_ms, tokens_in, tokens_out, http_status, api_key_id, session_id, \
+    request_id, request_text, response_text, rescan_of, direction, outcome, gateway_instance, \
+    text_truncated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+    $17, $18, $19, $20, $21)";
+
+pub async fn insert<'e>(
+    on: impl sqlx::Executor<'e, Database = Db>,
+    t: &NewTraffic,
+) -> Result<i64, sqlx::Error> {
+    bind(sqlx::query(&format!("{INSERT} RETURNING id")), t)
+        .fetch_one(on)
+        .await
+        .map(|r| r.get(0))
+}
+
+/// Inserts `t` unless the same message or rescan is stored already; whether it was new.
+pub async fn insert_new(
+    conn: &mut crate::database::Conn,
+    t: &NewTraffic,
+) -> Result<bool, sqlx::Error> {
+    let done = bind(sqlx::query(&format!("{INSERT} ON CONFLICT DO NOTHING")), t)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+fn bind<'q>(
+    q: sqlx::query::Query<'q, Db, crate::database::Arguments<'q>>,
+    t: &'q NewTraffic,
+) -> sqlx::query::Query<'q, Db, crate::database::Arguments<'q>> {
+    q.bind(to_millis(t.at))
+        .bind(t.source)
+        .bind(&t.model)
+        .bind(&t.provider)
+        .bind(t.verdict.as_str())
+        .bind(t.score.map(i64::from))
+        .bind(serde_json::to_string(&t.detections).unwrap_or_else(|_| "[]".into()))
+        .bind(t.latency_ms)
+        .bind(t.tokens_in)
+        .bind(t.tokens_out)
+        .bind(t.http_status.map(i64::from))
+        .bind(t.api_key_id)
+        .bind(&t.session_id)
+        .bind(&t.request_id)
+        .bind(&t.request_text)
+        .bind(&t.response_text)
+        .bind(t.rescan_of)
+        .bind(t.direction)
+        .bind(t.outcome.map(Outcome::as_str))
+        .bind(t.gateway_instance)
+        .bind(i64::from(t.text_truncated))
+}
+
+/// How a gateway exchange ended: what completes its record.
+#[derive(Clone, Debug, Default)]
+pub struct Completion {
+    pub outcome: Option<Outcome>,
+    pub http_status: Option<u16>,
+    pub latency_ms: Option<i64>,
+    pub tokens_in: Option<i64>,
+    pub tokens_out: Option<i64>,
+    pub response_text: Option<String>,
+    /// The request's or the response's kept text was cut at `MAX_KEPT_TEXT_BYTES`.
+    pub text_truncated: bool,
+}
+
+impl Completion {
+    /// Appends `piece` to the kept response text, up to `MAX_KEPT_TEXT_BYTES`.
+    pub fn keep_response_piece(&mut self, piece: &str) {
+        let text = self.response_text.get_or_insert_with(String::new);
+        let room = super::MAX_KEPT_TEXT_BYTES.saturating_sub(text.len());
+        if piece.len() <= room {
+            text.push_str(piece);
+            return;
+        }
+        let mut end = room;
+        while !piece.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.push_str(&piece[..end]);
+        self.text_truncated = true;
+    }
+}
+
+impl NewTraffic {
+    /// This record with how its exchange ended.
+    pub fn ended(mut self, end: Completion) -> Self {
+        self.outcome = end.outcome;
+        self.http_status = end.http_status;
+        self.latency_ms = end.latency_ms;
+        self.tokens_in = end.tokens_in;
+        self.tokens_out = end.tokens_out;
+        self.response_text = end.response_text;
+        self.text_truncated |= end.text_truncated;
+        self
+    }
+}
+
+/// Completes the pending record `id` with how its exchange ended. A record already marked
+/// `interrupted` (by a sweep that took its process for gone) takes the true end.
+pub async fn complete(
+    conn: &mut crate::database::Conn,
+    id: i64,
+    end: &Completion,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE traffic SET outcome = $1, http_status = $2, latency_ms = $3, tokens_in = $4, \
+         tokens_out = $5, response_text = $6, text_truncated = $7, gateway_instance = NULL \
+         WHERE id = $8",
+    )
+    .bind(end.outcome.map(Outcome::as_str))
+    .bind(end.http_status.map(i64::from))
+    .bind(end.latency_ms)
+    .bind(end.tokens_in)
+    .bind(end.tokens_out)
+    .bind(&end.response_text)
+    .bind(i64::from(end.text_truncated))
+    .bind(id)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// The gateway processes, other than `except`, that left records pending.
+pub async fn pending_instances(pool: &Pool, except: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT gateway_instance FROM traffic \
+         WHERE outcome = 'pending' AND gateway_instance <> $1",
+    )
+    .bind(except)
+    .fetch_all(pool)
+    .await
+}
+
+/// Marks the records that gateway process `instance` left pending as interrupted: it is gone.
+pub async fn mark_interrupted(pool: &Pool, instance: i64) -> Result<u64, sqlx::Error> {
+    sqlx::query(
+        "UPDATE traffic SET outcome = 'interrupted', gateway_instance = NULL \
+         WHERE outcome = 'pending' AND gateway_instance = $1",
+    )
+    .bind(instance)
+    .execute(pool)
+    .await
+    .map(|done| done.rows_affected())
+}
+
+/// BYPASSED records between `from` and `to` inclusive: the traffic no shield saw.
+pub async fn count_bypassed(
+    conn: &mut crate::database::Conn,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM traffic WHERE verdict = 'BYPASSED' AND at >= $1 AND at <= $2",
+    )
+    .bind(to_millis(from))
+    .bind(to_millis(to))
+    .fetch_one(conn)
+    .await
+}
+
+/// The filters on where traffic came from (source, model, provider), which the table and
+/// the chart share.
+fn push_origin(q: &mut Statement, filter: &TrafficFilter) {
+    for (column, value) in [
+        ("source", &filter.source),
+        ("model", &filter.model),
+        ("provider", &filter.provider),
+    ] {
+        if let Some(v) = value {
+            q.push(" AND ")
+                .push(column)
+                .push(" = ")
+                .push_bind(v.clone());
+        }
+    }
+}
+
+/// The counts behind the chart: records per bucket and verdict.
+pub fn chart_statement(filter: &TrafficFilter, now: DateTime<Utc>) -> Statement {
+    let (from, to) = Chart::range(filter, now);
+    let bucket_ms = Chart::bucket_minutes(from, to) * 60_000;
+    let mut q = Statement::new("SELECT (at - ");
+    q.push_bind(to_millis(from))
+        .push(") / ")
+        .push_bind(bucket_ms);
+    q.push(" AS bucket, verdict, COUNT(*) AS n FROM traffic WHERE at >= ")
+        .push_bind(to_millis(from))
+        .push(" AND at < ")
+        .push_bind(to_millis(to));
+    push_origin(&mut q, filter);
+    q.push(" GROUP BY bucket, verdict");
+    q
+}
+
+/// The chart for `filter` (all verdicts; the verdict, score and cursor filters do not apply).
+pub async fn chart(
+    pool: &Pool,
+    filter: &TrafficFilter,
+    now: DateTime<Utc>,
+) -> Result<Chart, sqlx::Error> {
+    let (from, to) = Chart::range(filter, now);
+    let rows = chart_statement(filter, now).fetch_all(pool).await?;
+    let counts = rows.iter().filter_map(|r| {
+        Some((
+            r.get::<i64, _>("bucket"),
+            Verdict::parse(r.get("verdict"))?,
+            r.get::<i64, _>("n"),
+        ))
+    });
+    let windows = sqlx::query(
+        "SELECT activated_at, COALESCE(ended_at, expires_at) AS until FROM break_glass_windows \
+         WHERE activated_at < $1 AND COALESCE(ended_at, expires_at) > $2 ORDER BY activated_at",
+    )
+    .bind(to_millis(to))
+    .bind(to_millis(from))
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| {
+        (
+            from_millis(r.get("activated_at")),
+            from_millis(r.get("until")),
+        )
+    })
+    .collect();
+    Ok(Chart::build(from, to, counts.collect::<Vec<_>>(), windows))
+}
+
+/// The columns `record_from_row` reads.
+pub const RECORD_COLUMNS: &str = "id, at, source, model, provider, verdict, score, \
+    latency_ms, tokens_in, tokens_out, http_status, session_id, request_id, detections, \
+    direction, rescan_of, outcome, text_truncated";
+
+pub fn record_from_row(r: &crate::database::Row) -> Option<TrafficRecord> {
+    Some(TrafficRecord {
+        id: r.get("id"),
+        at: from_millis(r.get("at")),
+        source: r.get("source"),
+        model: r.get("model"),
+        provider: r.get("provider"),
+        verdict: Verdict::parse(r.get("verdict"))?,
+        score: r.get("score"),
+        latency_ms: r.get("latency_ms"),
+        tokens_in: r.get("tokens_in"),
+        tokens_out: r.get("tokens_out"),
+        http_status: r.get("http_status"),
+        session_id: r.get("session_id"),
+        request_id: r.get("request_id"),
+        detections: serde_json::from_str(r.get::<&str, _>("detections")).unwrap_or_default(),
+        direction: r.get("direction"),
+        rescan_of: r.get("rescan_of"),
+        outcome: r.get::<Option<&str>, _>("outcome").and_then(Outcome::parse),
+        text_truncated: r.get::<i64, _>("text_truncated") != 0,
+    })
+}
+
+/// The query for one page of records matching `filter` (one more than the page holds).
+pub fn page_statement(filter: &TrafficFilter) -> Statement {
+    let mut q = Statement::new(format!("SELECT {RECORD_COLUMNS} FROM traffic WHERE 1 = 1"));
+    push_origin(&mut q, filter);
+    if let Some(v) = filter.verdict {
+        q.push(" AND verdict = ").push_bind(v.as_str());
+    }
+    if let Some(v) = filter.outcome {
+        q.push(" AND outcome = ").push_bind(v.as_str());
+    }
+    if let Some(v) = filter.min_score {
+        q.push(" AND score >= ").push_bind(i64::from(v));
+    }
+    if let Some(v) = filter.from {
+        q.push(" AND at >= ").push_bind(to_millis(v));
+    }
+    if let Some(v) = filter.to {
+        q.push(" AND at <= ").push_bind(to_millis(v));
+    }
+    match (filter.sort, filter.cursor) {
+        (TrafficSort::Time, Some(c)) => {
+            q.push(" AND (at < ").push_bind(c.at_ms);
+            q.push(" OR (at = ").push_bind(c.at_ms);
+            q.push(" AND id < ").push_bind(c.id).push("))");
+        }
+        (TrafficSort::Score, Some(c)) => {
+            let s = c.score.unwrap_or(-1);
+            q.push(" AND (COALESCE(score, -1) < ").push_bind(s);
+            q.push(" OR (COALESCE(score, -1) = ").push_bind(s);
+            q.push(" AND (at < ").push_bind(c.at_ms);
+            q.push(" OR (at = ").push_bind(c.at_ms);
+            q.push(" AND id < ").push_bind(c.id).push("))))");
+        }
+        _ => {}
+    }
+    q.push(match filter.sort {
+        TrafficSort::Time => " ORDER BY at DESC, id DESC",
+        TrafficSort::Score => " ORDER BY COALESCE(score, -1) DESC, at DESC, id DESC",
+    });
+    // One more than asked: whether a next page exists.
+    q.push(" LIMIT ").push_bind(i64::from(filter.limit) + 1);
+    q
+}
+
+/// One page of records matching `filter`, newest (or highest score) first.
+pub async fn page(pool: &Pool, filter: &TrafficFilter) -> Result<TrafficPage, sqlx::Error> {
+    let rows = page_statement(filter).fetch_all(pool).await?;
+    let mut records: Vec<TrafficRecord> = rows.iter().filter_map(record_from_row).collect();
+    let next_cursor = (records.len() > filter.limit as usize).then(|| {
+        records.truncate(filter.limit as usize);
+        let last = records.last().expect("a full page has a last record");
+        Cursor {
+            score: (filter.sort == TrafficSort::Score).then(|| last.score.unwrap_or(-1)),
+            at_ms: to_millis(last.at),
+            id: last.id,
+        }
+        .encode()
+    });
+    Ok(TrafficPage {
+        records,
+        next_cursor,
+    })
+}
