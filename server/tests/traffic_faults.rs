@@ -282,6 +282,38 @@ async fn clients_leave_at_random_points(bypassing: bool) {
             "{tag} ({leave:?}) has a record but never reached the upstream"
         );
     }
+    // The Traffic Monitor's API filters on the outcome.
+    for outcome in [
+        "completed",
+        "client_closed_before_response",
+        "client_closed_during_response",
+    ] {
+        let page: serde_json::Value = s
+            .admin
+            .get(
+                s.server
+                    .url(&format!("/api/traffic?outcome={outcome}&limit=1000")),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let listed = page["records"].as_array().unwrap();
+        let stored = rows.iter().filter(|r| r.outcome == outcome).count();
+        assert_eq!(listed.len(), stored, "{outcome}");
+        assert!(listed.iter().all(|r| r["outcome"] == outcome));
+    }
+    let res = s
+        .admin
+        .get(s.server.url("/api/traffic?outcome=vanished"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let error: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(error["error"]["field"], "outcome");
     if bypassing {
         let ended = s.deactivate().await;
         let bypassed = rows.iter().filter(|r| r.verdict == "BYPASSED").count();

@@ -4,7 +4,9 @@ use super::watcher_panel::WatcherPanel;
 use crate::break_glass::ActivatedWindow;
 use crate::error::AppError;
 use crate::time_format;
-use crate::traffic::{Chart, TrafficFilter, TrafficPage, TrafficRecord, SOURCES, VERDICTS};
+use crate::traffic::{
+    Chart, TrafficFilter, TrafficPage, TrafficRecord, OUTCOMES, SOURCES, VERDICTS,
+};
 use leptos::prelude::*;
 use leptos_router::components::{Form, A};
 use leptos_router::hooks::use_query_map;
@@ -133,6 +135,12 @@ pub fn TrafficPage() -> impl IntoView {
                     {VERDICTS.into_iter().map(|v| view! { <option value=v.as_str()>{v.as_str()}</option> }).collect_view()}
                 </select>
             </label>
+            <label>"Outcome "
+                <select name="outcome" prop:value=move || param("outcome")>
+                    <option value="">"All"</option>
+                    {OUTCOMES.into_iter().map(|o| view! { <option value=o.as_str()>{o.label()}</option> }).collect_view()}
+                </select>
+            </label>
             <label>"Min score " <input name="min_score" inputmode="numeric" size="4" prop:value=move || param("min_score")/></label>
             <label>"From (UTC) " <input type="datetime-local" step="1" name="from" prop:value=move || shown_instant(param("from"))/></label>
             <label>"To (UTC) " <input type="datetime-local" step="1" name="to" prop:value=move || shown_instant(param("to"))/></label>
@@ -193,7 +201,7 @@ fn TrafficTable(page: TrafficPage, filter: TrafficFilter) -> impl IntoView {
         <table class="table" data-testid="traffic-table">
             <thead><tr>
                 <th>"Time"</th><th>"Source"</th><th>"Model"</th><th>"Provider"</th>
-                <th>"Verdict"</th><th>"Score"</th><th>"Latency"</th><th>"Tokens"</th><th>"Status"</th>
+                <th>"Verdict"</th><th>"Outcome"</th><th>"Score"</th><th>"Latency"</th><th>"Tokens"</th><th>"Status"</th>
             </tr></thead>
             <tbody>
                 {page.records.into_iter().map(|t| view! { <TrafficRow record=t/> }).collect_view()}
@@ -221,6 +229,7 @@ fn TrafficRow(record: TrafficRecord) -> impl IntoView {
             <td>{t.model}</td>
             <td>{t.provider}</td>
             <td><span class=format!("pill verdict-{}", t.verdict.as_str().to_lowercase())>{t.verdict.as_str()}</span></td>
+            <td class=t.outcome.map(|o| format!("outcome-{}", o.as_str()))>{t.outcome.map(|o| o.label())}</td>
             <td>{t.score}</td>
             <td>{t.latency_ms.map(|ms| format!("{ms} ms"))}</td>
             <td>{match (t.tokens_in, t.tokens_out) {
@@ -231,11 +240,12 @@ fn TrafficRow(record: TrafficRecord) -> impl IntoView {
         </tr>
         <Show when=move || open.get()>
             <tr class="traffic-detail">
-                <td colspan="9">
+                <td colspan="10">
                     <div>"Request " <code>{t.request_id.clone()}</code>
                         {t.session_id.clone().map(|s| view! { " · session " <code>{s}</code> })}
                         {t.direction.clone().map(|d| view! { " · " {d} " message" })}
                         {t.rescan_of.map(|id| view! { " · after-the-fact scan of bypassed record #" {id} })}
+                        {t.text_truncated.then_some(" · kept text truncated at 1 MiB")}
                     </div>
                     {if detections.is_empty() {
                         view! { <p class="muted">"No rule matched."</p> }.into_any()
