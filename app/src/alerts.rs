@@ -75,6 +75,8 @@ pub struct Alert {
 
 /// The gateway's alert when LiteLLM cannot be reached.
 pub const SOURCE_GATEWAY: &str = "gateway";
+pub const SOURCE_AUTH: &str = "auth";
+pub const FAILED_LOGIN_BURST: &str = "Burst of failed logins";
 pub const LITELLM_UNREACHABLE: &str = "LiteLLM unreachable";
 
 /// What an operator can do to an alert.

@@ -11,7 +11,6 @@ pub const EXPIRE: &str = "break_glass.expire";
 pub const LOGIN: &str = "auth.login";
 pub const LOGIN_FAILED: &str = "auth.login_failed";
 pub const LOGOUT: &str = "auth.logout";
-pub const LOGIN_LOCKED: &str = "auth.login_locked";
 pub const OPERATOR_DISABLED: &str = "auth.operator_disabled";
 pub const ALERT_ACKNOWLEDGE: &str = "alert.acknowledge";
 pub const ALERT_RESOLVE: &str = "alert.resolve";
@@ -32,7 +31,7 @@ pub const PASSWORD_CHANGE: &str = "auth.change_password";
 pub const LOGOUT_EVERYWHERE: &str = "auth.logout_everywhere";
 
 /// Every action the trail records, for the filter's choices.
-pub const ACTIONS: [&str; 26] = [
+pub const ACTIONS: [&str; 25] = [
     ACTIVATE,
     ACTIVATE_DENIED,
     DEACTIVATE,
@@ -40,7 +39,6 @@ pub const ACTIONS: [&str; 26] = [
     LOGIN,
     LOGIN_FAILED,
     LOGOUT,
-    LOGIN_LOCKED,
     OPERATOR_DISABLED,
     ALERT_ACKNOWLEDGE,
     ALERT_RESOLVE,

@@ -107,27 +107,6 @@ pub const PERMISSIONS: &[(Permission, &[Role])] = &[
     (Permission::OperatorsManage, &[Role::Admin]),
 ];
 
-/// What a run of consecutive failed logins leads to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Lockout {
-    None,
-    For(chrono::TimeDelta),
-    /// The operator is disabled; an admin must re-enable them.
-    Disable,
-}
-
-/// Escalating lockout: from 5 failures 1 minute, from 10 5 minutes, from 15 30 minutes, and at
-/// 20 the operator is disabled. Every failure at a tier locks again for that tier's time.
-pub fn lockout_after(consecutive_failures: i64) -> Lockout {
-    match consecutive_failures {
-        n if n >= 20 => Lockout::Disable,
-        n if n >= 15 => Lockout::For(chrono::TimeDelta::minutes(30)),
-        n if n >= 10 => Lockout::For(chrono::TimeDelta::minutes(5)),
-        n if n >= 5 => Lockout::For(chrono::TimeDelta::minutes(1)),
-        _ => Lockout::None,
-    }
-}
-
 /// A logged-in operator, as the UI knows them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Operator {
@@ -147,11 +126,11 @@ pub use server::*;
 
 #[cfg(feature = "ssr")]
 mod server {
-    use super::{lockout_after, Lockout, Operator, Permission, Role};
-    use crate::audit;
+    use super::{Operator, Permission, Role};
     use crate::database::{to_millis, Pool};
     use crate::error::AppError;
     use crate::state::AppState;
+    use crate::{alerts, audit, login_throttle};
     use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
     use argon2::Argon2;
     use chrono::{DateTime, TimeDelta, Utc};
@@ -228,9 +207,29 @@ mod server {
         .await
     }
 
+    /// At most this many argon2 verifications run at once, on the blocking pool: a flood of
+    /// logins queues here instead of starving the async workers (the gateway, event streams,
+    /// the expiry timer).
+    static VERIFICATIONS: std::sync::LazyLock<tokio::sync::Semaphore> =
+        std::sync::LazyLock::new(|| {
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+            tokio::sync::Semaphore::new(cores)
+        });
+
+    /// `verify_password` on the blocking pool, within `VERIFICATIONS`.
+    pub async fn verify_password_off_the_workers(password: &str, hash: &str) -> bool {
+        let Ok(_slot) = VERIFICATIONS.acquire().await else {
+            return false;
+        };
+        let (password, hash) = (password.to_owned(), hash.to_owned());
+        tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+            .await
+            .unwrap_or(false)
+    }
+
     /// Checks the credentials and opens a session; returns the operator and the session token
-    /// (only its hash is stored). Every attempt is audited; consecutive failures lock the
-    /// operator out for longer and longer (`lockout_after`).
+    /// (only its hash is stored). Failures are audited and throttled (`login_throttle`): no
+    /// sequence of failures disables or locks an account.
     pub async fn login(
         state: &AppState,
         username: &str,
@@ -238,95 +237,74 @@ mod server {
         source_addr: Option<&str>,
     ) -> Result<(Operator, String), AppError> {
         let now = state.clock.now();
-        let row = sqlx::query(
-            "SELECT id, username, password_hash, role, failed_logins, locked_until FROM operators \
-             WHERE username = $1 AND disabled = 0",
-        )
-        .bind(username)
-        .fetch_optional(&state.pool)
-        .await?;
-        let audit_attempt = |action: &'static str, details: serde_json::Value| async move {
-            let mut conn = state.pool.acquire().await?;
-            audit::record(&mut conn, now, username, action, details, source_addr).await
+        let (kept, cut) = login_throttle::kept_username(username);
+        let attempt = login_throttle::Attempt {
+            username: &kept,
+            source: source_addr.unwrap_or("unknown"),
         };
-        let Some(row) = row else {
-            // Spend the same time as a real check so that timing does not reveal names.
-            verify_password(password, &state.dummy_password_hash);
-            audit_attempt(audit::LOGIN_FAILED, serde_json::json!({})).await?;
-            return Err(AppError::BadCredentials);
-        };
-        let id: i64 = row.get("id");
-        if let Some(until) = row
-            .get::<Option<i64>, _>("locked_until")
-            .filter(|u| *u > to_millis(now))
-        {
-            let retry_after_seconds = (until - to_millis(now) + 999) / 1000;
-            audit_attempt(
-                audit::LOGIN_LOCKED,
-                serde_json::json!({ "retry_after_seconds": retry_after_seconds }),
-            )
-            .await?;
-            return Err(AppError::LoginLocked {
-                retry_after_seconds,
+        if let Some(until) = login_throttle::blocked_until(&state.pool, &attempt, now).await? {
+            return Err(AppError::LoginThrottled {
+                retry_after_seconds: ((until - now).num_milliseconds() + 999) / 1000,
             });
         }
-        let operator = verify_password(password, row.get("password_hash"))
-            .then(|| {
-                Role::parse(row.get("role")).map(|role| Operator {
-                    id,
-                    username: row.get("username"),
-                    role,
-                })
+        // A name longer than any operator's is no operator's: not looked up, still verified.
+        let row = match cut {
+            true => None,
+            false => {
+                sqlx::query(
+                    "SELECT id, username, password_hash, role FROM operators \
+                 WHERE username = $1 AND disabled = 0",
+                )
+                .bind(username)
+                .fetch_optional(&state.pool)
+                .await?
+            }
+        };
+        // The same work whether or not the name exists, so that timing does not tell.
+        let hash: String = row.as_ref().map_or_else(
+            || state.dummy_password_hash.to_string(),
+            |r| r.get("password_hash"),
+        );
+        let verified = verify_password_off_the_workers(password, &hash).await;
+        let operator = row.filter(|_| verified).and_then(|row| {
+            Some(Operator {
+                id: row.get("id"),
+                username: row.get("username"),
+                role: Role::parse(row.get("role"))?,
             })
-            .flatten();
+        });
         let mut tx = state.pool.begin().await?;
         let Some(operator) = operator else {
-            let failures = row.get::<i64, _>("failed_logins") + 1;
-            let lockout = lockout_after(failures);
-            let locked_until = match lockout {
-                Lockout::For(d) => Some(to_millis(now + d)),
-                Lockout::None | Lockout::Disable => None,
-            };
-            sqlx::query(
-                "UPDATE operators SET failed_logins = $1, locked_until = $2, disabled = $3 WHERE id = $4",
-            )
-            .bind(failures)
-            .bind(locked_until)
-            .bind(i64::from(lockout == Lockout::Disable))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+            let counts = login_throttle::count_failure(&mut tx, &attempt, now).await?;
+            let mut details = serde_json::json!({
+                "failures": counts
+                    .iter()
+                    .map(|(scope, n)| (scope.as_str().to_owned(), serde_json::Value::from(*n)))
+                    .collect::<serde_json::Map<_, _>>(),
+            });
+            if cut {
+                details["username_truncated"] = true.into();
+                details["username_chars"] = username.chars().count().into();
+            }
             audit::record(
                 &mut tx,
                 now,
-                username,
+                &kept,
                 audit::LOGIN_FAILED,
-                serde_json::json!({ "consecutive_failures": failures }),
+                details,
                 source_addr,
             )
             .await?;
-            if lockout == Lockout::Disable {
-                sqlx::query("DELETE FROM sessions WHERE operator_id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                audit::record(
-                    &mut tx,
-                    now,
-                    audit::SYSTEM,
-                    audit::OPERATOR_DISABLED,
-                    serde_json::json!({ "operator": username, "why": "20 consecutive failed logins" }),
-                    source_addr,
-                )
-                .await?;
-            }
             tx.commit().await?;
+            let burst = counts.iter().any(|(scope, n)| {
+                *scope != login_throttle::Scope::Pair && *n == login_throttle::ALERT_AT
+            });
+            if burst {
+                raise_login_burst_alert(state, now).await?;
+            }
             return Err(AppError::BadCredentials);
         };
-        sqlx::query("UPDATE operators SET failed_logins = 0, locked_until = NULL WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        login_throttle::count_success(&mut tx, &attempt, now).await?;
         let token = random_hex(32);
         sqlx::query(
             "INSERT INTO sessions (token_hash, operator_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
@@ -363,6 +341,56 @@ mod server {
             state.sessions_ended(operator.id);
         }
         Ok((operator, token))
+    }
+
+    /// A HIGH alert naming the accounts and addresses with the most failed logins in the last
+    /// 15 minutes; at most one such alert per 15 minutes.
+    async fn raise_login_burst_alert(
+        state: &AppState,
+        now: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        let since = now - chrono::TimeDelta::minutes(15);
+        let recent: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM alerts WHERE title = $1 AND created_at >= $2")
+                .bind(alerts::FAILED_LOGIN_BURST)
+                .bind(to_millis(since))
+                .fetch_one(&state.pool)
+                .await?;
+        if recent > 0 {
+            return Ok(());
+        }
+        let (accounts, sources) = login_throttle::recent_failures(&state.pool, since).await?;
+        let list = |items: &[(String, i64)]| {
+            items
+                .iter()
+                .map(|(k, n)| format!("{k} ({n})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut conn = state.pool.acquire().await?;
+        let alert = alerts::insert(
+            &mut conn,
+            alerts::NewAlert {
+                at: now,
+                severity: alerts::Severity::High,
+                source: alerts::SOURCE_AUTH,
+                title: alerts::FAILED_LOGIN_BURST.to_owned(),
+                message: format!(
+                    "Failed logins in the last 15 minutes, by account: {}; by source address: {}. \
+                     Logins are throttled, never locked: check for credential stuffing or \
+                     password guessing.",
+                    list(&accounts),
+                    list(&sources)
+                ),
+                window_id: None,
+                link: Some(format!("/audit?action={}", audit::LOGIN_FAILED)),
+            },
+        )
+        .await?;
+        state
+            .events
+            .publish(&crate::events::ServerEvent::Alert(alert));
+        Ok(())
     }
 
     pub async fn logout(
@@ -499,18 +527,6 @@ mod tests {
         assert!(Role::Operator.can(Permission::BreakGlassDeactivate));
         assert!(!Role::Operator.can(Permission::BreakGlassActivate));
         assert!(!Role::Viewer.can(Permission::BreakGlassDeactivate));
-    }
-
-    #[test]
-    fn lockout_escalates_and_ends_in_disabling() {
-        use chrono::TimeDelta;
-        assert_eq!(lockout_after(4), Lockout::None);
-        assert_eq!(lockout_after(5), Lockout::For(TimeDelta::minutes(1)));
-        assert_eq!(lockout_after(9), Lockout::For(TimeDelta::minutes(1)));
-        assert_eq!(lockout_after(10), Lockout::For(TimeDelta::minutes(5)));
-        assert_eq!(lockout_after(15), Lockout::For(TimeDelta::minutes(30)));
-        assert_eq!(lockout_after(19), Lockout::For(TimeDelta::minutes(30)));
-        assert_eq!(lockout_after(20), Lockout::Disable);
     }
 
     #[test]

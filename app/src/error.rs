@@ -34,7 +34,7 @@ pub enum AppError {
         retry_after_seconds: i64,
     },
     /// 429: too many failed logins; try again later.
-    LoginLocked { retry_after_seconds: i64 },
+    LoginThrottled { retry_after_seconds: i64 },
     /// An API key sent more requests than its limit per minute.
     RateLimited { retry_after_seconds: i64 },
     /// 503: this replica has lost its database connection, so it cannot know what other
@@ -55,7 +55,7 @@ impl AppError {
             AppError::NotFound(_) => 404,
             AppError::AlreadyActive { .. } | AppError::NotActive | AppError::Conflict(_) => 409,
             AppError::CoolingDown { .. }
-            | AppError::LoginLocked { .. }
+            | AppError::LoginThrottled { .. }
             | AppError::RateLimited { .. } => 429,
             AppError::Degraded => 503,
             AppError::Internal | AppError::Transport(_) => 500,
@@ -69,7 +69,7 @@ impl AppError {
                 retry_after_seconds,
                 ..
             }
-            | AppError::LoginLocked {
+            | AppError::LoginThrottled {
                 retry_after_seconds,
             }
             | AppError::RateLimited {
@@ -92,7 +92,7 @@ impl AppError {
             AppError::NotActive => "not_active",
             AppError::Conflict(_) => "conflict",
             AppError::CoolingDown { .. } => "cooling_down",
-            AppError::LoginLocked { .. } => "login_locked",
+            AppError::LoginThrottled { .. } => "login_throttled",
             AppError::RateLimited { .. } => "rate_limited",
             AppError::Degraded => "degraded",
             AppError::Internal => "internal",
@@ -118,7 +118,7 @@ impl AppError {
                 error["cool_down_until"] = until.to_rfc3339().into();
                 error["retry_after_seconds"] = (*retry_after_seconds).into();
             }
-            AppError::LoginLocked {
+            AppError::LoginThrottled {
                 retry_after_seconds,
             }
             | AppError::RateLimited {
@@ -155,7 +155,7 @@ impl fmt::Display for AppError {
                 "Break-glass is cooling down: it can be activated again in {}",
                 crate::time_format::mm_ss(*retry_after_seconds)
             ),
-            AppError::LoginLocked {
+            AppError::LoginThrottled {
                 retry_after_seconds,
             } => write!(
                 f,

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod break_glass;
 pub mod error;
 pub mod events;
+pub mod login_throttle;
 pub mod operators;
 pub mod review;
 pub mod shield;

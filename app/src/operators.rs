@@ -91,7 +91,6 @@ pub struct OperatorAccount {
     pub role: Role,
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
-    pub locked_until: Option<DateTime<Utc>>,
     /// Sessions open now.
     pub sessions: i64,
 }
@@ -125,7 +124,7 @@ mod store {
     pub async fn list(state: &AppState, actor: &Actor) -> Result<Vec<OperatorAccount>, AppError> {
         actor.require(Permission::OperatorsManage)?;
         let rows = sqlx::query(
-            "SELECT o.id, o.username, o.role, o.disabled, o.created_at, o.locked_until, \
+            "SELECT o.id, o.username, o.role, o.disabled, o.created_at, \
              (SELECT COUNT(*) FROM sessions s WHERE s.operator_id = o.id AND s.expires_at > $1) \
              AS sessions FROM operators o ORDER BY o.username",
         )
@@ -142,14 +141,13 @@ mod store {
             role: Role::parse(r.get("role"))?,
             disabled: r.get::<i64, _>("disabled") != 0,
             created_at: from_millis(r.get("created_at")),
-            locked_until: r.get::<Option<i64>, _>("locked_until").map(from_millis),
             sessions: r.get("sessions"),
         })
     }
 
     async fn get(state: &AppState, id: i64) -> Result<OperatorAccount, AppError> {
         let row = sqlx::query(
-            "SELECT o.id, o.username, o.role, o.disabled, o.created_at, o.locked_until, \
+            "SELECT o.id, o.username, o.role, o.disabled, o.created_at, \
              (SELECT COUNT(*) FROM sessions s WHERE s.operator_id = o.id AND s.expires_at > $1) \
              AS sessions FROM operators o WHERE o.id = $2",
         )
@@ -271,14 +269,11 @@ mod store {
         }
         let now = state.clock.now();
         let mut tx = state.pool.begin().await?;
-        sqlx::query(
-            "UPDATE operators SET disabled = $1, failed_logins = 0, locked_until = NULL \
-             WHERE id = $2",
-        )
-        .bind(i64::from(disabled))
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("UPDATE operators SET disabled = $1 WHERE id = $2")
+            .bind(i64::from(disabled))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         if disabled {
             sqlx::query("DELETE FROM sessions WHERE operator_id = $1")
                 .bind(id)
@@ -335,14 +330,11 @@ mod store {
         details: serde_json::Value,
     ) -> Result<(), AppError> {
         let mut tx = state.pool.begin().await?;
-        sqlx::query(
-            "UPDATE operators SET password_hash = $1, failed_logins = 0, locked_until = NULL \
-             WHERE id = $2",
-        )
-        .bind(auth::hash_password(password.as_str()))
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("UPDATE operators SET password_hash = $1 WHERE id = $2")
+            .bind(auth::hash_password(password.as_str()))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM sessions WHERE operator_id = $1 AND token_hash != $2")
             .bind(id)
             .bind(auth::token_hash(&actor.token))
@@ -374,7 +366,7 @@ mod store {
             .bind(actor.operator.id)
             .fetch_one(&state.pool)
             .await?;
-        if !auth::verify_password(current, &hash) {
+        if !auth::verify_password_off_the_workers(current, &hash).await {
             return Err(AppError::Invalid(crate::break_glass::FieldError::new(
                 crate::break_glass::Field::CurrentPassword,
                 "The current password is not right",

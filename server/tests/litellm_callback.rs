@@ -108,7 +108,8 @@ async fn the_callback_scans_blocks_and_reports_bypassed_traffic() {
     let pool = s.db().await;
     let rows = || async {
         sqlx::query(
-            "SELECT source, verdict, score, request_text, response_text FROM traffic ORDER BY id",
+            "SELECT source, verdict, score, request_text, response_text FROM traffic \
+             WHERE source <> 'session-watcher' ORDER BY id",
         )
         .fetch_all(&pool)
         .await

@@ -163,7 +163,6 @@ fn OperatorRow(operator: OperatorAccount, change: ServerAction<ChangeOperator>) 
             </td>
             <td>
                 {if operator.disabled { "disabled" } else { "enabled" }}
-                {operator.locked_until.map(|t| format!(" (locked until {})", time_format::utc(t)))}
                 " "
                 <button class="small" on:click=move |_| {
                     change.dispatch(ChangeOperator { id, change: toggle.into(), value: None });

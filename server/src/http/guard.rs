@@ -28,12 +28,18 @@ pub async fn pages_need_login(State(state): State<AppState>, req: Request, next:
 
 /// A write that carries a cookie must come from this origin: its `Origin` header names this
 /// host (or, without `Origin`, `Sec-Fetch-Site` says same-origin). This stops cross-site
-/// requests from riding an operator's session. The gateway (`/v1/`) is exempt: it ignores
-/// cookies and authenticates by `Authorization: Bearer`, which a cross-site page cannot set.
+/// requests from riding an operator's session. A login carries no cookie yet but sets one, so
+/// it gets the same check (login CSRF: a foreign page logging the operator's browser in as
+/// someone else); only a login with neither header, which no browser sends, is a script's and
+/// passes. The gateway (`/v1/`) is exempt: it ignores cookies and authenticates by
+/// `Authorization: Bearer`, which a cross-site page cannot set.
 pub async fn same_origin_writes(req: Request, next: Next) -> Response {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    let cookie_authenticated = !req.uri().path().starts_with("/v1/");
-    if safe || !cookie_authenticated || !req.headers().contains_key(header::COOKIE) {
+    let path = req.uri().path();
+    let cookie_authenticated = !path.starts_with("/v1/");
+    let login = path == "/api/auth/login"
+        || crate::access::server_fn_rule(path).is_some_and(|(name, _)| name == "login");
+    if safe || !cookie_authenticated || !(login || req.headers().contains_key(header::COOKIE)) {
         return next.run(req).await;
     }
     let headers = req.headers();
@@ -45,9 +51,10 @@ pub async fn same_origin_writes(req: Request, next: Next) -> Response {
                 .or_else(|| origin.strip_prefix("https://"));
             origin_host.is_some() && origin_host == host
         }
-        None => headers
-            .get("sec-fetch-site")
-            .is_some_and(|v| v.as_bytes() == b"same-origin"),
+        None => match headers.get("sec-fetch-site") {
+            Some(site) => site.as_bytes() == b"same-origin",
+            None => login && !headers.contains_key(header::COOKIE),
+        },
     };
     if same_origin {
         next.run(req).await
