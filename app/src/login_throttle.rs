@@ -218,8 +218,8 @@ mod tests {
         assert_eq!(Scope::Pair.delay_after(3), TimeDelta::zero());
         assert_eq!(Scope::Pair.delay_after(4), TimeDelta::seconds(1));
         assert_eq!(Scope::Pair.delay_after(5), TimeDelta::seconds(2));
-        assert_eq!(Scope::Pair.delay_after(11), TimeDelta::seconds(256));
-        assert_eq!(Scope::Pair.delay_after(12), MAX_DELAY);
+        assert_eq!(Scope::Pair.delay_after(12), TimeDelta::seconds(256));
+        assert_eq!(Scope::Pair.delay_after(13), MAX_DELAY);
         assert_eq!(Scope::Account.delay_after(10), TimeDelta::zero());
         assert_eq!(Scope::Account.delay_after(11), TimeDelta::seconds(1));
         for n in [100, 10_000, i64::MAX] {

@@ -319,7 +319,7 @@ mod store {
         get(state, id).await
     }
 
-    /// Stores a new password (clearing any lockout) and ends the operator's sessions except
+    /// Stores a new password and ends the operator's sessions except
     /// the caller's own, audited as `action`.
     async fn set_password(
         state: &AppState,
