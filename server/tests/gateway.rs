@@ -430,6 +430,7 @@ async fn streams_pass_through_as_they_arrive_and_are_recorded_before_they_end() 
     assert_eq!(r.get::<String, _>("verdict"), "BYPASSED");
     assert_eq!(r.get::<String, _>("response_text"), "answer from provider");
     assert_eq!(r.get::<String, _>("outcome"), "completed");
+    assert_eq!(r.get::<i64, _>("http_status"), 200);
     assert_eq!(r.get::<i64, _>("tokens_in"), 11);
     assert_eq!(r.get::<i64, _>("tokens_out"), 2);
     s.server.stop().await;

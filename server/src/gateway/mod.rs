@@ -426,7 +426,7 @@ impl Gateway {
             sent = tokio::time::timeout(self.0.upstream_timeout, forward.send()) => match sent {
                 Ok(Ok(r)) => r,
                 Ok(Err(e)) => {
-                    return self.upstream_failed(exchange, bypassing, Outcome::UpstreamError, e.to_string()).await
+                    return self.upstream_failed(exchange, bypassing, e.to_string()).await
                 }
                 Err(_) => return self.upstream_timed_out(exchange, bypassing).await,
             },
@@ -435,12 +435,7 @@ impl Gateway {
         let status = response.status();
         if !bypassing && status.is_server_error() {
             return self
-                .upstream_failed(
-                    exchange,
-                    bypassing,
-                    Outcome::UpstreamError,
-                    format!("it answered {status}"),
-                )
+                .upstream_failed(exchange, bypassing, format!("it answered {status}"))
                 .await;
         }
         let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
@@ -459,7 +454,7 @@ impl Gateway {
             read = tokio::time::timeout(self.0.upstream_timeout, response.bytes()) => match read {
                 Ok(Ok(b)) => b,
                 Ok(Err(e)) => {
-                    return self.upstream_failed(exchange, bypassing, Outcome::UpstreamError, e.to_string()).await
+                    return self.upstream_failed(exchange, bypassing, e.to_string()).await
                 }
                 Err(_) => return self.upstream_timed_out(exchange, bypassing).await,
             },
@@ -553,7 +548,6 @@ impl Gateway {
         &self,
         exchange: Exchange,
         bypassing: bool,
-        outcome: Outcome,
         detail: String,
     ) -> Response {
         let message = if bypassing {
@@ -567,7 +561,7 @@ impl Gateway {
             )
         };
         let reply = openai_error(StatusCode::BAD_GATEWAY, "upstream_error", None, &message);
-        self.end(exchange, outcome, reply).await
+        self.end(exchange, Outcome::UpstreamError, reply).await
     }
 
     /// Raises a HIGH alert at most once a minute, with the failures counted since the last one.
@@ -639,7 +633,7 @@ impl Gateway {
                 let next = tokio::select! {
                     next = tokio::time::timeout(s.idle_timeout, s.upstream.next()) => next,
                     () = &mut s.stop => {
-                        let _ = exchange.finish(Outcome::Shutdown, None).await;
+                        let _ = exchange.finish(Outcome::Shutdown, STREAM_STATUS).await;
                         s.exchange = None;
                         return Some((Err(std::io::Error::other("the gateway is shutting down")), s));
                     }
@@ -656,17 +650,19 @@ impl Gateway {
                         }
                     }
                     Ok(Some(Err(e))) => {
-                        let _ = exchange.finish(Outcome::UpstreamError, None).await;
+                        let _ = exchange.finish(Outcome::UpstreamError, STREAM_STATUS).await;
                         s.exchange = None;
                         return Some((Err(std::io::Error::other(e)), s));
                     }
                     Err(_) => {
-                        let _ = exchange.finish(Outcome::UpstreamTimeout, None).await;
+                        let _ = exchange
+                            .finish(Outcome::UpstreamTimeout, STREAM_STATUS)
+                            .await;
                         s.exchange = None;
                         return Some((Err(std::io::Error::other("the upstream went silent")), s));
                     }
                     Ok(None) => {
-                        let committed = exchange.finish(Outcome::Completed, None).await;
+                        let committed = exchange.finish(Outcome::Completed, STREAM_STATUS).await;
                         s.exchange = None;
                         return match committed {
                             Ok(()) => {
@@ -692,6 +688,9 @@ impl Gateway {
         response
     }
 }
+
+/// What a client of a stream was told, whatever came after: the headers said 200.
+const STREAM_STATUS: Option<u16> = Some(200);
 
 struct StreamState {
     upstream: futures::stream::BoxStream<'static, reqwest::Result<Bytes>>,
