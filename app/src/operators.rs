@@ -146,14 +146,22 @@ mod store {
     }
 
     async fn get(state: &AppState, id: i64) -> Result<OperatorAccount, AppError> {
+        get_in(&mut *state.pool.acquire().await?, id, state.clock.now()).await
+    }
+
+    async fn get_in(
+        conn: &mut crate::database::Conn,
+        id: i64,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<OperatorAccount, AppError> {
         let row = sqlx::query(
             "SELECT o.id, o.username, o.role, o.disabled, o.created_at, \
              (SELECT COUNT(*) FROM sessions s WHERE s.operator_id = o.id AND s.expires_at > $1) \
              AS sessions FROM operators o WHERE o.id = $2",
         )
-        .bind(to_millis(state.clock.now()))
+        .bind(to_millis(now))
         .bind(id)
-        .fetch_optional(&state.pool)
+        .fetch_optional(conn)
         .await?;
         row.as_ref()
             .and_then(account)
@@ -199,15 +207,23 @@ mod store {
         get(state, id).await
     }
 
-    /// Refuses a change that would leave no enabled admin.
-    async fn keeps_an_admin(state: &AppState, id: i64) -> Result<(), AppError> {
-        let others: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM operators WHERE role = 'admin' AND disabled = 0 AND id != $1",
+    /// Takes the operators' turn: concurrent changes to operators run one after the other
+    /// from here to their commit, so the admin check below sees every earlier change.
+    async fn take_operators_lock(tx: &mut crate::database::Conn) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE store_locks SET taken = taken + 1 WHERE name = 'operators'")
+            .execute(tx)
+            .await
+            .map(drop)
+    }
+
+    /// Refuses a change (made in `tx`, not committed) that leaves no enabled admin.
+    async fn keeps_an_admin(tx: &mut crate::database::Conn) -> Result<(), AppError> {
+        let admins: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM operators WHERE role = 'admin' AND disabled = 0",
         )
-        .bind(id)
-        .fetch_one(&state.pool)
+        .fetch_one(tx)
         .await?;
-        if others == 0 {
+        if admins == 0 {
             return Err(AppError::Conflict(
                 "At least one enabled admin must remain".into(),
             ));
@@ -222,17 +238,16 @@ mod store {
         role: Role,
     ) -> Result<OperatorAccount, AppError> {
         actor.require(Permission::OperatorsManage)?;
-        let before = get(state, id).await?;
-        if before.role == Role::Admin && role != Role::Admin {
-            keeps_an_admin(state, id).await?;
-        }
         let now = state.clock.now();
         let mut tx = state.pool.begin().await?;
+        take_operators_lock(&mut tx).await?;
+        let before = get_in(&mut tx, id, now).await?;
         sqlx::query("UPDATE operators SET role = $1 WHERE id = $2")
             .bind(role.as_str())
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        keeps_an_admin(&mut tx).await?;
         audit::record(
             &mut tx,
             now,
@@ -258,22 +273,19 @@ mod store {
         disabled: bool,
     ) -> Result<OperatorAccount, AppError> {
         actor.require(Permission::OperatorsManage)?;
-        let before = get(state, id).await?;
-        if disabled {
-            if id == actor.operator.id {
-                return Err(AppError::Conflict("You cannot disable yourself".into()));
-            }
-            if before.role == Role::Admin {
-                keeps_an_admin(state, id).await?;
-            }
+        if disabled && id == actor.operator.id {
+            return Err(AppError::Conflict("You cannot disable yourself".into()));
         }
         let now = state.clock.now();
         let mut tx = state.pool.begin().await?;
+        take_operators_lock(&mut tx).await?;
+        let before = get_in(&mut tx, id, now).await?;
         sqlx::query("UPDATE operators SET disabled = $1 WHERE id = $2")
             .bind(i64::from(disabled))
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        keeps_an_admin(&mut tx).await?;
         if disabled {
             sqlx::query("DELETE FROM sessions WHERE operator_id = $1")
                 .bind(id)

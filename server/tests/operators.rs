@@ -267,3 +267,59 @@ async fn changing_ones_own_password_needs_the_current_one_and_ends_other_session
     s.logged_in("dave", "another long password").await;
     s.stop().await;
 }
+
+/// Two admins demote (then disable) each other at the same moment, round after round: one of
+/// them always remains an enabled admin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_admins_turning_on_each_other_at_once_still_leave_one() {
+    let (_dir, db) = fresh_db();
+    let mut s = TestServer::start(&db, ManualClock::new(Utc::now())).await;
+    let admin = s.admin().await;
+    let other = create(&s, &admin, "second-admin", "admin").await;
+    let first: i64 = sqlx::query_scalar("SELECT id FROM operators WHERE username = 'admin'")
+        .fetch_one(&s.db().await)
+        .await
+        .unwrap();
+    let pool = s.db().await;
+    for round in 0..20 {
+        // Both are enabled admins again, each with a fresh session.
+        sqlx::query("UPDATE operators SET role = 'admin', disabled = 0")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let a = s.admin().await;
+        let b = s.logged_in("second-admin", PASSWORD).await;
+        let (action, body) = if round % 2 == 0 {
+            ("role", json!({"role": "viewer"}))
+        } else {
+            ("disable", json!({}))
+        };
+        let (by_a, by_b) = tokio::join!(
+            post(
+                &a,
+                s.url(&format!("/api/operators/{other}/{action}")),
+                body.clone()
+            ),
+            post(
+                &b,
+                s.url(&format!("/api/operators/{first}/{action}")),
+                body.clone()
+            ),
+        );
+        let admins: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM operators WHERE role = 'admin' AND disabled = 0",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(admins, 1, "round {round} ({action}): {by_a:?} {by_b:?}");
+        let mut codes = [by_a.0, by_b.0];
+        codes.sort_unstable();
+        assert_eq!(
+            codes,
+            [200, 409],
+            "round {round}: one wins, the other is told why"
+        );
+    }
+    s.stop().await;
+}
