@@ -169,6 +169,28 @@ mod server {
         hex::encode(Sha256::digest(token.as_bytes()))
     }
 
+    /// Passwords anyone can read (the README's demo password): an `admin` that still has one
+    /// must not be reachable beyond this machine.
+    pub const PUBLISHED_PASSWORDS: &[&str] = &["breakglass-demo"];
+
+    /// Whether the operator `admin` is enabled and still has a published password.
+    pub async fn admin_has_published_password(pool: &Pool) -> Result<bool, sqlx::Error> {
+        let hash: Option<String> = sqlx::query_scalar(
+            "SELECT password_hash FROM operators WHERE username = 'admin' AND disabled = 0",
+        )
+        .fetch_optional(pool)
+        .await?;
+        let Some(hash) = hash else {
+            return Ok(false);
+        };
+        for password in PUBLISHED_PASSWORDS {
+            if verify_password_off_the_workers(password, &hash).await {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Creates the bootstrap admin when no operator exists. Returns the generated password
     /// when none was given, so that the caller prints it once.
     pub async fn ensure_bootstrap_admin(

@@ -56,6 +56,8 @@ impl Running {
 pub enum StartError {
     Database(sqlx::Error),
     Io(std::io::Error),
+    /// A listen address beyond this machine while `admin` has a published password.
+    Exposed(SocketAddr),
 }
 
 impl std::fmt::Display for StartError {
@@ -63,6 +65,13 @@ impl std::fmt::Display for StartError {
         match self {
             StartError::Database(e) => write!(f, "database: {e}"),
             StartError::Io(e) => write!(f, "{e}"),
+            StartError::Exposed(addr) => write!(
+                f,
+                "refusing to listen on {addr}: the operator `admin` still has the password the \
+                 README publishes ({}). Listen on 127.0.0.1, log in and change it (or start a \
+                 new database with BREAKGLASS_ADMIN_PASSWORD set to your own)",
+                app::auth::PUBLISHED_PASSWORDS.join(", ")
+            ),
         }
     }
 }
@@ -83,6 +92,14 @@ pub async fn start(
         app::auth::ensure_bootstrap_admin(&pool, config.admin_password.as_deref(), clock.now())
             .await
             .map_err(StartError::Database)?;
+    let listening = listener.local_addr().map_err(StartError::Io)?;
+    if !listening.ip().is_loopback()
+        && app::auth::admin_has_published_password(&pool)
+            .await
+            .map_err(StartError::Database)?
+    {
+        return Err(StartError::Exposed(listening));
+    }
     let journal = app::traffic::Journal::start(pool.clone(), &config.database_url)
         .await
         .map_err(StartError::Database)?;
