@@ -256,6 +256,27 @@ async fn logins_from_a_foreign_page_are_refused() {
         "{}",
         res.status()
     );
+    // A plain form post from our own page (before hydration) says `Origin: null`, because
+    // pages are served with `Referrer-Policy: no-referrer`; `Sec-Fetch-Site` decides then.
+    for (site, refused) in [("same-origin", false), ("cross-site", true)] {
+        let res = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .post(s.url(&action))
+            .header("origin", "null")
+            .header("sec-fetch-site", site)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status() == 403,
+            refused,
+            "Origin: null from a {site} page: {}",
+            res.status()
+        );
+    }
     // A script (no Origin, no Sec-Fetch-Site) still logs in.
     let res = plain
         .post(s.url("/api/auth/login"))

@@ -27,7 +27,7 @@ pub async fn pages_need_login(State(state): State<AppState>, req: Request, next:
 }
 
 /// A write that carries a cookie must come from this origin: its `Origin` header names this
-/// host (or, without `Origin`, `Sec-Fetch-Site` says same-origin). This stops cross-site
+/// host (or, without `Origin` or with `Origin: null`, `Sec-Fetch-Site` says same-origin). This stops cross-site
 /// requests from riding an operator's session. A login carries no cookie yet but sets one, so
 /// it gets the same check (login CSRF: a foreign page logging the operator's browser in as
 /// someone else); only a login with neither header, which no browser sends, is a script's and
@@ -44,7 +44,13 @@ pub async fn same_origin_writes(req: Request, next: Next) -> Response {
     }
     let headers = req.headers();
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    let same_origin = match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+    // A page under `Referrer-Policy: no-referrer` (ours) sends `Origin: null` with a plain form
+    // post; then `Sec-Fetch-Site` tells where it came from.
+    let origin = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .filter(|o| *o != "null");
+    let same_origin = match origin {
         Some(origin) => {
             let origin_host = origin
                 .strip_prefix("http://")
