@@ -223,7 +223,89 @@ async fn bad_requests_name_the_parameter() {
         let err: serde_json::Value = res.json().await.unwrap();
         assert_eq!(err["error"]["param"], param, "{body}");
     }
+    let chat = |model: String| serde_json::json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
+    let long_session = "s".repeat(app::traffic::SESSION_ID_MAX_CHARS + 1);
+    for (body, session, param) in [
+        (
+            chat("m".repeat(app::traffic::MODEL_MAX_CHARS + 1)),
+            None,
+            "model",
+        ),
+        (
+            chat(format!(
+                "{}/m",
+                "p".repeat(app::traffic::PROVIDER_MAX_CHARS + 1)
+            )),
+            None,
+            "model",
+        ),
+        (chat("m\u{7}".into()), None, "model"),
+        (
+            chat("m".into()),
+            Some(long_session.as_str()),
+            "X-Session-Id",
+        ),
+        (chat("m".into()), Some(""), "X-Session-Id"),
+    ] {
+        let mut req = client
+            .post(s.server.url("/v1/chat/completions"))
+            .bearer_auth(&s.key)
+            .json(&body);
+        if let Some(session) = session {
+            req = req.header("x-session-id", session);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 400, "{body} {session:?}");
+        let err: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(err["error"]["param"], param, "{body}");
+        assert!(
+            err["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("characters"),
+            "{err}"
+        );
+    }
+    // A header that is not text is refused too, rather than dropped from the record.
+    let res = client
+        .post(s.server.url("/v1/chat/completions"))
+        .bearer_auth(&s.key)
+        .header(
+            "x-session-id",
+            reqwest::header::HeaderValue::from_bytes(b"caf\xe9").unwrap(),
+        )
+        .json(&chat("m".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let err: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(err["error"]["param"], "X-Session-Id");
     assert_eq!(s.litellm.count(), 0);
+    // At the caps the request goes through and its record keeps the names whole.
+    let model = format!(
+        "{}/{}",
+        "p".repeat(app::traffic::PROVIDER_MAX_CHARS),
+        "m".repeat(app::traffic::MODEL_MAX_CHARS - app::traffic::PROVIDER_MAX_CHARS - 1)
+    );
+    let session = "s".repeat(app::traffic::SESSION_ID_MAX_CHARS);
+    let res = client
+        .post(s.server.url("/v1/chat/completions"))
+        .bearer_auth(&s.key)
+        .header("x-session-id", &session)
+        .json(&chat(model.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let rows = s.rows().await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].get::<String, _>("model"), model);
+    assert_eq!(
+        rows[0].get::<String, _>("provider"),
+        "p".repeat(app::traffic::PROVIDER_MAX_CHARS)
+    );
+    assert_eq!(rows[0].get::<String, _>("session_id"), session);
     s.server.stop().await;
 }
 

@@ -135,6 +135,61 @@ async fn ingest_names_what_is_wrong_and_needs_a_key() {
             serde_json::json!({"source": "litellm", "verdict": "ALLOW", "score": 1, "at": "noon"}),
             "at",
         ),
+        (
+            ok_with("model", "m".repeat(app::traffic::MODEL_MAX_CHARS + 1)),
+            "model",
+        ),
+        (
+            ok_with("provider", "p".repeat(app::traffic::PROVIDER_MAX_CHARS + 1)),
+            "provider",
+        ),
+        (
+            ok_with(
+                "session_id",
+                "s".repeat(app::traffic::SESSION_ID_MAX_CHARS + 1),
+            ),
+            "session_id",
+        ),
+        (
+            ok_with(
+                "request_id",
+                "r".repeat(app::traffic::REQUEST_ID_MAX_CHARS + 1),
+            ),
+            "request_id",
+        ),
+        (ok_with("session_id", "a\u{0}b".into()), "session_id"),
+        (ok_with("request_id", String::new()), "request_id"),
+        (
+            {
+                let mut body = ok_with("model", "m".into());
+                body["session_id"] = 7.into();
+                body
+            },
+            "session_id",
+        ),
+        (
+            {
+                let detection = serde_json::json!({
+                    "rule": "r", "category": "c", "severity": "LOW", "confidence": 0.5, "matches": 1
+                });
+                let mut body = ok_with("model", "m".into());
+                body["detections"] =
+                    vec![detection; app::traffic::MAX_INGESTED_DETECTIONS + 1].into();
+                body
+            },
+            "detections",
+        ),
+        (
+            {
+                let mut body = ok_with("model", "m".into());
+                body["detections"] = serde_json::json!([{
+                    "rule": "r".repeat(app::traffic::DETECTION_NAME_MAX_CHARS + 1),
+                    "category": "c", "severity": "LOW", "confidence": 0.5, "matches": 1
+                }]);
+                body
+            },
+            "detections",
+        ),
     ] {
         let res = proxy
             .post(s.url("/api/proxy/ingest"))
@@ -169,5 +224,41 @@ async fn ingest_names_what_is_wrong_and_needs_a_key() {
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
+    // At its cap a name is kept whole.
+    let mut body = ok_with("model", "m".repeat(app::traffic::MODEL_MAX_CHARS));
+    body["session_id"] = "s".repeat(app::traffic::SESSION_ID_MAX_CHARS).into();
+    body["request_id"] = "r".repeat(app::traffic::REQUEST_ID_MAX_CHARS).into();
+    let res = proxy
+        .post(s.url("/api/proxy/ingest"))
+        .bearer_auth(&key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let page: serde_json::Value = admin
+        .get(s.url("/api/traffic"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let records = page["records"].as_array().unwrap();
+    assert_eq!(
+        records.len(),
+        1,
+        "only the record within its caps was stored"
+    );
+    assert_eq!(records[0]["model"], body["model"]);
+    assert_eq!(records[0]["session_id"], body["session_id"]);
+    assert_eq!(records[0]["request_id"], body["request_id"]);
     s.stop().await;
+}
+
+/// A valid ingest body with `key` set to `value`.
+fn ok_with(key: &str, value: String) -> serde_json::Value {
+    let mut body = serde_json::json!({"source": "litellm", "verdict": "ALLOW", "score": 1});
+    body[key] = value.into();
+    body
 }

@@ -52,6 +52,8 @@ pub enum Field {
     ExpiresAt,
     RateLimit,
     Outcome,
+    SessionId,
+    RequestId,
 }
 
 impl Field {
@@ -91,6 +93,8 @@ impl Field {
             Field::ExpiresAt => "expires_at",
             Field::RateLimit => "rate_limit_per_minute",
             Field::Outcome => "outcome",
+            Field::SessionId => "session_id",
+            Field::RequestId => "request_id",
         }
     }
 }

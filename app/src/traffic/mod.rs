@@ -494,6 +494,57 @@ pub fn keep_text(mut text: String) -> (String, bool) {
     (text, true)
 }
 
+/// The longest model name a record keeps, `provider/` prefix included.
+pub const MODEL_MAX_CHARS: usize = 256;
+/// The longest provider name a record keeps.
+pub const PROVIDER_MAX_CHARS: usize = 64;
+/// The longest session id (`X-Session-Id`, ingest `session_id`) a record keeps.
+pub const SESSION_ID_MAX_CHARS: usize = 128;
+/// The longest request id an ingested record may carry.
+pub const REQUEST_ID_MAX_CHARS: usize = 128;
+/// The most detections an ingested record may carry.
+pub const MAX_INGESTED_DETECTIONS: usize = 64;
+/// The longest rule or category name of an ingested detection.
+pub const DETECTION_NAME_MAX_CHARS: usize = 64;
+
+/// A name a caller gives a record (model, provider, session id, request id), kept as given or
+/// refused: 1 to `max` characters, none of them control characters. `what` names the field
+/// as the caller wrote it (`model`, `X-Session-Id`).
+pub fn label(field: Field, what: &str, raw: &str, max: usize) -> Result<String, FieldError> {
+    let chars = raw.chars().count();
+    if chars == 0 || chars > max {
+        return Err(FieldError::new(
+            field,
+            format!("{what} must be 1 to {max} characters (now {chars})"),
+        ));
+    }
+    if let Some(c) = raw.chars().find(|c| c.is_control()) {
+        return Err(FieldError::new(
+            field,
+            format!(
+                "{what} must not contain control characters (found U+{:04X})",
+                u32::from(c)
+            ),
+        ));
+    }
+    Ok(raw.to_owned())
+}
+
+/// The provider a model name starts with (`provider/model`), within its cap.
+pub fn provider_of(model: &str) -> Result<Option<String>, FieldError> {
+    model
+        .split_once('/')
+        .map(|(p, _)| {
+            label(
+                Field::Model,
+                "The provider part of model (before /)",
+                p,
+                PROVIDER_MAX_CHARS,
+            )
+        })
+        .transpose()
+}
+
 /// Parses a record that another proxy sends to `POST /api/proxy/ingest`.
 #[cfg(feature = "ssr")]
 pub fn ingested(
@@ -502,6 +553,11 @@ pub fn ingested(
     now: DateTime<Utc>,
 ) -> Result<NewTraffic, FieldError> {
     let text = |k: &str| json.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+    let bounded = |k: &str, field: Field, max: usize| match json.get(k) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(v)) => label(field, k, v, max).map(Some),
+        Some(_) => Err(FieldError::new(field, format!("{k} must be a string"))),
+    };
     let int = |k: &str, field: Field, rule: &str| match json.get(k) {
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(v) => v
@@ -557,7 +613,7 @@ pub fn ingested(
             ))
         }
     };
-    let detections = match json.get("detections") {
+    let detections: Vec<crate::shield::Detection> = match json.get("detections") {
         None | Some(serde_json::Value::Null) => Vec::new(),
         Some(v) => serde_json::from_value(v.clone()).map_err(|_| {
             FieldError::new(
@@ -566,6 +622,33 @@ pub fn ingested(
             )
         })?,
     };
+    if detections.len() > MAX_INGESTED_DETECTIONS {
+        return Err(FieldError::new(
+            Field::Detections,
+            format!(
+                "Detections must be at most {MAX_INGESTED_DETECTIONS} (now {})",
+                detections.len()
+            ),
+        ));
+    }
+    for d in &detections {
+        label(
+            Field::Detections,
+            "A detection's rule",
+            &d.rule,
+            DETECTION_NAME_MAX_CHARS,
+        )?;
+        label(
+            Field::Detections,
+            "A detection's category",
+            &d.category,
+            DETECTION_NAME_MAX_CHARS,
+        )?;
+    }
+    let model = bounded("model", Field::Model, MODEL_MAX_CHARS)?;
+    let provider = bounded("provider", Field::Provider, PROVIDER_MAX_CHARS)?;
+    let session_id = bounded("session_id", Field::SessionId, SESSION_ID_MAX_CHARS)?;
+    let request_id = bounded("request_id", Field::RequestId, REQUEST_ID_MAX_CHARS)?;
     let http_status = int(
         "http_status",
         Field::HttpStatus,
@@ -597,8 +680,8 @@ pub fn ingested(
     Ok(NewTraffic {
         at,
         source,
-        model: text("model"),
-        provider: text("provider"),
+        model,
+        provider,
         verdict,
         score,
         detections,
@@ -616,8 +699,8 @@ pub fn ingested(
         )?,
         http_status,
         api_key_id: Some(api_key_id),
-        session_id: text("session_id"),
-        request_id: text("request_id").unwrap_or_else(|| crate::auth::random_hex(12)),
+        session_id,
+        request_id: request_id.unwrap_or_else(|| crate::auth::random_hex(12)),
         request_text: request_text.map(|(t, _)| t),
         response_text: response_text.map(|(t, _)| t),
         rescan_of: None,

@@ -16,6 +16,7 @@ mod sse;
 use crate::config::Config;
 use app::alerts::{self, NewAlert, Severity};
 use app::api_keys::{KeyRefusal, Scope};
+use app::break_glass::{Field, FieldError};
 use app::shield::{ScanResult, ShieldMode};
 use app::state::AppState;
 use app::traffic::{
@@ -36,6 +37,9 @@ use std::time::{Duration, Instant};
 
 /// Sent upstream with each request and back to the client: the traffic record's request id.
 const REQUEST_ID_HEADER: &str = "x-breakglass-request-id";
+/// The agent's own name for its conversation, kept on each record (the Session Watcher and
+/// the Traffic Monitor group by it).
+const SESSION_ID_HEADER: &str = "x-session-id";
 
 /// At most one "LiteLLM unreachable" alert per this interval; it counts the failures since.
 const UNREACHABLE_ALERT_INTERVAL: Duration = Duration::from_secs(60);
@@ -183,6 +187,36 @@ fn bad_request(param: &'static str, message: &str) -> OpenAiError {
     }
 }
 
+/// The names a request gives its record, each within its cap: the model, the provider its
+/// name starts with, and the `X-Session-Id` header.
+fn labels(
+    model: &str,
+    headers: &HeaderMap,
+) -> Result<(String, Option<String>, Option<String>), OpenAiError> {
+    let refuse = |param: &'static str, e: FieldError| bad_request(param, &e.message);
+    let model = traffic::label(Field::Model, "model", model, traffic::MODEL_MAX_CHARS)
+        .map_err(|e| refuse("model", e))?;
+    let provider = traffic::provider_of(&model).map_err(|e| refuse("model", e))?;
+    let session_id = match headers.get(SESSION_ID_HEADER) {
+        None => None,
+        Some(v) => {
+            let v = v.to_str().map_err(|_| {
+                bad_request("X-Session-Id", "X-Session-Id must be printable ASCII text")
+            })?;
+            Some(
+                traffic::label(
+                    Field::SessionId,
+                    "X-Session-Id",
+                    v,
+                    traffic::SESSION_ID_MAX_CHARS,
+                )
+                .map_err(|e| refuse("X-Session-Id", e))?,
+            )
+        }
+    };
+    Ok((model, provider, session_id))
+}
+
 fn request_id() -> String {
     let mut bytes = [0u8; 12];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
@@ -312,6 +346,10 @@ impl Gateway {
             return bad_request("model", "model is required: the name of the model to use")
                 .into_response();
         };
+        let (model, model_provider, session_id) = match labels(model, &headers) {
+            Ok(labels) => labels,
+            Err(e) => return e.into_response(),
+        };
         let text = match kind.prompt_text(&request) {
             Ok(t) => t,
             Err(e) => return e.into_response(),
@@ -323,10 +361,7 @@ impl Gateway {
         } else {
             Some(&self.0.litellm)
         };
-        let provider = model
-            .split_once('/')
-            .map(|(p, _)| p.to_owned())
-            .or_else(|| upstream.map(|u| u.provider.to_owned()));
+        let provider = model_provider.or_else(|| upstream.map(|u| u.provider.to_owned()));
         let request_id = request_id();
         let kept = bypassing.then(|| traffic::keep_text(text.clone()));
         let mut record = NewTraffic {
@@ -336,7 +371,7 @@ impl Gateway {
             } else {
                 SOURCE_LITELLM
             },
-            model: Some(model.to_owned()),
+            model: Some(model),
             provider,
             verdict: Verdict::Bypassed,
             score: None,
@@ -346,10 +381,7 @@ impl Gateway {
             tokens_out: None,
             http_status: None,
             api_key_id: Some(api_key_id),
-            session_id: headers
-                .get("x-session-id")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
+            session_id,
             request_id: request_id.clone(),
             text_truncated: kept.as_ref().is_some_and(|(_, cut)| *cut),
             request_text: kept.map(|(t, _)| t),
