@@ -174,6 +174,46 @@ async fn csv_export_has_every_filtered_row() {
     s.stop().await;
 }
 
+#[tokio::test]
+async fn csv_export_streams_every_row_of_a_large_table() {
+    let (_dir, mut s, admin) = seeded().await;
+    // More rows than the old export held (100,000), so nothing is cut at a limit.
+    const MORE: i64 = 120_000;
+    let pool = s.db().await;
+    sqlx::query(
+        "INSERT INTO traffic (at, source, model, verdict, score, request_id) \
+         WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < $1) \
+         SELECT $2 - (i % 5000) * 1000, 'litellm', 'gpt-4o', 'ALLOW', 1, 'bulk-' || i FROM n",
+    )
+    .bind(MORE)
+    .bind(T0)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let res = admin.get(s.url("/api/traffic.csv")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers().get("content-length").is_none(),
+        "the export is streamed, not built whole first"
+    );
+    let mut chunks = 0;
+    let mut body = Vec::new();
+    let mut stream = res.bytes_stream();
+    while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
+        body.extend_from_slice(&chunk.unwrap());
+        chunks += 1;
+    }
+    assert!(chunks > 1, "arrived in {chunks} piece(s)");
+    let body = String::from_utf8(body).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for line in body.lines().skip(1) {
+        let request_id = line.split(',').nth(12).unwrap();
+        assert!(seen.insert(request_id.to_owned()), "{request_id} twice");
+    }
+    assert_eq!(seen.len() as i64, MORE + ROWS.len() as i64);
+    s.stop().await;
+}
+
 fn urlencode(v: &str) -> String {
     v.replace(':', "%3A").replace('+', "%2B")
 }

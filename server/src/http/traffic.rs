@@ -2,7 +2,7 @@ use super::{ApiError, Caller, Reader};
 use app::error::AppError;
 use app::state::AppState;
 use app::traffic::{Cursor, TrafficFilter, TrafficPage, MAX_PAGE};
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::http::{HeaderMap, StatusCode};
@@ -28,10 +28,10 @@ pub async fn list(
     ))
 }
 
-/// The most rows one export writes.
-const EXPORT_LIMIT: usize = 100_000;
-
-/// `GET /api/traffic.csv` with the same filters: every matching row, up to 100,000.
+/// `GET /api/traffic.csv` with the same filters: every matching row, streamed a page at a
+/// time (keyset cursor, so each row once) so that an export of millions of rows holds one page
+/// in memory. A database error mid-export aborts the response, which the client sees as an
+/// incomplete download rather than a short file.
 pub async fn csv(
     State(state): State<AppState>,
     _caller: Caller,
@@ -40,24 +40,30 @@ pub async fn csv(
     let mut filter = filter(&query)?;
     filter.limit = MAX_PAGE;
     filter.cursor = None;
-    let mut out = String::new();
-    let mut written = 0;
-    loop {
-        let page = app::traffic::page(&state.pool, &filter)
-            .await
-            .map_err(AppError::from)?;
-        app::traffic::write_csv(&page.records, &mut out, written == 0);
-        written += page.records.len();
-        match page.next_cursor {
-            Some(c) if written < EXPORT_LIMIT => {
-                filter.cursor = Some(Cursor::decode(&c, filter.sort)?);
-            }
-            _ => break,
-        }
-    }
-    if written == 0 {
-        app::traffic::write_csv(&[], &mut out, true);
-    }
+    let pages = futures::stream::try_unfold(
+        (state.pool, Some(filter), true),
+        |(pool, filter, header)| async move {
+            let Some(mut filter) = filter else {
+                return Ok(None);
+            };
+            let page = app::traffic::page(&pool, &filter).await.map_err(|e| {
+                tracing::error!(error = %e, "traffic export aborted");
+                std::io::Error::other(e)
+            })?;
+            let mut out = String::new();
+            app::traffic::write_csv(&page.records, &mut out, header);
+            let next = match page.next_cursor {
+                Some(c) => {
+                    let cursor = Cursor::decode(&c, filter.sort)
+                        .map_err(|e| std::io::Error::other(e.message))?;
+                    filter.cursor = Some(cursor);
+                    Some(filter)
+                }
+                None => None,
+            };
+            Ok::<_, std::io::Error>(Some((Bytes::from(out), (pool, next, false))))
+        },
+    );
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
@@ -66,7 +72,7 @@ pub async fn csv(
                 "attachment; filename=\"breakglass-traffic.csv\"",
             ),
         ],
-        out,
+        Body::from_stream(pages),
     )
         .into_response())
 }
