@@ -72,27 +72,98 @@ pub struct AuditEntry {
     pub source_addr: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Which way a listing runs: the page shows the newest first; a SIEM pulls the oldest first and
+/// keeps the last cursor to resume with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditOrder {
+    #[default]
+    Newest,
+    Oldest,
+}
+
+/// At most this many entries per page.
+pub const MAX_PAGE: u32 = 1000;
+/// Entries per page unless the caller asks otherwise.
+pub const DEFAULT_PAGE: u32 = 100;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditFilter {
     pub action: Option<String>,
     pub actor: Option<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
-    pub limit: Option<u32>,
+    pub order: AuditOrder,
+    /// Entries after this one, in `order`: the `next_cursor` of the previous page.
+    pub cursor: Option<i64>,
+    pub limit: u32,
 }
 
 impl AuditFilter {
-    /// The filter as the Audit Trail form sends it: empty fields mean "any".
-    pub fn from_form(action: &str, actor: &str, from: &str, to: &str) -> Result<Self, FieldError> {
-        let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+    /// The filter as the Audit Trail form and the API's query string give it: empty or
+    /// missing fields mean "any".
+    pub fn parse(get: impl Fn(&str) -> Option<String>) -> Result<Self, FieldError> {
+        let text = |k: &str| {
+            get(k)
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+        };
+        let order = match text("order").as_deref() {
+            None | Some("newest") => AuditOrder::Newest,
+            Some("oldest") => AuditOrder::Oldest,
+            Some(_) => {
+                return Err(FieldError::new(
+                    Field::Order,
+                    "Order must be newest or oldest",
+                ))
+            }
+        };
+        let cursor = text("cursor")
+            .map(|c| {
+                c.parse::<i64>().ok().filter(|c| *c >= 0).ok_or_else(|| {
+                    FieldError::new(Field::Cursor, "Cursor is not one this server gave out")
+                })
+            })
+            .transpose()?;
+        let limit = text("limit")
+            .map(|l| {
+                l.parse::<u32>()
+                    .ok()
+                    .filter(|l| (1..=MAX_PAGE).contains(l))
+                    .ok_or_else(|| {
+                        FieldError::new(
+                            Field::Limit,
+                            format!("Limit must be a whole number from 1 to {MAX_PAGE}"),
+                        )
+                    })
+            })
+            .transpose()?
+            .unwrap_or(DEFAULT_PAGE);
         Ok(Self {
-            action: text(action),
-            actor: text(actor),
-            from: crate::time_format::parse_instant(Field::From, from)?,
-            to: crate::time_format::parse_instant(Field::To, to)?,
-            limit: None,
+            action: text("action"),
+            actor: text("actor"),
+            from: crate::time_format::parse_instant(
+                Field::From,
+                &text("from").unwrap_or_default(),
+            )?,
+            to: crate::time_format::parse_instant(Field::To, &text("to").unwrap_or_default())?,
+            order,
+            cursor,
+            limit,
         })
     }
+}
+
+/// One page of the trail. `next_cursor` is the position after the last entry: pass it back as
+/// `cursor` for the next page, or, pulling the oldest first, later on for what has been written
+/// since. Entries are ordered by id, which is the order they were committed in (on PostgreSQL a
+/// lock makes commits take ids in turn), so a pull that resumes from a cursor misses none.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    pub next_cursor: Option<String>,
+    /// More entries matched beyond this page when it was read.
+    pub has_more: bool,
 }
 
 #[cfg(feature = "ssr")]
@@ -100,7 +171,7 @@ pub use store::{list, record};
 
 #[cfg(feature = "ssr")]
 mod store {
-    use super::{AuditEntry, AuditFilter};
+    use super::{AuditEntry, AuditFilter, AuditOrder, AuditPage};
     use crate::database::{from_millis, to_millis, Pool, Statement};
     use chrono::{DateTime, Utc};
     use sqlx::Row;
@@ -126,7 +197,7 @@ mod store {
         Ok(())
     }
 
-    pub async fn list(pool: &Pool, filter: &AuditFilter) -> Result<Vec<AuditEntry>, sqlx::Error> {
+    pub async fn list(pool: &Pool, filter: &AuditFilter) -> Result<AuditPage, sqlx::Error> {
         let mut q = Statement::new(
             "SELECT id, at, actor, action, details, source_addr FROM audit_log WHERE 1 = 1",
         );
@@ -142,11 +213,20 @@ mod store {
         if let Some(to) = filter.to {
             q.push(" AND at <= ").push_bind(to_millis(to));
         }
-        let limit = filter.limit.unwrap_or(200).clamp(1, 1000);
-        q.push(" ORDER BY at DESC, id DESC LIMIT ")
-            .push_bind(i64::from(limit));
+        let newest = filter.order == AuditOrder::Newest;
+        if let Some(c) = filter.cursor {
+            q.push(if newest { " AND id < " } else { " AND id > " })
+                .push_bind(c);
+        }
+        q.push(if newest {
+            " ORDER BY id DESC LIMIT "
+        } else {
+            " ORDER BY id LIMIT "
+        })
+        // One more than asked: whether more matched.
+        .push_bind(i64::from(filter.limit) + 1);
         let rows = q.fetch_all(pool).await?;
-        Ok(rows
+        let mut entries: Vec<AuditEntry> = rows
             .into_iter()
             .map(|r| AuditEntry {
                 id: r.get("id"),
@@ -157,6 +237,18 @@ mod store {
                     .unwrap_or(serde_json::Value::Null),
                 source_addr: r.get("source_addr"),
             })
-            .collect())
+            .collect();
+        let has_more = entries.len() > filter.limit as usize;
+        entries.truncate(filter.limit as usize);
+        let next_cursor = entries
+            .last()
+            .map(|e| e.id)
+            .or(filter.cursor)
+            .map(|id| id.to_string());
+        Ok(AuditPage {
+            entries,
+            next_cursor,
+            has_more,
+        })
     }
 }

@@ -419,7 +419,7 @@ async fn an_injection_inside_a_past_window_is_found_alerted_and_reviewed() {
         sign_off("A second review of it").await.unwrap().status(),
         409
     );
-    let audit: Vec<Value> = admin
+    let audit: Value = admin
         .get(s.url("/api/audit?action=break_glass.review"))
         .send()
         .await
@@ -427,6 +427,7 @@ async fn an_injection_inside_a_past_window_is_found_alerted_and_reviewed() {
         .json()
         .await
         .unwrap();
+    let audit = audit["entries"].as_array().unwrap();
     assert_eq!(audit.len(), 1, "{audit:?}");
     assert_eq!(audit[0]["details"]["window_id"], window_id);
     s.stop().await;

@@ -54,6 +54,7 @@ pub enum Field {
     Outcome,
     SessionId,
     RequestId,
+    Order,
 }
 
 impl Field {
@@ -95,6 +96,7 @@ impl Field {
             Field::Outcome => "outcome",
             Field::SessionId => "session_id",
             Field::RequestId => "request_id",
+            Field::Order => "order",
         }
     }
 }

@@ -337,7 +337,8 @@ impl TrafficFilter {
     }
 }
 
-fn encode_component(v: &str) -> String {
+/// `v` percent-encoded for a query string.
+pub fn encode_component(v: &str) -> String {
     v.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

@@ -1,9 +1,12 @@
-use crate::audit::{AuditEntry, ACTIONS};
+use crate::audit::{AuditPage, ACTIONS};
 use crate::error::AppError;
 use crate::time_format;
 use leptos::prelude::*;
-use leptos_router::components::Form;
+use leptos_router::components::{Form, A};
 use leptos_router::hooks::use_query_map;
+
+/// The query keys of the Audit Trail page, in the order its links write them.
+const KEYS: [&str; 5] = ["action", "actor", "from", "to", "cursor"];
 
 #[server]
 pub async fn list_audit(
@@ -11,12 +14,18 @@ pub async fn list_audit(
     actor: String,
     from: String,
     to: String,
-) -> Result<Vec<AuditEntry>, AppError> {
+    cursor: String,
+) -> Result<AuditPage, AppError> {
     crate::server_fn_result(
         async {
             let caller = crate::auth::current_actor().await?;
             caller.require(crate::auth::Permission::AuditRead)?;
-            let filter = crate::audit::AuditFilter::from_form(&action, &actor, &from, &to)?;
+            let given = [action, actor, from, to, cursor];
+            let filter = crate::audit::AuditFilter::parse(|k| {
+                KEYS.iter()
+                    .position(|key| *key == k)
+                    .map(|i| given[i].clone())
+            })?;
             let state = expect_context::<crate::state::AppState>();
             Ok(crate::audit::list(&state.pool, &filter).await?)
         }
@@ -30,9 +39,24 @@ pub fn AuditPage() -> impl IntoView {
     let query = use_query_map();
     let param = move |k: &str| query.with(|q| q.get(k).unwrap_or_default());
     let entries = Resource::new(
-        move || (param("action"), param("actor"), param("from"), param("to")),
-        |(action, actor, from, to)| list_audit(action, actor, from, to),
+        move || KEYS.map(param),
+        |[action, actor, from, to, cursor]| list_audit(action, actor, from, to, cursor),
     );
+    // This page's filters with `cursor` in place of the current one.
+    let href = move |cursor: Option<String>| {
+        let query: Vec<String> = KEYS
+            .iter()
+            .filter_map(|k| {
+                let v = if *k == "cursor" {
+                    cursor.clone().unwrap_or_default()
+                } else {
+                    param(k)
+                };
+                (!v.is_empty()).then(|| format!("{k}={}", crate::traffic::encode_component(&v)))
+            })
+            .collect();
+        format!("/audit?{}", query.join("&"))
+    };
     view! {
         <h1>"Audit Trail"</h1>
         <Form method="GET" action="" attr:class="filters">
@@ -50,14 +74,14 @@ pub fn AuditPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading the audit trail…"</p> }>
             {move || entries.get().map(|r| match r {
                 Err(e) => view! { <p class="server-error" role="alert">{e.to_string()}</p> }.into_any(),
-                Ok(list) if list.is_empty() => view! { <p class="muted">"No audit records match."</p> }.into_any(),
-                Ok(list) => view! {
+                Ok(page) if page.entries.is_empty() => view! { <p class="muted">"No audit records match."</p> }.into_any(),
+                Ok(page) => view! {
                     <table class="table" data-testid="audit-table">
                         <thead><tr>
                             <th>"Time"</th><th>"Actor"</th><th>"Action"</th><th>"Details"</th><th>"Source"</th>
                         </tr></thead>
                         <tbody>
-                            {list.into_iter().map(|e| view! {
+                            {page.entries.into_iter().map(|e| view! {
                                 <tr>
                                     <td class="nowrap">{time_format::utc(e.at)}</td>
                                     <td>{e.actor}</td>
@@ -68,6 +92,10 @@ pub fn AuditPage() -> impl IntoView {
                             }).collect_view()}
                         </tbody>
                     </table>
+                    <p class="pager">
+                        {(!param("cursor").is_empty()).then(|| view! { <A href=href(None)>"← Newest"</A> })}
+                        {page.has_more.then(|| view! { <A href=href(page.next_cursor)>"Older →"</A> })}
+                    </p>
                 }.into_any(),
             })}
         </Transition>
