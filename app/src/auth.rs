@@ -127,7 +127,7 @@ pub use server::*;
 #[cfg(feature = "ssr")]
 mod server {
     use super::{Operator, Permission, Role};
-    use crate::database::{to_millis, Pool};
+    use crate::database::{from_millis, to_millis, Pool};
     use crate::error::AppError;
     use crate::state::AppState;
     use crate::{alerts, audit, login_throttle};
@@ -441,12 +441,14 @@ mod server {
         Ok(())
     }
 
+    /// The operator of a live session and when that session expires.
     pub async fn operator_for_token(
         state: &AppState,
         token: &str,
-    ) -> Result<Option<Operator>, AppError> {
+    ) -> Result<Option<(Operator, DateTime<Utc>)>, AppError> {
         let row = sqlx::query(
-            "SELECT o.id, o.username, o.role FROM sessions s JOIN operators o ON o.id = s.operator_id \
+            "SELECT o.id, o.username, o.role, s.expires_at FROM sessions s \
+             JOIN operators o ON o.id = s.operator_id \
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND o.disabled = 0",
         )
         .bind(token_hash(token))
@@ -454,11 +456,12 @@ mod server {
         .fetch_optional(&state.pool)
         .await?;
         Ok(row.and_then(|r| {
-            Some(Operator {
+            let operator = Operator {
                 id: r.get("id"),
                 username: r.get("username"),
                 role: Role::parse(r.get("role"))?,
-            })
+            };
+            Some((operator, from_millis(r.get("expires_at"))))
         }))
     }
 
@@ -492,6 +495,8 @@ mod server {
         pub operator: Operator,
         pub source_addr: Option<String>,
         pub token: String,
+        /// When the caller's session ends by itself.
+        pub session_expires_at: DateTime<Utc>,
     }
 
     impl Actor {
@@ -511,13 +516,14 @@ mod server {
         source_addr: Option<String>,
     ) -> Result<Actor, AppError> {
         let token = session_token(headers).ok_or(AppError::Unauthorized)?;
-        let operator = operator_for_token(state, &token)
+        let (operator, session_expires_at) = operator_for_token(state, &token)
             .await?
             .ok_or(AppError::Unauthorized)?;
         Ok(Actor {
             operator,
             source_addr,
             token,
+            session_expires_at,
         })
     }
 

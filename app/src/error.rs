@@ -37,6 +37,8 @@ pub enum AppError {
     LoginThrottled { retry_after_seconds: i64 },
     /// An API key sent more requests than its limit per minute.
     RateLimited { retry_after_seconds: i64 },
+    /// 429: this session already holds as many event streams as one session may.
+    TooManyStreams { limit: usize },
     /// 503: this replica has lost its database connection, so it cannot know what other
     /// replicas did: it refuses to activate until it has reconnected and caught up.
     Degraded,
@@ -56,7 +58,8 @@ impl AppError {
             AppError::AlreadyActive { .. } | AppError::NotActive | AppError::Conflict(_) => 409,
             AppError::CoolingDown { .. }
             | AppError::LoginThrottled { .. }
-            | AppError::RateLimited { .. } => 429,
+            | AppError::RateLimited { .. }
+            | AppError::TooManyStreams { .. } => 429,
             AppError::Degraded => 503,
             AppError::Internal | AppError::Transport(_) => 500,
         }
@@ -76,6 +79,8 @@ impl AppError {
                 retry_after_seconds,
             } => Some(*retry_after_seconds),
             AppError::Degraded => Some(DEGRADED_RETRY_SECONDS),
+            // A stream whose client left unannounced is noticed at its next keep-alive.
+            AppError::TooManyStreams { .. } => Some(15),
             _ => None,
         }
     }
@@ -94,6 +99,7 @@ impl AppError {
             AppError::CoolingDown { .. } => "cooling_down",
             AppError::LoginThrottled { .. } => "login_throttled",
             AppError::RateLimited { .. } => "rate_limited",
+            AppError::TooManyStreams { .. } => "too_many_streams",
             AppError::Degraded => "degraded",
             AppError::Internal => "internal",
             AppError::Transport(_) => "transport",
@@ -167,6 +173,11 @@ impl fmt::Display for AppError {
             } => write!(
                 f,
                 "This API key is over its rate limit: try again in {retry_after_seconds} s"
+            ),
+            AppError::TooManyStreams { limit } => write!(
+                f,
+                "This session already has {limit} event streams open, the most one session may; \
+                 close a tab, or try again once a closed one has been noticed"
             ),
             AppError::Degraded => f.write_str(
                 "This server has lost its connection to the database: changes are refused until \

@@ -4,6 +4,10 @@ use crate::alerts::Alert;
 use crate::break_glass::BreakGlassStatus;
 use serde::{Deserialize, Serialize};
 
+/// The most event streams one session may hold at once. A browser shares one stream among its
+/// tabs (`events-worker.js`); without shared workers each tab opens its own.
+pub const MAX_STREAMS_PER_SESSION: usize = 16;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StateChange {

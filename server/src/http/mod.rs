@@ -67,6 +67,7 @@ pub fn router(state: AppState, gateway: crate::gateway::Gateway) -> Router {
         ))
         .layer(middleware::from_fn(guard::same_origin_writes))
         .layer(middleware::from_fn(guard::security_headers))
+        .layer(axum::Extension(events::StreamSlots::default()))
         .with_state(state)
 }
 

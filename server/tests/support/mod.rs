@@ -246,7 +246,10 @@ pub struct SseReader {
 
 impl SseReader {
     pub async fn open(client: &reqwest::Client, url: &str) -> Self {
-        let res = client.get(url).send().await.unwrap();
+        Self::from_response(client.get(url).send().await.unwrap())
+    }
+
+    pub fn from_response(res: reqwest::Response) -> Self {
         assert_eq!(res.status(), 200);
         assert_eq!(
             res.headers()["content-type"].to_str().unwrap(),
