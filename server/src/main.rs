@@ -1,4 +1,5 @@
-use app::clock::SystemClock;
+use app::clock::{DatabaseClock, SharedClock, SystemClock};
+use app::database::Store;
 use server::config::{Config, HELP};
 use std::sync::Arc;
 
@@ -36,7 +37,20 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let running = match server::start(&config, Arc::new(SystemClock), listener).await {
+    // Replicas share PostgreSQL's clock, so that they judge expiry and cool-down alike.
+    let clock: SharedClock = match Store::of_url(&config.database_url) {
+        Some(Store::Postgres) => {
+            match DatabaseClock::connect(&config.database_url, Arc::new(SystemClock)).await {
+                Ok(clock) => clock,
+                Err(e) => {
+                    eprintln!("breakglass: cannot read the database's clock: {e}");
+                    return std::process::ExitCode::FAILURE;
+                }
+            }
+        }
+        _ => Arc::new(SystemClock),
+    };
+    let running = match server::start(&config, clock, listener).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("breakglass: {e}");
