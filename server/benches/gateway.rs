@@ -267,13 +267,13 @@ async fn litellm(upstream: &str) -> Option<(tokio::process::Child, String, tempf
     panic!("LiteLLM did not become live within 90 s");
 }
 
-/// The journal alone: records per second written through group commit by 16 writers.
-async fn journal_rate() -> (f64, f64) {
+/// The journal alone: records per second written through group commit by `writers` tasks,
+/// each waiting for its record's commit before it sends the next (as a request does).
+async fn journal_rate(writers: usize, records: usize) -> (f64, f64) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("journal.db").display());
     let pool = app::database::connect(&url).await.unwrap();
     let journal = app::traffic::Journal::start(pool, &url).await.unwrap();
-    const RECORDS: usize = 100_000;
     let record = |i: usize| app::traffic::NewTraffic {
         at: chrono::Utc::now(),
         source: app::traffic::SOURCE_BREAK_GLASS,
@@ -298,26 +298,30 @@ async fn journal_rate() -> (f64, f64) {
         text_truncated: false,
     };
     let started = Instant::now();
-    let writers: Vec<_> = (0..16)
+    let tasks: Vec<_> = (0..writers)
         .map(|w| {
             let journal = journal.clone();
             tokio::spawn(async move {
-                for i in (w..RECORDS).step_by(16) {
+                for i in (w..records).step_by(writers) {
                     journal.insert(record(i)).await.unwrap();
                 }
             })
         })
         .collect();
-    for w in writers {
-        w.await.unwrap();
+    for t in tasks {
+        t.await.unwrap();
     }
-    let rate = RECORDS as f64 / started.elapsed().as_secs_f64();
+    let rate = records as f64 / started.elapsed().as_secs_f64();
     let wal = file_mib(&dir.path().join("journal.db-wal"));
     (rate, wal)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    // `-- journal`: only the journal's write rate.
+    if std::env::args().skip(1).any(|a| a == "journal") {
+        return journal_rates().await;
+    }
     let upstream = stub().await;
     let server = Server::start(&upstream);
     let base = server.base.clone();
@@ -436,9 +440,16 @@ async fn main() {
          is {:.1} MiB and its WAL {:.1} MiB.",
         sizes.0, sizes.1
     );
-    let (rate, wal) = journal_rate().await;
-    println!(
-        "Journal alone (16 writers, 2 KB request text each): {rate:.0} records/s; WAL after \
-         100,000 records {wal:.1} MiB."
-    );
+    println!();
+    journal_rates().await;
+}
+
+async fn journal_rates() {
+    for (writers, records) in [(1, 2_000), (16, 100_000), (256, 200_000), (1024, 200_000)] {
+        let (rate, wal) = journal_rate(writers, records).await;
+        println!(
+            "Journal alone, {writers} writer(s) (2 KB request text each): {rate:.0} records/s; \
+             WAL after {records} records {wal:.1} MiB."
+        );
+    }
 }

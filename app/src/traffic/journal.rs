@@ -71,12 +71,13 @@ impl Journal {
     /// on a connection of its own (so that other replicas can tell it is alive).
     pub async fn start(pool: Pool, database_url: &str) -> Result<Self, sqlx::Error> {
         let instance = rand::thread_rng().gen_range(1..i64::MAX);
-        let presence = match Store::of_url(database_url) {
-            Some(Store::Postgres) => Presence::postgres(database_url, instance).await?,
-            _ => Presence::Embedded,
+        let store = Store::of_url(database_url).unwrap_or(Store::Sqlite);
+        let presence = match store {
+            Store::Postgres => Presence::postgres(database_url, instance).await?,
+            Store::Sqlite => Presence::Embedded,
         };
         let (queue, rx) = mpsc::unbounded_channel();
-        tokio::spawn(write_loop(pool.clone(), rx));
+        tokio::spawn(write_loop(pool.clone(), store, rx));
         Ok(Self {
             queue,
             instance,
@@ -195,7 +196,7 @@ impl JournalError {
     }
 }
 
-async fn write_loop(pool: Pool, mut rx: mpsc::UnboundedReceiver<Message>) {
+async fn write_loop(pool: Pool, store: Store, mut rx: mpsc::UnboundedReceiver<Message>) {
     // Writes to do before new ones: retries and follow-ups of the last batch.
     let mut carried: Vec<Op> = Vec::new();
     loop {
@@ -216,7 +217,7 @@ async fn write_loop(pool: Pool, mut rx: mpsc::UnboundedReceiver<Message>) {
             }
         }
         if !ops.is_empty() {
-            let results = match write_batch(&pool, &ops).await {
+            let results = match write_batch(&pool, store, &ops).await {
                 Ok(ids) => ids.into_iter().map(Ok).collect(),
                 // One bad write must not sink the others: each on its own.
                 Err(e) => {
@@ -240,12 +241,50 @@ async fn write_loop(pool: Pool, mut rx: mpsc::UnboundedReceiver<Message>) {
     }
 }
 
-/// Writes `ops` in one transaction: the id of each insert, in order.
-async fn write_batch(pool: &Pool, ops: &[Op]) -> Result<Vec<Option<i64>>, sqlx::Error> {
+/// Writes `ops` in one transaction: the inserts in one statement (their request ids are
+/// distinct: the gateway draws them at random), then the completions; the id of each insert,
+/// in order.
+async fn write_batch(
+    pool: &Pool,
+    store: Store,
+    ops: &[Op],
+) -> Result<Vec<Option<i64>>, sqlx::Error> {
+    let inserts: Vec<&NewTraffic> = ops
+        .iter()
+        .filter_map(|op| match &op.write {
+            Write::Insert(record) => Some(&**record),
+            Write::Complete(..) => None,
+        })
+        .collect();
+    let distinct: std::collections::HashSet<&str> =
+        inserts.iter().map(|r| r.request_id.as_str()).collect();
     let mut tx = pool.begin().await?;
     let mut ids = Vec::with_capacity(ops.len());
-    for op in ops {
-        ids.push(write(&mut tx, &op.write).await?);
+    if distinct.len() == inserts.len() {
+        let mut inserted = Vec::with_capacity(inserts.len());
+        // Statements of a few fixed sizes (powers of two), so that each is prepared once and
+        // then found in the connection's statement cache.
+        let mut rest = &inserts[..];
+        while !rest.is_empty() {
+            let size = (1 << rest.len().ilog2()).min(store::MAX_ROWS_PER_INSERT);
+            let (chunk, tail) = rest.split_at(size);
+            inserted.extend(store::insert_many(&mut tx, store, chunk).await?);
+            rest = tail;
+        }
+        let mut inserted = inserted.into_iter();
+        for op in ops {
+            ids.push(match &op.write {
+                Write::Insert(_) => inserted.next(),
+                Write::Complete(id, end) => {
+                    store::complete(&mut tx, *id, end).await?;
+                    None
+                }
+            });
+        }
+    } else {
+        for op in ops {
+            ids.push(write(&mut tx, &op.write).await?);
+        }
     }
     tx.commit().await?;
     Ok(ids)

@@ -3,7 +3,7 @@
 use super::{
     Chart, Cursor, Outcome, TrafficFilter, TrafficPage, TrafficRecord, TrafficSort, Verdict,
 };
-use crate::database::{from_millis, to_millis, Db, Pool, Statement};
+use crate::database::{from_millis, to_millis, Db, Pool, Statement, Store};
 use crate::shield::Detection;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -41,20 +41,84 @@ pub struct NewTraffic {
     pub text_truncated: bool,
 }
 
-const INSERT: &str = "INSERT INTO traffic (at, source, model, provider, verdict, score, \
+const COLUMNS: &str = "INSERT INTO traffic (at, source, model, provider, verdict, score, \
     detections, latency_ms, tokens_in, tokens_out, http_status, api_key_id, session_id, \
     request_id, request_text, response_text, rescan_of, direction, outcome, gateway_instance, \
-    text_truncated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-    $17, $18, $19, $20, $21)";
+    text_truncated) VALUES ";
+/// Values bound per record.
+const BOUND: usize = 21;
+/// The most records one statement inserts (SQLite allows 32,766 bound values).
+pub const MAX_ROWS_PER_INSERT: usize = 512;
+
+/// `INSERT … VALUES` with placeholders for `rows` records: numbered (`$N`, which both stores
+/// read) or, for SQLite, plain `?`. sqlx's SQLite driver looks up the name of every numbered
+/// placeholder, which SQLite finds by a linear search, so binding a statement of n numbered
+/// placeholders costs n²; plain ones have no name to look up.
+fn insert_sql(rows: usize, numbered: bool) -> String {
+    let mut sql = String::from(COLUMNS);
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for column in 0..BOUND {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            if numbered {
+                sql.push_str(&format!("${}", row * BOUND + column + 1));
+            } else {
+                sql.push('?');
+            }
+        }
+        sql.push(')');
+    }
+    sql
+}
 
 pub async fn insert<'e>(
     on: impl sqlx::Executor<'e, Database = Db>,
     t: &NewTraffic,
 ) -> Result<i64, sqlx::Error> {
-    bind(sqlx::query(&format!("{INSERT} RETURNING id")), t)
-        .fetch_one(on)
-        .await
-        .map(|r| r.get(0))
+    bind(
+        sqlx::query(&format!("{} RETURNING id", insert_sql(1, true))),
+        t,
+    )
+    .fetch_one(on)
+    .await
+    .map(|r| r.get(0))
+}
+
+/// Inserts `records` (at most `MAX_ROWS_PER_INSERT`, request ids distinct) with one
+/// statement; their ids, in the order given. RETURNING gives rows in no promised order, so
+/// each id is matched to its record by request id.
+pub async fn insert_many(
+    conn: &mut crate::database::Conn,
+    store: Store,
+    records: &[&NewTraffic],
+) -> Result<Vec<i64>, sqlx::Error> {
+    let numbered = store == Store::Postgres;
+    let sql = format!(
+        "{} RETURNING id, request_id",
+        insert_sql(records.len(), numbered)
+    );
+    let mut q = sqlx::query(&sql);
+    for t in records {
+        q = bind(q, t);
+    }
+    let rows = q.fetch_all(conn).await?;
+    let ids: std::collections::HashMap<String, i64> = rows
+        .iter()
+        .map(|r| (r.get::<String, _>("request_id"), r.get::<i64, _>("id")))
+        .collect();
+    records
+        .iter()
+        .map(|t| {
+            ids.get(&t.request_id).copied().ok_or_else(|| {
+                sqlx::Error::Protocol(format!("no id came back for request {}", t.request_id))
+            })
+        })
+        .collect()
 }
 
 /// Inserts `t` unless the same message or rescan is stored already; whether it was new.
@@ -62,9 +126,12 @@ pub async fn insert_new(
     conn: &mut crate::database::Conn,
     t: &NewTraffic,
 ) -> Result<bool, sqlx::Error> {
-    let done = bind(sqlx::query(&format!("{INSERT} ON CONFLICT DO NOTHING")), t)
-        .execute(conn)
-        .await?;
+    let done = bind(
+        sqlx::query(&format!("{} ON CONFLICT DO NOTHING", insert_sql(1, true))),
+        t,
+    )
+    .execute(conn)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 

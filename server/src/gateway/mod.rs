@@ -217,6 +217,21 @@ fn labels(
     Ok((model, provider, session_id))
 }
 
+/// Prompts at least this long are scanned on the blocking pool, so that a megabyte prompt
+/// does not hold up the async workers (event streams, expiry, other requests).
+const SCAN_OFF_WORKERS_BYTES: usize = 64 * 1024;
+
+async fn scan(shield: &Arc<app::shield::Shield>, text: String) -> ScanResult {
+    if text.len() < SCAN_OFF_WORKERS_BYTES {
+        return shield.scan(&text);
+    }
+    let shield = shield.clone();
+    match tokio::task::spawn_blocking(move || shield.scan(&text)).await {
+        Ok(result) => result,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
 fn request_id() -> String {
     let mut bytes = [0u8; 12];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
@@ -397,7 +412,7 @@ impl Gateway {
                 verdict,
                 score,
                 detections,
-            } = app.shield.scan(&text);
+            } = scan(&app.shield, text).await;
             record.verdict = verdict;
             record.score = Some(score);
             record.detections = detections;
