@@ -121,7 +121,7 @@ fn server_fn_sample(name: &str, ids: &Ids) -> Option<String> {
         "create_api_key" => "name=fn+key&gateway=on&expires_at=&rate_limit_per_minute=".into(),
         "revoke_api_key" => format!("id={}", ids.spare_key),
         "update_alert" => "id=1&action=acknowledge".into(),
-        "list_audit" => "action=&actor=&from=&to=".into(),
+        "list_audit" => "action=&actor=&from=&to=&cursor=".into(),
         "list_traffic" | "load_traffic_chart" => "query=".into(),
         "control_watcher" => "action=poll_now".into(),
         "load_review" => "id=1".into(),
