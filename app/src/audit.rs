@@ -82,11 +82,6 @@ pub enum AuditOrder {
     Oldest,
 }
 
-/// At most this many entries per page.
-pub const MAX_PAGE: u32 = 1000;
-/// Entries per page unless the caller asks otherwise.
-pub const DEFAULT_PAGE: u32 = 100;
-
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditFilter {
     pub action: Option<String>,
@@ -125,20 +120,7 @@ impl AuditFilter {
                 })
             })
             .transpose()?;
-        let limit = text("limit")
-            .map(|l| {
-                l.parse::<u32>()
-                    .ok()
-                    .filter(|l| (1..=MAX_PAGE).contains(l))
-                    .ok_or_else(|| {
-                        FieldError::new(
-                            Field::Limit,
-                            format!("Limit must be a whole number from 1 to {MAX_PAGE}"),
-                        )
-                    })
-            })
-            .transpose()?
-            .unwrap_or(DEFAULT_PAGE);
+        let limit = crate::paging::limit(text("limit"))?;
         Ok(Self {
             action: text("action"),
             actor: text("actor"),

@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod login_throttle;
 pub mod operators;
+pub mod paging;
 pub mod review;
 pub mod shield;
 pub mod time_format;

@@ -199,8 +199,7 @@ impl Cursor {
     }
 }
 
-pub const DEFAULT_PAGE: u32 = 100;
-pub const MAX_PAGE: u32 = 1000;
+pub use crate::paging::{DEFAULT_PAGE, MAX_PAGE};
 
 /// The Traffic Monitor's filters, as they appear in the URL and in `GET /api/traffic`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -271,20 +270,7 @@ impl TrafficFilter {
             Some("score") => TrafficSort::Score,
             Some(_) => return Err(FieldError::new(Field::Sort, "Sort must be time or score")),
         };
-        let limit = text("limit")
-            .map(|v| {
-                v.parse::<u32>()
-                    .ok()
-                    .filter(|l| (1..=MAX_PAGE).contains(l))
-                    .ok_or_else(|| {
-                        FieldError::new(
-                            Field::Limit,
-                            format!("Limit must be a whole number from 1 to {MAX_PAGE}"),
-                        )
-                    })
-            })
-            .transpose()?
-            .unwrap_or(DEFAULT_PAGE);
+        let limit = crate::paging::limit(text("limit"))?;
         Ok(Self {
             source,
             model: text("model"),
@@ -331,22 +317,10 @@ impl TrafficFilter {
         }
         pairs
             .into_iter()
-            .map(|(k, v)| format!("{k}={}", encode_component(&v)))
+            .map(|(k, v)| format!("{k}={}", crate::paging::encode_component(&v)))
             .collect::<Vec<_>>()
             .join("&")
     }
-}
-
-/// `v` percent-encoded for a query string.
-pub fn encode_component(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Writes records as CSV with a header row. Cells that a spreadsheet would run as a formula

@@ -52,7 +52,7 @@ pub fn AuditPage() -> impl IntoView {
                 } else {
                     param(k)
                 };
-                (!v.is_empty()).then(|| format!("{k}={}", crate::traffic::encode_component(&v)))
+                (!v.is_empty()).then(|| format!("{k}={}", crate::paging::encode_component(&v)))
             })
             .collect();
         format!("/audit?{}", query.join("&"))
