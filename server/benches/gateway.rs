@@ -1,13 +1,18 @@
 //! The gateway's cost: latency added over calling the upstream directly, at concurrency 1 and
 //! 16 in one run, for the scanned path, the bypass path (with its durable record before the
-//! request is forwarded) and a real LiteLLM proxy (PyPI) in front of the same upstream. The
-//! upstream is a fast stub in this process (axum, not Python) answering a fixed completion.
-//! Also: the server's CPU per request, the SQLite database and WAL sizes after the load, and
-//! the journal's write rate on its own (records per second through group commit).
+//! request is forwarded), and two other gateways in front of the same upstream: the Portkey
+//! AI gateway (Node, npm) and a real LiteLLM proxy (PyPI). The upstream is a fast stub in this
+//! process (axum, not Python) answering a fixed completion. Also: the server's CPU per request,
+//! the SQLite database and WAL sizes after the load, and the journal's write rate on its own
+//! (records per second through group commit).
+//!
+//! The bench process (client and stub) is pinned to the first core and every gateway to the
+//! second, so that each gateway has a core of its own and none competes with the client.
 //!
 //! `cargo bench -p server --bench gateway` (runs the release `breakglass` binary on 127.0.0.1
-//! with a fresh SQLite file; LiteLLM from `target/litellm-venv` when `.ci/setup --browser`
-//! installed it, otherwise that row is left out).
+//! with a fresh SQLite file; Portkey from `target/portkey` and LiteLLM from
+//! `target/litellm-venv` when `.ci/setup --bench` installed them, otherwise their rows are
+//! left out).
 
 use axum::routing::post;
 use axum::{Json, Router};
@@ -21,6 +26,31 @@ const PASSWORD: &str = "benchmark admin password";
 const REQUESTS: [(usize, usize); 2] = [(1, 3_000), (16, 16_000)];
 const LITELLM_REQUESTS: [(usize, usize); 2] = [(1, 400), (16, 1_600)];
 const WARM_UP: usize = 300;
+
+const DIRECT: &str = "direct to the stub";
+const SCANNED: &str = "breakglass, scanned";
+const BYPASS: &str = "breakglass, bypass (durable record first)";
+const PORTKEY: &str = "Portkey gateway (Node)";
+const LITELLM: &str = "LiteLLM proxy (Python)";
+/// The core the gateways run on; the bench itself runs on core 0.
+const GATEWAY_CORE: &str = "1";
+
+/// A command run on `GATEWAY_CORE`.
+fn on_gateway_core(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut command = Command::new("taskset");
+    command.args(["-c", GATEWAY_CORE]).arg(program);
+    command
+}
+
+/// Pins every thread of this process to core 0.
+fn pin_bench() {
+    let pinned = Command::new("taskset")
+        .args(["-a", "-p", "-c", "0", &std::process::id().to_string()])
+        .stdout(Stdio::null())
+        .status()
+        .expect("taskset runs");
+    assert!(pinned.success(), "taskset could not pin the bench");
+}
 
 fn prompt() -> String {
     let sentence = "Please summarise the quarterly report for the operations team, listing the \
@@ -67,7 +97,7 @@ impl Server {
     fn start(upstream: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("bench.db");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_breakglass"))
+        let mut child = on_gateway_core(env!("CARGO_BIN_EXE_breakglass"))
             .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
             .env("LEPTOS_SITE_ROOT", dir.path())
             .env("DATABASE_URL", format!("sqlite://{}", db.display()))
@@ -95,20 +125,20 @@ impl Server {
             _dir: dir,
         }
     }
+}
 
-    /// CPU time (user + system) the server process has used so far.
-    fn cpu(&self) -> Duration {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .unwrap()
-            .1
-            .split_whitespace()
-            .collect();
-        // utime and stime are fields 14 and 15 of stat(5); here 0-based after the name.
-        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-        Duration::from_millis(ticks * 10)
-    }
+/// CPU time (user + system) the process `pid` has used so far.
+fn cpu_of(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    // utime and stime are fields 14 and 15 of stat(5); here 0-based after the name.
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    Duration::from_millis(ticks * 10)
 }
 
 impl Drop for Server {
@@ -140,8 +170,29 @@ async fn admin(base: &str) -> reqwest::Client {
     client
 }
 
+/// Where a path's requests go, with the headers it needs.
+struct Target {
+    url: String,
+    headers: reqwest::header::HeaderMap,
+}
+
+impl Target {
+    fn new(url: String, headers: &[(&'static str, &str)]) -> Self {
+        let headers = headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    reqwest::header::HeaderName::from_static(name),
+                    value.parse().unwrap(),
+                )
+            })
+            .collect();
+        Self { url, headers }
+    }
+}
+
 /// Latencies of `n` requests from `c` connections, each sending its share one after another.
-async fn load(url: &str, key: Option<&str>, c: usize, n: usize) -> (Vec<Duration>, Duration) {
+async fn load(target: &Target, c: usize, n: usize) -> (Vec<Duration>, Duration) {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(c)
         .build()
@@ -151,20 +202,18 @@ async fn load(url: &str, key: Option<&str>, c: usize, n: usize) -> (Vec<Duration
     let tasks: Vec<_> = (0..c)
         .map(|i| {
             let client = client.clone();
-            let url = url.to_owned();
-            let key = key.map(str::to_owned);
+            let url = target.url.clone();
+            let headers = target.headers.clone();
             let body = body.clone();
             let share = n / c + usize::from(i < n % c);
             tokio::spawn(async move {
                 let mut latencies = Vec::with_capacity(share);
                 for _ in 0..share {
-                    let mut req = client
+                    let req = client
                         .post(&url)
                         .header("content-type", "application/json")
+                        .headers(headers.clone())
                         .body(body.clone());
-                    if let Some(key) = &key {
-                        req = req.bearer_auth(key);
-                    }
                     let t = Instant::now();
                     let res = req.send().await.unwrap();
                     assert_eq!(res.status(), 200, "{url}");
@@ -195,17 +244,18 @@ struct Run {
     cpu_per_request: Option<Duration>,
 }
 
-async fn measure(url: &str, key: Option<&str>, c: usize, n: usize, server: Option<&Server>) -> Run {
-    load(url, key, c, WARM_UP.min(n)).await;
-    let cpu = server.map(Server::cpu);
-    let (latencies, elapsed) = load(url, key, c, n).await;
+/// Measures `target` at concurrency `c`, with the CPU time of the gateway process `pid`.
+async fn measure(target: &Target, c: usize, n: usize, pid: Option<u32>) -> Run {
+    load(target, c, WARM_UP.min(n)).await;
+    let cpu = pid.map(cpu_of);
+    let (latencies, elapsed) = load(target, c, n).await;
     Run {
         p50: pct(&latencies, 0.50),
         p99: pct(&latencies, 0.99),
         rate: n as f64 / elapsed.as_secs_f64(),
-        cpu_per_request: server
+        cpu_per_request: pid
             .zip(cpu)
-            .map(|(s, before)| (s.cpu() - before) / n as u32),
+            .map(|(pid, before)| (cpu_of(pid) - before) / n as u32),
     }
 }
 
@@ -219,7 +269,7 @@ fn ms(d: Duration) -> String {
 }
 
 /// A real LiteLLM proxy in front of `upstream`, when it is installed.
-async fn litellm(upstream: &str) -> Option<(tokio::process::Child, String, tempfile::TempDir)> {
+async fn litellm(upstream: &str) -> Option<(tokio::process::Child, Target, tempfile::TempDir)> {
     let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/litellm-venv/bin/litellm");
     if !bin.exists() {
         eprintln!(
@@ -236,12 +286,8 @@ async fn litellm(upstream: &str) -> Option<(tokio::process::Child, String, tempf
         ),
     )
     .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = tokio::process::Command::new(bin)
+    let port = free_port();
+    let child = tokio::process::Command::from(on_gateway_core(bin))
         .arg("--config")
         .arg(dir.path().join("config.yaml"))
         .args(["--host", "127.0.0.1", "--port", &port.to_string()])
@@ -255,26 +301,104 @@ async fn litellm(upstream: &str) -> Option<(tokio::process::Child, String, tempf
         .spawn()
         .unwrap();
     let url = format!("http://127.0.0.1:{port}");
+    wait_live("LiteLLM", &format!("{url}/health/liveliness")).await;
+    let target = Target::new(
+        format!("{url}/v1/chat/completions"),
+        &[("authorization", "Bearer sk-bench-master")],
+    );
+    Some((child, target, dir))
+}
+
+/// A free port on 127.0.0.1.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Answers 200 at `url` within 90 s, or the gateway did not start.
+async fn wait_live(name: &str, url: &str) {
     let client = reqwest::Client::new();
     for _ in 0..900 {
-        if let Ok(r) = client.get(format!("{url}/health/liveliness")).send().await {
+        if let Ok(r) = client.get(url).send().await {
             if r.status() == 200 {
-                return Some((child, url, dir));
+                return;
             }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("LiteLLM did not become live within 90 s");
+    panic!("{name} did not become live within 90 s");
+}
+
+/// The Portkey AI gateway (Node) in front of `upstream`, when it is installed. Its server
+/// binds every interface; a preloaded module makes it listen on 127.0.0.1 only.
+async fn portkey(upstream: &str) -> Option<(tokio::process::Child, Target, tempfile::TempDir)> {
+    let start = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/portkey/node_modules/@portkey-ai/gateway/build/start-server.js");
+    if !start.exists() {
+        eprintln!(
+            "Portkey is not installed ({}); its row is left out",
+            start.display()
+        );
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let loopback = dir.path().join("loopback.mjs");
+    std::fs::write(
+        &loopback,
+        "import net from 'node:net';\n\
+         const listen = net.Server.prototype.listen;\n\
+         net.Server.prototype.listen = function (port, host, ...rest) {\n\
+           if (typeof port === 'number' && (host === undefined || typeof host === 'function')) {\n\
+             return listen.call(this, port, '127.0.0.1', ...(host ? [host, ...rest] : rest));\n\
+           }\n\
+           return listen.call(this, port, host, ...rest);\n\
+         };\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let child = tokio::process::Command::from(on_gateway_core("node"))
+        .arg("--import")
+        .arg(&loopback)
+        .arg(start)
+        .arg(format!("--port={port}"))
+        .arg("--headless")
+        .env("NODE_ENV", "production")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    wait_live("Portkey", &format!("{url}/")).await;
+    let custom_host = format!("{upstream}/v1");
+    let target = Target::new(
+        format!("{url}/v1/chat/completions"),
+        &[
+            ("authorization", "Bearer sk-stub"),
+            ("x-portkey-provider", "openai"),
+            ("x-portkey-custom-host", &custom_host),
+        ],
+    );
+    Some((child, target, dir))
 }
 
 /// The journal alone: records per second written through group commit by `writers` tasks,
 /// each waiting for its record's commit before it sends the next (as a request does).
-async fn journal_rate(writers: usize, records: usize) -> (f64, f64) {
+async fn journal_rate(
+    writers: usize,
+    records: usize,
+    outcome: Option<app::traffic::Outcome>,
+) -> (f64, f64) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("journal.db").display());
     let pool = app::database::connect(&url).await.unwrap();
-    let journal = app::traffic::Journal::start(pool, &url).await.unwrap();
-    let record = |i: usize| app::traffic::NewTraffic {
+    let journal = app::traffic::Journal::start(pool, &url, app::traffic::Fsync::default())
+        .await
+        .unwrap();
+    let record = move |i: usize| app::traffic::NewTraffic {
         at: chrono::Utc::now(),
         source: app::traffic::SOURCE_BREAK_GLASS,
         model: Some("gpt-4o-mini".into()),
@@ -293,7 +417,7 @@ async fn journal_rate(writers: usize, records: usize) -> (f64, f64) {
         response_text: Some("Spending rose in three areas.".into()),
         rescan_of: None,
         direction: None,
-        outcome: None,
+        outcome,
         gateway_instance: None,
         text_truncated: false,
     };
@@ -318,6 +442,7 @@ async fn journal_rate(writers: usize, records: usize) -> (f64, f64) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    pin_bench();
     // `-- journal`: only the journal's write rate.
     if std::env::args().skip(1).any(|a| a == "journal") {
         return journal_rates().await;
@@ -338,22 +463,27 @@ async fn main() {
         .await
         .unwrap();
     let key = created["secret"].as_str().unwrap().to_owned();
-    let direct_url = format!("{upstream}/v1/chat/completions");
-    let gateway_url = format!("{base}/v1/chat/completions");
+    let direct = Target::new(format!("{upstream}/v1/chat/completions"), &[]);
+    let bearer = format!("Bearer {key}");
+    let gateway = Target::new(
+        format!("{base}/v1/chat/completions"),
+        &[("authorization", &bearer)],
+    );
+    let portkey = portkey(&upstream).await;
     let litellm = litellm(&upstream).await;
+    let pid = |child: &tokio::process::Child| child.id();
 
-    let mut rows: Vec<(String, usize, Run)> = Vec::new();
+    let mut rows: Vec<(&str, usize, Run)> = Vec::new();
     for (c, n) in REQUESTS {
+        rows.push((DIRECT, c, measure(&direct, c, n, None).await));
         rows.push((
-            "direct to the stub".into(),
+            SCANNED,
             c,
-            measure(&direct_url, None, c, n, None).await,
+            measure(&gateway, c, n, Some(server.child.id())).await,
         ));
-        rows.push((
-            "breakglass, scanned".into(),
-            c,
-            measure(&gateway_url, Some(&key), c, n, Some(&server)).await,
-        ));
+        if let Some((child, target, _)) = &portkey {
+            rows.push((PORTKEY, c, measure(target, c, n, pid(child)).await));
+        }
     }
     // One window for both bypass runs: after it ends, the cool-down refuses another.
     let res = admin
@@ -367,9 +497,9 @@ async fn main() {
     assert_eq!(res.status(), 200);
     for (c, n) in REQUESTS {
         rows.push((
-            "breakglass, bypass (durable record first)".into(),
+            BYPASS,
             c,
-            measure(&gateway_url, Some(&key), c, n, Some(&server)).await,
+            measure(&gateway, c, n, Some(server.child.id())).await,
         ));
     }
     let sizes = (
@@ -385,32 +515,27 @@ async fn main() {
             .await
             .unwrap()
     };
-    if let Some((_, url, _)) = &litellm {
+    if let Some((child, target, _)) = &litellm {
         for (c, n) in LITELLM_REQUESTS {
-            rows.push((
-                "LiteLLM proxy (Python)".into(),
-                c,
-                measure(
-                    &format!("{url}/v1/chat/completions"),
-                    Some("sk-bench-master"),
-                    c,
-                    n,
-                    None,
-                )
-                .await,
-            ));
+            rows.push((LITELLM, c, measure(target, c, n, pid(child)).await));
         }
     }
 
-    println!("| path | c | p50 | p99 | added p50 | added p99 | req/s | server CPU per request |");
+    println!("| path | c | p50 | p99 | added p50 | added p99 | req/s | gateway CPU per request |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for (c, _) in REQUESTS {
         let direct = &rows
             .iter()
-            .find(|(name, rc, _)| *rc == c && name.starts_with("direct"))
+            .find(|(name, rc, _)| *rc == c && *name == DIRECT)
             .unwrap()
             .2;
-        for (name, _, run) in rows.iter().filter(|(_, rc, _)| *rc == c) {
+        let ordered = [DIRECT, SCANNED, BYPASS, PORTKEY, LITELLM]
+            .into_iter()
+            .flat_map(|path| {
+                rows.iter()
+                    .filter(move |(name, rc, _)| *rc == c && *name == path)
+            });
+        for (name, _, run) in ordered {
             let is_direct = std::ptr::eq(run, direct);
             println!(
                 "| {name} | {c} | {} | {} | {} | {} | {:.0} | {} |",
@@ -445,11 +570,19 @@ async fn main() {
 }
 
 async fn journal_rates() {
+    use app::traffic::Outcome;
     for (writers, records) in [(1, 2_000), (16, 100_000), (256, 200_000), (1024, 200_000)] {
-        let (rate, wal) = journal_rate(writers, records).await;
-        println!(
-            "Journal alone, {writers} writer(s) (2 KB request text each): {rate:.0} records/s; \
-             WAL after {records} records {wal:.1} MiB."
-        );
+        // A pending record (a bypassed request about to be forwarded) waits for the disk; a
+        // whole one (a scanned request's) is committed to the log.
+        for (grade, outcome) in [
+            ("pending, fsynced", Outcome::Pending),
+            ("whole, logged", Outcome::Completed),
+        ] {
+            let (rate, wal) = journal_rate(writers, records, Some(outcome)).await;
+            println!(
+                "Journal alone, {writers} writer(s), {grade} (2 KB request text each): \
+                 {rate:.0} records/s; WAL after {records} records {wal:.1} MiB."
+            );
+        }
     }
 }

@@ -32,6 +32,9 @@ ENVIRONMENT:
     BREAKGLASS_SHUTDOWN_GRACE_SECONDS
                                on shutdown, how long requests in flight may still finish,
                                0 to 600 (default 10); then they end as shutdown
+    BREAKGLASS_TRAFFIC_FSYNC   which traffic commits wait for the disk: before-forwarding
+                               (default: a bypassed request's record before it is forwarded,
+                               and at least one commit every 100 ms) or every-commit
     BREAKGLASS_SESSIONS_DIR    root of the OpenClaw session transcripts that the Session
                                Watcher follows (<root>/agents/<agent>/sessions/*.jsonl;
                                default ~/.openclaw)
@@ -54,6 +57,7 @@ pub struct Config {
     pub sessions_dir: std::path::PathBuf,
     pub upstream_timeout: std::time::Duration,
     pub shutdown_grace: std::time::Duration,
+    pub traffic_fsync: app::traffic::Fsync,
 }
 
 /// A whole number of seconds from `range`, or `default` when unset.
@@ -164,7 +168,17 @@ impl Config {
         };
         let upstream_timeout = seconds(&get, "BREAKGLASS_UPSTREAM_TIMEOUT_SECONDS", 1..=3600, 300)?;
         let shutdown_grace = seconds(&get, "BREAKGLASS_SHUTDOWN_GRACE_SECONDS", 0..=600, 10)?;
+        let traffic_fsync = match get("BREAKGLASS_TRAFFIC_FSYNC") {
+            None => app::traffic::Fsync::default(),
+            Some(v) => app::traffic::Fsync::parse(&v).ok_or_else(|| {
+                ConfigError(format!(
+                    "BREAKGLASS_TRAFFIC_FSYNC must be {}",
+                    app::traffic::Fsync::VALUES
+                ))
+            })?,
+        };
         Ok(Self {
+            traffic_fsync,
             upstream_timeout,
             shutdown_grace,
             site_addr,
@@ -202,6 +216,7 @@ mod tests {
         assert_eq!(c.database_url, "sqlite://data/breakglass.db");
         assert_eq!(c.session_hours, 12);
         assert!(!c.secure_cookies);
+        assert_eq!(c.traffic_fsync, app::traffic::Fsync::BeforeForwarding);
     }
 
     #[test]
@@ -215,6 +230,7 @@ mod tests {
             ("BREAKGLASS_BYPASS_URL", "ftp://x"),
             ("BREAKGLASS_UPSTREAM_TIMEOUT_SECONDS", "0"),
             ("BREAKGLASS_SHUTDOWN_GRACE_SECONDS", "soon"),
+            ("BREAKGLASS_TRAFFIC_FSYNC", "sometimes"),
         ] {
             let err = with(&[(k, v), ("HOME", "/h")]).unwrap_err();
             assert!(err.0.starts_with(k), "{k}: {}", err.0);

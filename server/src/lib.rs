@@ -100,9 +100,10 @@ pub async fn start(
     {
         return Err(StartError::Exposed(listening));
     }
-    let journal = app::traffic::Journal::start(pool.clone(), &config.database_url)
-        .await
-        .map_err(StartError::Database)?;
+    let journal =
+        app::traffic::Journal::start(pool.clone(), &config.database_url, config.traffic_fsync)
+            .await
+            .map_err(StartError::Database)?;
     // Records left in flight by a process that died (kill -9, a crash) say so.
     journal.sweep().await.map_err(StartError::Database)?;
     let shield_mode = app::shield::mode::load(&pool)

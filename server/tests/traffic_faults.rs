@@ -591,3 +591,89 @@ async fn after_kill_9_every_bypassed_request_the_upstream_received_has_its_recor
     );
     upstream.release();
 }
+
+/// The WAL-index header in a SQLite `-shm` file (host byte order): the last frame in the log
+/// (`mxFrame`, offset 16) and how many frames checkpoints have copied into the database
+/// (`nBackfill`, offset 96). A checkpoint syncs the log before it copies.
+fn wal_frames(db_path: &std::path::Path) -> (u32, u32) {
+    let shm = std::fs::read(db_path.with_extension("db-shm")).unwrap();
+    let word = |at: usize| u32::from_ne_bytes(shm[at..at + 4].try_into().unwrap());
+    (word(16), word(96))
+}
+
+#[tokio::test]
+async fn a_record_committed_without_an_fsync_is_synced_soon_after() {
+    if on_postgres() {
+        // PostgreSQL's WAL writer flushes asynchronous commits itself.
+        return;
+    }
+    let s = setup().await;
+    let res = request(&s, "scanned-once", "complete", false)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (logged, _) = wal_frames(&s.server.db_path);
+    eventually("the journal syncs the log it committed to", || {
+        let path = s.server.db_path.clone();
+        async move {
+            let (_, backfilled) = wal_frames(&path);
+            backfilled >= logged
+        }
+    })
+    .await;
+    let rows = records(&s.server.db().await).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].outcome, "completed");
+}
+
+/// 3,000 records one after another, each a batch of its own (about 40 MiB of WAL frames):
+/// the log must start over after each checkpoint, whether or not the journal syncs by
+/// checkpointing.
+async fn wal_stays_bounded(fsync: &str) {
+    if on_postgres() {
+        return;
+    }
+    let s = setup_with(&[("BREAKGLASS_TRAFFIC_FSYNC", fsync.into())]).await;
+    let key = s
+        .server
+        .create_key_with(
+            &s.admin,
+            serde_json::json!({
+                "name": "steady agent", "scopes": ["gateway"], "rate_limit_per_minute": 100000
+            }),
+        )
+        .await;
+    let client = reqwest::Client::new();
+    for i in 0..3_000 {
+        let tag = format!("load-{i}");
+        let res = client
+            .post(s.server.url("/v1/chat/completions"))
+            .bearer_auth(&key)
+            .json(&chat_body(&tag, "complete", false))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let wal = std::fs::metadata(s.server.db_path.with_extension("db-wal"))
+        .unwrap()
+        .len();
+    // SQLite checkpoints at 1,000 pages (4 MiB) and then starts the log over.
+    assert!(
+        wal < 12 * 1024 * 1024,
+        "with {fsync}, the WAL grew to {} MiB",
+        wal / (1024 * 1024)
+    );
+    assert_eq!(records(&s.server.db().await).await.len(), 3_000);
+}
+
+#[tokio::test]
+async fn the_wal_stays_bounded_under_sustained_load() {
+    wal_stays_bounded("before-forwarding").await;
+}
+
+#[tokio::test]
+async fn the_wal_stays_bounded_when_every_commit_waits_for_the_disk() {
+    wal_stays_bounded("every-commit").await;
+}

@@ -9,6 +9,13 @@
 //! - A pending record whose caller went away before learning its id (the client left while the
 //!   record was being written) is completed by the writer itself as
 //!   `client_closed_before_response`: such a request was never forwarded.
+//! - Durability has two grades. A batch holding a pending record (a bypassed request about to
+//!   be forwarded) is committed with an fsync (`synchronous = FULL` on SQLite, `synchronous_commit
+//!   = on` on PostgreSQL) before any caller hears back. Every other batch (completions, records
+//!   of scanned requests) is committed to the write-ahead log without waiting for the disk: a
+//!   killed process loses none of it, and a power cut at most the last `UNSYNCED_AT_MOST`,
+//!   because the next batch after that long is committed with an fsync (and when none comes,
+//!   a checkpoint syncs the log). `Fsync::EveryCommit` makes every batch wait for the disk.
 //! - Each process writes its pending records under its own random instance number and, on
 //!   PostgreSQL, holds an advisory lock on that number for as long as it lives. `sweep` marks
 //!   the pending records of every instance that is gone (on SQLite, with one process per
@@ -18,15 +25,40 @@ use super::store::{self, Completion, NewTraffic};
 use super::Outcome;
 use crate::database::{Pool, Store};
 use rand::Rng;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// At most this many writes share one transaction.
 const MAX_BATCH: usize = 512;
 /// A detached write that keeps failing is given up (and logged) after this many tries.
 const MAX_TRIES: u32 = 60;
+/// Commits that waited for no fsync are synced within this long.
+const UNSYNCED_AT_MOST: Duration = Duration::from_millis(100);
 /// How often `run_sweeper` looks for the pending records of processes that are gone.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(15);
+
+/// Which commits wait for the disk (`BREAKGLASS_TRAFFIC_FSYNC`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Fsync {
+    /// Those of pending records, before their requests are forwarded (and the first after
+    /// `UNSYNCED_AT_MOST`).
+    #[default]
+    BeforeForwarding,
+    /// Every commit.
+    EveryCommit,
+}
+
+impl Fsync {
+    pub const VALUES: &'static str = "before-forwarding or every-commit";
+
+    pub fn parse(value: &str) -> Option<Fsync> {
+        match value {
+            "before-forwarding" => Some(Fsync::BeforeForwarding),
+            "every-commit" => Some(Fsync::EveryCommit),
+            _ => None,
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct Journal {
@@ -69,7 +101,7 @@ enum Ack {
 impl Journal {
     /// Starts the writer on `pool`. On PostgreSQL it first takes this process's advisory lock
     /// on a connection of its own (so that other replicas can tell it is alive).
-    pub async fn start(pool: Pool, database_url: &str) -> Result<Self, sqlx::Error> {
+    pub async fn start(pool: Pool, database_url: &str, fsync: Fsync) -> Result<Self, sqlx::Error> {
         let instance = rand::thread_rng().gen_range(1..i64::MAX);
         let store = Store::of_url(database_url).unwrap_or(Store::Sqlite);
         let presence = match store {
@@ -77,7 +109,7 @@ impl Journal {
             Store::Sqlite => Presence::Embedded,
         };
         let (queue, rx) = mpsc::unbounded_channel();
-        tokio::spawn(write_loop(pool.clone(), store, rx));
+        tokio::spawn(write_loop(pool.clone(), store, fsync, rx));
         Ok(Self {
             queue,
             instance,
@@ -196,17 +228,153 @@ impl JournalError {
     }
 }
 
-async fn write_loop(pool: Pool, store: Store, mut rx: mpsc::UnboundedReceiver<Message>) {
+/// How a batch is committed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Durability {
+    /// Committed and flushed to the disk before the callers hear back.
+    Synced,
+    /// Committed to the log; flushed by a later `Synced` batch or a checkpoint.
+    Logged,
+}
+
+impl Durability {
+    /// What a batch of `ops` needs, when the oldest commit not yet flushed is `unsynced_since`.
+    fn of(fsync: Fsync, ops: &[Op], unsynced_since: Option<Instant>) -> Durability {
+        if fsync == Fsync::EveryCommit {
+            return Durability::Synced;
+        }
+        let forwarding = ops
+            .iter()
+            .any(|op| matches!(&op.write, Write::Insert(r) if r.outcome == Some(Outcome::Pending)));
+        if forwarding || unsynced_since.is_some_and(|t| t.elapsed() >= UNSYNCED_AT_MOST) {
+            Durability::Synced
+        } else {
+            Durability::Logged
+        }
+    }
+}
+
+/// The writer's own connections, one per durability, each set once (out of the pool, so that
+/// neither setting reaches another caller), and what it has committed without an fsync.
+struct Writer {
+    pool: Pool,
+    store: Store,
+    fsync: Fsync,
+    synced: Option<crate::database::Conn>,
+    logged: Option<crate::database::Conn>,
+    unsynced_since: Option<Instant>,
+}
+
+impl Writer {
+    fn slot(&mut self, durability: Durability) -> &mut Option<crate::database::Conn> {
+        match durability {
+            Durability::Synced => &mut self.synced,
+            Durability::Logged => &mut self.logged,
+        }
+    }
+
+    /// The connection that commits with `durability`.
+    async fn conn(
+        &mut self,
+        durability: Durability,
+    ) -> Result<&mut crate::database::Conn, sqlx::Error> {
+        let store = self.store;
+        let pool = self.pool.clone();
+        let slot = self.slot(durability);
+        if slot.is_none() {
+            let mut conn = pool.acquire().await?.detach();
+            // Stated whatever the pool or the server set.
+            let statement = match (store, durability) {
+                (Store::Sqlite, Durability::Synced) => "PRAGMA synchronous = FULL",
+                (Store::Sqlite, Durability::Logged) => "PRAGMA synchronous = NORMAL",
+                (Store::Postgres, Durability::Synced) => "SET synchronous_commit = on",
+                (Store::Postgres, Durability::Logged) => "SET synchronous_commit = off",
+            };
+            sqlx::query(statement).execute(&mut conn).await?;
+            *slot = Some(conn);
+        }
+        Ok(slot.as_mut().expect("just set"))
+    }
+
+    async fn write(&mut self, ops: &[Op]) -> Result<Vec<Option<i64>>, sqlx::Error> {
+        let durability = Durability::of(self.fsync, ops, self.unsynced_since);
+        let store = self.store;
+        let written = match self.conn(durability).await {
+            Ok(conn) => write_batch(conn, store, ops).await,
+            Err(e) => Err(e),
+        };
+        match &written {
+            Ok(_) if durability == Durability::Synced => self.unsynced_since = None,
+            Ok(_) => {
+                self.unsynced_since.get_or_insert_with(Instant::now);
+            }
+            // The connection may be what failed: the next batch takes a fresh one.
+            Err(_) => *self.slot(durability) = None,
+        }
+        written
+    }
+
+    /// Flushes what was committed without an fsync. On SQLite a passive checkpoint syncs the
+    /// log before it copies pages; PostgreSQL's WAL writer flushes asynchronous commits by
+    /// itself within `3 × wal_writer_delay`.
+    async fn sync(&mut self) {
+        if self.unsynced_since.is_none() {
+            return;
+        }
+        if self.store == Store::Sqlite {
+            let checkpoint = match self.conn(Durability::Logged).await {
+                Ok(conn) => sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(conn)
+                    .await
+                    .map(drop),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = checkpoint {
+                tracing::warn!(error = %e, "could not checkpoint the traffic journal");
+                self.logged = None;
+                return;
+            }
+        }
+        self.unsynced_since = None;
+    }
+
+    /// The next message, syncing meanwhile should the deadline of an unsynced commit pass.
+    async fn next(&mut self, rx: &mut mpsc::UnboundedReceiver<Message>) -> Option<Message> {
+        if let Some(since) = self.unsynced_since {
+            let left = UNSYNCED_AT_MOST.saturating_sub(since.elapsed());
+            if let Ok(message) = tokio::time::timeout(left, rx.recv()).await {
+                return message;
+            }
+            self.sync().await;
+        }
+        rx.recv().await
+    }
+}
+
+async fn write_loop(
+    pool: Pool,
+    store: Store,
+    fsync: Fsync,
+    mut rx: mpsc::UnboundedReceiver<Message>,
+) {
+    let mut writer = Writer {
+        pool: pool.clone(),
+        store,
+        fsync,
+        synced: None,
+        logged: None,
+        unsynced_since: None,
+    };
     // Writes to do before new ones: retries and follow-ups of the last batch.
     let mut carried: Vec<Op> = Vec::new();
     loop {
         let mut ops = std::mem::take(&mut carried);
         let mut flushes = Vec::new();
         if ops.is_empty() {
-            match rx.recv().await {
+            match writer.next(&mut rx).await {
                 Some(Message::Write(op)) => ops.push(op),
                 Some(Message::Flush(ack)) => flushes.push(ack),
-                None => return,
+                None => return writer.sync().await,
             }
         }
         while ops.len() < MAX_BATCH {
@@ -217,7 +385,7 @@ async fn write_loop(pool: Pool, store: Store, mut rx: mpsc::UnboundedReceiver<Me
             }
         }
         if !ops.is_empty() {
-            let results = match write_batch(&pool, store, &ops).await {
+            let results = match writer.write(&ops).await {
                 Ok(ids) => ids.into_iter().map(Ok).collect(),
                 // One bad write must not sink the others: each on its own.
                 Err(e) => {
@@ -235,6 +403,9 @@ async fn write_loop(pool: Pool, store: Store, mut rx: mpsc::UnboundedReceiver<Me
                 tokio::time::sleep(Duration::from_millis(50 << tries.min(7))).await;
             }
         }
+        if !flushes.is_empty() {
+            writer.sync().await;
+        }
         for ack in flushes {
             let _ = ack.send(());
         }
@@ -245,10 +416,14 @@ async fn write_loop(pool: Pool, store: Store, mut rx: mpsc::UnboundedReceiver<Me
 /// distinct: the gateway draws them at random), then the completions; the id of each insert,
 /// in order.
 async fn write_batch(
-    pool: &Pool,
+    conn: &mut crate::database::Conn,
     store: Store,
     ops: &[Op],
 ) -> Result<Vec<Option<i64>>, sqlx::Error> {
+    if let [op] = ops {
+        // One statement commits on its own: no transaction to open and close.
+        return Ok(vec![write(conn, &op.write).await?]);
+    }
     let inserts: Vec<&NewTraffic> = ops
         .iter()
         .filter_map(|op| match &op.write {
@@ -258,7 +433,7 @@ async fn write_batch(
         .collect();
     let distinct: std::collections::HashSet<&str> =
         inserts.iter().map(|r| r.request_id.as_str()).collect();
-    let mut tx = pool.begin().await?;
+    let mut tx = sqlx::Connection::begin(conn).await?;
     let mut ids = Vec::with_capacity(ops.len());
     if distinct.len() == inserts.len() {
         let mut inserted = Vec::with_capacity(inserts.len());
@@ -429,5 +604,79 @@ impl Presence {
                 .await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(write: Write) -> Op {
+        Op {
+            write,
+            ack: Ack::Detached,
+            tries: 0,
+        }
+    }
+
+    fn insert(outcome: Option<Outcome>) -> Op {
+        op(Write::Insert(Box::new(NewTraffic {
+            at: chrono::Utc::now(),
+            source: super::super::SOURCE_BREAK_GLASS,
+            model: None,
+            provider: None,
+            verdict: super::super::Verdict::Bypassed,
+            score: None,
+            detections: Vec::new(),
+            latency_ms: None,
+            tokens_in: None,
+            tokens_out: None,
+            http_status: None,
+            api_key_id: None,
+            session_id: None,
+            request_id: "r".into(),
+            request_text: None,
+            response_text: None,
+            rescan_of: None,
+            direction: None,
+            outcome,
+            gateway_instance: None,
+            text_truncated: false,
+        })))
+    }
+
+    fn complete() -> Op {
+        op(Write::Complete(1, Box::default()))
+    }
+
+    #[test]
+    fn a_batch_with_a_record_about_to_be_forwarded_waits_for_the_disk() {
+        let ops = [complete(), insert(Some(Outcome::Pending)), complete()];
+        assert_eq!(
+            Durability::of(Fsync::BeforeForwarding, &ops, None),
+            Durability::Synced
+        );
+    }
+
+    #[test]
+    fn completions_and_whole_records_do_not_wait_for_the_disk_until_the_deadline() {
+        let ops = [complete(), insert(Some(Outcome::Completed))];
+        assert_eq!(
+            Durability::of(Fsync::BeforeForwarding, &ops, None),
+            Durability::Logged
+        );
+        assert_eq!(
+            Durability::of(Fsync::BeforeForwarding, &ops, Some(Instant::now())),
+            Durability::Logged
+        );
+        let overdue = Instant::now() - UNSYNCED_AT_MOST;
+        assert_eq!(
+            Durability::of(Fsync::BeforeForwarding, &ops, Some(overdue)),
+            Durability::Synced
+        );
+        assert_eq!(
+            Durability::of(Fsync::EveryCommit, &ops, None),
+            Durability::Synced
+        );
     }
 }

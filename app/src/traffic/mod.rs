@@ -445,7 +445,7 @@ pub const SOURCE_BREAK_GLASS: &str = "break-glass";
 pub const SOURCE_WATCHER: &str = "session-watcher";
 
 #[cfg(feature = "ssr")]
-pub use journal::{Journal, JournalError, Receipt};
+pub use journal::{Fsync, Journal, JournalError, Receipt};
 #[cfg(feature = "ssr")]
 pub use store::{
     chart, chart_statement, count_bypassed, insert, insert_new, page, page_statement,

@@ -80,13 +80,17 @@ pub async fn insert<'e>(
     on: impl sqlx::Executor<'e, Database = Db>,
     t: &NewTraffic,
 ) -> Result<i64, sqlx::Error> {
-    bind(
+    // Read to the end, not `fetch_one`: SQLite runs its auto-checkpoint only after a statement
+    // steps to its end, and one left after its first row keeps the WAL growing.
+    let rows = bind(
         sqlx::query(&format!("{} RETURNING id", insert_sql(1, true))),
         t,
     )
-    .fetch_one(on)
-    .await
-    .map(|r| r.get(0))
+    .fetch_all(on)
+    .await?;
+    rows.first()
+        .map(|r| r.get(0))
+        .ok_or_else(|| sqlx::Error::Protocol("INSERT … RETURNING gave no id".into()))
 }
 
 /// Inserts `records` (at most `MAX_ROWS_PER_INSERT`, request ids distinct) with one
