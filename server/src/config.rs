@@ -85,8 +85,11 @@ fn seconds(
 }
 
 fn base_url(name: &str, value: String) -> Result<String, ConfigError> {
-    if value.starts_with("http://") || value.starts_with("https://") {
-        Ok(value.trim_end_matches('/').to_owned())
+    let base = value.trim_end_matches('/');
+    if (value.starts_with("http://") || value.starts_with("https://"))
+        && reqwest::Url::parse(base).is_ok_and(|u| u.has_host())
+    {
+        Ok(base.to_owned())
     } else {
         Err(ConfigError(format!(
             "{name} must be an http:// or https:// URL"
@@ -228,6 +231,8 @@ mod tests {
             ("DATABASE_URL", "mysql://x"),
             ("BREAKGLASS_LITELLM_URL", "localhost:4000"),
             ("BREAKGLASS_BYPASS_URL", "ftp://x"),
+            ("BREAKGLASS_BYPASS_URL", "http://provider example"),
+            ("BREAKGLASS_LITELLM_URL", "http://"),
             ("BREAKGLASS_UPSTREAM_TIMEOUT_SECONDS", "0"),
             ("BREAKGLASS_SHUTDOWN_GRACE_SECONDS", "soon"),
             ("BREAKGLASS_TRAFFIC_FSYNC", "sometimes"),
