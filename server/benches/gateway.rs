@@ -420,6 +420,7 @@ async fn journal_rate(
         outcome,
         gateway_instance: None,
         text_truncated: false,
+        scan_coverage: None,
     };
     let started = Instant::now();
     let tasks: Vec<_> = (0..writers)

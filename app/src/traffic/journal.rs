@@ -642,6 +642,7 @@ mod tests {
             outcome,
             gateway_instance: None,
             text_truncated: false,
+            scan_coverage: None,
         })))
     }
 

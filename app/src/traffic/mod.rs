@@ -143,6 +143,8 @@ pub struct TrafficRecord {
     pub outcome: Option<Outcome>,
     /// Kept request or response text was cut at `MAX_KEPT_TEXT_BYTES`.
     pub text_truncated: bool,
+    /// What the shield's verdict covered; none when nothing was scanned.
+    pub scan_coverage: Option<crate::shield::Coverage>,
 }
 
 /// Where a record came from, as the filter names it.
@@ -683,6 +685,7 @@ pub fn ingested(
         outcome: None,
         gateway_instance: None,
         text_truncated,
+        scan_coverage: None,
     })
 }
 
@@ -838,6 +841,7 @@ mod tests {
             rescan_of: None,
             outcome: Some(Outcome::Completed),
             text_truncated: false,
+            scan_coverage: None,
         };
         let mut out = String::new();
         write_csv(&[record], &mut out, true);

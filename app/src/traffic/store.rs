@@ -4,7 +4,7 @@ use super::{
     Chart, Cursor, Outcome, TrafficFilter, TrafficPage, TrafficRecord, TrafficSort, Verdict,
 };
 use crate::database::{from_millis, to_millis, Db, Pool, Statement, Store};
-use crate::shield::Detection;
+use crate::shield::{Coverage, Detection};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
@@ -39,14 +39,16 @@ pub struct NewTraffic {
     pub gateway_instance: Option<i64>,
     /// Kept text was cut at `MAX_KEPT_TEXT_BYTES`.
     pub text_truncated: bool,
+    /// What the shield's verdict covered; none when nothing was scanned.
+    pub scan_coverage: Option<Coverage>,
 }
 
 const COLUMNS: &str = "INSERT INTO traffic (at, source, model, provider, verdict, score, \
     detections, latency_ms, tokens_in, tokens_out, http_status, api_key_id, session_id, \
     request_id, request_text, response_text, rescan_of, direction, outcome, gateway_instance, \
-    text_truncated) VALUES ";
+    text_truncated, scan_coverage) VALUES ";
 /// Values bound per record.
-const BOUND: usize = 21;
+const BOUND: usize = 22;
 /// The most records one statement inserts (SQLite allows 32,766 bound values).
 pub const MAX_ROWS_PER_INSERT: usize = 512;
 
@@ -164,6 +166,11 @@ fn bind<'q>(
         .bind(t.outcome.map(Outcome::as_str))
         .bind(t.gateway_instance)
         .bind(i64::from(t.text_truncated))
+        .bind(
+            t.scan_coverage
+                .as_ref()
+                .and_then(|c| serde_json::to_string(c).ok()),
+        )
 }
 
 /// How a gateway exchange ended: what completes its record.
@@ -345,7 +352,7 @@ pub async fn chart(
 /// The columns `record_from_row` reads.
 pub const RECORD_COLUMNS: &str = "id, at, source, model, provider, verdict, score, \
     latency_ms, tokens_in, tokens_out, http_status, session_id, request_id, detections, \
-    direction, rescan_of, outcome, text_truncated";
+    direction, rescan_of, outcome, text_truncated, scan_coverage";
 
 pub fn record_from_row(r: &crate::database::Row) -> Option<TrafficRecord> {
     Some(TrafficRecord {
@@ -367,6 +374,9 @@ pub fn record_from_row(r: &crate::database::Row) -> Option<TrafficRecord> {
         rescan_of: r.get("rescan_of"),
         outcome: r.get::<Option<&str>, _>("outcome").and_then(Outcome::parse),
         text_truncated: r.get::<i64, _>("text_truncated") != 0,
+        scan_coverage: r
+            .get::<Option<&str>, _>("scan_coverage")
+            .and_then(|c| serde_json::from_str(c).ok()),
     })
 }
 

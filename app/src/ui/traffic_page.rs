@@ -222,6 +222,7 @@ fn TrafficRow(record: TrafficRecord) -> impl IntoView {
     let open = RwSignal::new(false);
     let t = record;
     let detections = t.detections.clone();
+    let coverage = t.scan_coverage.clone();
     view! {
         <tr class="traffic-row" on:click=move |_| open.update(|o| *o = !*o) title="Show the detections">
             <td class="nowrap">{time_format::utc(t.at)}</td>
@@ -247,16 +248,21 @@ fn TrafficRow(record: TrafficRecord) -> impl IntoView {
                         {t.rescan_of.map(|id| view! { " · after-the-fact scan of bypassed record #" {id} })}
                         {t.text_truncated.then_some(" · kept text truncated at 1 MiB")}
                     </div>
+                    <div class="scan-coverage">{match &coverage {
+                        Some(c) => format!("Scanned by {}", c.summary()),
+                        None => "Not scanned by the shield".to_owned(),
+                    }}</div>
                     {if detections.is_empty() {
                         view! { <p class="muted">"No rule matched."</p> }.into_any()
                     } else {
                         view! {
                             <table class="table inner">
-                                <thead><tr><th>"Rule"</th><th>"Category"</th><th>"Severity"</th><th>"Matches"</th></tr></thead>
+                                <thead><tr><th>"Rule"</th><th>"Category"</th><th>"Severity"</th><th>"Matches"</th><th>"Revealed by"</th></tr></thead>
                                 <tbody>
                                     {detections.clone().into_iter().map(|d| view! {
                                         <tr><td><code>{d.rule}</code></td><td>{d.category}</td>
-                                            <td>{d.severity.as_str()}</td><td>{d.matches}</td></tr>
+                                            <td>{d.severity.as_str()}</td><td>{d.matches}</td>
+                                            <td>{d.revealed_by.unwrap_or_else(|| "the text as sent".into())}</td></tr>
                                     }).collect_view()}
                                 </tbody>
                             </table>

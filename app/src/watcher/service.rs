@@ -15,7 +15,7 @@ use crate::clock::SharedClock;
 use crate::database::{from_millis, to_millis, Pool};
 use crate::error::AppError;
 use crate::events::{EventHub, ServerEvent};
-use crate::shield::{ScanResult, Shield};
+use crate::shield::{Coverage, ScanResult, Shield};
 use crate::traffic::{self, NewTraffic, TrafficFilter, Verdict, SOURCE_WATCHER};
 use chrono::{DateTime, Timelike, Utc};
 use sqlx::Row;
@@ -491,7 +491,13 @@ impl Watcher {
                 provider: message.provider.clone(),
                 session_id: session_id.clone(),
                 direction: Some(message.direction.as_str()),
-                ..watched(result, &message.text, message.at, message.id.clone())
+                ..watched(
+                    result,
+                    self.shield.version(),
+                    &message.text,
+                    message.at,
+                    message.id.clone(),
+                )
             };
             if traffic::insert_new(&mut tx, &record).await? {
                 inserted += 1;
@@ -561,6 +567,7 @@ impl Watcher {
                             rescan_of: Some(r.get("id")),
                             ..watched(
                                 &result,
+                                shield.version(),
                                 &text,
                                 from_millis(r.get("at")),
                                 r.get("request_id"),
@@ -708,8 +715,14 @@ struct Finding {
 }
 
 /// A Session Watcher record of `text` scanned as `result`, at the time the text was written;
-/// the text is kept only for a finding.
-fn watched(result: &ScanResult, text: &str, at: DateTime<Utc>, request_id: String) -> NewTraffic {
+/// the text is kept only for a finding. `rules` is the version of the rule pack that scanned it.
+fn watched(
+    result: &ScanResult,
+    rules: u32,
+    text: &str,
+    at: DateTime<Utc>,
+    request_id: String,
+) -> NewTraffic {
     NewTraffic {
         at,
         source: SOURCE_WATCHER,
@@ -732,6 +745,11 @@ fn watched(result: &ScanResult, text: &str, at: DateTime<Utc>, request_id: Strin
         outcome: None,
         gateway_instance: None,
         text_truncated: false,
+        scan_coverage: Some(Coverage {
+            rules,
+            parts: vec!["transcript".into()],
+            ..Coverage::default()
+        }),
     }
 }
 

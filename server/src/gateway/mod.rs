@@ -11,13 +11,14 @@
 //! is committed; a stream's end is held until then (`sse.rs`).
 
 mod exchange;
+mod prompt;
 mod sse;
 
 use crate::config::Config;
 use app::alerts::{self, NewAlert, Severity};
 use app::api_keys::{KeyRefusal, Scope};
 use app::break_glass::{Field, FieldError};
-use app::shield::{ScanResult, ShieldMode};
+use app::shield::{Coverage, ScanResult, ShieldMode};
 use app::state::AppState;
 use app::traffic::{
     self, Journal, NewTraffic, Outcome, Verdict, SOURCE_BREAK_GLASS, SOURCE_LITELLM,
@@ -30,6 +31,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use exchange::Exchange;
 use futures::StreamExt;
+use prompt::Prompt;
 use rand::RngCore;
 use sse::SseRelay;
 use std::sync::{Arc, Mutex};
@@ -60,9 +62,37 @@ struct Inner {
 
 struct Upstream {
     base: String,
+    /// The endpoints, parsed once rather than on every request.
+    chat: reqwest::Url,
+    embeddings: reqwest::Url,
+    models: reqwest::Url,
     key: Option<String>,
     /// The provider recorded when the model name does not say (`provider/model`).
     provider: &'static str,
+}
+
+impl Upstream {
+    /// `base` is a URL that `Config` checked, so its endpoints parse.
+    fn new(base: String, key: Option<String>, provider: &'static str) -> Self {
+        let endpoint = |path: &str| {
+            reqwest::Url::parse(&format!("{base}{path}")).expect("Config checked the base URL")
+        };
+        Self {
+            chat: endpoint(Kind::Chat.path()),
+            embeddings: endpoint(Kind::Embeddings.path()),
+            models: endpoint("/v1/models"),
+            base,
+            key,
+            provider,
+        }
+    }
+
+    fn endpoint(&self, kind: Kind) -> reqwest::Url {
+        match kind {
+            Kind::Chat => self.chat.clone(),
+            Kind::Embeddings => self.embeddings.clone(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -85,59 +115,23 @@ impl Kind {
         }
     }
 
-    /// The text the shield scans: every message's text, or every input string.
-    fn prompt_text(self, request: &serde_json::Value) -> Result<String, OpenAiError> {
+    /// What the shield reads of the request (`prompt.rs`).
+    fn prompt(self, request: &serde_json::Value) -> Result<Prompt, OpenAiError> {
         match self {
-            Kind::Chat => {
-                let messages = request
-                    .get("messages")
-                    .and_then(|m| m.as_array())
-                    .filter(|m| !m.is_empty())
-                    .ok_or_else(|| {
-                        bad_request(
-                            "messages",
-                            "messages is required: a non-empty array of {role, content}",
-                        )
-                    })?;
-                let mut text = String::new();
-                for m in messages {
-                    match m.get("content") {
-                        Some(serde_json::Value::String(s)) => push_line(&mut text, s),
-                        Some(serde_json::Value::Array(parts)) => {
-                            for part in parts {
-                                if let Some(s) = part.get("text").and_then(|t| t.as_str()) {
-                                    push_line(&mut text, s);
-                                }
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                Ok(text)
-            }
-            Kind::Embeddings => match request.get("input") {
-                Some(serde_json::Value::String(s)) => Ok(s.clone()),
-                Some(serde_json::Value::Array(items)) if !items.is_empty() => {
-                    let mut text = String::new();
-                    for s in items.iter().filter_map(|i| i.as_str()) {
-                        push_line(&mut text, s);
-                    }
-                    Ok(text)
-                }
-                _ => Err(bad_request(
+            Kind::Chat => Prompt::of_chat(request).ok_or_else(|| {
+                bad_request(
+                    "messages",
+                    "messages is required: a non-empty array of {role, content}",
+                )
+            }),
+            Kind::Embeddings => Prompt::of_embeddings(request).ok_or_else(|| {
+                bad_request(
                     "input",
-                    "input is required: a string or a non-empty array",
-                )),
-            },
+                    "input is required: a string, an array of strings or an array of token ids",
+                )
+            }),
         }
     }
-}
-
-fn push_line(text: &mut String, s: &str) {
-    if !text.is_empty() {
-        text.push('\n');
-    }
-    text.push_str(s);
 }
 
 /// An error in the shape OpenAI clients understand.
@@ -233,9 +227,15 @@ async fn scan(shield: &Arc<app::shield::Shield>, text: String) -> ScanResult {
 }
 
 fn request_id() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut bytes = [0u8; 12];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let mut id = String::with_capacity(24);
+    for b in bytes {
+        id.push(char::from(HEX[usize::from(b >> 4)]));
+        id.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    id
 }
 
 impl Gateway {
@@ -249,16 +249,15 @@ impl Gateway {
                 .connect_timeout(Duration::from_secs(5))
                 .build()
                 .expect("HTTP client builds"),
-            litellm: Upstream {
-                base: config.litellm_url.clone(),
-                key: config.litellm_api_key.clone(),
-                provider: "litellm",
-            },
-            bypass: config.bypass_url.clone().map(|base| Upstream {
-                base,
-                key: config.bypass_api_key.clone(),
-                provider: "direct",
-            }),
+            litellm: Upstream::new(
+                config.litellm_url.clone(),
+                config.litellm_api_key.clone(),
+                "litellm",
+            ),
+            bypass: config
+                .bypass_url
+                .clone()
+                .map(|base| Upstream::new(base, config.bypass_api_key.clone(), "direct")),
             unreachable: Mutex::default(),
         }))
     }
@@ -365,8 +364,12 @@ impl Gateway {
             Ok(labels) => labels,
             Err(e) => return e.into_response(),
         };
-        let text = match kind.prompt_text(&request) {
-            Ok(t) => t,
+        let Prompt {
+            text,
+            parts,
+            unscannable,
+        } = match kind.prompt(&request) {
+            Ok(p) => p,
             Err(e) => return e.into_response(),
         };
         let streaming = kind == Kind::Chat && request.get("stream") == Some(&true.into());
@@ -405,6 +408,7 @@ impl Gateway {
             direction: None,
             outcome: None,
             gateway_instance: None,
+            scan_coverage: None,
         };
         let mut blocked = None;
         if !bypassing {
@@ -413,6 +417,19 @@ impl Gateway {
                 score,
                 detections,
             } = scan(&app.shield, text).await;
+            // Nothing readable is not the same as nothing found.
+            let verdict =
+                if verdict == Verdict::Allow && parts.is_empty() && !unscannable.is_empty() {
+                    Verdict::Review
+                } else {
+                    verdict
+                };
+            record.scan_coverage = Some(Coverage {
+                rules: app.shield.version(),
+                model: None,
+                parts: parts.into_iter().map(str::to_owned).collect(),
+                unscannable,
+            });
             record.verdict = verdict;
             record.score = Some(score);
             record.detections = detections;
@@ -461,7 +478,7 @@ impl Gateway {
         let mut forward = self
             .0
             .client
-            .post(format!("{}{}", upstream.base, kind.path()))
+            .post(upstream.endpoint(kind))
             .header(header::CONTENT_TYPE, "application/json")
             .header(REQUEST_ID_HEADER, &request_id)
             .body(body);
@@ -775,9 +792,7 @@ async fn models(State(gw): State<Gateway>, headers: HeaderMap) -> Response {
             "Break-glass is active but no direct provider is configured (BREAKGLASS_BYPASS_URL)",
         );
     };
-    let mut request =
-        gw.0.client
-            .request(Method::GET, format!("{}/v1/models", upstream.base));
+    let mut request = gw.0.client.request(Method::GET, upstream.models.clone());
     if let Some(key) = &upstream.key {
         request = request.bearer_auth(key);
     }
