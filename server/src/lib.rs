@@ -6,6 +6,7 @@
 pub mod config;
 mod gateway;
 mod http;
+pub mod shield_eval;
 
 pub use http::access;
 

