@@ -27,7 +27,7 @@ pub enum Disguise {
 impl Disguise {
     pub fn as_str(self) -> &'static str {
         match self {
-            Disguise::Unicode => super::disguise_names::UNICODE,
+            Disguise::Unicode => super::FOLDING,
             Disguise::Leetspeak => "leetspeak",
             Disguise::Base64 => "base64",
             Disguise::Hex => "hex",

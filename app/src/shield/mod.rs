@@ -72,9 +72,7 @@ pub const REVIEW_SCORE: u8 = 25;
 
 /// How `Detection::revealed_by` names the Unicode folding (the one disguise that ordinary
 /// text wears too: line breaks, typographic forms), which alone does not raise the verdict.
-mod disguise_names {
-    pub const UNICODE: &str = "unicode";
-}
+const FOLDING: &str = "unicode";
 
 pub fn weight(severity: Severity) -> f64 {
     match severity {
@@ -96,11 +94,7 @@ impl ScanResult {
         let score = sum.round().clamp(0.0, 100.0) as u8;
         // One strong sign, or any sign that was hidden, is worth a look whatever it scores.
         let strong = |d: &Detection| d.severity == Severity::High;
-        let hidden = |d: &Detection| {
-            d.revealed_by
-                .as_deref()
-                .is_some_and(|how| how != disguise_names::UNICODE)
-        };
+        let hidden = |d: &Detection| d.revealed_by.as_deref().is_some_and(|how| how != FOLDING);
         let verdict = if detections.iter().any(|d| d.severity == Severity::Critical)
             || score >= BLOCK_SCORE
         {

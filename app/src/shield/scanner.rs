@@ -53,7 +53,8 @@ impl std::error::Error for RulePackError {}
 /// The compiled rules: a few `RegexSet`s find which rules match, one pass each; only those
 /// rules' own regexes then count their matches. One set of the whole pack has too many states
 /// for the lazy DFA's cache, which then rebuilds states all the time; sets of
-/// `RULES_PER_SET` stay in theirs (3 sets measured 10 times faster than one, docs/SHIELD.md).
+/// `RULES_PER_SET` stay in theirs (on 2 KB pieces of varied English text, three sets of 24
+/// matched about six times as fast as one set of 68).
 ///
 /// Rules are compiled without Unicode, on bytes: `\b`, `\w`, `\s`, `(?i)` and `.` take their
 /// ASCII meaning (`.` is any byte but a newline). Rule words are ASCII, and the views in

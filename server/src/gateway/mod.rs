@@ -213,7 +213,7 @@ fn labels(
 
 /// Prompts at least this long are scanned on the blocking pool, so that a megabyte prompt
 /// does not hold up the async workers (event streams, expiry, other requests).
-const SCAN_OFF_WORKERS_BYTES: usize = 64 * 1024;
+const SCAN_OFF_WORKERS_BYTES: usize = 16 * 1024;
 
 async fn scan(shield: &Arc<app::shield::Shield>, text: String) -> ScanResult {
     if text.len() < SCAN_OFF_WORKERS_BYTES {
