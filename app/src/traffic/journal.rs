@@ -254,46 +254,53 @@ impl Durability {
     }
 }
 
-/// The writer's own connections, one per durability, each set once (out of the pool, so that
-/// neither setting reaches another caller), and what it has committed without an fsync.
+/// The writer's own connection (out of the pool, so that its settings reach no other caller),
+/// the durability its commits have now, and what it has committed without an fsync. One
+/// connection for both grades: on SQLite a commit by another connection empties this one's
+/// page cache, so two connections taking turns would read every page back for every batch.
 struct Writer {
     pool: Pool,
     store: Store,
     fsync: Fsync,
-    synced: Option<crate::database::Conn>,
-    logged: Option<crate::database::Conn>,
+    conn: Option<crate::database::Conn>,
+    /// What the connection's commits wait for; none until it is first set.
+    grade: Option<Durability>,
     unsynced_since: Option<Instant>,
 }
 
-impl Writer {
-    fn slot(&mut self, durability: Durability) -> &mut Option<crate::database::Conn> {
-        match durability {
-            Durability::Synced => &mut self.synced,
-            Durability::Logged => &mut self.logged,
-        }
-    }
+/// Pages the writer's SQLite connection keeps in memory (negative: KiB). The traffic table's
+/// indexes are appended at their ends, so the pages a batch touches stay few and warm.
+const SQLITE_CACHE_KIB: i64 = 32 * 1024;
 
-    /// The connection that commits with `durability`.
+impl Writer {
+    /// The connection, set to commit with `durability`.
     async fn conn(
         &mut self,
         durability: Durability,
     ) -> Result<&mut crate::database::Conn, sqlx::Error> {
-        let store = self.store;
-        let pool = self.pool.clone();
-        let slot = self.slot(durability);
-        if slot.is_none() {
-            let mut conn = pool.acquire().await?.detach();
+        if self.conn.is_none() {
+            let mut conn = self.pool.acquire().await?.detach();
+            if self.store == Store::Sqlite {
+                sqlx::query(&format!("PRAGMA cache_size = -{SQLITE_CACHE_KIB}"))
+                    .execute(&mut conn)
+                    .await?;
+            }
+            self.conn = Some(conn);
+            self.grade = None;
+        }
+        let conn = self.conn.as_mut().expect("just set");
+        if self.grade != Some(durability) {
             // Stated whatever the pool or the server set.
-            let statement = match (store, durability) {
+            let statement = match (self.store, durability) {
                 (Store::Sqlite, Durability::Synced) => "PRAGMA synchronous = FULL",
                 (Store::Sqlite, Durability::Logged) => "PRAGMA synchronous = NORMAL",
                 (Store::Postgres, Durability::Synced) => "SET synchronous_commit = on",
                 (Store::Postgres, Durability::Logged) => "SET synchronous_commit = off",
             };
-            sqlx::query(statement).execute(&mut conn).await?;
-            *slot = Some(conn);
+            sqlx::query(statement).execute(&mut *conn).await?;
+            self.grade = Some(durability);
         }
-        Ok(slot.as_mut().expect("just set"))
+        Ok(conn)
     }
 
     async fn write(&mut self, ops: &[Op]) -> Result<Vec<Option<i64>>, sqlx::Error> {
@@ -309,7 +316,7 @@ impl Writer {
                 self.unsynced_since.get_or_insert_with(Instant::now);
             }
             // The connection may be what failed: the next batch takes a fresh one.
-            Err(_) => *self.slot(durability) = None,
+            Err(_) => self.conn = None,
         }
         written
     }
@@ -322,7 +329,9 @@ impl Writer {
             return;
         }
         if self.store == Store::Sqlite {
-            let checkpoint = match self.conn(Durability::Logged).await {
+            // A checkpoint syncs the log first under either grade: keep the one set.
+            let grade = self.grade.unwrap_or(Durability::Logged);
+            let checkpoint = match self.conn(grade).await {
                 Ok(conn) => sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
                     .execute(conn)
                     .await
@@ -331,7 +340,7 @@ impl Writer {
             };
             if let Err(e) = checkpoint {
                 tracing::warn!(error = %e, "could not checkpoint the traffic journal");
-                self.logged = None;
+                self.conn = None;
                 return;
             }
         }
@@ -361,8 +370,8 @@ async fn write_loop(
         pool: pool.clone(),
         store,
         fsync,
-        synced: None,
-        logged: None,
+        conn: None,
+        grade: None,
         unsynced_since: None,
     };
     // Writes to do before new ones: retries and follow-ups of the last batch.
@@ -412,9 +421,9 @@ async fn write_loop(
     }
 }
 
-/// Writes `ops` in one transaction: the inserts in one statement (their request ids are
-/// distinct: the gateway draws them at random), then the completions; the id of each insert,
-/// in order.
+/// Writes `ops` in one transaction: the inserts in as few statements as their number allows
+/// (their request ids are distinct: the gateway draws them at random), then the completions
+/// likewise; the id of each insert, in order.
 async fn write_batch(
     conn: &mut crate::database::Conn,
     store: Store,
@@ -424,36 +433,41 @@ async fn write_batch(
         // One statement commits on its own: no transaction to open and close.
         return Ok(vec![write(conn, &op.write).await?]);
     }
-    let inserts: Vec<&NewTraffic> = ops
+    let mut inserts = Vec::with_capacity(ops.len());
+    let mut completions = Vec::with_capacity(ops.len());
+    for op in ops {
+        match &op.write {
+            Write::Insert(record) => inserts.push(&**record),
+            Write::Complete(id, end) => completions.push((*id, &**end)),
+        }
+    }
+    let inserts_distinct = inserts
         .iter()
-        .filter_map(|op| match &op.write {
-            Write::Insert(record) => Some(&**record),
-            Write::Complete(..) => None,
-        })
-        .collect();
-    let distinct: std::collections::HashSet<&str> =
-        inserts.iter().map(|r| r.request_id.as_str()).collect();
+        .map(|r| r.request_id.as_str())
+        .collect::<std::collections::HashSet<_>>()
+        .len()
+        == inserts.len();
+    let completions_distinct = completions
+        .iter()
+        .map(|(id, _)| *id)
+        .collect::<std::collections::HashSet<_>>()
+        .len()
+        == completions.len();
     let mut tx = sqlx::Connection::begin(conn).await?;
     let mut ids = Vec::with_capacity(ops.len());
-    if distinct.len() == inserts.len() {
+    if inserts_distinct && completions_distinct {
         let mut inserted = Vec::with_capacity(inserts.len());
-        // Statements of a few fixed sizes (powers of two), so that each is prepared once and
-        // then found in the connection's statement cache.
-        let mut rest = &inserts[..];
-        while !rest.is_empty() {
-            let size = (1 << rest.len().ilog2()).min(store::MAX_ROWS_PER_INSERT);
-            let (chunk, tail) = rest.split_at(size);
+        for chunk in chunks(&inserts) {
             inserted.extend(store::insert_many(&mut tx, store, chunk).await?);
-            rest = tail;
+        }
+        for chunk in chunks(&completions) {
+            store::complete_many(&mut tx, store, chunk).await?;
         }
         let mut inserted = inserted.into_iter();
         for op in ops {
             ids.push(match &op.write {
                 Write::Insert(_) => inserted.next(),
-                Write::Complete(id, end) => {
-                    store::complete(&mut tx, *id, end).await?;
-                    None
-                }
+                Write::Complete(..) => None,
             });
         }
     } else {
@@ -463,6 +477,20 @@ async fn write_batch(
     }
     tx.commit().await?;
     Ok(ids)
+}
+
+/// `items` in pieces of a few fixed sizes (powers of two, at most `MAX_ROWS_PER_INSERT`), so
+/// that each statement is prepared once and then found in the connection's statement cache.
+fn chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        if items.is_empty() {
+            return None;
+        }
+        let size = (1 << items.len().ilog2()).min(store::MAX_ROWS_PER_INSERT);
+        let (chunk, rest) = items.split_at(size);
+        items = rest;
+        Some(chunk)
+    })
 }
 
 async fn write_each(pool: &Pool, ops: &[Op]) -> Vec<Result<Option<i64>, sqlx::Error>> {

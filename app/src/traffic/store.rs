@@ -243,6 +243,65 @@ pub async fn complete(
     .map(drop)
 }
 
+/// Completes several pending records with one statement (at most `MAX_ROWS_PER_INSERT`, ids
+/// distinct), as `complete` does each: a batch of the journal costs one round trip to the
+/// store, not one per record.
+pub async fn complete_many(
+    conn: &mut crate::database::Conn,
+    store: Store,
+    ends: &[(i64, &Completion)],
+) -> Result<(), sqlx::Error> {
+    let sql = complete_sql(ends.len(), store == Store::Postgres);
+    let mut q = sqlx::query(&sql);
+    for (id, end) in ends {
+        q = q
+            .bind(*id)
+            .bind(end.outcome.map(Outcome::as_str))
+            .bind(end.http_status.map(i64::from))
+            .bind(end.latency_ms)
+            .bind(end.tokens_in)
+            .bind(end.tokens_out)
+            .bind(&end.response_text)
+            .bind(i64::from(end.text_truncated));
+    }
+    q.execute(conn).await.map(drop)
+}
+
+/// `UPDATE … FROM (VALUES …)` for `rows` completions, placeholders as in `insert_sql`. A VALUES
+/// list names its columns column1, column2, … on both stores; the casts give PostgreSQL the
+/// types it cannot infer there.
+fn complete_sql(rows: usize, numbered: bool) -> String {
+    const TYPES: [&str; 8] = [
+        "BIGINT", "TEXT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "TEXT", "BIGINT",
+    ];
+    let mut sql = String::from(
+        "UPDATE traffic SET outcome = v.column2, http_status = v.column3, \
+         latency_ms = v.column4, tokens_in = v.column5, tokens_out = v.column6, \
+         response_text = v.column7, text_truncated = v.column8, gateway_instance = NULL \
+         FROM (VALUES ",
+    );
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for (column, ty) in TYPES.iter().enumerate() {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            let placeholder = if numbered {
+                format!("${}", row * TYPES.len() + column + 1)
+            } else {
+                "?".to_owned()
+            };
+            sql.push_str(&format!("CAST({placeholder} AS {ty})"));
+        }
+        sql.push(')');
+    }
+    sql.push_str(") AS v WHERE traffic.id = v.column1");
+    sql
+}
+
 /// The gateway processes, other than `except`, that left records pending.
 pub async fn pending_instances(pool: &Pool, except: i64) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar(
