@@ -106,11 +106,13 @@ fn unfold<'a>(
             text: Cow::Owned(leet),
         });
     }
-    if folded != text {
-        out.push(View {
-            disguises: with(Disguise::Unicode),
-            text: Cow::Owned(folded),
-        });
+    if let Cow::Owned(folded) = folded {
+        if folded != text {
+            out.push(View {
+                disguises: with(Disguise::Unicode),
+                text: Cow::Owned(folded),
+            });
+        }
     }
     if depth >= MAX_DEPTH {
         return;
@@ -142,11 +144,19 @@ fn unfold<'a>(
 }
 
 /// NFKC, without format characters, look-alikes as Latin letters, whitespace runs as one
-/// space. Plain ASCII only has its whitespace collapsed.
-pub fn fold(text: &str) -> String {
+/// space. Plain ASCII only has its whitespace collapsed; ASCII with nothing to collapse is
+/// given back as it is, without a copy.
+pub fn fold(text: &str) -> Cow<'_, str> {
+    if text.is_ascii() {
+        return collapse_ascii_spaces(text);
+    }
     let mut out = String::with_capacity(text.len());
     let mut space = false;
-    let mut push = |c: char, out: &mut String| {
+    for c in text.chars().filter(|&c| !is_format(c)).nfkc() {
+        if is_format(c) {
+            continue;
+        }
+        let c = latin_look_alike(c).unwrap_or(c);
         if c.is_whitespace() {
             if !space {
                 out.push(' ');
@@ -156,20 +166,38 @@ pub fn fold(text: &str) -> String {
             out.push(c);
             space = false;
         }
-    };
-    if text.is_ascii() {
-        for c in text.chars() {
-            push(c, &mut out);
-        }
-        return out;
     }
-    for c in text.chars().filter(|&c| !is_format(c)).nfkc() {
-        if is_format(c) {
-            continue;
-        }
-        push(latin_look_alike(c).unwrap_or(c), &mut out);
+    Cow::Owned(out)
+}
+
+/// ASCII `text` with each whitespace run as one space; itself when it has none to collapse.
+fn collapse_ascii_spaces(text: &str) -> Cow<'_, str> {
+    // `char::is_whitespace`, which the non-ASCII path uses, also has the vertical tab.
+    let is_space = |b: u8| b.is_ascii_whitespace() || b == 0x0b;
+    let bytes = text.as_bytes();
+    let collapses = bytes
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| is_space(b) && (b != b' ' || bytes.get(i + 1) == Some(&b' ')));
+    if !collapses {
+        return Cow::Borrowed(text);
     }
-    out
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let word = i;
+        while i < bytes.len() && !is_space(bytes[i]) {
+            i += 1;
+        }
+        out.push_str(&text[word..i]);
+        if i < bytes.len() {
+            out.push(' ');
+            while i < bytes.len() && is_space(bytes[i]) {
+                i += 1;
+            }
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Characters that render as nothing (or only change how neighbours render): zero-width
@@ -271,61 +299,90 @@ fn latin_look_alike(c: char) -> Option<char> {
     })
 }
 
+/// The bytes that `letter_for` reads as letters, for a quick look at every byte.
+static STAND_INS: [bool; 256] = byte_table(b"01!|34@5$7+89");
+
+/// The letter a leetspeak stand-in is read as.
+fn letter_for(c: char) -> Option<char> {
+    Some(match c {
+        '0' => 'o',
+        '1' | '!' | '|' => 'i',
+        '3' => 'e',
+        '4' | '@' => 'a',
+        '5' | '$' => 's',
+        '7' | '+' => 't',
+        '8' => 'b',
+        '9' => 'g',
+        _ => return None,
+    })
+}
+
 /// The text with leetspeak read as letters, if it has any: a digit or symbol standing for a
 /// letter inside a word (`1gn0re`, `pr3v10us`, `@dm1n`). Numbers standing alone stay.
 fn unleet(text: &str) -> Option<String> {
-    let letter_for = |c: char| {
-        Some(match c {
-            '0' => 'o',
-            '1' | '!' | '|' => 'i',
-            '3' => 'e',
-            '4' | '@' => 'a',
-            '5' | '$' => 's',
-            '7' | '+' => 't',
-            '8' => 'b',
-            '9' => 'g',
-            _ => return None,
-        })
-    };
-    let mut changed = false;
-    let mut out = String::with_capacity(text.len());
+    // Every disguised word has a stand-in followed by a letter; most text has none at all.
+    let stand_in_before_letter = text.bytes().enumerate().any(|(i, b)| {
+        STAND_INS[usize::from(b)]
+            && text[i + 1..]
+                .chars()
+                .next()
+                .is_some_and(char::is_alphabetic)
+    });
+    if !stand_in_before_letter {
+        return None;
+    }
+    // Made at the first disguised word, with the text before it.
+    let mut out: Option<String> = None;
+    let mut at = 0;
     for word in text.split_inclusive(' ') {
         let body = word.trim_end_matches(' ');
-        let chars: Vec<char> = body.chars().collect();
-        // A stand-in counts when a letter follows it (`1gn0re`, `4ll`, `pr3v10u5`), so that
-        // `Q3`, `mp3`, `2024` and `$15` are left alone; a word of more stand-ins than letters,
-        // or longer than any word, is a hash, a token or an id.
-        let letters = chars.iter().filter(|c| c.is_alphabetic()).count();
-        let stand_ins = chars.iter().filter(|&&c| letter_for(c).is_some()).count();
-        let disguised = (3..=MAX_LEET_WORD_CHARS).contains(&chars.len())
-            && letters >= stand_ins
-            && chars
-                .windows(2)
-                .any(|w| letter_for(w[0]).is_some() && w[1].is_alphabetic());
-        if disguised {
+        if is_leet_word(body) {
+            let out = out.get_or_insert_with(|| {
+                let mut out = String::with_capacity(text.len());
+                out.push_str(&text[..at]);
+                out
+            });
             let trimmed = body.trim_end_matches(['!', '.', ',', '?', ':', ';']);
             for (i, c) in body.char_indices() {
                 match letter_for(c) {
-                    Some(l) if i < trimmed.len() => {
-                        out.push(l);
-                        changed = true;
-                    }
+                    Some(l) if i < trimmed.len() => out.push(l),
                     _ => out.push(c),
                 }
             }
             out.push_str(&word[body.len()..]);
-        } else {
+        } else if let Some(out) = out.as_mut() {
             out.push_str(word);
         }
+        at += word.len();
     }
-    changed.then_some(out)
+    out
+}
+
+/// Whether a word is leetspeak: a stand-in followed by a letter (`1gn0re`, `4ll`,
+/// `pr3v10u5`), so that `Q3`, `mp3`, `2024` and `$15` are left alone; a word of more stand-ins
+/// than letters, or longer than any word, is a hash, a token or an id.
+fn is_leet_word(body: &str) -> bool {
+    let (mut chars, mut letters, mut stand_ins) = (0, 0, 0);
+    let mut stand_in_before_letter = false;
+    let mut after_stand_in = false;
+    for c in body.chars() {
+        chars += 1;
+        if chars > MAX_LEET_WORD_CHARS {
+            return false;
+        }
+        let letter = c.is_alphabetic();
+        letters += usize::from(letter);
+        stand_in_before_letter |= after_stand_in && letter;
+        after_stand_in = letter_for(c).is_some();
+        stand_ins += usize::from(after_stand_in);
+    }
+    chars >= 3 && letters >= stand_ins && stand_in_before_letter
 }
 
 /// Runs of the base64 alphabet long enough to be a payload, decoded, that decode to text.
 fn base64_payloads(text: &str) -> Vec<String> {
     use base64::Engine;
-    let is_b64 = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_');
-    runs(text, is_b64)
+    runs(text, &BASE64ISH)
         .filter_map(|run| {
             let padded = text[run.end..]
                 .bytes()
@@ -333,13 +390,16 @@ fn base64_payloads(text: &str) -> Vec<String> {
                 .count()
                 .min(2);
             let run = &text[run.start..run.end + padded];
+            if run.len() < MIN_ENCODED_CHARS {
+                return None;
+            }
             // Plain words and identifiers are base64 too; a payload mixes cases or digits.
             let mixed = run
                 .bytes()
                 .any(|b| b.is_ascii_digit() || b == b'+' || b == b'/')
                 || (run.bytes().any(|b| b.is_ascii_uppercase())
                     && run.bytes().any(|b| b.is_ascii_lowercase()));
-            if run.len() < MIN_ENCODED_CHARS || !mixed {
+            if !mixed {
                 return None;
             }
             let trimmed = run.trim_end_matches('=');
@@ -355,43 +415,79 @@ fn base64_payloads(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The bytes a hex payload is written with: digits, escapes (`\x`, `0x`) and separators.
+static HEXISH: [bool; 256] = byte_table(b"0123456789abcdefABCDEF\\x :-");
+/// The bytes of base64, standard or URL-safe, but for the padding.
+static BASE64ISH: [bool; 256] =
+    byte_table(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_");
+
+/// A lookup table of `bytes`, for the loops that look at every byte of a text.
+const fn byte_table(bytes: &[u8]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        table[bytes[i] as usize] = true;
+        i += 1;
+    }
+    table
+}
+
 /// Runs of hex digits (bare, or as `\x41` escapes, or byte pairs split by spaces, colons or
 /// dashes) long enough to be a payload, decoded, that decode to text.
 fn hex_payloads(text: &str) -> Vec<String> {
-    let bytes = text.as_bytes();
+    // A payload is all hex digits, escapes and separators, at least `MIN_ENCODED_CHARS` of
+    // them in a row: only such stretches are read byte by byte.
+    runs(text, &HEXISH)
+        .filter(|stretch| stretch.len() >= MIN_ENCODED_CHARS)
+        .flat_map(|stretch| hex_payloads_in(&text.as_bytes()[..stretch.end], stretch.start))
+        .collect()
+}
+
+/// The payloads of `hex_payloads` that start from `start` on.
+fn hex_payloads_in(bytes: &[u8], start: usize) -> Vec<String> {
     let mut found = Vec::new();
-    let mut i = 0;
+    let mut i = start;
     while i < bytes.len() {
-        let mut decoded = Vec::new();
-        let mut j = i;
-        loop {
-            let mut k = j;
-            if bytes[k..].starts_with(b"\\x") || bytes[k..].starts_with(b"0x") {
-                k += 2;
-            }
-            match (bytes.get(k), bytes.get(k + 1)) {
-                (Some(&h), Some(&l)) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => {
-                    decoded.push(hex_value(h) << 4 | hex_value(l));
-                    j = k + 2;
-                    if let Some(b' ' | b':' | b'-') = bytes.get(j) {
-                        if bytes.get(j + 1).is_some_and(u8::is_ascii_hexdigit) {
-                            j += 1;
-                        }
-                    }
-                }
-                _ => break,
-            }
-        }
-        if decoded.len() * 2 >= MIN_ENCODED_CHARS {
+        // Measured first, decoded only when long enough: most runs are a word like `be`.
+        let (end, pairs) = hex_run(bytes, i, |_| {});
+        if pairs * 2 >= MIN_ENCODED_CHARS {
+            let mut decoded = Vec::with_capacity(pairs);
+            hex_run(bytes, i, |b| decoded.push(b));
             if let Some(s) = readable(decoded) {
                 found.push(s);
             }
-            i = j;
+            i = end;
         } else {
             i += 1;
         }
     }
     found
+}
+
+/// The hex-written bytes from `start` (bare, `\x41` or `0x41` escapes, pairs split by a
+/// space, colon or dash), each given to `byte`; where the run ends and how many bytes it has.
+fn hex_run(bytes: &[u8], start: usize, mut byte: impl FnMut(u8)) -> (usize, usize) {
+    let mut j = start;
+    let mut pairs = 0;
+    loop {
+        let mut k = j;
+        if bytes[k..].starts_with(b"\\x") || bytes[k..].starts_with(b"0x") {
+            k += 2;
+        }
+        match (bytes.get(k), bytes.get(k + 1)) {
+            (Some(&h), Some(&l)) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => {
+                byte(hex_value(h) << 4 | hex_value(l));
+                pairs += 1;
+                j = k + 2;
+                if let Some(b' ' | b':' | b'-') = bytes.get(j) {
+                    if bytes.get(j + 1).is_some_and(u8::is_ascii_hexdigit) {
+                        j += 1;
+                    }
+                }
+            }
+            _ => return (j, pairs),
+        }
+    }
 }
 
 fn hex_value(b: u8) -> u8 {
@@ -424,11 +520,10 @@ fn percent_decoded(text: &str) -> Option<String> {
 /// ROT13 is undone only where the text names it: a payload an agent must decode comes with
 /// the instruction to decode it, and rotating all text would double every scan.
 fn mentions_rot13(text: &str) -> bool {
-    let lower = text.as_bytes();
-    lower
-        .windows(5)
-        .any(|w| w[..3].eq_ignore_ascii_case(b"rot") && (w[3..] == *b"13" || w[3..] == *b"-1"))
-        || lower.windows(6).any(|w| w.eq_ignore_ascii_case(b"caesar"))
+    static NAMED: std::sync::LazyLock<regex::bytes::Regex> = std::sync::LazyLock::new(|| {
+        regex::bytes::Regex::new("(?i-u)rot(?:13|-1)|caesar").expect("the pattern compiles")
+    });
+    NAMED.is_match(text.as_bytes())
 }
 
 fn rot13(text: &str) -> String {
@@ -441,25 +536,21 @@ fn rot13(text: &str) -> String {
         .collect()
 }
 
-/// The byte ranges of `text` whose bytes all pass `keep`.
-fn runs<'a, F: Fn(u8) -> bool + 'a>(
+/// The byte ranges of `text` whose bytes are all in `table`.
+fn runs<'a>(
     text: &'a str,
-    keep: F,
+    table: &'static [bool; 256],
 ) -> impl Iterator<Item = std::ops::Range<usize>> + 'a {
     let bytes = text.as_bytes();
     let mut i = 0;
     std::iter::from_fn(move || {
-        while i < bytes.len() && !keep(bytes[i]) {
-            i += 1;
-        }
-        if i >= bytes.len() {
-            return None;
-        }
-        let start = i;
-        while i < bytes.len() && keep(bytes[i]) {
-            i += 1;
-        }
-        Some(start..i)
+        let start = i + bytes[i..].iter().position(|&b| table[usize::from(b)])?;
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| !table[usize::from(b)])
+            .map_or(bytes.len(), |n| start + n);
+        i = end;
+        Some(start..end)
     })
 }
 
