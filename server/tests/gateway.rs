@@ -693,3 +693,153 @@ async fn bypassed_records_say_nothing_was_scanned() {
     assert_eq!(rows[0].get::<Option<String>, _>("scan_coverage"), None);
     s.server.stop().await;
 }
+
+/// The record of the only request, once its answer's scan has landed, as the JSON API shows it.
+async fn record_with_answer_scan(s: &Setup) -> serde_json::Value {
+    let only_record = || async {
+        let page: serde_json::Value = s
+            .admin
+            .get(s.server.url("/api/traffic"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let records = page["records"].as_array().unwrap();
+        assert_eq!(records.len(), 1, "{page}");
+        records[0].clone()
+    };
+    eventually("the answer's scan is on the record", || async {
+        !only_record().await["response_scan"].is_null()
+    })
+    .await;
+    only_record().await
+}
+
+fn rules_of(scan: &serde_json::Value) -> Vec<String> {
+    scan["detections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["rule"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_leaking_answer_is_delivered_then_scanned_and_raises_an_alert() {
+    use support::upstream::{LEAKED_ANSWER, LEAK_PLEASE};
+    let mut s = setup().await;
+    let mut tab = SseReader::open(&s.admin, &s.server.url("/api/events")).await;
+    let (code, body) = s.chat(LEAK_PLEASE).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        body["choices"][0]["message"]["content"], LEAKED_ANSWER,
+        "the answer is not held for its scan"
+    );
+    let alert = tab.next_named("alert").await;
+    assert_eq!(
+        alert.data["title"],
+        "Gateway: BLOCK finding in a model's answer"
+    );
+    let record = record_with_answer_scan(&s).await;
+    let score = u8::try_from(record["response_scan"]["score"].as_u64().unwrap()).unwrap();
+    assert_eq!(
+        alert.data["severity"],
+        app::watcher::finding_severity(app::traffic::Verdict::Block, score)
+            .unwrap()
+            .as_str(),
+        "as the Session Watcher's findings"
+    );
+    assert!(
+        alert.data["message"].as_str().unwrap().contains("SC-001"),
+        "{alert:?}"
+    );
+    let link = alert.data["link"].as_str().unwrap();
+    assert!(link.starts_with("/traffic?source=litellm&from="), "{link}");
+    assert_eq!(record["verdict"], "ALLOW", "the request itself was clean");
+    assert_eq!(record["response_scan"]["verdict"], "BLOCK");
+    assert!(rules_of(&record["response_scan"]).contains(&"SC-001".to_owned()));
+    let rows = s.rows().await;
+    assert_eq!(
+        rows[0].get::<Option<String>, _>("response_text"),
+        None,
+        "a scanned request's answer is scanned, not kept"
+    );
+    s.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_clean_answer_is_scanned_and_raises_nothing() {
+    let mut s = setup().await;
+    let (code, _) = s.chat("Summarise the meeting notes").await;
+    assert_eq!(code, 200);
+    let record = record_with_answer_scan(&s).await;
+    assert_eq!(record["response_scan"]["verdict"], "ALLOW");
+    assert_eq!(rules_of(&record["response_scan"]), Vec::<String>::new());
+    // The scan's alert, if any, is raised before the scan is on the record.
+    let alerts: Vec<serde_json::Value> = s
+        .admin
+        .get(s.server.url("/api/alerts"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        alerts.iter().all(|a| a["source"] != "gateway"),
+        "{alerts:?}"
+    );
+    s.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_streamed_answer_is_scanned_once_it_has_gone_out() {
+    use support::upstream::{LEAKED_ANSWER, LEAK_PLEASE};
+    let mut s = setup().await;
+    let res = reqwest::Client::new()
+        .post(s.server.url("/v1/chat/completions"))
+        .bearer_auth(&s.key)
+        .json(&serde_json::json!({
+            "model": "gpt-4o-mini", "stream": true,
+            "messages": [{"role": "user", "content": LEAK_PLEASE}],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    s.litellm.release.notify_one();
+    let text = String::from_utf8(res.bytes().await.unwrap().to_vec()).unwrap();
+    assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+    let record = record_with_answer_scan(&s).await;
+    assert_eq!(record["response_scan"]["verdict"], "BLOCK");
+    assert!(rules_of(&record["response_scan"]).contains(&"SC-001".to_owned()));
+    // The pieces were read back into the answer the shield scanned, whole.
+    let pieces: String = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+        .filter_map(|e| {
+            e["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(pieces, LEAKED_ANSWER);
+    s.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_bypassed_answer_is_kept_for_the_review_not_scanned_live() {
+    use support::upstream::{LEAKED_ANSWER, LEAK_PLEASE};
+    let mut s = setup().await;
+    s.activate().await;
+    let (code, body) = s.chat(LEAK_PLEASE).await;
+    assert_eq!(code, 200, "{body}");
+    let rows = s.rows().await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].get::<String, _>("response_text"), LEAKED_ANSWER);
+    assert_eq!(rows[0].get::<Option<String>, _>("response_scan"), None);
+    s.server.stop().await;
+}

@@ -145,6 +145,9 @@ pub struct TrafficRecord {
     pub text_truncated: bool,
     /// What the shield's verdict covered; none when nothing was scanned.
     pub scan_coverage: Option<crate::shield::Coverage>,
+    /// What the shield found in the model's answer, scanned after it went out; none when the
+    /// answer was not scanned.
+    pub response_scan: Option<crate::shield::ScanResult>,
 }
 
 /// Where a record came from, as the filter names it.
@@ -451,7 +454,7 @@ pub use journal::{Fsync, Journal, JournalError, Receipt};
 #[cfg(feature = "ssr")]
 pub use store::{
     chart, chart_statement, count_bypassed, insert, insert_new, page, page_statement,
-    record_from_row, Completion, NewTraffic, RECORD_COLUMNS,
+    record_from_row, set_response_scan, Completion, NewTraffic, RECORD_COLUMNS,
 };
 
 /// The most request or response text a record keeps (1 MiB each); longer text is cut there,
@@ -842,6 +845,7 @@ mod tests {
             outcome: Some(Outcome::Completed),
             text_truncated: false,
             scan_coverage: None,
+            response_scan: None,
         };
         let mut out = String::new();
         write_csv(&[record], &mut out, true);

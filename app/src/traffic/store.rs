@@ -302,6 +302,20 @@ fn complete_sql(rows: usize, numbered: bool) -> String {
     sql
 }
 
+/// Records what the shield found in the answer to record `id`.
+pub async fn set_response_scan(
+    pool: &Pool,
+    id: i64,
+    result: &crate::shield::ScanResult,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE traffic SET response_scan = $1 WHERE id = $2")
+        .bind(serde_json::to_string(result).unwrap_or_else(|_| "null".into()))
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(drop)
+}
+
 /// The gateway processes, other than `except`, that left records pending.
 pub async fn pending_instances(pool: &Pool, except: i64) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar(
@@ -411,7 +425,7 @@ pub async fn chart(
 /// The columns `record_from_row` reads.
 pub const RECORD_COLUMNS: &str = "id, at, source, model, provider, verdict, score, \
     latency_ms, tokens_in, tokens_out, http_status, session_id, request_id, detections, \
-    direction, rescan_of, outcome, text_truncated, scan_coverage";
+    direction, rescan_of, outcome, text_truncated, scan_coverage, response_scan";
 
 pub fn record_from_row(r: &crate::database::Row) -> Option<TrafficRecord> {
     Some(TrafficRecord {
@@ -435,6 +449,9 @@ pub fn record_from_row(r: &crate::database::Row) -> Option<TrafficRecord> {
         text_truncated: r.get::<i64, _>("text_truncated") != 0,
         scan_coverage: r
             .get::<Option<&str>, _>("scan_coverage")
+            .and_then(|c| serde_json::from_str(c).ok()),
+        response_scan: r
+            .get::<Option<&str>, _>("response_scan")
             .and_then(|c| serde_json::from_str(c).ok()),
     })
 }

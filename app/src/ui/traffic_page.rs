@@ -223,6 +223,7 @@ fn TrafficRow(record: TrafficRecord) -> impl IntoView {
     let t = record;
     let detections = t.detections.clone();
     let coverage = t.scan_coverage.clone();
+    let answer = t.response_scan.clone();
     view! {
         <tr class="traffic-row" on:click=move |_| open.update(|o| *o = !*o) title="Show the detections">
             <td class="nowrap">{time_format::utc(t.at)}</td>
@@ -252,24 +253,41 @@ fn TrafficRow(record: TrafficRecord) -> impl IntoView {
                         Some(c) => format!("Scanned by {}", c.summary()),
                         None => "Not scanned by the shield".to_owned(),
                     }}</div>
-                    {if detections.is_empty() {
-                        view! { <p class="muted">"No rule matched."</p> }.into_any()
-                    } else {
-                        view! {
-                            <table class="table inner">
-                                <thead><tr><th>"Rule"</th><th>"Category"</th><th>"Severity"</th><th>"Matches"</th><th>"Revealed by"</th></tr></thead>
-                                <tbody>
-                                    {detections.clone().into_iter().map(|d| view! {
-                                        <tr><td><code>{d.rule}</code></td><td>{d.category}</td>
-                                            <td>{d.severity.as_str()}</td><td>{d.matches}</td>
-                                            <td>{d.revealed_by.unwrap_or_else(|| "the text as sent".into())}</td></tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                        }.into_any()
-                    }}
+                    <DetectionList detections=detections.clone() none="No rule matched."/>
+                    <div class="scan-coverage">{match &answer {
+                        Some(a) => format!(
+                            "The model's answer, scanned after it went out: {} (score {})",
+                            a.verdict.as_str(),
+                            a.score
+                        ),
+                        None => "The model's answer was not scanned".to_owned(),
+                    }}</div>
+                    {answer.clone().map(|a| view! {
+                        <DetectionList detections=a.detections none="No rule matched the answer."/>
+                    })}
                 </td>
             </tr>
         </Show>
     }
+}
+
+/// What the shield matched: a row per rule, or `none` when nothing did.
+#[component]
+fn DetectionList(detections: Vec<crate::shield::Detection>, none: &'static str) -> impl IntoView {
+    if detections.is_empty() {
+        return view! { <p class="muted">{none}</p> }.into_any();
+    }
+    view! {
+        <table class="table inner">
+            <thead><tr><th>"Rule"</th><th>"Category"</th><th>"Severity"</th><th>"Matches"</th><th>"Revealed by"</th></tr></thead>
+            <tbody>
+                {detections.into_iter().map(|d| view! {
+                    <tr><td><code>{d.rule}</code></td><td>{d.category}</td>
+                        <td>{d.severity.as_str()}</td><td>{d.matches}</td>
+                        <td>{d.revealed_by.unwrap_or_else(|| "the text as sent".into())}</td></tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
 }

@@ -2,8 +2,13 @@
 //! that is answered, fails, times out, or is dropped because its client went away or the
 //! gateway stopped is recorded with how it ended: `Drop` commits what a dropped handler could
 //! not (through the journal's writer, without waiting).
+//!
+//! The answer's text is kept on the record of a bypassed request (for the review), and held
+//! for the shield's scan of the answer on a scanned one (`Finished::answer`).
 
-use app::traffic::{Completion, Journal, JournalError, NewTraffic, Outcome, Receipt};
+use app::traffic::{
+    Completion, Journal, JournalError, NewTraffic, Outcome, Receipt, MAX_KEPT_TEXT_BYTES,
+};
 use std::time::Instant;
 use tokio::sync::watch;
 
@@ -17,6 +22,13 @@ pub struct Exchange {
     receipt: Option<Receipt>,
     /// What the end will say: filled in as the answer arrives.
     end: Completion,
+    /// When the request arrived (the record's time).
+    at: chrono::DateTime<chrono::Utc>,
+    /// The answer's text goes on the record when the request's does (bypassed requests), or
+    /// else into `answer`.
+    keep_text: bool,
+    /// The answer's text so far, for the shield (at most `MAX_KEPT_TEXT_BYTES`).
+    answer: String,
     started: Instant,
     /// The answer's headers have gone to the client.
     answering: bool,
@@ -33,6 +45,9 @@ impl Exchange {
         stopping: watch::Receiver<bool>,
     ) -> Self {
         Self {
+            at: record.at,
+            keep_text: record.request_text.is_some(),
+            answer: String::new(),
             end: Completion {
                 text_truncated: record.text_truncated,
                 ..Completion::default()
@@ -73,19 +88,40 @@ impl Exchange {
         &mut self.end
     }
 
+    /// A piece of the answer's text, as it arrives.
+    pub fn answer_piece(&mut self, piece: &str) {
+        if self.keep_text {
+            self.end.keep_response_piece(piece);
+            return;
+        }
+        let mut room = MAX_KEPT_TEXT_BYTES
+            .saturating_sub(self.answer.len())
+            .min(piece.len());
+        while !piece.is_char_boundary(room) {
+            room -= 1;
+        }
+        self.answer.push_str(&piece[..room]);
+    }
+
     /// Commits the record with `outcome` and the status the client got (or would have).
     pub async fn finish(
         &mut self,
         outcome: Outcome,
         http_status: Option<u16>,
-    ) -> Result<(), JournalError> {
+    ) -> Result<Finished, JournalError> {
         let end = self.take_end(outcome, http_status);
         self.finished = true;
-        match (self.id, self.record.take()) {
-            (Some(id), _) => self.journal.complete(id, end).await,
-            (None, Some(record)) => self.journal.insert(record.ended(end)).await.map(drop),
-            (None, None) => Ok(()),
-        }
+        let id = match (self.id, self.record.take()) {
+            (Some(id), _) => self.journal.complete(id, end).await.map(|()| Some(id))?,
+            (None, Some(record)) => Some(self.journal.insert(record.ended(end)).await?),
+            (None, None) => None,
+        };
+        let answer = std::mem::take(&mut self.answer);
+        Ok(Finished {
+            id,
+            at: self.at,
+            answer: (!answer.is_empty()).then_some(answer),
+        })
     }
 
     fn take_end(&mut self, outcome: Outcome, http_status: Option<u16>) -> Completion {
@@ -96,6 +132,14 @@ impl Exchange {
             Some(i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX));
         end
     }
+}
+
+/// A committed record: its id, and the answer's text for the shield when the record does not
+/// keep it.
+pub struct Finished {
+    pub id: Option<i64>,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub answer: Option<String>,
 }
 
 impl Drop for Exchange {

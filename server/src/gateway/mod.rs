@@ -29,7 +29,8 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use exchange::Exchange;
+use chrono::Timelike;
+use exchange::{Exchange, Finished};
 use futures::StreamExt;
 use prompt::Prompt;
 use rand::RngCore;
@@ -43,6 +44,10 @@ const REQUEST_ID_HEADER: &str = "x-breakglass-request-id";
 /// the Traffic Monitor group by it).
 const SESSION_ID_HEADER: &str = "x-session-id";
 
+/// Answers held for their scan at most (each up to `MAX_KEPT_TEXT_BYTES`); past that an answer
+/// is left unscanned, which its record says, rather than held without bound.
+const ANSWERS_IN_HAND: usize = 256;
+
 /// At most one "LiteLLM unreachable" alert per this interval; it counts the failures since.
 const UNREACHABLE_ALERT_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -55,6 +60,10 @@ struct Inner {
     litellm: Upstream,
     bypass: Option<Upstream>,
     unreachable: Mutex<Unreachable>,
+    /// Answers waiting for their scan or being scanned (`ANSWERS_IN_HAND`).
+    answers_in_hand: Arc<tokio::sync::Semaphore>,
+    /// Answers being scanned (one per core).
+    answer_scans: tokio::sync::Semaphore,
     journal: Journal,
     upstream_timeout: Duration,
     shutdown_grace: Duration,
@@ -259,6 +268,10 @@ impl Gateway {
                 .clone()
                 .map(|base| Upstream::new(base, config.bypass_api_key.clone(), "direct")),
             unreachable: Mutex::default(),
+            answers_in_hand: Arc::new(tokio::sync::Semaphore::new(ANSWERS_IN_HAND)),
+            answer_scans: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
         }))
     }
 
@@ -505,14 +518,7 @@ impl Gateway {
         let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
         if streaming && status.is_success() {
             exchange.answering();
-            return self.stream_back(
-                exchange,
-                bypassing,
-                response,
-                content_type,
-                request_id,
-                stop,
-            );
+            return self.stream_back(exchange, response, content_type, request_id, stop);
         }
         let bytes = tokio::select! {
             read = tokio::time::timeout(self.0.upstream_timeout, response.bytes()) => match read {
@@ -529,10 +535,8 @@ impl Gateway {
             let end = exchange.end_mut();
             end.tokens_in = usage["prompt_tokens"].as_i64();
             end.tokens_out = usage["completion_tokens"].as_i64();
-            if bypassing {
-                if let Some(text) = json["choices"][0]["message"]["content"].as_str() {
-                    end.keep_response_piece(text);
-                }
+            if let Some(text) = json["choices"][0]["message"]["content"].as_str() {
+                exchange.answer_piece(text);
             }
         }
         let mut reply = (status, bytes).into_response();
@@ -570,7 +574,10 @@ impl Gateway {
             .finish(outcome, Some(response.status().as_u16()))
             .await
         {
-            Ok(()) => response,
+            Ok(finished) => {
+                self.scan_answer(finished);
+                response
+            }
             Err(e) => {
                 tracing::error!(error = %e, "traffic record not written");
                 openai_error(
@@ -670,6 +677,87 @@ impl Gateway {
         }
     }
 
+    /// Scans the answer to a scanned request, off the request's path (its client has it
+    /// already): for secrets, credentials and personal data leaving through the model, and for
+    /// instructions aimed at the agent. What it finds goes on the record and, as the Session
+    /// Watcher's findings do, raises an alert.
+    fn scan_answer(&self, finished: Finished) {
+        let (Some(id), Some(answer)) = (finished.id, finished.answer) else {
+            return;
+        };
+        let Ok(in_hand) = self.0.answers_in_hand.clone().try_acquire_owned() else {
+            tracing::warn!(
+                id,
+                "an answer was left unscanned: {ANSWERS_IN_HAND} wait for their scan"
+            );
+            return;
+        };
+        let gateway = self.clone();
+        tokio::spawn(async move {
+            gateway.record_answer_scan(id, finished.at, answer).await;
+            drop(in_hand);
+        });
+    }
+
+    async fn record_answer_scan(&self, id: i64, at: chrono::DateTime<chrono::Utc>, answer: String) {
+        let app = &self.0.app;
+        let result = {
+            let Ok(_scanning) = self.0.answer_scans.acquire().await else {
+                return;
+            };
+            scan(&app.shield, answer).await
+        };
+        if let Err(e) = traffic::set_response_scan(&app.pool, id, &result).await {
+            tracing::error!(error = %e, id, "could not record the scan of an answer");
+            return;
+        }
+        let Some(severity) = app::watcher::finding_severity(result.verdict, result.score) else {
+            return;
+        };
+        let rules: Vec<&str> = result.detections.iter().map(|d| d.rule.as_str()).collect();
+        // Whole seconds, as the Traffic Monitor's time inputs show them.
+        let from = at.with_nanosecond(0).unwrap_or(at);
+        let filter = traffic::TrafficFilter {
+            source: Some(SOURCE_LITELLM.to_owned()),
+            from: Some(from),
+            to: Some(from + chrono::TimeDelta::seconds(1)),
+            limit: traffic::DEFAULT_PAGE,
+            ..Default::default()
+        };
+        let raised = async {
+            let mut conn = app.pool.acquire().await?;
+            alerts::insert(
+                &mut conn,
+                NewAlert {
+                    at: app.clock.now(),
+                    severity,
+                    source: alerts::SOURCE_GATEWAY,
+                    title: format!(
+                        "Gateway: {} finding in a model's answer",
+                        result.verdict.as_str()
+                    ),
+                    message: format!(
+                        "The answer to traffic record #{id} scored {} ({}) at {}. It was \
+                         delivered: answers are scanned after they go out.",
+                        result.score,
+                        rules.join(", "),
+                        app::time_format::utc(at),
+                    ),
+                    window_id: None,
+                    link: Some(format!("/traffic?{}", filter.to_query(false))),
+                },
+            )
+            .await
+        }
+        .await;
+        match raised {
+            Ok(alert) => app.events.publish(&app::events::ServerEvent::Alert(alert)),
+            Err(e) => {
+                tracing::error!(error = %e, id, "could not raise the alert of an answer's finding")
+            }
+        }
+    }
+
     /// Passes a streamed answer through as it arrives. Its end (`data: [DONE]` and what
     /// follows) is held until the traffic record is committed, so the stream completes only
     /// after the record exists. A client that leaves drops the stream, and with it the
@@ -677,17 +765,16 @@ impl Gateway {
     fn stream_back(
         &self,
         exchange: Exchange,
-        keep_text: bool,
         upstream: reqwest::Response,
         content_type: Option<HeaderValue>,
         request_id: String,
         stop: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
     ) -> Response {
         let state = StreamState {
+            gateway: self.clone(),
             upstream: upstream.bytes_stream().boxed(),
             exchange: Some(exchange),
             relay: SseRelay::default(),
-            keep_text,
             idle_timeout: self.0.upstream_timeout,
             stop,
         };
@@ -704,11 +791,11 @@ impl Gateway {
                 };
                 match next {
                     Ok(Some(Ok(chunk))) => {
-                        let keep_text = s.keep_text;
-                        let end = exchange.end_mut();
-                        let out = s
-                            .relay
-                            .push(&chunk, |line| sse::observe_line(line, keep_text, end));
+                        let out = s.relay.push(&chunk, |line| {
+                            if let Some(piece) = sse::observe_line(line, exchange.end_mut()) {
+                                exchange.answer_piece(&piece);
+                            }
+                        });
                         if !out.is_empty() {
                             return Some((Ok(Bytes::from(out)), s));
                         }
@@ -729,7 +816,8 @@ impl Gateway {
                         let committed = exchange.finish(Outcome::Completed, STREAM_STATUS).await;
                         s.exchange = None;
                         return match committed {
-                            Ok(()) => {
+                            Ok(finished) => {
+                                s.gateway.scan_answer(finished);
                                 let held = std::mem::take(&mut s.relay).finish();
                                 (!held.is_empty()).then(|| (Ok(Bytes::from(held)), s))
                             }
@@ -757,11 +845,11 @@ impl Gateway {
 const STREAM_STATUS: Option<u16> = Some(200);
 
 struct StreamState {
+    gateway: Gateway,
     upstream: futures::stream::BoxStream<'static, reqwest::Result<Bytes>>,
     /// Until the record's end is committed.
     exchange: Option<Exchange>,
     relay: SseRelay,
-    keep_text: bool,
     idle_timeout: Duration,
     stop: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
 }

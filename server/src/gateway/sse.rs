@@ -97,24 +97,18 @@ fn could_become_terminator(partial: &[u8]) -> bool {
     })
 }
 
-/// Reads one line of a streamed chat answer into the record: token usage, and (when the text
-/// is kept) the pieces of the answer.
-pub fn observe_line(line: &[u8], keep_text: bool, end: &mut Completion) {
-    let Some(data) = line.strip_prefix(b"data:") else {
-        return;
-    };
-    let Ok(event) = serde_json::from_slice::<serde_json::Value>(data.trim_ascii()) else {
-        return;
-    };
+/// Reads one line of a streamed chat answer: its token usage into the record; the piece of
+/// the answer it carries, if any, is returned.
+pub fn observe_line(line: &[u8], end: &mut Completion) -> Option<String> {
+    let data = line.strip_prefix(b"data:")?;
+    let event = serde_json::from_slice::<serde_json::Value>(data.trim_ascii()).ok()?;
     if let Some(usage) = event.get("usage").filter(|u| u.is_object()) {
         end.tokens_in = usage["prompt_tokens"].as_i64();
         end.tokens_out = usage["completion_tokens"].as_i64();
     }
-    if keep_text {
-        if let Some(piece) = event["choices"][0]["delta"]["content"].as_str() {
-            end.keep_response_piece(piece);
-        }
-    }
+    event["choices"][0]["delta"]["content"]
+        .as_str()
+        .map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -183,11 +177,16 @@ mod tests {
         let text = event("answer");
         let all = format!("{text}{usage}data: [DONE]\n\n");
         let mut end = Completion::default();
+        let mut answer = String::new();
         let mut relay = SseRelay::default();
         for chunk in all.as_bytes().chunks(7) {
-            relay.push(chunk, |l| observe_line(l, true, &mut end));
+            relay.push(chunk, |l| {
+                if let Some(piece) = observe_line(l, &mut end) {
+                    answer.push_str(&piece);
+                }
+            });
         }
-        assert_eq!(end.response_text.as_deref(), Some("answer"));
+        assert_eq!(answer, "answer");
         assert_eq!((end.tokens_in, end.tokens_out), (Some(11), Some(2)));
     }
 

@@ -9,6 +9,12 @@ use axum::{Json, Router};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
+/// A prompt that makes the stub answer with `LEAKED_ANSWER`.
+pub const LEAK_PLEASE: &str = "What is in the deployment notes?";
+/// An answer that carries a cloud credential out through the model.
+pub const LEAKED_ANSWER: &str =
+    "The notes say: use access key AKIAIOSFODNN7EXAMPLE for the production bucket.";
+
 #[derive(Default)]
 pub struct Seen {
     pub requests: Vec<(String, Option<String>, serde_json::Value)>,
@@ -70,7 +76,17 @@ fn remember(up: &Upstream, path: &str, headers: &HeaderMap, body: &Bytes) -> ser
 
 async fn chat(State(up): State<Upstream>, headers: HeaderMap, body: Bytes) -> Response {
     let json = remember(&up, "/v1/chat/completions", &headers, &body);
-    let answer = format!("answer from {}", up.name);
+    let asked = json["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .and_then(|m| m["content"].as_str())
+        .unwrap_or_default();
+    // A model that leaks what it should not, when asked to.
+    let answer = if asked == LEAK_PLEASE {
+        LEAKED_ANSWER.to_owned()
+    } else {
+        format!("answer from {}", up.name)
+    };
     if json["stream"] == true {
         let release = up.release.clone();
         let (first, rest) = answer.split_at(6);
