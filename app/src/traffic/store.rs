@@ -225,22 +225,12 @@ pub async fn complete(
     id: i64,
     end: &Completion,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE traffic SET outcome = $1, http_status = $2, latency_ms = $3, tokens_in = $4, \
-         tokens_out = $5, response_text = $6, text_truncated = $7, gateway_instance = NULL \
-         WHERE id = $8",
-    )
-    .bind(end.outcome.map(Outcome::as_str))
-    .bind(end.http_status.map(i64::from))
-    .bind(end.latency_ms)
-    .bind(end.tokens_in)
-    .bind(end.tokens_out)
-    .bind(&end.response_text)
-    .bind(i64::from(end.text_truncated))
-    .bind(id)
-    .execute(conn)
-    .await
-    .map(drop)
+    // Numbered placeholders, which both stores read; eight cost nothing to look up.
+    let sql = complete_sql(1, true);
+    bind_completion(sqlx::query(&sql), id, end)
+        .execute(conn)
+        .await
+        .map(drop)
 }
 
 /// Completes several pending records with one statement (at most `MAX_ROWS_PER_INSERT`, ids
@@ -254,17 +244,24 @@ pub async fn complete_many(
     let sql = complete_sql(ends.len(), store == Store::Postgres);
     let mut q = sqlx::query(&sql);
     for (id, end) in ends {
-        q = q
-            .bind(*id)
-            .bind(end.outcome.map(Outcome::as_str))
-            .bind(end.http_status.map(i64::from))
-            .bind(end.latency_ms)
-            .bind(end.tokens_in)
-            .bind(end.tokens_out)
-            .bind(&end.response_text)
-            .bind(i64::from(end.text_truncated));
+        q = bind_completion(q, *id, end);
     }
     q.execute(conn).await.map(drop)
+}
+
+fn bind_completion<'q>(
+    q: sqlx::query::Query<'q, Db, crate::database::Arguments<'q>>,
+    id: i64,
+    end: &'q Completion,
+) -> sqlx::query::Query<'q, Db, crate::database::Arguments<'q>> {
+    q.bind(id)
+        .bind(end.outcome.map(Outcome::as_str))
+        .bind(end.http_status.map(i64::from))
+        .bind(end.latency_ms)
+        .bind(end.tokens_in)
+        .bind(end.tokens_out)
+        .bind(&end.response_text)
+        .bind(i64::from(end.text_truncated))
 }
 
 /// `UPDATE … FROM (VALUES …)` for `rows` completions, placeholders as in `insert_sql`. A VALUES

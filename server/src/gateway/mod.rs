@@ -649,31 +649,35 @@ impl Gateway {
             std::mem::take(&mut u.failures)
         };
         let app = &self.0.app;
+        self.raise(NewAlert {
+            at: app.clock.now(),
+            severity: Severity::High,
+            source: alerts::SOURCE_GATEWAY,
+            title: alerts::LITELLM_UNREACHABLE.to_owned(),
+            message: format!(
+                "{failures} request(s) could not reach LiteLLM at {}; last error: {detail}. \
+                 Break-glass exists for exactly this: it lets agents keep working, \
+                 unscanned and recorded, while the shield path is down.",
+                self.0.litellm.base
+            ),
+            window_id: None,
+            link: None,
+        })
+        .await;
+    }
+
+    /// Stores `alert` and pushes it to every tab.
+    async fn raise(&self, alert: NewAlert<'_>) {
+        let app = &self.0.app;
+        let title = alert.title.clone();
         let raised = async {
             let mut conn = app.pool.acquire().await?;
-            alerts::insert(
-                &mut conn,
-                NewAlert {
-                    at: app.clock.now(),
-                    severity: Severity::High,
-                    source: alerts::SOURCE_GATEWAY,
-                    title: alerts::LITELLM_UNREACHABLE.to_owned(),
-                    message: format!(
-                        "{failures} request(s) could not reach LiteLLM at {}; last error: {detail}. \
-                         Break-glass exists for exactly this: it lets agents keep working, \
-                         unscanned and recorded, while the shield path is down.",
-                        self.0.litellm.base
-                    ),
-                    window_id: None,
-                    link: None,
-                },
-            )
-            .await
+            alerts::insert(&mut conn, alert).await
         }
         .await;
         match raised {
             Ok(alert) => app.events.publish(&app::events::ServerEvent::Alert(alert)),
-            Err(e) => tracing::error!(error = %e, "could not raise the LiteLLM alert"),
+            Err(e) => tracing::error!(error = %e, %title, "could not raise an alert"),
         }
     }
 
@@ -724,38 +728,25 @@ impl Gateway {
             limit: traffic::DEFAULT_PAGE,
             ..Default::default()
         };
-        let raised = async {
-            let mut conn = app.pool.acquire().await?;
-            alerts::insert(
-                &mut conn,
-                NewAlert {
-                    at: app.clock.now(),
-                    severity,
-                    source: alerts::SOURCE_GATEWAY,
-                    title: format!(
-                        "Gateway: {} finding in a model's answer",
-                        result.verdict.as_str()
-                    ),
-                    message: format!(
-                        "The answer to traffic record #{id} scored {} ({}) at {}. It was \
-                         delivered: answers are scanned after they go out.",
-                        result.score,
-                        rules.join(", "),
-                        app::time_format::utc(at),
-                    ),
-                    window_id: None,
-                    link: Some(format!("/traffic?{}", filter.to_query(false))),
-                },
-            )
-            .await
-        }
+        self.raise(NewAlert {
+            at: app.clock.now(),
+            severity,
+            source: alerts::SOURCE_GATEWAY,
+            title: format!(
+                "Gateway: {} finding in a model's answer",
+                result.verdict.as_str()
+            ),
+            message: format!(
+                "The answer to traffic record #{id} scored {} ({}) at {}. It was delivered: \
+                 answers are scanned after they go out.",
+                result.score,
+                rules.join(", "),
+                app::time_format::utc(at),
+            ),
+            window_id: None,
+            link: Some(format!("/traffic?{}", filter.to_query(false))),
+        })
         .await;
-        match raised {
-            Ok(alert) => app.events.publish(&app::events::ServerEvent::Alert(alert)),
-            Err(e) => {
-                tracing::error!(error = %e, id, "could not raise the alert of an answer's finding")
-            }
-        }
     }
 
     /// Passes a streamed answer through as it arrives. Its end (`data: [DONE]` and what
