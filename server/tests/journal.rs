@@ -1,8 +1,9 @@
-//! The traffic journal against the real store: records written together in one batch each
-//! end up with their own values.
+//! The traffic journal against the real store: records, completions and answer scans written
+//! together in one batch each end up on their own record.
 
 mod support;
 
+use app::shield::ScanResult;
 use app::traffic::{Completion, Fsync, Journal, NewTraffic, Outcome, Verdict, SOURCE_BREAK_GLASS};
 use sqlx::Row;
 use support::*;
@@ -53,8 +54,21 @@ fn completion(i: usize) -> Completion {
     }
 }
 
+/// A scan of an answer whose score says which record it belongs to.
+fn answer_scan(i: usize) -> ScanResult {
+    ScanResult {
+        verdict: if i.is_multiple_of(3) {
+            Verdict::Review
+        } else {
+            Verdict::Allow
+        },
+        score: u8::try_from(i % 100).unwrap(),
+        detections: Vec::new(),
+    }
+}
+
 #[tokio::test]
-async fn completions_written_together_each_reach_their_own_record() {
+async fn completions_and_answer_scans_written_together_each_reach_their_own_record() {
     let (_dir, db) = fresh_db();
     prepare_database(&db).await;
     let url = database_url(&db);
@@ -79,9 +93,20 @@ async fn completions_written_together_each_reach_their_own_record() {
     .collect::<Result<Vec<()>, _>>()
     .unwrap();
 
+    let scans: Vec<ScanResult> = (0..N).map(answer_scan).collect();
+    futures::future::join_all(
+        ids.iter()
+            .zip(&scans)
+            .map(|(id, scan)| journal.answer_scanned(*id, scan)),
+    )
+    .await
+    .into_iter()
+    .collect::<Result<Vec<()>, _>>()
+    .unwrap();
+
     let rows = sqlx::query(
         "SELECT id, request_id, outcome, http_status, latency_ms, tokens_in, tokens_out, \
-         response_text, text_truncated, gateway_instance FROM traffic",
+         response_text, text_truncated, gateway_instance, response_scan FROM traffic",
     )
     .fetch_all(&pool)
     .await
@@ -116,5 +141,8 @@ async fn completions_written_together_each_reach_their_own_record() {
             i64::from(end.text_truncated)
         );
         assert_eq!(row.get::<Option<i64>, _>("gateway_instance"), None);
+        let scan: ScanResult =
+            serde_json::from_str(&row.get::<String, _>("response_scan")).unwrap();
+        assert_eq!(scan, answer_scan(i), "record {i}");
     }
 }

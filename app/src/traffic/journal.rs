@@ -90,6 +90,8 @@ struct Op {
 enum Write {
     Insert(Box<NewTraffic>),
     Complete(i64, Box<Completion>),
+    /// What the shield found in the answer to a record (a JSON `ScanResult`).
+    AnswerScan(i64, String),
 }
 
 enum Ack {
@@ -145,6 +147,18 @@ impl Journal {
     pub async fn complete(&self, id: i64, end: Completion) -> Result<(), JournalError> {
         let (ack, answer) = oneshot::channel();
         self.send(Write::Complete(id, Box::new(end)), Ack::Completed(ack))?;
+        answer.await.map_err(|_| gone())?
+    }
+
+    /// Records what the shield found in the answer to record `id`; answers once committed.
+    pub async fn answer_scanned(
+        &self,
+        id: i64,
+        result: &crate::shield::ScanResult,
+    ) -> Result<(), JournalError> {
+        let json = serde_json::to_string(result).map_err(|e| JournalError(e.to_string()))?;
+        let (ack, answer) = oneshot::channel();
+        self.send(Write::AnswerScan(id, json), Ack::Completed(ack))?;
         answer.await.map_err(|_| gone())?
     }
 
@@ -435,27 +449,20 @@ async fn write_batch(
     }
     let mut inserts = Vec::with_capacity(ops.len());
     let mut completions = Vec::with_capacity(ops.len());
+    let mut answer_scans = Vec::new();
     for op in ops {
         match &op.write {
             Write::Insert(record) => inserts.push(&**record),
             Write::Complete(id, end) => completions.push((*id, &**end)),
+            Write::AnswerScan(id, scan) => answer_scans.push((*id, scan.as_str())),
         }
     }
-    let inserts_distinct = inserts
-        .iter()
-        .map(|r| r.request_id.as_str())
-        .collect::<std::collections::HashSet<_>>()
-        .len()
-        == inserts.len();
-    let completions_distinct = completions
-        .iter()
-        .map(|(id, _)| *id)
-        .collect::<std::collections::HashSet<_>>()
-        .len()
-        == completions.len();
+    let inserts_distinct = distinct(inserts.iter().map(|r| r.request_id.as_str()));
+    let completions_distinct = distinct(completions.iter().map(|(id, _)| *id));
+    let answer_scans_distinct = distinct(answer_scans.iter().map(|(id, _)| *id));
     let mut tx = sqlx::Connection::begin(conn).await?;
     let mut ids = Vec::with_capacity(ops.len());
-    if inserts_distinct && completions_distinct {
+    if inserts_distinct && completions_distinct && answer_scans_distinct {
         let mut inserted = Vec::with_capacity(inserts.len());
         for chunk in chunks(&inserts) {
             inserted.extend(store::insert_many(&mut tx, store, chunk).await?);
@@ -463,11 +470,14 @@ async fn write_batch(
         for chunk in chunks(&completions) {
             store::complete_many(&mut tx, store, chunk).await?;
         }
+        for chunk in chunks(&answer_scans) {
+            store::set_response_scans(&mut tx, store, chunk).await?;
+        }
         let mut inserted = inserted.into_iter();
         for op in ops {
             ids.push(match &op.write {
                 Write::Insert(_) => inserted.next(),
-                Write::Complete(..) => None,
+                Write::Complete(..) | Write::AnswerScan(..) => None,
             });
         }
     } else {
@@ -477,6 +487,12 @@ async fn write_batch(
     }
     tx.commit().await?;
     Ok(ids)
+}
+
+/// Whether `keys` has no key twice.
+fn distinct<K: std::hash::Hash + Eq>(keys: impl ExactSizeIterator<Item = K>) -> bool {
+    let n = keys.len();
+    keys.collect::<std::collections::HashSet<_>>().len() == n
 }
 
 /// `items` in pieces of a few fixed sizes (powers of two, at most `MAX_ROWS_PER_INSERT`), so
@@ -512,6 +528,9 @@ async fn write(
     match write {
         Write::Insert(record) => store::insert(&mut *conn, record).await.map(Some),
         Write::Complete(id, record) => store::complete(conn, *id, record).await.map(|()| None),
+        Write::AnswerScan(id, scan) => store::set_response_scan(conn, *id, scan)
+            .await
+            .map(|()| None),
     }
 }
 
@@ -560,6 +579,9 @@ fn settle(mut op: Op, result: Result<Option<i64>, sqlx::Error>, carried: &mut Ve
                     }
                     Write::Complete(id, _) => {
                         tracing::error!(error = %e, id, "gave up completing a traffic record")
+                    }
+                    Write::AnswerScan(id, _) => {
+                        tracing::error!(error = %e, id, "gave up recording the scan of an answer")
                     }
                 }
             }

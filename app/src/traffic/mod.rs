@@ -454,7 +454,7 @@ pub use journal::{Fsync, Journal, JournalError, Receipt};
 #[cfg(feature = "ssr")]
 pub use store::{
     chart, chart_statement, count_bypassed, insert, insert_new, page, page_statement,
-    record_from_row, set_response_scan, Completion, NewTraffic, RECORD_COLUMNS,
+    record_from_row, Completion, NewTraffic, RECORD_COLUMNS,
 };
 
 /// The most request or response text a record keeps (1 MiB each); longer text is cut there,

@@ -264,30 +264,23 @@ fn bind_completion<'q>(
         .bind(i64::from(end.text_truncated))
 }
 
-/// `UPDATE … FROM (VALUES …)` for `rows` completions, placeholders as in `insert_sql`. A VALUES
+/// `UPDATE traffic SET <set> FROM (VALUES …) AS v WHERE traffic.id = v.column1` for `rows`
+/// rows of values of `types` (the first the id), placeholders as in `insert_sql`. A VALUES
 /// list names its columns column1, column2, … on both stores; the casts give PostgreSQL the
 /// types it cannot infer there.
-fn complete_sql(rows: usize, numbered: bool) -> String {
-    const TYPES: [&str; 8] = [
-        "BIGINT", "TEXT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "TEXT", "BIGINT",
-    ];
-    let mut sql = String::from(
-        "UPDATE traffic SET outcome = v.column2, http_status = v.column3, \
-         latency_ms = v.column4, tokens_in = v.column5, tokens_out = v.column6, \
-         response_text = v.column7, text_truncated = v.column8, gateway_instance = NULL \
-         FROM (VALUES ",
-    );
+fn update_from_values_sql(set: &str, types: &[&str], rows: usize, numbered: bool) -> String {
+    let mut sql = format!("UPDATE traffic SET {set} FROM (VALUES ");
     for row in 0..rows {
         if row > 0 {
             sql.push_str(", ");
         }
         sql.push('(');
-        for (column, ty) in TYPES.iter().enumerate() {
+        for (column, ty) in types.iter().enumerate() {
             if column > 0 {
                 sql.push_str(", ");
             }
             let placeholder = if numbered {
-                format!("${}", row * TYPES.len() + column + 1)
+                format!("${}", row * types.len() + column + 1)
             } else {
                 "?".to_owned()
             };
@@ -299,18 +292,51 @@ fn complete_sql(rows: usize, numbered: bool) -> String {
     sql
 }
 
-/// Records what the shield found in the answer to record `id`.
+/// `update_from_values_sql` for `rows` completions, in `bind_completion`'s order.
+fn complete_sql(rows: usize, numbered: bool) -> String {
+    update_from_values_sql(
+        "outcome = v.column2, http_status = v.column3, latency_ms = v.column4, \
+         tokens_in = v.column5, tokens_out = v.column6, response_text = v.column7, \
+         text_truncated = v.column8, gateway_instance = NULL",
+        &[
+            "BIGINT", "TEXT", "BIGINT", "BIGINT", "BIGINT", "BIGINT", "TEXT", "BIGINT",
+        ],
+        rows,
+        numbered,
+    )
+}
+
+/// Records what the shield found in the answer to record `id` (a JSON `ScanResult`).
 pub async fn set_response_scan(
-    pool: &Pool,
+    conn: &mut crate::database::Conn,
     id: i64,
-    result: &crate::shield::ScanResult,
+    scan: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE traffic SET response_scan = $1 WHERE id = $2")
-        .bind(serde_json::to_string(result).unwrap_or_else(|_| "null".into()))
+        .bind(scan)
         .bind(id)
-        .execute(pool)
+        .execute(conn)
         .await
         .map(drop)
+}
+
+/// `set_response_scan` for several records in one statement (ids distinct).
+pub async fn set_response_scans(
+    conn: &mut crate::database::Conn,
+    store: Store,
+    scans: &[(i64, &str)],
+) -> Result<(), sqlx::Error> {
+    let sql = update_from_values_sql(
+        "response_scan = v.column2",
+        &["BIGINT", "TEXT"],
+        scans.len(),
+        store == Store::Postgres,
+    );
+    let mut q = sqlx::query(&sql);
+    for (id, scan) in scans {
+        q = q.bind(*id).bind(*scan);
+    }
+    q.execute(conn).await.map(drop)
 }
 
 /// The gateway processes, other than `except`, that left records pending.

@@ -711,7 +711,7 @@ impl Gateway {
             };
             scan(&app.shield, answer).await
         };
-        if let Err(e) = traffic::set_response_scan(&app.pool, id, &result).await {
+        if let Err(e) = self.0.journal.answer_scanned(id, &result).await {
             tracing::error!(error = %e, id, "could not record the scan of an answer");
             return;
         }
