@@ -300,10 +300,18 @@ fn latin_look_alike(c: char) -> Option<char> {
 }
 
 /// The bytes that `letter_for` reads as letters, for a quick look at every byte.
-static STAND_INS: [bool; 256] = byte_table(b"01!|34@5$7+89");
+static STAND_INS: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 128 {
+        table[b] = letter_for(b as u8 as char).is_some();
+        b += 1;
+    }
+    table
+};
 
 /// The letter a leetspeak stand-in is read as.
-fn letter_for(c: char) -> Option<char> {
+const fn letter_for(c: char) -> Option<char> {
     Some(match c {
         '0' => 'o',
         '1' | '!' | '|' => 'i',
