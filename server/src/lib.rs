@@ -7,6 +7,7 @@ pub mod config;
 mod gateway;
 mod http;
 pub mod shield_eval;
+pub mod shield_training;
 
 pub use http::access;
 

@@ -112,6 +112,46 @@ pub fn evaluate(shield: &Shield, texts: &[Text]) -> Tallies {
     tallies
 }
 
+/// The calibration texts the shield misjudges, one paragraph each: the source, what fired
+/// (rules, and the n-grams behind a model's detection) and the start of the text.
+pub fn explain(shield: &Shield, texts: &[Text]) -> String {
+    let mut out = String::new();
+    for t in texts.iter().filter(|t| t.split == Split::Calibration) {
+        let result = shield.scan(&t.text);
+        let flagged = matches!(result.verdict, Verdict::Review | Verdict::Block);
+        if flagged == (t.label == Label::Attack) {
+            continue;
+        }
+        let fired: Vec<String> = result
+            .detections
+            .iter()
+            .map(|d| {
+                let mut what = d.rule.clone();
+                if let Some(how) = &d.revealed_by {
+                    what.push_str(&format!(" ({how})"));
+                }
+                if !d.features.is_empty() {
+                    what.push_str(&format!(" [{}]", d.features.join(" | ")));
+                }
+                what
+            })
+            .collect();
+        let start: String = t.text.chars().take(300).collect();
+        out.push_str(&format!(
+            "{} ({:?}) {}: {}
+  {}
+
+",
+            t.source,
+            t.label,
+            result.verdict.as_str(),
+            fired.join(", "),
+            start.replace('\n', " ")
+        ));
+    }
+    out
+}
+
 /// The sum of the tallies of one split and label.
 pub fn total(tallies: &Tallies, split: Split, label: Label) -> Tally {
     tallies
@@ -132,6 +172,8 @@ pub struct Throughput {
     pub bytes: usize,
     pub baseline: Duration,
     pub shield: Duration,
+    /// The statistical model alone, on the text as given (its share of the shield's time).
+    pub model: Duration,
 }
 
 impl Throughput {
@@ -172,11 +214,14 @@ pub fn throughput(
     };
     let baseline = time(&|p| baseline_rules.matches(p).iter().count());
     let scanned = time(&|p| shield.scan(p).detections.len());
+    let model = app::shield::model::Model::builtin();
+    let model = time(&|p| usize::from(model.score(p) > 0.0));
     Throughput {
         what,
         bytes,
         baseline,
         shield: scanned,
+        model,
     }
 }
 
@@ -225,17 +270,18 @@ pub fn report(tallies: &Tallies, speeds: &[Throughput]) -> String {
         out.push_str(
             "\nScan throughput, one thread (baseline: the rules as written, matched once on the \
              text as sent, as the scanner did before this change):\n\n\
-             | prompts | MB | baseline | shield | shield's time / baseline's |\n\
-             |---|---:|---:|---:|---:|\n",
+             | prompts | MB | baseline | shield | shield's time / baseline's | the model alone |\n\
+             |---|---:|---:|---:|---:|---:|\n",
         );
         for t in speeds {
             out.push_str(&format!(
-                "| {} | {:.1} | {:.1} MB/s | {:.1} MB/s | {:.2} |\n",
+                "| {} | {:.1} | {:.1} MB/s | {:.1} MB/s | {:.2} | {:.1} MB/s |\n",
                 t.what,
                 t.bytes as f64 / 1e6,
                 Throughput::mb_per_s(t.bytes, t.baseline),
                 Throughput::mb_per_s(t.bytes, t.shield),
-                t.shield.as_secs_f64() / t.baseline.as_secs_f64()
+                t.shield.as_secs_f64() / t.baseline.as_secs_f64(),
+                Throughput::mb_per_s(t.bytes, t.model)
             ));
         }
     }

@@ -664,9 +664,12 @@ async fn every_part_an_agent_controls_is_scanned_and_the_record_says_what_was_re
     };
     let benign = &rows[cases.len()];
     assert_eq!(benign.get::<String, _>("verdict"), "ALLOW");
+    // The rule pack and the model that read it are named, so that ALLOW says what it means.
+    let shield = app::shield::Shield::builtin();
+    let (rules, model) = (shield.version(), shield.model_version().unwrap());
     assert_eq!(
         coverage(benign),
-        serde_json::json!({"rules": 2, "parts": ["system", "user"]})
+        serde_json::json!({"rules": rules, "model": model, "parts": ["system", "user"]})
     );
     // The assistant's turn had no text of its own, only a tool call.
     assert_eq!(
@@ -677,7 +680,7 @@ async fn every_part_an_agent_controls_is_scanned_and_the_record_says_what_was_re
     assert_eq!(tokens.get::<String, _>("verdict"), "REVIEW");
     assert_eq!(
         coverage(tokens),
-        serde_json::json!({"rules": 2, "parts": [], "unscannable": ["input: token ids"]})
+        serde_json::json!({"rules": rules, "model": model, "parts": [], "unscannable": ["input: token ids"]})
     );
     s.server.stop().await;
 }

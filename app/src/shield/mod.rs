@@ -1,5 +1,7 @@
-//! The shield: a rule-based scanner of LLM traffic. Rules live in a data file
-//! (`rules.json`); they are compiled once and matched in one pass over the text.
+//! The shield: a scanner of LLM traffic. Rules live in a data file (`rules.json`); they are
+//! compiled once and matched in one pass over the text. A statistical model (`model.rs`,
+//! weights in `model.bin`) reads the same text for attacks in words no rule names; when it
+//! flags one, that is a HIGH detection `MODEL` naming the words that weighed most.
 //!
 //! Score = sum over matched rules of weight(severity) x confidence x min(matches, 5), capped
 //! at 100 (weights CRITICAL 30, HIGH 20, MEDIUM 10, LOW 5). Verdict: any CRITICAL match or a
@@ -22,6 +24,9 @@ pub struct Detection {
     /// payload inside a base64 one), when it did not match the text as sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revealed_by: Option<String>,
+    /// For the statistical model's detection (`MODEL`): the words that weighed most.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -118,9 +123,13 @@ pub use mode::ShieldMode;
 #[cfg(feature = "ssr")]
 mod disguise;
 #[cfg(feature = "ssr")]
+pub mod model;
+#[cfg(feature = "ssr")]
 mod scanner;
 #[cfg(feature = "ssr")]
-pub use scanner::{RulePackError, Shield};
+pub use disguise::fold;
+#[cfg(feature = "ssr")]
+pub use scanner::{RulePackError, Shield, MODEL_RULE};
 
 #[cfg(test)]
 mod tests {
@@ -134,6 +143,7 @@ mod tests {
             confidence,
             matches,
             revealed_by: None,
+            features: Vec::new(),
         }
     }
 

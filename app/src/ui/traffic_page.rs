@@ -279,12 +279,13 @@ fn DetectionList(detections: Vec<crate::shield::Detection>, none: &'static str) 
     }
     view! {
         <table class="table inner">
-            <thead><tr><th>"Rule"</th><th>"Category"</th><th>"Severity"</th><th>"Matches"</th><th>"Revealed by"</th></tr></thead>
+            <thead><tr><th>"Rule"</th><th>"Category"</th><th>"Severity"</th><th>"Matches"</th><th>"Revealed by"</th><th>"Weighed most"</th></tr></thead>
             <tbody>
                 {detections.into_iter().map(|d| view! {
                     <tr><td><code>{d.rule}</code></td><td>{d.category}</td>
                         <td>{d.severity.as_str()}</td><td>{d.matches}</td>
-                        <td>{d.revealed_by.unwrap_or_else(|| "the text as sent".into())}</td></tr>
+                        <td>{d.revealed_by.unwrap_or_else(|| "the text as sent".into())}</td>
+                        <td class="features">{d.features.join(" · ")}</td></tr>
                 }).collect_view()}
             </tbody>
         </table>

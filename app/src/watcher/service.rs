@@ -493,7 +493,7 @@ impl Watcher {
                 direction: Some(message.direction.as_str()),
                 ..watched(
                     result,
-                    self.shield.version(),
+                    &self.shield,
                     &message.text,
                     message.at,
                     message.id.clone(),
@@ -567,7 +567,7 @@ impl Watcher {
                             rescan_of: Some(r.get("id")),
                             ..watched(
                                 &result,
-                                shield.version(),
+                                &shield,
                                 &text,
                                 from_millis(r.get("at")),
                                 r.get("request_id"),
@@ -715,10 +715,10 @@ struct Finding {
 }
 
 /// A Session Watcher record of `text` scanned as `result`, at the time the text was written;
-/// the text is kept only for a finding. `rules` is the version of the rule pack that scanned it.
+/// the text is kept only for a finding. `shield` is what scanned it (its rule pack and model).
 fn watched(
     result: &ScanResult,
-    rules: u32,
+    shield: &Shield,
     text: &str,
     at: DateTime<Utc>,
     request_id: String,
@@ -746,7 +746,8 @@ fn watched(
         gateway_instance: None,
         text_truncated: false,
         scan_coverage: Some(Coverage {
-            rules,
+            rules: shield.version(),
+            model: shield.model_version().map(str::to_owned),
             parts: vec!["transcript".into()],
             ..Coverage::default()
         }),

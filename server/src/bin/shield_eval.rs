@@ -1,6 +1,9 @@
 //! Measures the shield on the public corpora and prints the figures:
 //! `cargo run --release -p server --bin shield-eval [-- --write docs/SHIELD.md] [--corpus PATH]`.
-//! With `--write` the figures replace those between the markers in that file.
+//! With `--write` the figures replace those between the markers in that file. With
+//! `--explain` it lists instead the calibration texts it misjudges (benign texts flagged,
+//! attacks missed) and what fired on each; held-out texts are never listed, so that no one
+//! tunes on them.
 
 use server::shield_eval;
 use std::process::ExitCode;
@@ -12,13 +15,20 @@ const ROUNDS: usize = 10;
 fn main() -> ExitCode {
     let mut corpus = shield_eval::default_corpus();
     let mut write = None;
+    let mut explain = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
+        if arg == "--explain" {
+            explain = true;
+            continue;
+        }
         match (arg.as_str(), args.next()) {
             ("--corpus", Some(path)) => corpus = path.into(),
             ("--write", Some(path)) => write = Some(path),
             _ => {
-                eprintln!("usage: shield-eval [--corpus PATH] [--write docs/SHIELD.md]");
+                eprintln!(
+                    "usage: shield-eval [--corpus PATH] [--write docs/SHIELD.md | --explain]"
+                );
                 return ExitCode::from(2);
             }
         }
@@ -31,6 +41,10 @@ fn main() -> ExitCode {
         }
     };
     let shield = app::shield::Shield::builtin();
+    if explain {
+        print!("{}", shield_eval::explain(&shield, &texts));
+        return ExitCode::SUCCESS;
+    }
     let tallies = shield_eval::evaluate(&shield, &texts);
     let speeds = [
         shield_eval::throughput(

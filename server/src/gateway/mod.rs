@@ -439,7 +439,7 @@ impl Gateway {
                 };
             record.scan_coverage = Some(Coverage {
                 rules: app.shield.version(),
-                model: None,
+                model: app.shield.model_version().map(str::to_owned),
                 parts: parts.into_iter().map(str::to_owned).collect(),
                 unscannable,
             });
