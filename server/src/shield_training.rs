@@ -69,7 +69,8 @@ pub fn train(texts: &[Text]) -> Trained {
         .collect();
     sources.sort_unstable();
     sources.dedup();
-    // Just above the highest score of each source that must not be flagged.
+    // Just above the highest score of each source that must not be flagged, and never below
+    // 0: the model flags nothing it finds less likely than not to be an attack.
     let threshold = sources
         .iter()
         .filter_map(|s| {

@@ -253,7 +253,7 @@ fn TrafficRow(record: TrafficRecord) -> impl IntoView {
                         Some(c) => format!("Scanned by {}", c.summary()),
                         None => "Not scanned by the shield".to_owned(),
                     }}</div>
-                    <DetectionList detections=detections.clone() none="No rule matched."/>
+                    <DetectionList detections=detections.clone() none="Nothing found: no rule matched and the model flagged nothing."/>
                     <div class="scan-coverage">{match &answer {
                         Some(a) => format!(
                             "The model's answer, scanned after it went out: {} (score {})",
@@ -263,7 +263,7 @@ fn TrafficRow(record: TrafficRecord) -> impl IntoView {
                         None => "The model's answer was not scanned".to_owned(),
                     }}</div>
                     {answer.clone().map(|a| view! {
-                        <DetectionList detections=a.detections none="No rule matched the answer."/>
+                        <DetectionList detections=a.detections none="Nothing found in the answer: no rule matched and the model flagged nothing."/>
                     })}
                 </td>
             </tr>
@@ -271,7 +271,8 @@ fn TrafficRow(record: TrafficRecord) -> impl IntoView {
     }
 }
 
-/// What the shield matched: a row per rule, or `none` when nothing did.
+/// What the shield found: a row per rule that matched and for the model's finding, or `none`
+/// when there is nothing.
 #[component]
 fn DetectionList(detections: Vec<crate::shield::Detection>, none: &'static str) -> impl IntoView {
     if detections.is_empty() {
