@@ -111,7 +111,7 @@ test('a row says what the shield read, what it could not, and what revealed a hi
   await expect(detail).toContainText('PI-001');
   await expect(detail).toContainText('base64');
   await expect(detail).toContainText(
-    /Scanned by rule pack v3 and model ngram-lr-[0-9a-f]{8} read tools, user; not scannable: messages\[0\]\.content\[1\]: image_url/,
+    /Scanned by rule pack v[0-9]+ and model ngram-lr-[0-9a-f]{8} read tools, user; not scannable: messages\[0\]\.content\[1\]: image_url/,
   );
 });
 

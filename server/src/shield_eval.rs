@@ -7,7 +7,7 @@
 //! figures and writes them into docs/SHIELD.md; `tests/shield_quality.rs` pins the held-out
 //! ones.
 
-use app::shield::{ScanResult, Shield};
+use app::shield::{ScanResult, Shield, DATA_CATEGORIES};
 use app::traffic::Verdict;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -71,9 +71,6 @@ pub struct Tally {
     pub flagged_as_attack: usize,
     pub blocked: usize,
 }
-
-/// The categories of detections that are about data in the text, not an attack on the agent.
-const DATA_CATEGORIES: [&str; 2] = ["secrets", "pii"];
 
 impl Tally {
     fn add(&mut self, result: ScanResult) {

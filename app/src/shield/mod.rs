@@ -121,6 +121,8 @@ pub mod mode;
 pub use mode::ShieldMode;
 
 #[cfg(feature = "ssr")]
+mod check_digits;
+#[cfg(feature = "ssr")]
 mod disguise;
 #[cfg(feature = "ssr")]
 pub mod model;
@@ -129,7 +131,7 @@ mod scanner;
 #[cfg(feature = "ssr")]
 pub use disguise::fold;
 #[cfg(feature = "ssr")]
-pub use scanner::{RulePackError, Shield, MODEL_RULE};
+pub use scanner::{RulePackError, Shield, DATA_CATEGORIES, MODEL_RULE};
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,131 @@
+//! The checks that numbers in personal data carry: a rule naming one counts only the matches
+//! that pass it, so that an order number shaped like a card number is not taken for one.
+
+use serde::Deserialize;
+
+/// A check a rule's matches must pass (`"check"` in `rules.json`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Check {
+    /// Payment card numbers: the Luhn checksum (ISO/IEC 7812-1).
+    Luhn,
+    /// International bank account numbers: mod 97 = 1 (ISO 13616).
+    Iban,
+    /// US Social Security numbers: no area 000, 666 or 900-999, no group 00, no serial 0000.
+    Ssn,
+}
+
+impl Check {
+    /// Whether a match passes. Separators (spaces, hyphens) are not digits and are skipped.
+    pub fn accepts(self, matched: &[u8]) -> bool {
+        match self {
+            Check::Luhn => luhn(matched),
+            Check::Iban => iban(matched),
+            Check::Ssn => ssn(matched),
+        }
+    }
+}
+
+fn luhn(matched: &[u8]) -> bool {
+    let digits: Vec<u32> = matched
+        .iter()
+        .filter(|b| b.is_ascii_digit())
+        .map(|b| u32::from(b - b'0'))
+        .collect();
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| match (i % 2 == 1, d * 2) {
+            (true, doubled) if doubled > 9 => doubled - 9,
+            (true, doubled) => doubled,
+            (false, _) => d,
+        })
+        .sum();
+    digits.len() >= 12 && sum.is_multiple_of(10)
+}
+
+fn iban(matched: &[u8]) -> bool {
+    let compact: Vec<u8> = matched
+        .iter()
+        .copied()
+        .filter(u8::is_ascii_alphanumeric)
+        .collect();
+    if compact.len() < 15 || compact.len() > 34 {
+        return false;
+    }
+    // The country code and check digits move to the end; letters count as 10 to 35.
+    let rearranged = compact[4..].iter().chain(&compact[..4]);
+    let mut remainder = 0u32;
+    for &b in rearranged {
+        let value = match b {
+            b'0'..=b'9' => u32::from(b - b'0'),
+            b'A'..=b'Z' => u32::from(b - b'A') + 10,
+            _ => return false,
+        };
+        let width = if value >= 10 { 100 } else { 10 };
+        remainder = (remainder * width + value) % 97;
+    }
+    remainder == 1
+}
+
+fn ssn(matched: &[u8]) -> bool {
+    let digits: Vec<u8> = matched
+        .iter()
+        .filter(|b| b.is_ascii_digit())
+        .map(|b| b - b'0')
+        .collect();
+    let [a, b, c, d, e, f, g, h, i] = digits[..] else {
+        return false;
+    };
+    let area = u16::from(a) * 100 + u16::from(b) * 10 + u16::from(c);
+    area != 0 && area != 666 && area < 900 && (d, e) != (0, 0) && (f, g, h, i) != (0, 0, 0, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn card_numbers_pass_luhn_and_their_neighbours_do_not() {
+        for card in [
+            "4111 1111 1111 1111",
+            "5500-0000-0000-0004",
+            "340000000000009",
+            "6011000000000004",
+        ] {
+            assert!(Check::Luhn.accepts(card.as_bytes()), "{card}");
+        }
+        for other in ["4111 1111 1111 1112", "5500-0000-0000-0005", "4000 1234"] {
+            assert!(!Check::Luhn.accepts(other.as_bytes()), "{other}");
+        }
+    }
+
+    #[test]
+    fn ibans_pass_mod_97_and_a_changed_digit_fails() {
+        for iban in [
+            "DE89 3704 0044 0532 0130 00",
+            "GB82WEST12345698765432",
+            "FR14 2004 1010 0505 0001 3M02 606",
+        ] {
+            assert!(Check::Iban.accepts(iban.as_bytes()), "{iban}");
+        }
+        for other in ["DE89 3704 0044 0532 0130 01", "GB82WEST1234", "de89 3704"] {
+            assert!(!Check::Iban.accepts(other.as_bytes()), "{other}");
+        }
+    }
+
+    #[test]
+    fn social_security_numbers_never_issued_fail() {
+        assert!(Check::Ssn.accepts(b"123-45-6789"));
+        for never in [
+            "000-12-3456",
+            "666-12-3456",
+            "912-34-5678",
+            "123-00-4567",
+            "123-45-0000",
+        ] {
+            assert!(!Check::Ssn.accepts(never.as_bytes()), "{never}");
+        }
+    }
+}
