@@ -1,7 +1,7 @@
 //! The post-break-glass review: what went through a window unscanned, what the Session Watcher
 //! found in it afterwards, and the sign-off with incident notes.
 
-use crate::break_glass::{Field, FieldError};
+use crate::break_glass::{EndKind, Field, FieldError};
 use crate::traffic::{TrafficFilter, TrafficRecord, Verdict, SOURCE_WATCHER};
 use crate::watcher::RunState;
 use chrono::{DateTime, Timelike, Utc};
@@ -63,8 +63,7 @@ pub struct EndedWindow {
     pub reason: String,
     pub activated_by: String,
     pub ended_at: DateTime<Utc>,
-    /// `expired` or `deactivated`.
-    pub end_kind: String,
+    pub end_kind: EndKind,
     pub ended_by: String,
     pub unscanned_count: i64,
     pub reviewed: Option<SignOff>,
@@ -159,8 +158,8 @@ impl Review {
             inline(&w.activated_by),
             utc(w.activated_at),
             utc(w.ended_at),
-            w.end_kind,
-            if w.end_kind == "deactivated" {
+            w.end_kind.as_str(),
+            if w.end_kind == EndKind::Deactivated {
                 format!("by {}", inline(&w.ended_by))
             } else {
                 "automatically".to_owned()
@@ -243,7 +242,9 @@ pub use store::{awaiting, load, sign_off};
 
 #[cfg(feature = "ssr")]
 mod store {
-    use super::{AwaitingReview, EndedWindow, Finding, Progress, Review, ReviewNotes, SignOff};
+    use super::{
+        AwaitingReview, EndKind, EndedWindow, Finding, Progress, Review, ReviewNotes, SignOff,
+    };
     use crate::audit;
     use crate::auth::{Actor, Permission};
     use crate::database::{from_millis, to_millis, Pool};
@@ -326,6 +327,11 @@ mod store {
                 "Break-glass window #{id} is still active; it can be reviewed once it ends"
             )));
         };
+        let stored = row.get::<Option<String>, _>("end_kind");
+        let Some(end_kind) = stored.as_deref().and_then(EndKind::parse) else {
+            tracing::error!(id, end_kind = ?stored, "an ended window has no known end kind");
+            return Err(AppError::Internal);
+        };
         let reviewed = match (
             row.get::<Option<i64>, _>("reviewed_at"),
             row.get::<Option<String>, _>("reviewed_by"),
@@ -346,7 +352,7 @@ mod store {
             reason: row.get("reason"),
             activated_by: row.get("activated_by"),
             ended_at: from_millis(ended_at),
-            end_kind: row.get::<Option<String>, _>("end_kind").unwrap_or_default(),
+            end_kind,
             ended_by: row.get::<Option<String>, _>("ended_by").unwrap_or_default(),
             unscanned_count: row
                 .get::<Option<i64>, _>("unscanned_count")

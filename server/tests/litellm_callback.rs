@@ -151,9 +151,19 @@ async fn the_callback_scans_blocks_and_reports_bypassed_traffic() {
         rows().await.len() == 3
     })
     .await;
-    // Reports arrive after the answers; give a duplicate time to show up before counting.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert_eq!(rows().await.len(), 3, "each call is reported once");
+    // A report comes after its answer, so a second report of a call could still be on its
+    // way. LiteLLM schedules a call's callbacks when the call ends: a second report of an
+    // earlier call would be sent before a later call's, so once that is in, it would be too.
+    let res = chat("the last call of this test").await.unwrap();
+    assert_eq!(res.status(), 200);
+    eventually("the last call is reported", || async {
+        rows().await.iter().any(|r| {
+            r.get::<Option<String>, _>("request_text").as_deref()
+                == Some("the last call of this test")
+        })
+    })
+    .await;
+    assert_eq!(rows().await.len(), 4, "each call is reported once");
 
     let rows = rows().await;
     let summary: Vec<(String, String, Option<i64>)> = rows

@@ -33,6 +33,13 @@ impl EndKind {
             EndKind::Deactivated => "deactivated",
         }
     }
+
+    /// The kind a stored `end_kind` names.
+    pub fn parse(stored: &str) -> Option<Self> {
+        [EndKind::Expired, EndKind::Deactivated]
+            .into_iter()
+            .find(|k| k.as_str() == stored)
+    }
 }
 
 /// A window that has ended, and how.
@@ -158,6 +165,16 @@ mod tests {
 
     fn t0() -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+    }
+
+    #[test]
+    fn an_end_kind_reads_back_what_it_stores_and_nothing_else() {
+        for kind in [EndKind::Expired, EndKind::Deactivated] {
+            assert_eq!(EndKind::parse(kind.as_str()), Some(kind));
+        }
+        for other in ["", "Expired", "deactivated ", "revoked"] {
+            assert_eq!(EndKind::parse(other), None, "{other:?}");
+        }
     }
 
     #[test]

@@ -80,7 +80,7 @@ fn ReviewReport(review: Review, sign_off: ServerAction<SignOffReview>) -> impl I
     let w = review.window.clone();
     let p = review.progress.clone();
     let caught_up = p.caught_up(w.ended_at);
-    let how = if w.end_kind == "deactivated" {
+    let how = if w.end_kind == crate::break_glass::EndKind::Deactivated {
         format!("deactivated by {}", w.ended_by)
     } else {
         "expired".to_owned()
