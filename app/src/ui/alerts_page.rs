@@ -48,14 +48,14 @@ pub fn AlertsPage() -> impl IntoView {
                 Err(e) => view! { <p class="server-error">{e.to_string()}</p> }.into_any(),
                 Ok(list) if list.is_empty() => view! { <p class="muted">"No alerts."</p> }.into_any(),
                 Ok(list) => view! {
-                    <table class="table" data-testid="alerts-table">
+                    <div class="table-wrap"><table class="table" data-testid="alerts-table">
                         <thead><tr>
                             <th>"Time"</th><th>"Severity"</th><th>"Alert"</th><th>"Status"</th><th></th>
                         </tr></thead>
                         <tbody>
                             {list.into_iter().map(|a| view! { <AlertRow alert=a update/> }).collect_view()}
                         </tbody>
-                    </table>
+                    </table></div>
                 }.into_any(),
             })}
         </Transition>
@@ -83,7 +83,7 @@ fn AlertRow(alert: Alert, update: ServerAction<UpdateAlert>) -> impl IntoView {
         <tr class=format!("alert-row severity-{}", alert.severity.as_str().to_lowercase())>
             <td class="nowrap">{time_format::utc(alert.created_at)}</td>
             <td><span class=format!("pill sev-{}", alert.severity.as_str().to_lowercase())>{alert.severity.as_str()}</span></td>
-            <td>
+            <td class="grow">
                 <div class="alert-title">{alert.title}</div>
                 <div class="alert-message">{alert.message}</div>
                 {alert.link.filter(|l| l.starts_with('/')).map(|link| {
@@ -95,7 +95,7 @@ fn AlertRow(alert: Alert, update: ServerAction<UpdateAlert>) -> impl IntoView {
                 {alert.acknowledged_by.map(|by| format!(" (ack: {by})"))}
                 {alert.resolved_by.map(|by| format!(" (resolved: {by})"))}
             </td>
-            <td class="nowrap">
+            <td class="actions-cell">
                 <Show when=move || may_manage() && status != AlertStatus::Resolved>
                     {button(AlertAction::Acknowledge, "Acknowledge")}
                     {button(AlertAction::Resolve, "Resolve")}

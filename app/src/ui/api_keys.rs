@@ -105,7 +105,7 @@ fn ApiKeysList() -> impl IntoView {
         |_| list_api_keys(),
     );
     view! {
-        <section class="card" aria-labelledby="keys-title" data-testid="api-keys-card">
+        <section class="card wide" aria-labelledby="keys-title" data-testid="api-keys-card">
             <h2 id="keys-title">"Gateway API Keys"</h2>
             <p class="muted">"Agents send these as " <code>"Authorization: Bearer …"</code>
                 " to " <code>"/v1/chat/completions"</code> "."</p>
@@ -145,7 +145,7 @@ fn ApiKeysList() -> impl IntoView {
                     Err(e) => view! { <p class="server-error">{e.to_string()}</p> }.into_any(),
                     Ok(list) if list.is_empty() => view! { <p class="muted">"No keys yet."</p> }.into_any(),
                     Ok(list) => view! {
-                        <table class="table" data-testid="api-keys-table">
+                        <div class="table-wrap"><table class="table" data-testid="api-keys-table">
                             <thead><tr><th>"Name"</th><th>"Key"</th><th>"Scopes"</th><th>"Limits"</th><th>"Created"</th><th>"Last used"</th><th></th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|k| {
@@ -169,7 +169,7 @@ fn ApiKeysList() -> impl IntoView {
                                     }
                                 }).collect_view()}
                             </tbody>
-                        </table>
+                        </table></div>
                     }.into_any(),
                 })}
             </Transition>

@@ -76,7 +76,7 @@ pub fn AuditPage() -> impl IntoView {
                 Err(e) => view! { <p class="server-error" role="alert">{e.to_string()}</p> }.into_any(),
                 Ok(page) if page.entries.is_empty() => view! { <p class="muted">"No audit records match."</p> }.into_any(),
                 Ok(page) => view! {
-                    <table class="table" data-testid="audit-table">
+                    <div class="table-wrap"><table class="table" data-testid="audit-table">
                         <thead><tr>
                             <th>"Time"</th><th>"Actor"</th><th>"Action"</th><th>"Details"</th><th>"Source"</th>
                         </tr></thead>
@@ -91,7 +91,7 @@ pub fn AuditPage() -> impl IntoView {
                                 </tr>
                             }).collect_view()}
                         </tbody>
-                    </table>
+                    </table></div>
                     <p class="pager">
                         {(!param("cursor").is_empty()).then(|| view! { <A href=href(None)>"← Newest"</A> })}
                         {page.has_more.then(|| view! { <A href=href(page.next_cursor)>"Older →"</A> })}

@@ -36,11 +36,13 @@ pub async fn litellm_outage() -> Result<Option<Alert>, AppError> {
 pub fn ConfigurationPage() -> impl IntoView {
     view! {
         <h1>"Configuration"</h1>
-        <BreakGlassCard/>
-        <ShieldSettingsCard/>
-        <ApiKeysCard/>
-        <OperatorsCard/>
-        <AccountCard/>
+        <div class="cards">
+            <BreakGlassCard/>
+            <ShieldSettingsCard/>
+            <ApiKeysCard/>
+            <OperatorsCard/>
+            <AccountCard/>
+        </div>
     }
 }
 

@@ -96,3 +96,25 @@ pub fn App() -> impl IntoView {
         </Router>
     }
 }
+
+/// A count with the noun it counts: "1 file", "2 files".
+fn counted<N: PartialEq + From<u8> + std::fmt::Display>(n: N, one: &str, many: &str) -> String {
+    let noun = if n == N::from(1) { one } else { many };
+    format!("{n} {noun}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::counted;
+
+    #[test]
+    fn one_of_a_thing_is_singular_and_every_other_count_plural() {
+        assert_eq!(counted(1u64, "error", "errors"), "1 error");
+        assert_eq!(counted(0u64, "error", "errors"), "0 errors");
+        assert_eq!(counted(-1i64, "error", "errors"), "-1 errors");
+        assert_eq!(
+            counted(2i64, "bypassed request", "bypassed requests"),
+            "2 bypassed requests"
+        );
+    }
+}

@@ -98,7 +98,7 @@ fn OperatorsList() -> impl IntoView {
         |_| list_operators(),
     );
     view! {
-        <section class="card" aria-labelledby="operators-title" data-testid="operators-card">
+        <section class="card wide" aria-labelledby="operators-title" data-testid="operators-card">
             <h2 id="operators-title">"Operators"</h2>
             <ActionForm action=create attr:class="inline-form wrap">
                 <label for="op-username">"Username"</label>
@@ -121,12 +121,12 @@ fn OperatorsList() -> impl IntoView {
                 {move || operators.get().map(|r| match r {
                     Err(e) => view! { <p class="server-error">{e.to_string()}</p> }.into_any(),
                     Ok(list) => view! {
-                        <table class="table" data-testid="operators-table">
+                        <div class="table-wrap"><table class="table" data-testid="operators-table">
                             <thead><tr><th>"Operator"</th><th>"Role"</th><th>"State"</th><th>"Sessions"</th><th>"Password"</th></tr></thead>
                             <tbody>
                                 {list.into_iter().map(|o| view! { <OperatorRow operator=o change/> }).collect_view()}
                             </tbody>
-                        </table>
+                        </table></div>
                     }.into_any(),
                 })}
             </Transition>

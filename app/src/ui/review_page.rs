@@ -1,5 +1,6 @@
 //! The review of an ended break-glass window, and the list of windows waiting for one.
 
+use super::counted;
 use super::live::Live;
 use crate::auth::Permission;
 use crate::error::AppError;
@@ -90,6 +91,7 @@ fn ReviewReport(review: Review, sign_off: ServerAction<SignOffReview>) -> impl I
     let id = w.id;
     view! {
         <h1>"Break-glass window #" {id} " review"</h1>
+        <div class="cards">
         <section class="card" data-testid="review-window">
             <dl class="facts">
                 <dt>"Activated by"</dt><dd>{w.activated_by.clone()}</dd>
@@ -106,8 +108,10 @@ fn ReviewReport(review: Review, sign_off: ServerAction<SignOffReview>) -> impl I
                 <span class=if caught_up { "pill ok" } else { "pill warn" }>
                     {if caught_up { "Caught up" } else { "Still scanning" }}
                 </span>
-                " " {p.messages_scanned} " transcript messages from the window scanned; "
-                {p.bypassed_rescanned} " of " {p.bypassed} " bypassed requests rescanned ("
+                " " {counted(p.messages_scanned, "transcript message", "transcript messages")}
+                " from the window scanned; "
+                {p.bypassed_rescanned} " of " {counted(p.bypassed, "bypassed request", "bypassed requests")}
+                " rescanned ("
                 {p.bypassed_pending()} " pending"
                 {(p.bypassed_without_text > 0).then(|| format!(", {} without kept text", p.bypassed_without_text))}
                 ")."
@@ -123,24 +127,25 @@ fn ReviewReport(review: Review, sign_off: ServerAction<SignOffReview>) -> impl I
                 <a href=format!("/api/reviews/{id}/report.json") download>"JSON"</a>
             </p>
         </section>
-        <section class="card" aria-labelledby="findings-title">
+        <section class="card wide" aria-labelledby="findings-title">
             <h2 id="findings-title">"Findings: " {blocks} " BLOCK, " {reviews} " REVIEW"</h2>
             {if review.findings.is_empty() {
                 view! { <p class="muted" data-testid="no-findings">"No BLOCK or REVIEW findings in the window so far."</p> }.into_any()
             } else {
                 view! {
-                    <table class="table" data-testid="findings-table">
+                    <div class="table-wrap"><table class="table" data-testid="findings-table">
                         <thead><tr>
                             <th>"Time"</th><th>"Verdict"</th><th>"Score"</th><th>"What"</th><th>"Rules"</th><th>"Text"</th>
                         </tr></thead>
                         <tbody>
                             {review.findings.into_iter().map(|f| view! { <FindingRow finding=f/> }).collect_view()}
                         </tbody>
-                    </table>
+                    </table></div>
                 }.into_any()
             }}
         </section>
         <SignOffCard window=w sign_off/>
+        </div>
     }
 }
 

@@ -198,7 +198,7 @@ fn TrafficTable(page: TrafficPage, filter: TrafficFilter) -> impl IntoView {
         return view! { <p class="muted" data-testid="traffic-empty">"No traffic matches these filters."</p> }.into_any();
     }
     view! {
-        <table class="table" data-testid="traffic-table">
+        <div class="table-wrap"><table class="table" data-testid="traffic-table">
             <thead><tr>
                 <th>"Time"</th><th>"Source"</th><th>"Model"</th><th>"Provider"</th>
                 <th>"Verdict"</th><th>"Outcome"</th><th>"Score"</th><th>"Latency"</th><th>"Tokens"</th><th>"Status"</th>
@@ -206,7 +206,7 @@ fn TrafficTable(page: TrafficPage, filter: TrafficFilter) -> impl IntoView {
             <tbody>
                 {page.records.into_iter().map(|t| view! { <TrafficRow record=t/> }).collect_view()}
             </tbody>
-        </table>
+        </table></div>
         <p class="pager">
             {first.map(|href| view! { <A href=href>"← Newest"</A> })}
             {next.map(|href| view! { <A href=href>"Older →"</A> })}

@@ -1,5 +1,6 @@
 //! The Session Watcher's status and controls, at the top of the Traffic Monitor.
 
+use super::counted;
 use super::live::Live;
 use crate::auth::Permission;
 use crate::error::AppError;
@@ -120,10 +121,12 @@ fn WatcherFacts(status: WatcherStatus) -> impl IntoView {
             <span class=if running { "pill ok" } else { "pill warn" }>
                 {if running { "RUNNING" } else { "STOPPED" }}
             </span>
-            " " {status.files_watched} " files · "
-            <span data-testid="watcher-messages">{status.messages_scanned}</span> " messages scanned · "
-            {status.bypassed_rescanned} " bypassed requests rescanned · "
-            {status.malformed_lines} " malformed lines · every " {status.interval_ms / 1000} " s"
+            " " {counted(status.files_watched, "file", "files")} " · "
+            <span data-testid="watcher-messages">{status.messages_scanned}</span>
+            {if status.messages_scanned == 1 { " message scanned · " } else { " messages scanned · " }}
+            {counted(status.bypassed_rescanned, "bypassed request", "bypassed requests")} " rescanned · "
+            {counted(status.malformed_lines, "malformed line", "malformed lines")} " · every "
+            {status.interval_ms / 1000} " s"
             {if status.notifications { " (and on file changes)" } else { "" }}
             " · last scan "
             {status.last_scan_at.map(time_format::utc).unwrap_or_else(|| "not yet".into())}
@@ -132,7 +135,7 @@ fn WatcherFacts(status: WatcherStatus) -> impl IntoView {
         <p class="muted">"Directory: " <code>{status.directory}</code></p>
         {(!status.errors.is_empty()).then(|| view! {
             <details class="watcher-errors">
-                <summary>{status.error_count} " errors"</summary>
+                <summary>{counted(status.error_count, "error", "errors")}</summary>
                 <ul>
                     {status.errors.into_iter().map(|e| view! {
                         <li>{time_format::utc(e.at)} ": " {e.message}</li>
