@@ -127,8 +127,9 @@ pub use server::*;
 #[cfg(feature = "ssr")]
 mod server {
     use super::{Operator, Permission, Role};
-    use crate::database::{from_millis, to_millis, Pool};
+    use crate::database::{to_millis, Pool};
     use crate::error::AppError;
+    use crate::server::store::{operators, sessions};
     use crate::state::AppState;
     use crate::{alerts, audit, login_throttle};
     use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -217,16 +218,11 @@ mod server {
         role: Role,
         now: DateTime<Utc>,
     ) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar(
-            "INSERT INTO operators (username, password_hash, role, created_at) \
-             VALUES ($1, $2, $3, $4) RETURNING id",
-        )
-        .bind(username)
-        .bind(hash_password(password))
-        .bind(role.as_str())
-        .bind(to_millis(now))
-        .fetch_one(pool)
-        .await
+        let mut conn = pool.acquire().await?;
+        let hash = hash_password(password);
+        operators::insert(&mut conn, username, &hash, role.as_str(), now)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)
     }
 
     /// At most this many argon2 verifications run at once, on the blocking pool: a flood of
@@ -328,27 +324,11 @@ mod server {
         };
         login_throttle::count_success(&mut tx, &attempt, now).await?;
         let token = random_hex(32);
-        sqlx::query(
-            "INSERT INTO sessions (token_hash, operator_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(token_hash(&token))
-        .bind(operator.id)
-        .bind(to_millis(now))
-        .bind(to_millis(now + state.settings.session_lifetime))
-        .execute(&mut *tx)
-        .await?;
+        let expires_at = now + state.settings.session_lifetime;
+        sessions::insert(&mut tx, &token_hash(&token), operator.id, now, expires_at).await?;
         // Expired sessions go, and beyond the newest few the oldest ones end.
-        let ended = sqlx::query(
-            "DELETE FROM sessions WHERE operator_id = $1 AND (expires_at <= $2 OR token_hash NOT IN \
-             (SELECT token_hash FROM sessions WHERE operator_id = $1 AND expires_at > $2 \
-              ORDER BY created_at DESC, id DESC LIMIT $3))",
-        )
-        .bind(operator.id)
-        .bind(to_millis(now))
-        .bind(crate::operators::MAX_SESSIONS)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let ended =
+            sessions::prune(&mut tx, operator.id, now, crate::operators::MAX_SESSIONS).await?;
         audit::record(
             &mut tx,
             now,
@@ -422,10 +402,7 @@ mod server {
         source_addr: Option<&str>,
     ) -> Result<(), AppError> {
         let mut tx = state.pool.begin().await?;
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-            .bind(token_hash(token))
-            .execute(&mut *tx)
-            .await?;
+        sessions::end(&mut tx, &token_hash(token)).await?;
         audit::record(
             &mut tx,
             state.clock.now(),
@@ -446,22 +423,15 @@ mod server {
         state: &AppState,
         token: &str,
     ) -> Result<Option<(Operator, DateTime<Utc>)>, AppError> {
-        let row = sqlx::query(
-            "SELECT o.id, o.username, o.role, s.expires_at FROM sessions s \
-             JOIN operators o ON o.id = s.operator_id \
-             WHERE s.token_hash = $1 AND s.expires_at > $2 AND o.disabled = 0",
-        )
-        .bind(token_hash(token))
-        .bind(to_millis(state.clock.now()))
-        .fetch_optional(&state.pool)
-        .await?;
-        Ok(row.and_then(|r| {
+        let mut conn = state.pool.acquire().await?;
+        let live = sessions::live(&mut conn, &token_hash(token), state.clock.now()).await?;
+        Ok(live.and_then(|(id, username, role, expires_at)| {
             let operator = Operator {
-                id: r.get("id"),
-                username: r.get("username"),
-                role: Role::parse(r.get("role"))?,
+                id,
+                username,
+                role: Role::parse(&role)?,
             };
-            Some((operator, from_millis(r.get("expires_at"))))
+            Some((operator, expires_at))
         }))
     }
 

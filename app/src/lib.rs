@@ -26,6 +26,8 @@ pub mod clock;
 pub mod database;
 pub mod replication;
 #[cfg(feature = "ssr")]
+pub mod server;
+#[cfg(feature = "ssr")]
 pub mod settings;
 #[cfg(feature = "ssr")]
 pub mod state;

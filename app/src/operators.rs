@@ -111,6 +111,7 @@ mod store {
     use crate::auth::{self, Actor, Permission, Role};
     use crate::database::{from_millis, to_millis};
     use crate::error::AppError;
+    use crate::server::store;
     use crate::state::AppState;
     use sqlx::Row;
 
@@ -178,16 +179,9 @@ mod store {
         actor.require(Permission::OperatorsManage)?;
         let now = state.clock.now();
         let mut tx = state.pool.begin().await?;
-        let id: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO operators (username, password_hash, role, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (username) DO NOTHING RETURNING id",
-        )
-        .bind(username.as_str())
-        .bind(auth::hash_password(password.as_str()))
-        .bind(role.as_str())
-        .bind(to_millis(now))
-        .fetch_optional(&mut *tx)
-        .await?;
+        let hash = auth::hash_password(password.as_str());
+        let id =
+            store::operators::insert(&mut tx, username.as_str(), &hash, role.as_str(), now).await?;
         let Some(id) = id else {
             return Err(AppError::Conflict(format!(
                 "An operator named {} exists already",
@@ -287,10 +281,7 @@ mod store {
             .await?;
         keeps_an_admin(&mut tx).await?;
         if disabled {
-            sqlx::query("DELETE FROM sessions WHERE operator_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            store::sessions::end_all_of(&mut tx, id).await?;
         }
         audit::record(
             &mut tx,
@@ -347,11 +338,7 @@ mod store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM sessions WHERE operator_id = $1 AND token_hash != $2")
-            .bind(id)
-            .bind(auth::token_hash(&actor.token))
-            .execute(&mut *tx)
-            .await?;
+        store::sessions::end_others_of(&mut tx, id, &auth::token_hash(&actor.token)).await?;
         audit::record(
             &mut tx,
             state.clock.now(),
@@ -398,11 +385,7 @@ mod store {
     /// Ends every session of the caller, this one included.
     pub async fn logout_everywhere(state: &AppState, actor: &Actor) -> Result<i64, AppError> {
         let mut tx = state.pool.begin().await?;
-        let ended = sqlx::query("DELETE FROM sessions WHERE operator_id = $1")
-            .bind(actor.operator.id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected() as i64;
+        let ended = store::sessions::end_all_of(&mut tx, actor.operator.id).await? as i64;
         audit::record(
             &mut tx,
             state.clock.now(),

@@ -242,13 +242,12 @@ pub use store::{awaiting, load, sign_off};
 
 #[cfg(feature = "ssr")]
 mod store {
-    use super::{
-        AwaitingReview, EndKind, EndedWindow, Finding, Progress, Review, ReviewNotes, SignOff,
-    };
+    use super::{AwaitingReview, EndedWindow, Finding, Progress, Review, ReviewNotes};
     use crate::audit;
     use crate::auth::{Actor, Permission};
-    use crate::database::{from_millis, to_millis, Pool};
+    use crate::database::{to_millis, Pool};
     use crate::error::AppError;
+    use crate::server::store::break_glass_windows::{self, Open};
     use crate::state::AppState;
     use crate::traffic::{record_from_row, RECORD_COLUMNS, SOURCE_WATCHER};
     use sqlx::Row;
@@ -313,52 +312,13 @@ mod store {
     }
 
     async fn ended_window(pool: &Pool, id: i64) -> Result<EndedWindow, AppError> {
-        let row = sqlx::query(
-            "SELECT id, activated_at, expires_at, duration_minutes, reason, activated_by, \
-             ended_at, end_kind, ended_by, unscanned_count, reviewed_at, reviewed_by, \
-             review_notes FROM break_glass_windows WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(pool)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("No break-glass window #{id}")))?;
-        let Some(ended_at) = row.get::<Option<i64>, _>("ended_at") else {
-            return Err(AppError::Conflict(format!(
+        match break_glass_windows::ended(pool, id).await? {
+            None => Err(AppError::NotFound(format!("No break-glass window #{id}"))),
+            Some(Err(Open)) => Err(AppError::Conflict(format!(
                 "Break-glass window #{id} is still active; it can be reviewed once it ends"
-            )));
-        };
-        let stored = row.get::<Option<String>, _>("end_kind");
-        let Some(end_kind) = stored.as_deref().and_then(EndKind::parse) else {
-            tracing::error!(id, end_kind = ?stored, "an ended window has no known end kind");
-            return Err(AppError::Internal);
-        };
-        let reviewed = match (
-            row.get::<Option<i64>, _>("reviewed_at"),
-            row.get::<Option<String>, _>("reviewed_by"),
-            row.get::<Option<String>, _>("review_notes"),
-        ) {
-            (Some(at), Some(by), Some(notes)) => Some(SignOff {
-                at: from_millis(at),
-                by,
-                notes,
-            }),
-            _ => None,
-        };
-        Ok(EndedWindow {
-            id,
-            activated_at: from_millis(row.get("activated_at")),
-            expires_at: from_millis(row.get("expires_at")),
-            duration_minutes: row.get("duration_minutes"),
-            reason: row.get("reason"),
-            activated_by: row.get("activated_by"),
-            ended_at: from_millis(ended_at),
-            end_kind,
-            ended_by: row.get::<Option<String>, _>("ended_by").unwrap_or_default(),
-            unscanned_count: row
-                .get::<Option<i64>, _>("unscanned_count")
-                .unwrap_or_default(),
-            reviewed,
-        })
+            ))),
+            Some(Ok(window)) => Ok(window),
+        }
     }
 
     /// Marks window `id` reviewed with `notes` (audited); a window is signed off once.
@@ -379,17 +339,15 @@ mod store {
         }
         let now = state.clock.now();
         let mut tx = state.pool.begin().await?;
-        let done = sqlx::query(
-            "UPDATE break_glass_windows SET reviewed_at = $1, reviewed_by = $2, review_notes = $3 \
-             WHERE id = $4 AND ended_at IS NOT NULL AND reviewed_at IS NULL",
+        let signed = break_glass_windows::sign_off(
+            &mut tx,
+            id,
+            now,
+            &actor.operator.username,
+            notes.as_str(),
         )
-        .bind(to_millis(now))
-        .bind(&actor.operator.username)
-        .bind(notes.as_str())
-        .bind(id)
-        .execute(&mut *tx)
         .await?;
-        if done.rows_affected() != 1 {
+        if !signed {
             return Err(AppError::Conflict(format!(
                 "Window #{id} was reviewed by someone else just now"
             )));
@@ -413,25 +371,7 @@ mod store {
 
     /// Ended windows without a review, newest first.
     pub async fn awaiting(pool: &Pool) -> Result<Vec<AwaitingReview>, sqlx::Error> {
-        let rows = sqlx::query(
-            "SELECT id, activated_at, ended_at, activated_by, unscanned_count \
-             FROM break_glass_windows WHERE ended_at IS NOT NULL AND reviewed_at IS NULL \
-             ORDER BY id DESC LIMIT 50",
-        )
-        .fetch_all(pool)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| AwaitingReview {
-                id: r.get("id"),
-                activated_at: from_millis(r.get("activated_at")),
-                ended_at: from_millis(r.get("ended_at")),
-                activated_by: r.get("activated_by"),
-                unscanned_count: r
-                    .get::<Option<i64>, _>("unscanned_count")
-                    .unwrap_or_default(),
-            })
-            .collect())
+        break_glass_windows::awaiting_review(pool, 50).await
     }
 }
 

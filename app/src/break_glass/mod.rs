@@ -7,8 +7,6 @@ pub mod status;
 
 #[cfg(feature = "ssr")]
 pub mod service;
-#[cfg(feature = "ssr")]
-mod store;
 
 pub use input::{Activation, BypassDuration, Confirmation, Field, FieldError, Reason};
 pub use machine::{EndKind, Lifecycle};

@@ -4,7 +4,6 @@
 
 use super::machine::{Change, EndKind, Ended, Lifecycle, Refusal, COOL_DOWN};
 use super::status::{active_minutes, seconds_until, ActivatedWindow};
-use super::store::{self, InsertRefused};
 use super::{Activation, BreakGlassStatus, DeactivationSummary};
 use crate::alerts::{self, NewAlert, Severity};
 use crate::audit;
@@ -14,6 +13,7 @@ use crate::database::Pool;
 use crate::error::AppError;
 use crate::events::{EventHub, ServerEvent, StateChange, StateEvent};
 use crate::replication::Link;
+use crate::server::store::break_glass_windows::{self as store, InsertRefused};
 use crate::time_format;
 use crate::traffic;
 use chrono::{DateTime, SubsecRound, Utc};

@@ -4,6 +4,7 @@ use super::{
     Chart, Cursor, Outcome, TrafficFilter, TrafficPage, TrafficRecord, TrafficSort, Verdict,
 };
 use crate::database::{from_millis, to_millis, Db, Pool, Statement, Store};
+use crate::server::store::break_glass_windows;
 use crate::shield::{Coverage, Detection};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -426,22 +427,7 @@ pub async fn chart(
             r.get::<i64, _>("n"),
         ))
     });
-    let windows = sqlx::query(
-        "SELECT activated_at, COALESCE(ended_at, expires_at) AS until FROM break_glass_windows \
-         WHERE activated_at < $1 AND COALESCE(ended_at, expires_at) > $2 ORDER BY activated_at",
-    )
-    .bind(to_millis(to))
-    .bind(to_millis(from))
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|r| {
-        (
-            from_millis(r.get("activated_at")),
-            from_millis(r.get("until")),
-        )
-    })
-    .collect();
+    let windows = break_glass_windows::overlapping(pool, from, to).await?;
     Ok(Chart::build(from, to, counts.collect::<Vec<_>>(), windows))
 }
 

@@ -15,6 +15,7 @@ use crate::clock::SharedClock;
 use crate::database::{from_millis, to_millis, Pool};
 use crate::error::AppError;
 use crate::events::{EventHub, ServerEvent};
+use crate::server::store::break_glass_windows;
 use crate::shield::{Coverage, ScanResult, Shield};
 use crate::traffic::{self, NewTraffic, TrafficFilter, Verdict, SOURCE_WATCHER};
 use chrono::{DateTime, Timelike, Utc};
@@ -630,14 +631,7 @@ impl Watcher {
             let last = group.iter().map(|f| f.at).max().unwrap_or(first.at);
             let top = group.iter().max_by_key(|f| f.score).unwrap_or(first);
             let severity = finding_severity(top.verdict, top.score).unwrap_or(Severity::Medium);
-            let window_id: Option<i64> = sqlx::query_scalar(
-                "SELECT id FROM break_glass_windows WHERE activated_at <= $1 \
-                 AND COALESCE(ended_at, expires_at) >= $2 ORDER BY id DESC LIMIT 1",
-            )
-            .bind(to_millis(first.at))
-            .bind(to_millis(first.at))
-            .fetch_optional(&mut *conn)
-            .await?;
+            let window_id = break_glass_windows::open_at(&mut *conn, first.at).await?;
             // Whole seconds, as the Traffic Monitor's time inputs show them.
             let from = first.at.with_nanosecond(0).unwrap_or(first.at);
             let to = last.with_nanosecond(0).unwrap_or(last) + chrono::TimeDelta::seconds(1);

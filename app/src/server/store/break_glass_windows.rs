@@ -1,0 +1,253 @@
+//! The `break_glass_windows` table: every window, its end and its review.
+
+use crate::break_glass::machine::{EndKind, Ended, Lifecycle, Window};
+use crate::break_glass::status::ActivatedWindow;
+use crate::break_glass::{BypassDuration, Reason};
+use crate::database::{from_millis, to_millis, Conn, Pool};
+use crate::review::{AwaitingReview, EndedWindow, SignOff};
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+/// Why a window could not be inserted although the service's own state allowed it: another
+/// writer (a concurrent request or, later, another replica) got there first.
+pub enum InsertRefused {
+    OpenWindowExists,
+    CoolingDown,
+    Db(sqlx::Error),
+}
+
+/// The lifecycle as stored: the open window if any, else the cool-down after the last end.
+/// Ticking it to `now` is the caller's job.
+pub async fn load(pool: &Pool) -> Result<Lifecycle, sqlx::Error> {
+    let open = sqlx::query(
+        "SELECT activated_at, expires_at, duration_minutes, reason, activated_by \
+         FROM break_glass_windows WHERE ended_at IS NULL",
+    )
+    .fetch_optional(pool)
+    .await?;
+    if let Some(r) = open {
+        let reason: String = r.get("reason");
+        let window = Window {
+            activated_at: from_millis(r.get("activated_at")),
+            expires_at: from_millis(r.get("expires_at")),
+            duration: BypassDuration::parse(r.get("duration_minutes"))
+                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            reason: Reason::parse(&reason).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            activated_by: r.get("activated_by"),
+        };
+        return Ok(Lifecycle::Active(window));
+    }
+    let last_end: Option<i64> = sqlx::query_scalar("SELECT MAX(ended_at) FROM break_glass_windows")
+        .fetch_one(pool)
+        .await?;
+    Ok(last_end.map_or(Lifecycle::Inactive, |e| {
+        Lifecycle::after_end(from_millis(e))
+    }))
+}
+
+pub async fn insert(conn: &mut crate::database::Conn, w: &Window) -> Result<i64, InsertRefused> {
+    sqlx::query_scalar(
+        "INSERT INTO break_glass_windows \
+         (activated_at, expires_at, duration_minutes, reason, activated_by) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(to_millis(w.activated_at))
+    .bind(to_millis(w.expires_at))
+    .bind(i64::from(w.duration.minutes()))
+    .bind(w.reason.as_str())
+    .bind(&w.activated_by)
+    .fetch_one(conn)
+    .await
+    .map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => InsertRefused::OpenWindowExists,
+        sqlx::Error::Database(d) if d.message().contains("cool-down") => InsertRefused::CoolingDown,
+        _ => InsertRefused::Db(e),
+    })
+}
+
+/// Closes the open window that `ended` describes. Returns its id, or `None` when it was already
+/// closed (by another writer), in which case nothing else may be recorded for this end.
+pub async fn close(
+    conn: &mut crate::database::Conn,
+    ended: &Ended,
+    ended_by: &str,
+    unscanned: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE break_glass_windows \
+         SET ended_at = $1, end_kind = $2, ended_by = $3, unscanned_count = $4 \
+         WHERE ended_at IS NULL AND activated_at = $5 RETURNING id",
+    )
+    .bind(to_millis(ended.ended_at))
+    .bind(ended.kind.as_str())
+    .bind(ended_by)
+    .bind(unscanned)
+    .bind(to_millis(ended.window.activated_at))
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn recent(
+    pool: &Pool,
+    limit: u32,
+) -> Result<Vec<(ActivatedWindow, Option<chrono::DateTime<chrono::Utc>>)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, activated_at, expires_at, duration_minutes, reason, activated_by, ended_at \
+         FROM break_glass_windows ORDER BY activated_at DESC LIMIT $1",
+    )
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                ActivatedWindow {
+                    id: r.get("id"),
+                    activated_at: from_millis(r.get("activated_at")),
+                    expires_at: from_millis(r.get("expires_at")),
+                    duration_minutes: u32::try_from(r.get::<i64, _>("duration_minutes"))
+                        .unwrap_or_default(),
+                    reason: r.get("reason"),
+                    activated_by: r.get("activated_by"),
+                },
+                r.get::<Option<i64>, _>("ended_at").map(from_millis),
+            )
+        })
+        .collect())
+}
+
+/// The windows that overlap `from..to`: when each began and when it ended (or ends).
+pub async fn overlapping(
+    pool: &Pool,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT activated_at, COALESCE(ended_at, expires_at) AS until FROM break_glass_windows \
+         WHERE activated_at < $1 AND COALESCE(ended_at, expires_at) > $2 ORDER BY activated_at",
+    )
+    .bind(to_millis(to))
+    .bind(to_millis(from))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                from_millis(r.get("activated_at")),
+                from_millis(r.get("until")),
+            )
+        })
+        .collect())
+}
+
+/// The id of the newest window that was open at `at`.
+pub async fn open_at(conn: &mut Conn, at: DateTime<Utc>) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT id FROM break_glass_windows WHERE activated_at <= $1 \
+         AND COALESCE(ended_at, expires_at) >= $2 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(to_millis(at))
+    .bind(to_millis(at))
+    .fetch_optional(conn)
+    .await
+}
+
+/// Window `id` as its review shows it: `None` when there is no such window, `Some(Err(Open))`
+/// while it is still open.
+pub async fn ended(pool: &Pool, id: i64) -> Result<Option<Result<EndedWindow, Open>>, sqlx::Error> {
+    let Some(row) = sqlx::query(
+        "SELECT id, activated_at, expires_at, duration_minutes, reason, activated_by, \
+         ended_at, end_kind, ended_by, unscanned_count, reviewed_at, reviewed_by, \
+         review_notes FROM break_glass_windows WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let Some(ended_at) = row.get::<Option<i64>, _>("ended_at") else {
+        return Ok(Some(Err(Open)));
+    };
+    let stored = row.get::<Option<String>, _>("end_kind");
+    let end_kind = stored.as_deref().and_then(EndKind::parse).ok_or_else(|| {
+        sqlx::Error::Decode(format!("window #{id} has no known end kind: {stored:?}").into())
+    })?;
+    let reviewed = match (
+        row.get::<Option<i64>, _>("reviewed_at"),
+        row.get::<Option<String>, _>("reviewed_by"),
+        row.get::<Option<String>, _>("review_notes"),
+    ) {
+        (Some(at), Some(by), Some(notes)) => Some(SignOff {
+            at: from_millis(at),
+            by,
+            notes,
+        }),
+        _ => None,
+    };
+    Ok(Some(Ok(EndedWindow {
+        id,
+        activated_at: from_millis(row.get("activated_at")),
+        expires_at: from_millis(row.get("expires_at")),
+        duration_minutes: row.get("duration_minutes"),
+        reason: row.get("reason"),
+        activated_by: row.get("activated_by"),
+        ended_at: from_millis(ended_at),
+        end_kind,
+        ended_by: row.get::<Option<String>, _>("ended_by").unwrap_or_default(),
+        unscanned_count: row
+            .get::<Option<i64>, _>("unscanned_count")
+            .unwrap_or_default(),
+        reviewed,
+    })))
+}
+
+/// A window that has not ended yet.
+pub struct Open;
+
+/// Signs off ended window `id` once: false when it is open or was signed off already.
+pub async fn sign_off(
+    conn: &mut Conn,
+    id: i64,
+    at: DateTime<Utc>,
+    by: &str,
+    notes: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE break_glass_windows SET reviewed_at = $1, reviewed_by = $2, review_notes = $3 \
+         WHERE id = $4 AND ended_at IS NOT NULL AND reviewed_at IS NULL",
+    )
+    .bind(to_millis(at))
+    .bind(by)
+    .bind(notes)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Ended windows without a review, newest first, at most `limit`.
+pub async fn awaiting_review(pool: &Pool, limit: i64) -> Result<Vec<AwaitingReview>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, activated_at, ended_at, activated_by, unscanned_count \
+         FROM break_glass_windows WHERE ended_at IS NOT NULL AND reviewed_at IS NULL \
+         ORDER BY id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| AwaitingReview {
+            id: r.get("id"),
+            activated_at: from_millis(r.get("activated_at")),
+            ended_at: from_millis(r.get("ended_at")),
+            activated_by: r.get("activated_by"),
+            unscanned_count: r
+                .get::<Option<i64>, _>("unscanned_count")
+                .unwrap_or_default(),
+        })
+        .collect())
+}

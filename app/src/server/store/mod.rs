@@ -1,0 +1,5 @@
+//! One module per table; each alone writes SQL for its table.
+
+pub mod break_glass_windows;
+pub mod operators;
+pub mod sessions;
