@@ -89,6 +89,60 @@ async fn login_sets_a_strict_http_only_cookie_and_refuses_bad_credentials() {
     s.stop().await;
 }
 
+/// The dialog's server function and the JSON API parse the same `ActivationRequest`: input
+/// wrong in several fields names the same field first, whichever door it came through.
+#[tokio::test]
+async fn both_doors_name_the_same_field_first() {
+    let (_dir, db) = fresh_db();
+    let mut s = TestServer::start(&db, ManualClock::new(Utc::now())).await;
+    let admin = s.admin().await;
+    let (server_fn, _) = leptos::server_fn::axum::server_fn_paths()
+        .find(|(path, _)| {
+            server::access::server_fn_rule(path)
+                .is_some_and(|(name, _)| name == "activate_break_glass")
+        })
+        .expect("the activation server function is registered");
+    let cases = [
+        (("short", "5", "no"), "reason"),
+        (("short", "thirty", ""), "reason"),
+        (("long enough reason", "5", "no"), "duration_minutes"),
+        (("long enough reason", "thirty", "no"), "duration_minutes"),
+        (("long enough reason", "30", "no"), "confirm"),
+    ];
+    for ((reason, minutes, confirm), field) in cases {
+        let form = admin
+            .post(s.url(server_fn))
+            .header("accept", "application/json")
+            .form(&[
+                ("reason", reason),
+                ("duration_minutes", minutes),
+                ("confirm", confirm),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(form.status(), 400, "{reason}, {minutes}, {confirm}");
+        let form: serde_json::Value = form.json().await.unwrap();
+        let minutes_json = minutes
+            .parse::<i64>()
+            .map_or_else(|_| serde_json::json!(minutes), |m| serde_json::json!(m));
+        let (status, api) = post_json(
+            &admin,
+            s.url("/api/break-glass/activate"),
+            serde_json::json!({"reason": reason, "duration_minutes": minutes_json, "confirm": confirm}),
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert_eq!(
+            (&form["Invalid"]["field"], &api["error"]["field"]),
+            (&serde_json::json!(field), &serde_json::json!(field)),
+            "{reason}, {minutes}, {confirm}: {form} / {api}"
+        );
+        assert_eq!(form["Invalid"]["message"], api["error"]["message"]);
+    }
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn every_route_needs_a_session() {
     let (_dir, db) = fresh_db();

@@ -257,7 +257,8 @@ impl Confirmation {
     }
 }
 
-/// A complete, valid activation request. The only way to get one is [`Activation::parse`].
+/// A complete, valid activation request. The only way to get one is to parse an
+/// [`ActivationRequest`] with `Activation::try_from`, which both doors do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Activation {
     pub reason: Reason,
@@ -265,40 +266,79 @@ pub struct Activation {
     pub confirmation: Confirmation,
 }
 
-impl Activation {
-    /// Parses the three fields, reporting the first field (in form order) that is invalid.
-    pub fn parse(reason: &str, duration_minutes: i64, confirm: &str) -> Result<Self, FieldError> {
-        Ok(Self {
-            reason: Reason::parse(reason)?,
-            duration: BypassDuration::parse(duration_minutes)?,
-            confirmation: Confirmation::parse(confirm)?,
-        })
+/// One field of an activation as it arrives: text from the dialog's form, a whole number or
+/// text from the JSON API, or anything else that someone posted.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum WireField {
+    Whole(i64),
+    Text(String),
+    Other(serde::de::IgnoredAny),
+}
+
+/// An activation as either door receives it: the dialog's server function or
+/// `POST /api/break-glass/activate`. A field may be missing or of the wrong type; parsing
+/// names the first field, in form order, that is not valid.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ActivationRequest {
+    #[serde(default)]
+    pub reason: Option<WireField>,
+    #[serde(default)]
+    pub duration_minutes: Option<WireField>,
+    #[serde(default)]
+    pub confirm: Option<WireField>,
+}
+
+impl ActivationRequest {
+    /// The dialog's three fields, as typed.
+    pub fn from_form(reason: String, duration_minutes: String, confirm: String) -> Self {
+        Self {
+            reason: Some(WireField::Text(reason)),
+            duration_minutes: Some(WireField::Text(duration_minutes)),
+            confirm: Some(WireField::Text(confirm)),
+        }
     }
 
-    /// Parses the JSON API's body `{reason, duration_minutes, confirm}`; a missing or
-    /// mistyped field is named like an invalid one.
-    pub fn from_json(json: &serde_json::Value) -> Result<Self, FieldError> {
-        let reason = json.get("reason").and_then(|v| v.as_str()).ok_or_else(|| {
-            FieldError::new(
-                Field::Reason,
-                format!(
-                    "Reason is required: text of {REASON_MIN_CHARS} to {REASON_MAX_CHARS} characters"
-                ),
-            )
-        })?;
-        let reason = Reason::parse(reason)?;
-        let minutes = json
-            .get("duration_minutes")
-            .and_then(|v| v.as_i64())
-            .ok_or_else(BypassDuration::not_whole_minutes)?;
-        let confirm = json
-            .get("confirm")
-            .and_then(|v| v.as_str())
-            .ok_or_else(Confirmation::mismatch)?;
+    /// The reason as sent, for the audit record of a refused activation (empty when it is
+    /// not text).
+    pub fn reason_text(&self) -> &str {
+        match &self.reason {
+            Some(WireField::Text(text)) => text,
+            _ => "",
+        }
+    }
+}
+
+impl TryFrom<ActivationRequest> for Activation {
+    type Error = FieldError;
+
+    /// Reason, then duration, then confirmation: the first that is missing, mistyped or
+    /// invalid is the one named.
+    fn try_from(raw: ActivationRequest) -> Result<Self, FieldError> {
+        let reason = match raw.reason {
+            Some(WireField::Text(text)) => Reason::parse(&text)?,
+            _ => {
+                return Err(FieldError::new(
+                    Field::Reason,
+                    format!(
+                        "Reason is required: text of {REASON_MIN_CHARS} to {REASON_MAX_CHARS} characters"
+                    ),
+                ))
+            }
+        };
+        let duration = match raw.duration_minutes {
+            Some(WireField::Whole(minutes)) => BypassDuration::parse(minutes)?,
+            Some(WireField::Text(text)) => BypassDuration::parse_input(&text)?,
+            _ => return Err(BypassDuration::not_whole_minutes()),
+        };
+        let confirmation = match raw.confirm {
+            Some(WireField::Text(text)) => Confirmation::parse(&text)?,
+            _ => return Err(Confirmation::mismatch()),
+        };
         Ok(Self {
             reason,
-            duration: BypassDuration::parse(minutes)?,
-            confirmation: Confirmation::parse(confirm)?,
+            duration,
+            confirmation,
         })
     }
 }
@@ -376,45 +416,62 @@ mod tests {
         }
     }
 
+    fn through_the_form(
+        reason: &str,
+        minutes: &str,
+        confirm: &str,
+    ) -> Result<Activation, FieldError> {
+        Activation::try_from(ActivationRequest::from_form(
+            reason.into(),
+            minutes.into(),
+            confirm.into(),
+        ))
+    }
+
+    fn through_json(body: serde_json::Value) -> Result<Activation, FieldError> {
+        Activation::try_from(serde_json::from_value::<ActivationRequest>(body).unwrap())
+    }
+
     #[test]
     fn activation_reports_fields_in_form_order() {
+        let field = |r: &str, m: &str, c: &str| through_the_form(r, m, c).unwrap_err().field;
+        assert_eq!(field("short", "5", "no"), Field::Reason);
         assert_eq!(
-            Activation::parse("short", 5, "no").unwrap_err().field,
-            Field::Reason
-        );
-        assert_eq!(
-            Activation::parse("long enough reason", 5, "no")
-                .unwrap_err()
-                .field,
+            field("long enough reason", "5", "no"),
             Field::DurationMinutes
         );
         assert_eq!(
-            Activation::parse("long enough reason", 30, "no")
-                .unwrap_err()
-                .field,
-            Field::Confirm
+            field("long enough reason", "ten", "no"),
+            Field::DurationMinutes
         );
-        assert!(Activation::parse("long enough reason", 30, "CONFIRM").is_ok());
+        assert_eq!(field("long enough reason", "30", "no"), Field::Confirm);
+        assert!(through_the_form("long enough reason", " 30 ", "CONFIRM").is_ok());
     }
 
     #[test]
     fn json_body_names_missing_and_mistyped_fields() {
-        let parse = |v: serde_json::Value| Activation::from_json(&v);
         let ok = serde_json::json!({"reason": "shield is down", "duration_minutes": 30, "confirm": "CONFIRM"});
-        assert_eq!(parse(ok).unwrap().duration.minutes(), 30);
-        let err =
-            parse(serde_json::json!({"duration_minutes": 30, "confirm": "CONFIRM"})).unwrap_err();
+        assert_eq!(through_json(ok).unwrap().duration.minutes(), 30);
+        let err = through_json(serde_json::json!({"duration_minutes": 30, "confirm": "CONFIRM"}))
+            .unwrap_err();
         assert_eq!(err.field, Field::Reason);
         assert!(err.message.starts_with("Reason is required"));
+        let err =
+            through_json(serde_json::json!({"reason": 42, "duration_minutes": "x"})).unwrap_err();
+        assert_eq!(err.field, Field::Reason);
         for bad in [
             serde_json::json!(20.5),
-            serde_json::json!("30"),
+            serde_json::json!("half an hour"),
+            serde_json::json!([30]),
             serde_json::Value::Null,
         ] {
             let body = serde_json::json!({"reason": "shield is down", "duration_minutes": bad, "confirm": "CONFIRM"});
-            assert_eq!(parse(body).unwrap_err().field, Field::DurationMinutes);
+            assert_eq!(
+                through_json(body).unwrap_err().field,
+                Field::DurationMinutes
+            );
         }
-        let err = parse(serde_json::json!({"reason": "shield is down", "duration_minutes": 30, "confirm": true})).unwrap_err();
+        let err = through_json(serde_json::json!({"reason": "shield is down", "duration_minutes": 30, "confirm": true})).unwrap_err();
         assert_eq!(err.field, Field::Confirm);
     }
 
@@ -476,6 +533,19 @@ mod tests {
                     prop_assert_eq!(e.field, Field::Reason);
                 }
             }
+        }
+
+        #[test]
+        fn both_doors_give_the_same_answer(
+            reason in typed_reason(),
+            minutes in -20i64..300,
+            confirm in prop::sample::select(vec!["CONFIRM", "confirm", "", " CONFIRM"]),
+        ) {
+            let form = through_the_form(&reason, &minutes.to_string(), confirm);
+            let json = through_json(
+                serde_json::json!({"reason": reason, "duration_minutes": minutes, "confirm": confirm}),
+            );
+            prop_assert_eq!(form, json);
         }
 
         #[test]

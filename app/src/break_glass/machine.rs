@@ -157,10 +157,16 @@ impl Lifecycle {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::break_glass::input::ActivationRequest;
     use proptest::prelude::*;
 
     fn activation(minutes: i64) -> Activation {
-        Activation::parse("primary shield is down", minutes, "CONFIRM").unwrap()
+        Activation::try_from(ActivationRequest::from_form(
+            "primary shield is down".into(),
+            minutes.to_string(),
+            "CONFIRM".into(),
+        ))
+        .unwrap()
     }
 
     fn t0() -> DateTime<Utc> {

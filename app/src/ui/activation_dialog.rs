@@ -7,7 +7,8 @@ use leptos::html::Dialog;
 use leptos::prelude::*;
 
 /// Takes the fields as the operator typed them, so that any input, even one posted by hand,
-/// gets the parse error that names its field.
+/// gets the parse error that names its field: the same error the JSON API gives, since both
+/// parse an `ActivationRequest`.
 #[server]
 pub async fn activate_break_glass(
     reason: String,
@@ -18,16 +19,13 @@ pub async fn activate_break_glass(
         async {
             let actor = crate::auth::current_actor().await?;
             let state = expect_context::<crate::state::AppState>();
+            let raw =
+                crate::break_glass::ActivationRequest::from_form(reason, duration_minutes, confirm);
             state
                 .break_glass
-                .refuse_unpermitted(&actor, &reason)
+                .refuse_unpermitted(&actor, raw.reason_text())
                 .await?;
-            let minutes = BypassDuration::parse_input(&duration_minutes)?;
-            let activation = crate::break_glass::Activation::parse(
-                &reason,
-                i64::from(minutes.minutes()),
-                &confirm,
-            )?;
+            let activation = crate::break_glass::Activation::try_from(raw)?;
             state.break_glass.activate(&actor, activation).await
         }
         .await,

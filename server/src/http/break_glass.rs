@@ -1,5 +1,8 @@
 use super::{ApiError, Caller, Reader};
-use app::break_glass::{ActivatedWindow, Activation, BreakGlassStatus, DeactivationSummary};
+use app::break_glass::{
+    ActivatedWindow, Activation, ActivationRequest, BreakGlassStatus, DeactivationSummary, Field,
+    FieldError,
+};
 use app::state::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -21,15 +24,17 @@ pub async fn activate(
     body: Bytes,
 ) -> Result<Json<ActivatedWindow>, ApiError> {
     let json = super::auth::json_body(&headers, &body)?;
-    let raw_reason = json
-        .get("reason")
-        .and_then(|v| v.as_str())
-        .unwrap_or_default();
+    let raw: ActivationRequest = serde_json::from_value(json).map_err(|_| {
+        FieldError::new(
+            Field::Body,
+            "The body must be a JSON object: {\"reason\", \"duration_minutes\", \"confirm\"}",
+        )
+    })?;
     state
         .break_glass
-        .refuse_unpermitted(&actor, raw_reason)
+        .refuse_unpermitted(&actor, raw.reason_text())
         .await?;
-    let activation = Activation::from_json(&json)?;
+    let activation = Activation::try_from(raw)?;
     Ok(Json(state.break_glass.activate(&actor, activation).await?))
 }
 
