@@ -27,8 +27,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::Timelike;
 use exchange::{Exchange, Finished};
 use futures::StreamExt;
@@ -273,28 +272,6 @@ impl Gateway {
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
         }))
-    }
-
-    /// The gateway's routes, those of `access::ROUTES` with `Access::Gateway`.
-    pub fn router<S>(self) -> Router<S> {
-        let mut router = Router::new();
-        for endpoint in crate::access::ROUTES
-            .iter()
-            .filter(|e| e.access == crate::access::Access::Gateway)
-        {
-            router = router.route(
-                endpoint.path,
-                match (endpoint.method, endpoint.path) {
-                    ("POST", "/v1/chat/completions") => post(chat_completions),
-                    ("POST", "/v1/embeddings") => post(embeddings),
-                    ("GET", "/v1/models") => get(models),
-                    (method, path) => {
-                        unreachable!("access::ROUTES lists {method} {path} without a handler")
-                    }
-                },
-            );
-        }
-        router.with_state(self)
     }
 
     async fn authenticate(&self, headers: &HeaderMap) -> Result<i64, Response> {
@@ -845,16 +822,24 @@ struct StreamState {
     stop: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
 }
 
-async fn chat_completions(State(gw): State<Gateway>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn chat_completions(
+    State(gw): State<Gateway>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     gw.relay(Kind::Chat, headers, body).await
 }
 
-async fn embeddings(State(gw): State<Gateway>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn embeddings(
+    State(gw): State<Gateway>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     gw.relay(Kind::Embeddings, headers, body).await
 }
 
 /// The models of whichever upstream currently serves traffic.
-async fn models(State(gw): State<Gateway>, headers: HeaderMap) -> Response {
+pub(crate) async fn models(State(gw): State<Gateway>, headers: HeaderMap) -> Response {
     if let Err(response) = gw.authenticate(&headers).await {
         return response;
     }

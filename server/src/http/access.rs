@@ -1,9 +1,17 @@
-//! Who may call what: every HTTP route and every server function with its access rule. The
-//! router mounts exactly the routes of `ROUTES`, and the role × route test walks both tables
-//! (and fails on a server function that has no rule here).
+//! Who may call what: every HTTP route with its access rule and its handler, and every server
+//! function with its access rule. The router mounts exactly the routes of `ROUTES`, with the
+//! handlers named here, and the role × route test walks both tables (and fails on a server
+//! function that has no rule here).
 
+use super::{
+    alerts, api_keys, audit, auth, break_glass, events, health, metrics, operators, review, shield,
+    traffic, watcher,
+};
+use crate::gateway;
 use app::api_keys::Scope;
 use app::auth::Permission;
+use app::state::AppState;
+use axum::routing::{get, post, put, MethodRouter};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
@@ -23,99 +31,229 @@ pub enum Access {
     AllowedOrKey(Permission, Scope),
 }
 
+/// What serves a route: an HTTP adapter on the app's state (`Api`), or the gateway agents
+/// call, on its own state (`Agent`).
+#[derive(Clone, Copy, Debug)]
+pub enum Handler {
+    Api(fn() -> MethodRouter<AppState>),
+    Agent(fn() -> MethodRouter<gateway::Gateway>),
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct Endpoint {
     pub method: &'static str,
     pub path: &'static str,
     pub access: Access,
+    pub handler: Handler,
 }
 
-const fn e(method: &'static str, path: &'static str, access: Access) -> Endpoint {
+const fn e(method: &'static str, path: &'static str, access: Access, handler: Handler) -> Endpoint {
     Endpoint {
         method,
         path,
         access,
+        handler,
     }
 }
 
 use Access::*;
+use Handler::*;
 use Permission::*;
 
 pub const ROUTES: &[Endpoint] = &[
-    e("POST", "/api/auth/login", Public),
-    e("POST", "/api/auth/logout", LoggedIn),
-    e("POST", "/api/auth/logout-everywhere", LoggedIn),
-    e("POST", "/api/auth/password", LoggedIn),
-    e("GET", "/api/operators", Allowed(OperatorsManage)),
-    e("POST", "/api/operators", Allowed(OperatorsManage)),
-    e("POST", "/api/operators/{id}/role", Allowed(OperatorsManage)),
+    e("POST", "/api/auth/login", Public, Api(|| post(auth::login))),
+    e(
+        "POST",
+        "/api/auth/logout",
+        LoggedIn,
+        Api(|| post(auth::logout)),
+    ),
+    e(
+        "POST",
+        "/api/auth/logout-everywhere",
+        LoggedIn,
+        Api(|| post(operators::logout_everywhere)),
+    ),
+    e(
+        "POST",
+        "/api/auth/password",
+        LoggedIn,
+        Api(|| post(operators::change_own_password)),
+    ),
+    e(
+        "GET",
+        "/api/operators",
+        Allowed(OperatorsManage),
+        Api(|| get(operators::list)),
+    ),
+    e(
+        "POST",
+        "/api/operators",
+        Allowed(OperatorsManage),
+        Api(|| post(operators::create)),
+    ),
+    e(
+        "POST",
+        "/api/operators/{id}/role",
+        Allowed(OperatorsManage),
+        Api(|| post(operators::set_role)),
+    ),
     e(
         "POST",
         "/api/operators/{id}/disable",
         Allowed(OperatorsManage),
+        Api(|| post(operators::disable)),
     ),
     e(
         "POST",
         "/api/operators/{id}/enable",
         Allowed(OperatorsManage),
+        Api(|| post(operators::enable)),
     ),
     e(
         "POST",
         "/api/operators/{id}/password",
         Allowed(OperatorsManage),
+        Api(|| post(operators::reset_password)),
     ),
     e(
         "GET",
         "/api/break-glass/status",
         LoggedInOrKey(Scope::BreakGlassRead),
+        Api(|| get(break_glass::status)),
     ),
     e(
         "POST",
         "/api/break-glass/activate",
         Allowed(BreakGlassActivate),
+        Api(|| post(break_glass::activate)),
     ),
     e(
         "POST",
         "/api/break-glass/deactivate",
         Allowed(BreakGlassDeactivate),
+        Api(|| post(break_glass::deactivate)),
     ),
-    e("POST", "/api/shield/scan", LoggedInOrKey(Scope::ShieldScan)),
-    e("GET", "/api/shield/mode", LoggedInOrKey(Scope::ShieldScan)),
-    e("PUT", "/api/shield/mode", Allowed(ShieldConfigure)),
-    e("GET", "/api/keys", Allowed(ApiKeysManage)),
-    e("POST", "/api/keys", Allowed(ApiKeysManage)),
-    e("POST", "/api/keys/{id}/revoke", Allowed(ApiKeysManage)),
-    e("POST", "/api/proxy/ingest", ApiKey(Scope::Ingest)),
-    e("GET", "/api/traffic", LoggedIn),
-    e("GET", "/api/traffic.csv", LoggedIn),
-    e("GET", "/api/alerts", LoggedIn),
+    e(
+        "POST",
+        "/api/shield/scan",
+        LoggedInOrKey(Scope::ShieldScan),
+        Api(|| post(shield::scan)),
+    ),
+    e(
+        "GET",
+        "/api/shield/mode",
+        LoggedInOrKey(Scope::ShieldScan),
+        Api(|| get(shield::mode)),
+    ),
+    e(
+        "PUT",
+        "/api/shield/mode",
+        Allowed(ShieldConfigure),
+        Api(|| put(shield::set_mode)),
+    ),
+    e(
+        "GET",
+        "/api/keys",
+        Allowed(ApiKeysManage),
+        Api(|| get(api_keys::list)),
+    ),
+    e(
+        "POST",
+        "/api/keys",
+        Allowed(ApiKeysManage),
+        Api(|| post(api_keys::create)),
+    ),
+    e(
+        "POST",
+        "/api/keys/{id}/revoke",
+        Allowed(ApiKeysManage),
+        Api(|| post(api_keys::revoke)),
+    ),
+    e(
+        "POST",
+        "/api/proxy/ingest",
+        ApiKey(Scope::Ingest),
+        Api(|| post(traffic::ingest)),
+    ),
+    e("GET", "/api/traffic", LoggedIn, Api(|| get(traffic::list))),
+    e(
+        "GET",
+        "/api/traffic.csv",
+        LoggedIn,
+        Api(|| get(traffic::csv)),
+    ),
+    e("GET", "/api/alerts", LoggedIn, Api(|| get(alerts::list))),
     e(
         "GET",
         "/api/audit",
         AllowedOrKey(AuditRead, Scope::AuditRead),
+        Api(|| get(audit::list)),
     ),
     e(
         "GET",
         "/api/watcher/status",
         LoggedInOrKey(Scope::BreakGlassRead),
+        Api(|| get(watcher::status)),
     ),
-    e("POST", "/api/watcher", Allowed(WatcherControl)),
-    e("GET", "/api/reviews/{id}", Allowed(AuditRead)),
-    e("GET", "/api/reviews/{id}/report.md", Allowed(AuditRead)),
-    e("GET", "/api/reviews/{id}/report.json", Allowed(AuditRead)),
+    e(
+        "POST",
+        "/api/watcher",
+        Allowed(WatcherControl),
+        Api(|| post(watcher::control)),
+    ),
+    e(
+        "GET",
+        "/api/reviews/{id}",
+        Allowed(AuditRead),
+        Api(|| get(review::show)),
+    ),
+    e(
+        "GET",
+        "/api/reviews/{id}/report.md",
+        Allowed(AuditRead),
+        Api(|| get(review::markdown)),
+    ),
+    e(
+        "GET",
+        "/api/reviews/{id}/report.json",
+        Allowed(AuditRead),
+        Api(|| get(review::json_report)),
+    ),
     e(
         "POST",
         "/api/reviews/{id}/sign-off",
         Allowed(BreakGlassReview),
+        Api(|| post(review::sign_off)),
     ),
-    e("GET", "/api/events", LoggedIn),
-    e("GET", "/events-worker.js", Public),
-    e("GET", "/healthz", Public),
-    e("GET", "/readyz", Public),
-    e("GET", "/metrics", LoggedInOrKey(Scope::BreakGlassRead)),
-    e("POST", "/v1/chat/completions", Gateway),
-    e("POST", "/v1/embeddings", Gateway),
-    e("GET", "/v1/models", Gateway),
+    e("GET", "/api/events", LoggedIn, Api(|| get(events::stream))),
+    e(
+        "GET",
+        "/events-worker.js",
+        Public,
+        Api(|| get(events::worker_script)),
+    ),
+    e("GET", "/healthz", Public, Api(|| get(health::live))),
+    e("GET", "/readyz", Public, Api(|| get(health::ready))),
+    e(
+        "GET",
+        "/metrics",
+        LoggedInOrKey(Scope::BreakGlassRead),
+        Api(|| get(metrics::render)),
+    ),
+    e(
+        "POST",
+        "/v1/chat/completions",
+        Gateway,
+        Agent(|| post(gateway::chat_completions)),
+    ),
+    e(
+        "POST",
+        "/v1/embeddings",
+        Gateway,
+        Agent(|| post(gateway::embeddings)),
+    ),
+    e("GET", "/v1/models", Gateway, Agent(|| get(gateway::models))),
 ];
 
 /// The server functions the pages call, by name, with the rule each enforces.

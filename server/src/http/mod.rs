@@ -17,7 +17,7 @@ mod shield;
 mod traffic;
 mod watcher;
 
-use access::Access;
+use access::Handler;
 use app::auth::Actor;
 use app::error::AppError;
 use app::state::AppState;
@@ -26,7 +26,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put, MethodRouter};
+use axum::routing::MethodRouter;
 use axum::{middleware, Json, Router};
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -34,26 +34,32 @@ use std::net::SocketAddr;
 
 pub fn router(state: AppState, gateway: crate::gateway::Gateway) -> Router {
     let routes = generate_route_list(App);
-    let mut api = Router::new();
-    let mut mounted: Vec<(&str, MethodRouter<AppState>)> = Vec::new();
-    for endpoint in access::ROUTES
-        .iter()
-        .filter(|e| e.access != Access::Gateway)
-    {
-        let handler = handler(endpoint);
-        match mounted.iter_mut().find(|(p, _)| *p == endpoint.path) {
-            Some((_, existing)) => *existing = std::mem::take(existing).merge(handler),
-            None => mounted.push((endpoint.path, handler)),
+    // Every route of `access::ROUTES`, with the handler the table names: the adapters' on
+    // this state, the gateway's on its own.
+    let mut api: Vec<(&str, MethodRouter<AppState>)> = Vec::new();
+    let mut agents: Vec<(&str, MethodRouter<crate::gateway::Gateway>)> = Vec::new();
+    for endpoint in access::ROUTES {
+        match endpoint.handler {
+            Handler::Api(handler) => mount(&mut api, endpoint.path, handler()),
+            Handler::Agent(handler) => mount(&mut agents, endpoint.path, handler()),
         }
     }
-    for (path, method_router) in mounted {
-        api = api.route(path, method_router);
-    }
+    let api = api
+        .into_iter()
+        .fold(Router::new(), |router, (path, methods)| {
+            router.route(path, methods)
+        });
+    let agents = agents
+        .into_iter()
+        .fold(Router::new(), |router, (path, methods)| {
+            router.route(path, methods)
+        })
+        .with_state(gateway);
     let leptos_options = state.leptos_options.clone();
     let context_state = state.clone();
     Router::new()
         .merge(api)
-        .merge(gateway.router())
+        .merge(agents)
         .leptos_routes_with_context(
             &state,
             routes,
@@ -71,45 +77,15 @@ pub fn router(state: AppState, gateway: crate::gateway::Gateway) -> Router {
         .with_state(state)
 }
 
-/// The handler of a route of `access::ROUTES`.
-fn handler(endpoint: &access::Endpoint) -> MethodRouter<AppState> {
-    match (endpoint.method, endpoint.path) {
-        ("POST", "/api/auth/login") => post(auth::login),
-        ("POST", "/api/auth/logout") => post(auth::logout),
-        ("POST", "/api/auth/logout-everywhere") => post(operators::logout_everywhere),
-        ("POST", "/api/auth/password") => post(operators::change_own_password),
-        ("GET", "/api/operators") => get(operators::list),
-        ("POST", "/api/operators") => post(operators::create),
-        ("POST", "/api/operators/{id}/role") => post(operators::set_role),
-        ("POST", "/api/operators/{id}/disable") => post(operators::disable),
-        ("POST", "/api/operators/{id}/enable") => post(operators::enable),
-        ("POST", "/api/operators/{id}/password") => post(operators::reset_password),
-        ("GET", "/api/break-glass/status") => get(break_glass::status),
-        ("POST", "/api/break-glass/activate") => post(break_glass::activate),
-        ("POST", "/api/break-glass/deactivate") => post(break_glass::deactivate),
-        ("POST", "/api/shield/scan") => post(shield::scan),
-        ("GET", "/api/shield/mode") => get(shield::mode),
-        ("PUT", "/api/shield/mode") => put(shield::set_mode),
-        ("GET", "/api/keys") => get(api_keys::list),
-        ("POST", "/api/keys") => post(api_keys::create),
-        ("POST", "/api/keys/{id}/revoke") => post(api_keys::revoke),
-        ("POST", "/api/proxy/ingest") => post(traffic::ingest),
-        ("GET", "/api/traffic") => get(traffic::list),
-        ("GET", "/api/traffic.csv") => get(traffic::csv),
-        ("GET", "/api/alerts") => get(alerts::list),
-        ("GET", "/api/audit") => get(audit::list),
-        ("GET", "/api/watcher/status") => get(watcher::status),
-        ("POST", "/api/watcher") => post(watcher::control),
-        ("GET", "/api/reviews/{id}") => get(review::show),
-        ("GET", "/api/reviews/{id}/report.md") => get(review::markdown),
-        ("GET", "/api/reviews/{id}/report.json") => get(review::json_report),
-        ("POST", "/api/reviews/{id}/sign-off") => post(review::sign_off),
-        ("GET", "/api/events") => get(events::stream),
-        ("GET", "/events-worker.js") => get(events::worker_script),
-        ("GET", "/healthz") => get(health::live),
-        ("GET", "/readyz") => get(health::ready),
-        ("GET", "/metrics") => get(metrics::render),
-        (method, path) => unreachable!("access::ROUTES lists {method} {path} without a handler"),
+/// Adds `methods` to the path's methods (a path can have several rows in the table).
+fn mount<S: Clone + Send + Sync + 'static>(
+    mounted: &mut Vec<(&'static str, MethodRouter<S>)>,
+    path: &'static str,
+    methods: MethodRouter<S>,
+) {
+    match mounted.iter_mut().find(|(p, _)| *p == path) {
+        Some((_, existing)) => *existing = std::mem::take(existing).merge(methods),
+        None => mounted.push((path, methods)),
     }
 }
 
