@@ -16,7 +16,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
-    let json = super::auth::json_body(&headers, &body)?;
+    let json = super::json::object(&headers, &body)?;
     let name = json
         .get("name")
         .and_then(|v| v.as_str())

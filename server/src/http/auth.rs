@@ -9,31 +9,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use std::net::SocketAddr;
 
-/// The body of a JSON API request: `Content-Type: application/json` and a JSON object.
-pub fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<serde_json::Value, AppError> {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
-        return Err(FieldError::new(
-            Field::Body,
-            "The request body must be JSON (Content-Type: application/json)",
-        )
-        .into());
-    }
-    match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(v @ serde_json::Value::Object(_)) => Ok(v),
-        Ok(_) => Err(FieldError::new(Field::Body, "The request body must be a JSON object").into()),
-        Err(e) => Err(FieldError::new(
-            Field::Body,
-            format!("The request body is not valid JSON: {e}"),
-        )
-        .into()),
-    }
-}
-
 fn text_field(json: &serde_json::Value, field: Field) -> Result<&str, AppError> {
     json.get(field.as_str())
         .and_then(|v| v.as_str())
@@ -54,7 +29,7 @@ pub async fn login(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let json = json_body(&headers, &body)?;
+    let json = super::json::object(&headers, &body)?;
     let username = text_field(&json, Field::Username)?;
     let password = text_field(&json, Field::Password)?;
     let ip = addr.ip().to_string();

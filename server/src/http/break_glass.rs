@@ -23,7 +23,7 @@ pub async fn activate(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<ActivatedWindow>, ApiError> {
-    let json = super::auth::json_body(&headers, &body)?;
+    let json = super::json::object(&headers, &body)?;
     let raw: ActivationRequest = serde_json::from_value(json).map_err(|_| {
         FieldError::new(
             Field::Body,

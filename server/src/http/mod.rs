@@ -10,6 +10,7 @@ mod break_glass;
 mod events;
 mod guard;
 mod health;
+mod json;
 mod metrics;
 mod operators;
 mod review;

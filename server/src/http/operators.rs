@@ -38,7 +38,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let json = super::auth::json_body(&headers, &body)?;
+    let json = super::json::object(&headers, &body)?;
     let username = Username::parse(text(&json, Field::Username))?;
     let password = NewPassword::parse(Field::Password, text(&json, Field::Password))?;
     let role = parse_role(text(&json, Field::Role))?;
@@ -54,7 +54,7 @@ pub async fn set_role(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<OperatorAccount>, ApiError> {
-    let json = super::auth::json_body(&headers, &body)?;
+    let json = super::json::object(&headers, &body)?;
     let id = operator_id(&id)?;
     let role = parse_role(text(&json, Field::Role))?;
     Ok(Json(
@@ -92,7 +92,7 @@ pub async fn reset_password(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<OperatorAccount>, ApiError> {
-    let json = super::auth::json_body(&headers, &body)?;
+    let json = super::json::object(&headers, &body)?;
     let id = operator_id(&id)?;
     let password = NewPassword::parse(Field::Password, text(&json, Field::Password))?;
     Ok(Json(
@@ -108,7 +108,7 @@ pub async fn change_own_password(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let json = super::auth::json_body(&headers, &body)?;
+    let json = super::json::object(&headers, &body)?;
     let new = NewPassword::parse(Field::NewPassword, text(&json, Field::NewPassword))?;
     app::operators::change_own_password(&state, &actor, text(&json, Field::CurrentPassword), &new)
         .await?;

@@ -80,7 +80,7 @@ pub async fn sign_off(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Review>, ApiError> {
-    let json = super::auth::json_body(&headers, &body)?;
+    let json = super::json::object(&headers, &body)?;
     let id = window_id(&id)?;
     let notes = ReviewNotes::parse(
         json.get("notes")

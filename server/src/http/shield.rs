@@ -27,7 +27,7 @@ pub async fn scan(
     body: Bytes,
 ) -> Result<Json<ScanAnswer>, ApiError> {
     reader.require_scope(app::api_keys::Scope::ShieldScan)?;
-    let json = super::auth::json_body(&headers, &body)?;
+    let json = super::json::object(&headers, &body)?;
     let text = json
         .get("text")
         .and_then(|v| v.as_str())
@@ -69,7 +69,7 @@ pub async fn set_mode(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<ModeBody>, ApiError> {
-    let json = super::auth::json_body(&headers, &body)?;
+    let json = super::json::object(&headers, &body)?;
     let mode = ShieldMode::parse(
         json.get("mode")
             .and_then(|v| v.as_str())

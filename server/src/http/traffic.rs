@@ -90,7 +90,7 @@ pub async fn ingest(
     };
     key.require(app::api_keys::Scope::Ingest)?;
     let api_key_id = key.id;
-    let json = super::auth::json_body(&headers, &body)?;
+    let json = super::json::object(&headers, &body)?;
     let record = app::traffic::ingested(&json, api_key_id, state.clock.now())?;
     let id = app::traffic::insert(&state.pool, &record)
         .await

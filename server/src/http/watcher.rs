@@ -25,7 +25,7 @@ pub async fn control(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<WatcherStatus>, ApiError> {
-    let json = super::auth::json_body(&headers, &body)?;
+    let json = super::json::object(&headers, &body)?;
     let interval_ms = match json.get("interval_ms") {
         None | Some(serde_json::Value::Null) => None,
         Some(v) => Some(v.as_i64().ok_or_else(|| {

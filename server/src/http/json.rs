@@ -1,0 +1,31 @@
+//! The JSON API's request bodies.
+
+use app::break_glass::{Field, FieldError};
+use app::error::AppError;
+use axum::body::Bytes;
+use axum::http::{header, HeaderMap};
+
+/// The body of a JSON API request: `Content-Type: application/json` and a JSON object.
+pub fn object(headers: &HeaderMap, body: &Bytes) -> Result<serde_json::Value, AppError> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(FieldError::new(
+            Field::Body,
+            "The request body must be JSON (Content-Type: application/json)",
+        )
+        .into());
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(v @ serde_json::Value::Object(_)) => Ok(v),
+        Ok(_) => Err(FieldError::new(Field::Body, "The request body must be a JSON object").into()),
+        Err(e) => Err(FieldError::new(
+            Field::Body,
+            format!("The request body is not valid JSON: {e}"),
+        )
+        .into()),
+    }
+}
