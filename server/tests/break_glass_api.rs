@@ -165,9 +165,20 @@ async fn every_route_needs_a_session() {
         let body: serde_json::Value = res.json().await.unwrap();
         assert_eq!(body["error"]["code"], "unauthorized");
     }
-    let res = client.get(s.url("/configuration")).send().await.unwrap();
-    assert_eq!(res.status(), 303);
-    assert_eq!(res.headers()["location"], "/login");
+    // Every page of the UI's router but the login page, with a parameter filled in.
+    let pages: Vec<String> = leptos_axum::generate_route_list(app::App)
+        .iter()
+        .map(|r| r.path().replace("{id}", "1"))
+        .filter(|p| p != "/login")
+        .collect();
+    assert!(pages.iter().any(|p| p == "/configuration") && pages.iter().any(|p| p == "/reviews/1"));
+    for page in pages {
+        let res = client.get(s.url(&page)).send().await.unwrap();
+        assert_eq!(res.status(), 303, "{page}");
+        assert_eq!(res.headers()["location"], "/login", "{page}");
+    }
+    let res = client.get(s.url("/login")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
     s.stop().await;
 }
 

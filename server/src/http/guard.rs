@@ -10,13 +10,45 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 
-/// The pages behind login (and every `/reviews/<id>`); `/login` itself and the static assets
-/// are not.
-const PAGES: [&str; 5] = ["/", "/configuration", "/traffic", "/alerts", "/audit"];
+/// The page that is not behind login.
+const LOGIN_PAGE: &str = "/login";
 
-pub async fn pages_need_login(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// The pages behind login: every route of the UI's router but the login page, as path
+/// patterns (`/reviews/{id}`). The static assets are not pages.
+#[derive(Clone, Debug)]
+pub struct Pages(std::sync::Arc<[Vec<String>]>);
+
+impl Pages {
+    /// The UI's route paths, as the router lists them, less the login page.
+    pub fn behind_login<'a>(paths: impl Iterator<Item = &'a str>) -> Self {
+        Self(
+            paths
+                .filter(|p| *p != LOGIN_PAGE)
+                .map(|p| p.split('/').map(str::to_owned).collect())
+                .collect(),
+        )
+    }
+
+    /// Whether `path` is one of the pages: each segment as the pattern's, or any non-empty
+    /// segment where the pattern has a parameter.
+    pub fn contains(&self, path: &str) -> bool {
+        let segments: Vec<&str> = path.split('/').collect();
+        self.0.iter().any(|pattern| {
+            pattern.len() == segments.len()
+                && pattern.iter().zip(&segments).all(|(p, s)| {
+                    p == s || (!s.is_empty() && (p.starts_with('{') || p.starts_with(':')))
+                })
+        })
+    }
+}
+
+pub async fn pages_need_login(
+    State((state, pages)): State<(AppState, Pages)>,
+    req: Request,
+    next: Next,
+) -> Response {
     let path = req.uri().path();
-    if req.method() == Method::GET && (PAGES.contains(&path) || path.starts_with("/reviews/")) {
+    if req.method() == Method::GET && pages.contains(path) {
         match app::auth::actor_from_headers(&state, req.headers(), None).await {
             Ok(_) => {}
             Err(AppError::Unauthorized) => return Redirect::to("/login").into_response(),
@@ -90,4 +122,29 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
             .or_insert_with(|| HeaderValue::from_static(value));
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pages;
+
+    #[test]
+    fn pages_match_their_patterns_and_nothing_else() {
+        let pages =
+            Pages::behind_login(["/", "/configuration", "/reviews/{id}", "/login"].into_iter());
+        for page in ["/", "/configuration", "/reviews/7", "/reviews/abc"] {
+            assert!(pages.contains(page), "{page}");
+        }
+        for other in [
+            "/login",
+            "/reviews/",
+            "/reviews",
+            "/reviews/7/report",
+            "/configuration/x",
+            "/pkg/app.wasm",
+            "/favicon.ico",
+        ] {
+            assert!(!pages.contains(other), "{other}");
+        }
+    }
 }

@@ -35,6 +35,7 @@ use std::net::SocketAddr;
 
 pub fn router(state: AppState, gateway: crate::gateway::Gateway) -> Router {
     let routes = generate_route_list(App);
+    let pages = guard::Pages::behind_login(routes.iter().map(|r| r.path()));
     // Every route of `access::ROUTES`, with the handler the table names: the adapters' on
     // this state, the gateway's on its own.
     let mut api: Vec<(&str, MethodRouter<AppState>)> = Vec::new();
@@ -69,7 +70,7 @@ pub fn router(state: AppState, gateway: crate::gateway::Gateway) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            (state.clone(), pages),
             guard::pages_need_login,
         ))
         .layer(middleware::from_fn(guard::same_origin_writes))
