@@ -1,7 +1,7 @@
 //! Gateway API keys: created by an admin with scopes, an optional expiry and a rate limit;
 //! shown once, stored hashed, revocable.
 
-use crate::break_glass::{Field, FieldError};
+use crate::domain::{Field, FieldError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 

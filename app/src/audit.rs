@@ -1,6 +1,6 @@
 //! The append-only audit trail: who did what, when, from where.
 
-use crate::break_glass::{Field, FieldError};
+use crate::domain::{Field, FieldError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,6 @@
 //! The one error type of the UI's server functions and the JSON API.
 
-use crate::break_glass::FieldError;
+use crate::domain::FieldError;
 use chrono::{DateTime, Utc};
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};

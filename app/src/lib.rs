@@ -8,6 +8,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod break_glass;
+pub mod domain;
 pub mod error;
 pub mod events;
 pub mod login_throttle;

@@ -2,7 +2,7 @@
 //! changes their own password.
 
 use crate::auth::Role;
-use crate::break_glass::{Field, FieldError};
+use crate::domain::{Field, FieldError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -366,8 +366,8 @@ mod store {
             .fetch_one(&state.pool)
             .await?;
         if !auth::verify_password_off_the_workers(current, &hash).await {
-            return Err(AppError::Invalid(crate::break_glass::FieldError::new(
-                crate::break_glass::Field::CurrentPassword,
+            return Err(AppError::Invalid(crate::domain::FieldError::new(
+                crate::domain::Field::CurrentPassword,
                 "The current password is not right",
             )));
         }

@@ -1,7 +1,7 @@
 //! What every paged listing shares: the page size a caller may ask for, and the query
 //! string that links to a page.
 
-use crate::break_glass::{Field, FieldError};
+use crate::domain::{Field, FieldError};
 
 /// Entries per page unless the caller asks otherwise.
 pub const DEFAULT_PAGE: u32 = 100;

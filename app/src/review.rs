@@ -1,7 +1,8 @@
 //! The post-break-glass review: what went through a window unscanned, what the Session Watcher
 //! found in it afterwards, and the sign-off with incident notes.
 
-use crate::break_glass::{EndKind, Field, FieldError};
+use crate::break_glass::EndKind;
+use crate::domain::{Field, FieldError};
 use crate::traffic::{TrafficFilter, TrafficRecord, Verdict, SOURCE_WATCHER};
 use crate::watcher::RunState;
 use chrono::{DateTime, Timelike, Utc};

@@ -1,6 +1,6 @@
 //! How durations and instants are written for people.
 
-use crate::break_glass::{Field, FieldError};
+use crate::domain::{Field, FieldError};
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 /// `h:mm:ss` for a countdown (or `mm:ss` under an hour); negative values show as zero.

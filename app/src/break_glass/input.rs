@@ -3,8 +3,8 @@
 //! These types compile for the browser (the dialog shows their errors live) and for the server
 //! (which applies the same parse and never trusts the browser).
 
+use crate::domain::{Field, FieldError};
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 pub const REASON_MIN_CHARS: usize = 10;
 pub const REASON_MAX_CHARS: usize = 500;
@@ -13,117 +13,6 @@ pub const DURATION_MAX_MINUTES: u32 = 240;
 /// Presets offered by the dialog, in minutes.
 pub const DURATION_PRESETS: [u32; 5] = [15, 30, 60, 120, 240];
 pub const CONFIRMATION_WORD: &str = "CONFIRM";
-
-/// The input field a validation error belongs to, named as the API and the dialog name it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Field {
-    Reason,
-    DurationMinutes,
-    Confirm,
-    Body,
-    Username,
-    Password,
-    From,
-    To,
-    Text,
-    Name,
-    Mode,
-    Source,
-    Verdict,
-    MinScore,
-    Sort,
-    Cursor,
-    Limit,
-    Model,
-    Provider,
-    Score,
-    HttpStatus,
-    Detections,
-    At,
-    Id,
-    IntervalMs,
-    Action,
-    Notes,
-    Role,
-    CurrentPassword,
-    NewPassword,
-    Scopes,
-    ExpiresAt,
-    RateLimit,
-    Outcome,
-    SessionId,
-    RequestId,
-    Order,
-}
-
-impl Field {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Field::Reason => "reason",
-            Field::DurationMinutes => "duration_minutes",
-            Field::Confirm => "confirm",
-            Field::Body => "body",
-            Field::Username => "username",
-            Field::Password => "password",
-            Field::From => "from",
-            Field::To => "to",
-            Field::Text => "text",
-            Field::Name => "name",
-            Field::Mode => "mode",
-            Field::Source => "source",
-            Field::Verdict => "verdict",
-            Field::MinScore => "min_score",
-            Field::Sort => "sort",
-            Field::Cursor => "cursor",
-            Field::Limit => "limit",
-            Field::Model => "model",
-            Field::Provider => "provider",
-            Field::Score => "score",
-            Field::HttpStatus => "http_status",
-            Field::Detections => "detections",
-            Field::At => "at",
-            Field::Id => "id",
-            Field::IntervalMs => "interval_ms",
-            Field::Action => "action",
-            Field::Notes => "notes",
-            Field::Role => "role",
-            Field::CurrentPassword => "current_password",
-            Field::NewPassword => "new_password",
-            Field::Scopes => "scopes",
-            Field::ExpiresAt => "expires_at",
-            Field::RateLimit => "rate_limit_per_minute",
-            Field::Outcome => "outcome",
-            Field::SessionId => "session_id",
-            Field::RequestId => "request_id",
-            Field::Order => "order",
-        }
-    }
-}
-
-/// A rejected input: which field, and the rule it broke, in an operator's words.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FieldError {
-    pub field: Field,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: Field, message: impl Into<String>) -> Self {
-        Self {
-            field,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for FieldError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for FieldError {}
 
 /// Why break-glass is being pulled: trimmed, 10 to 500 characters, no control characters
 /// other than newline.

@@ -8,9 +8,6 @@ pub mod status;
 #[cfg(feature = "ssr")]
 pub mod service;
 
-pub use input::{
-    Activation, ActivationRequest, BypassDuration, Confirmation, Field, FieldError, Reason,
-    WireField,
-};
+pub use input::{Activation, ActivationRequest, BypassDuration, Confirmation, Reason, WireField};
 pub use machine::{EndKind, Lifecycle};
 pub use status::{ActivatedWindow, BreakGlassStatus, DeactivationSummary, Phase};

@@ -18,12 +18,12 @@ impl ShieldMode {
         }
     }
 
-    pub fn parse(raw: &str) -> Result<Self, crate::break_glass::FieldError> {
+    pub fn parse(raw: &str) -> Result<Self, crate::domain::FieldError> {
         match raw {
             "OBSERVE" => Ok(ShieldMode::Observe),
             "BLOCK" => Ok(ShieldMode::Block),
-            _ => Err(crate::break_glass::FieldError::new(
-                crate::break_glass::Field::Mode,
+            _ => Err(crate::domain::FieldError::new(
+                crate::domain::Field::Mode,
                 "Mode must be OBSERVE or BLOCK",
             )),
         }

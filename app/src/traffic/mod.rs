@@ -1,6 +1,6 @@
 //! LLM traffic records: what went through, how it was judged, or that it was not (BYPASSED).
 
-use crate::break_glass::{Field, FieldError};
+use crate::domain::{Field, FieldError};
 use crate::time_format::parse_instant;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

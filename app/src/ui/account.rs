@@ -8,7 +8,7 @@ pub async fn change_password(
     current_password: String,
     new_password: String,
 ) -> Result<(), AppError> {
-    use crate::break_glass::Field;
+    use crate::domain::Field;
     crate::server_fn_result(
         async {
             let actor = crate::auth::current_actor().await?;

@@ -33,7 +33,7 @@ pub async fn create_api_key(
     rate_limit_per_minute: String,
 ) -> Result<CreatedApiKey, AppError> {
     use crate::api_keys::{KeySpec, Scope};
-    use crate::break_glass::{Field, FieldError};
+    use crate::domain::{Field, FieldError};
     crate::server_fn_result(
         async {
             let actor = crate::auth::current_actor().await?;

@@ -3,7 +3,7 @@ use leptos::prelude::*;
 
 #[server]
 pub async fn login(username: String, password: String) -> Result<(), AppError> {
-    use crate::break_glass::{Field, FieldError};
+    use crate::domain::{Field, FieldError};
     crate::server_fn_result(
         async {
             if username.trim().is_empty() {

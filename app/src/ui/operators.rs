@@ -25,7 +25,7 @@ pub async fn create_operator(
     password: String,
     role: String,
 ) -> Result<OperatorAccount, AppError> {
-    use crate::break_glass::Field;
+    use crate::domain::Field;
     use crate::operators::{parse_role, NewPassword, Username};
     crate::server_fn_result(
         async {
@@ -48,7 +48,7 @@ pub async fn change_operator(
     change: String,
     value: Option<String>,
 ) -> Result<OperatorAccount, AppError> {
-    use crate::break_glass::{Field, FieldError};
+    use crate::domain::{Field, FieldError};
     use crate::operators::{parse_role, NewPassword};
     crate::server_fn_result(
         async {

@@ -17,8 +17,8 @@ use leptos_router::hooks::use_query_map;
 fn filter_from_query(query: &str) -> Result<TrafficFilter, AppError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.trim_start_matches('?'))
         .map_err(|_| {
-            AppError::Invalid(crate::break_glass::FieldError::new(
-                crate::break_glass::Field::Body,
+            AppError::Invalid(crate::domain::FieldError::new(
+                crate::domain::Field::Body,
                 "The filter is not a valid query string",
             ))
         })?;
@@ -69,7 +69,7 @@ pub async fn list_windows(
 
 /// A time bound from the URL as the `datetime-local` input shows it (UTC, whole seconds).
 fn shown_instant(raw: String) -> String {
-    match time_format::parse_instant(crate::break_glass::Field::From, &raw) {
+    match time_format::parse_instant(crate::domain::Field::From, &raw) {
         Ok(Some(t)) => time_format::local_input(t),
         _ => raw,
     }

@@ -36,8 +36,8 @@ pub async fn control_watcher(
                         .ok()
                         .and_then(|s| s.checked_mul(1000))
                         .ok_or_else(|| {
-                            crate::break_glass::FieldError::new(
-                                crate::break_glass::Field::IntervalMs,
+                            crate::domain::FieldError::new(
+                                crate::domain::Field::IntervalMs,
                                 "Poll interval must be a whole number of seconds from 1 to 60",
                             )
                         })?,

@@ -2,7 +2,7 @@
 //! break-glass windows, and runs the shield over them after the fact.
 
 use crate::alerts::Severity;
-use crate::break_glass::{Field, FieldError};
+use crate::domain::{Field, FieldError};
 use crate::traffic::Verdict;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

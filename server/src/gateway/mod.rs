@@ -17,7 +17,7 @@ mod sse;
 use crate::config::Config;
 use app::alerts::{self, NewAlert, Severity};
 use app::api_keys::{KeyRefusal, Scope};
-use app::break_glass::{Field, FieldError};
+use app::domain::{Field, FieldError};
 use app::shield::{Coverage, ScanResult, ShieldMode};
 use app::state::AppState;
 use app::traffic::{

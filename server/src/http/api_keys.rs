@@ -1,6 +1,6 @@
 use super::{ApiError, Caller};
 use app::api_keys::{ApiKey, CreatedApiKey, KeySpec};
-use app::break_glass::{Field, FieldError};
+use app::domain::{Field, FieldError};
 use app::error::AppError;
 use app::state::AppState;
 use axum::body::Bytes;

@@ -1,5 +1,5 @@
 use super::{ApiError, Caller};
-use app::break_glass::{Field, FieldError};
+use app::domain::{Field, FieldError};
 use app::error::AppError;
 use app::state::AppState;
 use axum::body::Bytes;

@@ -1,8 +1,8 @@
 use super::{ApiError, Caller, Reader};
 use app::break_glass::{
-    ActivatedWindow, Activation, ActivationRequest, BreakGlassStatus, DeactivationSummary, Field,
-    FieldError,
+    ActivatedWindow, Activation, ActivationRequest, BreakGlassStatus, DeactivationSummary,
 };
+use app::domain::{Field, FieldError};
 use app::state::AppState;
 use axum::body::Bytes;
 use axum::extract::State;

@@ -1,6 +1,6 @@
 //! The JSON API's request bodies.
 
-use app::break_glass::{Field, FieldError};
+use app::domain::{Field, FieldError};
 use app::error::AppError;
 use axum::body::Bytes;
 use axum::http::{header, HeaderMap};

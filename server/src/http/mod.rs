@@ -100,8 +100,8 @@ impl From<AppError> for ApiError {
     }
 }
 
-impl From<app::break_glass::FieldError> for ApiError {
-    fn from(value: app::break_glass::FieldError) -> Self {
+impl From<app::domain::FieldError> for ApiError {
+    fn from(value: app::domain::FieldError) -> Self {
         Self(value.into())
     }
 }

@@ -1,5 +1,5 @@
 use super::{ApiError, Caller};
-use app::break_glass::{Field, FieldError};
+use app::domain::{Field, FieldError};
 use app::operators::{parse_role, NewPassword, OperatorAccount, Username};
 use app::state::AppState;
 use axum::body::Bytes;

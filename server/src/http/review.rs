@@ -1,6 +1,6 @@
 use super::{ApiError, Caller};
 use app::auth::Permission;
-use app::break_glass::{Field, FieldError};
+use app::domain::{Field, FieldError};
 use app::review::{Review, ReviewNotes};
 use app::state::AppState;
 use axum::body::Bytes;

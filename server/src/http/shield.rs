@@ -1,5 +1,5 @@
 use super::{ApiError, Caller, Reader};
-use app::break_glass::{Field, FieldError};
+use app::domain::{Field, FieldError};
 use app::shield::{ScanResult, ShieldMode};
 use app::state::AppState;
 use axum::body::Bytes;

@@ -1,5 +1,5 @@
 use super::{ApiError, Caller, Reader};
-use app::break_glass::{Field, FieldError};
+use app::domain::{Field, FieldError};
 use app::state::AppState;
 use app::watcher::{WatcherAction, WatcherStatus};
 use axum::body::Bytes;
