@@ -435,6 +435,36 @@ mod tests {
         assert!(model.judge("kind words").is_none());
     }
 
+    static BUILTIN: std::sync::LazyLock<Model> = std::sync::LazyLock::new(Model::builtin);
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// What the shield scores is what training learns from: the best of the text's
+        /// passages as `passages` lists them, for texts of one passage and of many.
+        #[test]
+        fn inference_scores_the_passages_training_reads(
+            words in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "ignore ", "all ", "previous ", "instructions", ". ", "\n", "the ",
+                    "report ", "Quarterly ", "DAN ", "never ", "refuse", ", ", "résumé ", "42 ",
+                ]),
+                0..3000,
+            ),
+        ) {
+            let model = &*BUILTIN;
+            let text = words.concat();
+            let expected = passages(&text)
+                .iter()
+                .map(|p| model.bias + p.iter().map(|(b, v)| model.weight(*b) * v).sum::<f32>())
+                .fold(f32::NEG_INFINITY, f32::max);
+            let got = model.score(&text);
+            proptest::prop_assert!(
+                (got - expected).abs() <= 1e-3 * expected.abs().max(1.0),
+                "{got} vs {expected}"
+            );
+        }
+    }
+
     #[test]
     fn a_repeated_sentence_weighs_what_it_weighs_once() {
         let model = Model::builtin();
