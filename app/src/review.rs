@@ -253,8 +253,14 @@ mod store {
     use crate::traffic::{record_from_row, RECORD_COLUMNS, SOURCE_WATCHER};
     use sqlx::Row;
 
-    /// The review of window `id`; 404 for no such window, 409 while it is still open.
-    pub async fn load(state: &AppState, id: i64) -> Result<Review, AppError> {
+    /// The review of window `id`, for a caller who may read the audit trail; 404 for no such
+    /// window, 409 while it is still open.
+    pub async fn load(state: &AppState, actor: &Actor, id: i64) -> Result<Review, AppError> {
+        actor.require(Permission::AuditRead)?;
+        review_of(state, id).await
+    }
+
+    async fn review_of(state: &AppState, id: i64) -> Result<Review, AppError> {
         let pool = &state.pool;
         let window = ended_window(pool, id).await?;
         let (from, to) = (to_millis(window.activated_at), to_millis(window.ended_at));
@@ -367,12 +373,14 @@ mod store {
         )
         .await?;
         tx.commit().await?;
-        load(state, id).await
+        review_of(state, id).await
     }
 
-    /// Ended windows without a review, newest first.
-    pub async fn awaiting(pool: &Pool) -> Result<Vec<AwaitingReview>, sqlx::Error> {
-        break_glass_windows::awaiting_review(pool, 50).await
+    /// Ended windows without a review, newest first, for a caller who may read the audit
+    /// trail.
+    pub async fn awaiting(pool: &Pool, actor: &Actor) -> Result<Vec<AwaitingReview>, AppError> {
+        actor.require(Permission::AuditRead)?;
+        Ok(break_glass_windows::awaiting_review(pool, 50).await?)
     }
 }
 

@@ -14,9 +14,8 @@ pub async fn load_review(id: i64) -> Result<Review, AppError> {
     crate::server_fn_result(
         async {
             let actor = crate::auth::current_actor().await?;
-            actor.require(Permission::AuditRead)?;
             let state = expect_context::<crate::state::AppState>();
-            crate::review::load(&state, id).await
+            crate::review::load(&state, &actor, id).await
         }
         .await,
     )
@@ -40,9 +39,8 @@ pub async fn windows_awaiting_review() -> Result<Vec<AwaitingReview>, AppError> 
     crate::server_fn_result(
         async {
             let actor = crate::auth::current_actor().await?;
-            actor.require(Permission::AuditRead)?;
             let state = expect_context::<crate::state::AppState>();
-            Ok(crate::review::awaiting(&state.pool).await?)
+            crate::review::awaiting(&state.pool, &actor).await
         }
         .await,
     )

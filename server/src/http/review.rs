@@ -1,5 +1,4 @@
 use super::{ApiError, Caller};
-use app::auth::Permission;
 use app::domain::{Field, FieldError};
 use app::review::{Review, ReviewNotes};
 use app::state::AppState;
@@ -19,8 +18,7 @@ fn window_id(raw: &str) -> Result<i64, FieldError> {
 }
 
 async fn load(state: &AppState, actor: &app::auth::Actor, id: &str) -> Result<Review, ApiError> {
-    actor.require(Permission::AuditRead)?;
-    Ok(app::review::load(state, window_id(id)?).await?)
+    Ok(app::review::load(state, actor, window_id(id)?).await?)
 }
 
 /// `GET /api/reviews/{id}`: the review of an ended window, as JSON.
