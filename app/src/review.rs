@@ -248,7 +248,7 @@ mod store {
     use crate::auth::{Actor, Permission};
     use crate::database::{to_millis, Pool};
     use crate::error::AppError;
-    use crate::server::store::break_glass_windows::{self, Open};
+    use crate::server::store::break_glass_windows::{self, ForReview};
     use crate::state::AppState;
     use crate::traffic::{record_from_row, RECORD_COLUMNS, SOURCE_WATCHER};
     use sqlx::Row;
@@ -319,12 +319,14 @@ mod store {
     }
 
     async fn ended_window(pool: &Pool, id: i64) -> Result<EndedWindow, AppError> {
-        match break_glass_windows::ended(pool, id).await? {
-            None => Err(AppError::NotFound(format!("No break-glass window #{id}"))),
-            Some(Err(Open)) => Err(AppError::Conflict(format!(
+        match break_glass_windows::for_review(pool, id).await? {
+            ForReview::NoSuchWindow => {
+                Err(AppError::NotFound(format!("No break-glass window #{id}")))
+            }
+            ForReview::StillOpen => Err(AppError::Conflict(format!(
                 "Break-glass window #{id} is still active; it can be reviewed once it ends"
             ))),
-            Some(Ok(window)) => Ok(window),
+            ForReview::Ended(window) => Ok(window),
         }
     }
 

@@ -1,6 +1,6 @@
 import { test as base, expect, Page, BrowserContext } from '@playwright/test';
 import { spawn, ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -98,4 +98,24 @@ export async function activateByApi(page: Page, server: Server, reason: string, 
 /** Seconds shown by a `m:ss` / `h:mm:ss` countdown. */
 export function seconds(text: string | null): number {
   return (text ?? '').trim().split(':').reduce((acc, part) => acc * 60 + Number(part), 0);
+}
+
+/**
+ * Appends an agent's transcript under the Session Watcher's root, as OpenClaw writes it: the
+ * session's first line at `at`, then a tool result carrying `text`, then any `raw` lines as
+ * they are.
+ */
+export function writeToolResult(server: Server, sessionId: string, at: Date, text: string, raw: string[] = []) {
+  const dir = join(server.sessionsDir, 'agents', 'main', 'sessions');
+  mkdirSync(dir, { recursive: true });
+  const line = (o: object) => JSON.stringify(o) + '\n';
+  appendFileSync(
+    join(dir, 'run-1.jsonl'),
+    line({ type: 'session', version: 3, id: sessionId, timestamp: at.toISOString(), cwd: '/w' }) +
+      line({
+        type: 'message', id: 'm1', timestamp: at.toISOString(),
+        message: { role: 'toolResult', content: [{ type: 'text', text }] },
+      }) +
+      raw.map((l) => l + '\n').join(''),
+  );
 }

@@ -4,92 +4,68 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// The input field a validation error belongs to, named as the API and the dialog name it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Field {
-    Reason,
-    DurationMinutes,
-    Confirm,
-    Body,
-    Username,
-    Password,
-    From,
-    To,
-    Text,
-    Name,
-    Mode,
-    Source,
-    Verdict,
-    MinScore,
-    Sort,
-    Cursor,
-    Limit,
-    Model,
-    Provider,
-    Score,
-    HttpStatus,
-    Detections,
-    At,
-    Id,
-    IntervalMs,
-    Action,
-    Notes,
-    Role,
-    CurrentPassword,
-    NewPassword,
-    Scopes,
-    ExpiresAt,
-    #[serde(rename = "rate_limit_per_minute")]
-    RateLimit,
-    Outcome,
-    SessionId,
-    RequestId,
-    Order,
+/// Declares `Field` with one name per input: serde's and `as_str`'s both come from it, so a
+/// server function's error and the JSON API's name a field alike.
+macro_rules! fields {
+    ($($variant:ident => $name:literal,)*) => {
+        /// The input field a validation error belongs to, named as the API and the dialog name
+        /// it.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+        pub enum Field {
+            $(#[serde(rename = $name)] $variant,)*
+        }
+
+        impl Field {
+            /// Every field, in the order declared.
+            pub const ALL: &[Field] = &[$(Field::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Field::$variant => $name,)*
+                }
+            }
+        }
+    };
 }
 
-impl Field {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Field::Reason => "reason",
-            Field::DurationMinutes => "duration_minutes",
-            Field::Confirm => "confirm",
-            Field::Body => "body",
-            Field::Username => "username",
-            Field::Password => "password",
-            Field::From => "from",
-            Field::To => "to",
-            Field::Text => "text",
-            Field::Name => "name",
-            Field::Mode => "mode",
-            Field::Source => "source",
-            Field::Verdict => "verdict",
-            Field::MinScore => "min_score",
-            Field::Sort => "sort",
-            Field::Cursor => "cursor",
-            Field::Limit => "limit",
-            Field::Model => "model",
-            Field::Provider => "provider",
-            Field::Score => "score",
-            Field::HttpStatus => "http_status",
-            Field::Detections => "detections",
-            Field::At => "at",
-            Field::Id => "id",
-            Field::IntervalMs => "interval_ms",
-            Field::Action => "action",
-            Field::Notes => "notes",
-            Field::Role => "role",
-            Field::CurrentPassword => "current_password",
-            Field::NewPassword => "new_password",
-            Field::Scopes => "scopes",
-            Field::ExpiresAt => "expires_at",
-            Field::RateLimit => "rate_limit_per_minute",
-            Field::Outcome => "outcome",
-            Field::SessionId => "session_id",
-            Field::RequestId => "request_id",
-            Field::Order => "order",
-        }
-    }
+fields! {
+    Reason => "reason",
+    DurationMinutes => "duration_minutes",
+    Confirm => "confirm",
+    Body => "body",
+    Username => "username",
+    Password => "password",
+    From => "from",
+    To => "to",
+    Text => "text",
+    Name => "name",
+    Mode => "mode",
+    Source => "source",
+    Verdict => "verdict",
+    MinScore => "min_score",
+    Sort => "sort",
+    Cursor => "cursor",
+    Limit => "limit",
+    Model => "model",
+    Provider => "provider",
+    Score => "score",
+    HttpStatus => "http_status",
+    Detections => "detections",
+    At => "at",
+    Id => "id",
+    IntervalMs => "interval_ms",
+    Action => "action",
+    Notes => "notes",
+    Role => "role",
+    CurrentPassword => "current_password",
+    NewPassword => "new_password",
+    Scopes => "scopes",
+    ExpiresAt => "expires_at",
+    RateLimit => "rate_limit_per_minute",
+    Outcome => "outcome",
+    SessionId => "session_id",
+    RequestId => "request_id",
+    Order => "order",
 }
 
 /// A rejected input: which field, and the rule it broke, in an operator's words.
@@ -124,46 +100,7 @@ mod tests {
     /// error) or written by `as_str` (the JSON API's).
     #[test]
     fn every_field_has_one_name() {
-        use Field::*;
-        for field in [
-            Reason,
-            DurationMinutes,
-            Confirm,
-            Body,
-            Username,
-            Password,
-            From,
-            To,
-            Text,
-            Name,
-            Mode,
-            Source,
-            Verdict,
-            MinScore,
-            Sort,
-            Cursor,
-            Limit,
-            Model,
-            Provider,
-            Score,
-            HttpStatus,
-            Detections,
-            At,
-            Id,
-            IntervalMs,
-            Action,
-            Notes,
-            Role,
-            CurrentPassword,
-            NewPassword,
-            Scopes,
-            ExpiresAt,
-            RateLimit,
-            Outcome,
-            SessionId,
-            RequestId,
-            Order,
-        ] {
+        for field in Field::ALL {
             assert_eq!(
                 serde_json::to_value(field).unwrap(),
                 serde_json::json!(field.as_str())

@@ -154,9 +154,15 @@ pub async fn open_at(conn: &mut Conn, at: DateTime<Utc>) -> Result<Option<i64>, 
     .await
 }
 
-/// Window `id` as its review shows it: `None` when there is no such window, `Some(Err(Open))`
-/// while it is still open.
-pub async fn ended(pool: &Pool, id: i64) -> Result<Option<Result<EndedWindow, Open>>, sqlx::Error> {
+/// What a review finds of a window: none by that id, one still open, or an ended one.
+pub enum ForReview {
+    NoSuchWindow,
+    StillOpen,
+    Ended(EndedWindow),
+}
+
+/// Window `id` as its review shows it.
+pub async fn for_review(pool: &Pool, id: i64) -> Result<ForReview, sqlx::Error> {
     let Some(row) = sqlx::query(
         "SELECT id, activated_at, expires_at, duration_minutes, reason, activated_by, \
          ended_at, end_kind, ended_by, unscanned_count, reviewed_at, reviewed_by, \
@@ -166,10 +172,10 @@ pub async fn ended(pool: &Pool, id: i64) -> Result<Option<Result<EndedWindow, Op
     .fetch_optional(pool)
     .await?
     else {
-        return Ok(None);
+        return Ok(ForReview::NoSuchWindow);
     };
     let Some(ended_at) = row.get::<Option<i64>, _>("ended_at") else {
-        return Ok(Some(Err(Open)));
+        return Ok(ForReview::StillOpen);
     };
     let stored = row.get::<Option<String>, _>("end_kind");
     let end_kind = stored.as_deref().and_then(EndKind::parse).ok_or_else(|| {
@@ -187,7 +193,7 @@ pub async fn ended(pool: &Pool, id: i64) -> Result<Option<Result<EndedWindow, Op
         }),
         _ => None,
     };
-    Ok(Some(Ok(EndedWindow {
+    Ok(ForReview::Ended(EndedWindow {
         id,
         activated_at: from_millis(row.get("activated_at")),
         expires_at: from_millis(row.get("expires_at")),
@@ -201,11 +207,8 @@ pub async fn ended(pool: &Pool, id: i64) -> Result<Option<Result<EndedWindow, Op
             .get::<Option<i64>, _>("unscanned_count")
             .unwrap_or_default(),
         reviewed,
-    })))
+    }))
 }
-
-/// A window that has not ended yet.
-pub struct Open;
 
 /// Signs off ended window `id` once: false when it is open or was signed off already.
 pub async fn sign_off(
