@@ -400,6 +400,11 @@ async fn write_loop(
                 None => return writer.sync().await,
             }
         }
+        // Let the tasks that are ready run first: under load they are requests about to queue
+        // their records, which then share this commit (measured at 16 concurrent requests:
+        // about 11 writes per commit instead of 2, a fifth less CPU per request); alone, a
+        // write waits for one turn of the scheduler.
+        tokio::task::yield_now().await;
         while ops.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(Message::Write(op)) => ops.push(op),
