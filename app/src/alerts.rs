@@ -103,9 +103,9 @@ pub use store::{apply, created_since, get, insert, list, unresolved_since, NewAl
 mod store {
     use super::{Alert, AlertAction, AlertStatus, Severity};
     use crate::audit;
-    use crate::auth::{Actor, Permission};
     use crate::database::{from_millis, to_millis, Pool};
-    use crate::error::AppError;
+    use crate::domain::AppError;
+    use crate::domain::{Actor, Permission};
     use chrono::{DateTime, Utc};
     use sqlx::Row;
 

@@ -100,7 +100,7 @@ impl KeySpec {
             ));
         }
         parsed.sort();
-        let expires_at = crate::time_format::parse_instant(Field::ExpiresAt, expires_at)?;
+        let expires_at = crate::domain::time_format::parse_instant(Field::ExpiresAt, expires_at)?;
         if expires_at.is_some_and(|t| t <= now) {
             return Err(FieldError::new(
                 Field::ExpiresAt,
@@ -163,9 +163,10 @@ pub use store::{
 mod store {
     use super::{ApiKey, CreatedApiKey, KeySpec, Scope, KEY_PREFIX};
     use crate::audit;
-    use crate::auth::{random_hex, token_hash, Actor, Permission};
     use crate::database::{from_millis, to_millis, Pool};
-    use crate::error::AppError;
+    use crate::domain::AppError;
+    use crate::domain::{Actor, Permission};
+    use crate::server::secrets::{random_hex, token_hash};
     use chrono::{DateTime, Utc};
     use sqlx::Row;
     use std::collections::HashMap;

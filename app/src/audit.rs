@@ -124,11 +124,14 @@ impl AuditFilter {
         Ok(Self {
             action: text("action"),
             actor: text("actor"),
-            from: crate::time_format::parse_instant(
+            from: crate::domain::time_format::parse_instant(
                 Field::From,
                 &text("from").unwrap_or_default(),
             )?,
-            to: crate::time_format::parse_instant(Field::To, &text("to").unwrap_or_default())?,
+            to: crate::domain::time_format::parse_instant(
+                Field::To,
+                &text("to").unwrap_or_default(),
+            )?,
             order,
             cursor,
             limit,

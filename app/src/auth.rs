@@ -1,537 +1,312 @@
-//! Operators, roles and sessions.
+//! Sessions: login, logout, and the caller of a request.
 
-use serde::{Deserialize, Serialize};
+use crate::database::{to_millis, Pool};
+use crate::domain::AppError;
+use crate::domain::{Actor, Operator, Role};
+use crate::server::secrets::{
+    hash_password, random_hex, token_hash, verify_password_off_the_workers,
+};
+use crate::server::store::{operators, sessions};
+use crate::state::AppState;
+use crate::{alerts, audit, login_throttle};
+use chrono::{DateTime, TimeDelta, Utc};
+use http::HeaderMap;
+use sqlx::Row;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Admin,
-    SecurityManager,
-    Operator,
-    Viewer,
-    Auditor,
-}
+pub const SESSION_COOKIE: &str = "bg_session";
 
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::SecurityManager => "security_manager",
-            Role::Operator => "operator",
-            Role::Viewer => "viewer",
-            Role::Auditor => "auditor",
+/// Passwords anyone can read (the README's demo password): an `admin` that still has one
+/// must not be reachable beyond this machine.
+pub const PUBLISHED_PASSWORDS: &[&str] = &["breakglass-demo"];
+
+/// Whether the operator `admin` is enabled and still has a published password.
+pub async fn admin_has_published_password(pool: &Pool) -> Result<bool, sqlx::Error> {
+    let hash: Option<String> = sqlx::query_scalar(
+        "SELECT password_hash FROM operators WHERE username = 'admin' AND disabled = 0",
+    )
+    .fetch_optional(pool)
+    .await?;
+    let Some(hash) = hash else {
+        return Ok(false);
+    };
+    for password in PUBLISHED_PASSWORDS {
+        if verify_password_off_the_workers(password, &hash).await {
+            return Ok(true);
         }
     }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        ROLES.into_iter().find(|r| r.as_str() == s)
-    }
-
-    pub fn can(self, permission: Permission) -> bool {
-        PERMISSIONS
-            .iter()
-            .any(|(p, roles)| *p == permission && roles.contains(&self))
-    }
+    Ok(false)
 }
 
-pub const ROLES: [Role; 5] = [
-    Role::Admin,
-    Role::SecurityManager,
-    Role::Operator,
-    Role::Viewer,
-    Role::Auditor,
-];
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Permission {
-    BreakGlassActivate,
-    BreakGlassDeactivate,
-    ShieldConfigure,
-    AlertsManage,
-    AuditRead,
-    ApiKeysManage,
-    BreakGlassReview,
-    WatcherControl,
-    OperatorsManage,
-}
-
-impl Permission {
-    /// What the permission allows, as the 403 message says it.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Permission::BreakGlassActivate => "activate break-glass",
-            Permission::BreakGlassDeactivate => "deactivate break-glass",
-            Permission::ShieldConfigure => "configure the shield",
-            Permission::AlertsManage => "manage alerts",
-            Permission::AuditRead => "read the audit trail",
-            Permission::ApiKeysManage => "manage API keys",
-            Permission::BreakGlassReview => "sign off break-glass reviews",
-            Permission::WatcherControl => "control the Session Watcher",
-            Permission::OperatorsManage => "manage operators",
-        }
-    }
-}
-
-/// The permission table, the one place that says which role may do what. Deactivation restores
-/// safety, so it needs less privilege than activation.
-pub const PERMISSIONS: &[(Permission, &[Role])] = &[
-    (
-        Permission::BreakGlassActivate,
-        &[Role::Admin, Role::SecurityManager],
-    ),
-    (
-        Permission::BreakGlassDeactivate,
-        &[Role::Admin, Role::SecurityManager, Role::Operator],
-    ),
-    (
-        Permission::ShieldConfigure,
-        &[Role::Admin, Role::SecurityManager],
-    ),
-    (
-        Permission::AlertsManage,
-        &[Role::Admin, Role::SecurityManager, Role::Operator],
-    ),
-    (
-        Permission::AuditRead,
-        &[Role::Admin, Role::SecurityManager, Role::Auditor],
-    ),
-    (Permission::ApiKeysManage, &[Role::Admin]),
-    (
-        Permission::BreakGlassReview,
-        &[Role::Admin, Role::SecurityManager],
-    ),
-    (
-        Permission::WatcherControl,
-        &[Role::Admin, Role::SecurityManager],
-    ),
-    (Permission::OperatorsManage, &[Role::Admin]),
-];
-
-/// A logged-in operator, as the UI knows them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Operator {
-    pub id: i64,
-    pub username: String,
-    pub role: Role,
-}
-
-impl Operator {
-    pub fn can(&self, permission: Permission) -> bool {
-        self.role.can(permission)
-    }
-}
-
-#[cfg(feature = "ssr")]
-pub use server::*;
-
-#[cfg(feature = "ssr")]
-mod server {
-    use super::{Operator, Permission, Role};
-    use crate::database::{to_millis, Pool};
-    use crate::error::AppError;
-    use crate::server::store::{operators, sessions};
-    use crate::state::AppState;
-    use crate::{alerts, audit, login_throttle};
-    use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-    use argon2::Argon2;
-    use chrono::{DateTime, TimeDelta, Utc};
-    use http::HeaderMap;
-    use rand::RngCore;
-    use sha2::{Digest, Sha256};
-    use sqlx::Row;
-
-    pub const SESSION_COOKIE: &str = "bg_session";
-
-    pub fn hash_password(password: &str) -> String {
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .expect("argon2id hashing with default parameters")
-            .to_string()
-    }
-
-    pub fn verify_password(password: &str, hash: &str) -> bool {
-        PasswordHash::new(hash)
-            .map(|h| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &h)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    }
-
-    pub fn random_hex(bytes: usize) -> String {
-        let mut buf = vec![0u8; bytes];
-        rand::rngs::OsRng.fill_bytes(&mut buf);
-        hex::encode(buf)
-    }
-
-    pub fn token_hash(token: &str) -> String {
-        hex::encode(Sha256::digest(token.as_bytes()))
-    }
-
-    /// Passwords anyone can read (the README's demo password): an `admin` that still has one
-    /// must not be reachable beyond this machine.
-    pub const PUBLISHED_PASSWORDS: &[&str] = &["breakglass-demo"];
-
-    /// Whether the operator `admin` is enabled and still has a published password.
-    pub async fn admin_has_published_password(pool: &Pool) -> Result<bool, sqlx::Error> {
-        let hash: Option<String> = sqlx::query_scalar(
-            "SELECT password_hash FROM operators WHERE username = 'admin' AND disabled = 0",
-        )
-        .fetch_optional(pool)
+/// Creates the bootstrap admin when no operator exists. Returns the generated password
+/// when none was given, so that the caller prints it once.
+pub async fn ensure_bootstrap_admin(
+    pool: &Pool,
+    password: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, sqlx::Error> {
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM operators")
+        .fetch_one(pool)
         .await?;
-        let Some(hash) = hash else {
-            return Ok(false);
-        };
-        for password in PUBLISHED_PASSWORDS {
-            if verify_password_off_the_workers(password, &hash).await {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+    if count > 0 {
+        return Ok(None);
     }
+    let generated = password.is_none().then(|| random_hex(12));
+    let password = password.or(generated.as_deref()).unwrap_or_default();
+    create_operator(pool, "admin", password, Role::Admin, now).await?;
+    Ok(generated)
+}
 
-    /// Creates the bootstrap admin when no operator exists. Returns the generated password
-    /// when none was given, so that the caller prints it once.
-    pub async fn ensure_bootstrap_admin(
-        pool: &Pool,
-        password: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<Option<String>, sqlx::Error> {
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM operators")
-            .fetch_one(pool)
-            .await?;
-        if count > 0 {
-            return Ok(None);
-        }
-        let generated = password.is_none().then(|| random_hex(12));
-        let password = password.or(generated.as_deref()).unwrap_or_default();
-        create_operator(pool, "admin", password, Role::Admin, now).await?;
-        Ok(generated)
-    }
+pub async fn create_operator(
+    pool: &Pool,
+    username: &str,
+    password: &str,
+    role: Role,
+    now: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let hash = hash_password(password);
+    operators::insert(&mut conn, username, &hash, role.as_str(), now)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)
+}
 
-    pub async fn create_operator(
-        pool: &Pool,
-        username: &str,
-        password: &str,
-        role: Role,
-        now: DateTime<Utc>,
-    ) -> Result<i64, sqlx::Error> {
-        let mut conn = pool.acquire().await?;
-        let hash = hash_password(password);
-        operators::insert(&mut conn, username, &hash, role.as_str(), now)
-            .await?
-            .ok_or(sqlx::Error::RowNotFound)
-    }
-
-    /// At most this many argon2 verifications run at once, on the blocking pool: a flood of
-    /// logins queues here instead of starving the async workers (the gateway, event streams,
-    /// the expiry timer).
-    static VERIFICATIONS: std::sync::LazyLock<tokio::sync::Semaphore> =
-        std::sync::LazyLock::new(|| {
-            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-            tokio::sync::Semaphore::new(cores)
+/// Checks the credentials and opens a session; returns the operator and the session token
+/// (only its hash is stored). Failures are audited and throttled (`login_throttle`): no
+/// sequence of failures disables or locks an account.
+pub async fn login(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    source_addr: Option<&str>,
+) -> Result<(Operator, String), AppError> {
+    let now = state.clock.now();
+    let (kept, cut) = login_throttle::kept_username(username);
+    let attempt = login_throttle::Attempt {
+        username: &kept,
+        source: source_addr.unwrap_or("unknown"),
+    };
+    if let Some(until) = login_throttle::blocked_until(&state.pool, &attempt, now).await? {
+        return Err(AppError::LoginThrottled {
+            retry_after_seconds: ((until - now).num_milliseconds() + 999) / 1000,
         });
-
-    /// `verify_password` on the blocking pool, within `VERIFICATIONS`.
-    pub async fn verify_password_off_the_workers(password: &str, hash: &str) -> bool {
-        let Ok(_slot) = VERIFICATIONS.acquire().await else {
-            return false;
-        };
-        let (password, hash) = (password.to_owned(), hash.to_owned());
-        tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-            .await
-            .unwrap_or(false)
     }
-
-    /// Checks the credentials and opens a session; returns the operator and the session token
-    /// (only its hash is stored). Failures are audited and throttled (`login_throttle`): no
-    /// sequence of failures disables or locks an account.
-    pub async fn login(
-        state: &AppState,
-        username: &str,
-        password: &str,
-        source_addr: Option<&str>,
-    ) -> Result<(Operator, String), AppError> {
-        let now = state.clock.now();
-        let (kept, cut) = login_throttle::kept_username(username);
-        let attempt = login_throttle::Attempt {
-            username: &kept,
-            source: source_addr.unwrap_or("unknown"),
-        };
-        if let Some(until) = login_throttle::blocked_until(&state.pool, &attempt, now).await? {
-            return Err(AppError::LoginThrottled {
-                retry_after_seconds: ((until - now).num_milliseconds() + 999) / 1000,
-            });
-        }
-        // A name longer than any operator's is no operator's: not looked up, still verified.
-        let row = match cut {
-            true => None,
-            false => {
-                sqlx::query(
-                    "SELECT id, username, password_hash, role FROM operators \
-                 WHERE username = $1 AND disabled = 0",
-                )
-                .bind(username)
-                .fetch_optional(&state.pool)
-                .await?
-            }
-        };
-        // The same work whether or not the name exists, so that timing does not tell.
-        let hash: String = row.as_ref().map_or_else(
-            || state.dummy_password_hash.to_string(),
-            |r| r.get("password_hash"),
-        );
-        let verified = verify_password_off_the_workers(password, &hash).await;
-        let operator = row.filter(|_| verified).and_then(|row| {
-            Some(Operator {
-                id: row.get("id"),
-                username: row.get("username"),
-                role: Role::parse(row.get("role"))?,
-            })
-        });
-        let mut tx = state.pool.begin().await?;
-        let Some(operator) = operator else {
-            let counts = login_throttle::count_failure(&mut tx, &attempt, now).await?;
-            let mut details = serde_json::json!({
-                "failures": counts
-                    .iter()
-                    .map(|(scope, n)| (scope.as_str().to_owned(), serde_json::Value::from(*n)))
-                    .collect::<serde_json::Map<_, _>>(),
-            });
-            if cut {
-                details["username_truncated"] = true.into();
-                details["username_chars"] = username.chars().count().into();
-            }
-            audit::record(
-                &mut tx,
-                now,
-                &kept,
-                audit::LOGIN_FAILED,
-                details,
-                source_addr,
+    // A name longer than any operator's is no operator's: not looked up, still verified.
+    let row = match cut {
+        true => None,
+        false => {
+            sqlx::query(
+                "SELECT id, username, password_hash, role FROM operators \
+             WHERE username = $1 AND disabled = 0",
             )
-            .await?;
-            tx.commit().await?;
-            let burst = counts.iter().any(|(scope, n)| {
-                *scope != login_throttle::Scope::Pair && *n == login_throttle::ALERT_AT
-            });
-            if burst {
-                raise_login_burst_alert(state, now).await?;
-            }
-            return Err(AppError::BadCredentials);
-        };
-        login_throttle::count_success(&mut tx, &attempt, now).await?;
-        let token = random_hex(32);
-        let expires_at = now + state.settings.session_lifetime;
-        sessions::insert(&mut tx, &token_hash(&token), operator.id, now, expires_at).await?;
-        // Expired sessions go, and beyond the newest few the oldest ones end.
-        let ended =
-            sessions::prune(&mut tx, operator.id, now, crate::operators::MAX_SESSIONS).await?;
+            .bind(username)
+            .fetch_optional(&state.pool)
+            .await?
+        }
+    };
+    // The same work whether or not the name exists, so that timing does not tell.
+    let hash: String = row.as_ref().map_or_else(
+        || state.dummy_password_hash.to_string(),
+        |r| r.get("password_hash"),
+    );
+    let verified = verify_password_off_the_workers(password, &hash).await;
+    let operator = row.filter(|_| verified).and_then(|row| {
+        Some(Operator {
+            id: row.get("id"),
+            username: row.get("username"),
+            role: Role::parse(row.get("role"))?,
+        })
+    });
+    let mut tx = state.pool.begin().await?;
+    let Some(operator) = operator else {
+        let counts = login_throttle::count_failure(&mut tx, &attempt, now).await?;
+        let mut details = serde_json::json!({
+            "failures": counts
+                .iter()
+                .map(|(scope, n)| (scope.as_str().to_owned(), serde_json::Value::from(*n)))
+                .collect::<serde_json::Map<_, _>>(),
+        });
+        if cut {
+            details["username_truncated"] = true.into();
+            details["username_chars"] = username.chars().count().into();
+        }
         audit::record(
             &mut tx,
             now,
-            &operator.username,
-            audit::LOGIN,
-            serde_json::json!({ "sessions_ended": ended }),
+            &kept,
+            audit::LOGIN_FAILED,
+            details,
             source_addr,
         )
         .await?;
         tx.commit().await?;
-        if ended > 0 {
-            state.sessions_ended(operator.id);
+        let burst = counts.iter().any(|(scope, n)| {
+            *scope != login_throttle::Scope::Pair && *n == login_throttle::ALERT_AT
+        });
+        if burst {
+            raise_login_burst_alert(state, now).await?;
         }
-        Ok((operator, token))
-    }
-
-    /// A HIGH alert naming the accounts and addresses with the most failed logins in the last
-    /// 15 minutes; at most one such alert per 15 minutes.
-    async fn raise_login_burst_alert(
-        state: &AppState,
-        now: DateTime<Utc>,
-    ) -> Result<(), sqlx::Error> {
-        let since = now - chrono::TimeDelta::minutes(15);
-        let recent: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM alerts WHERE title = $1 AND created_at >= $2")
-                .bind(alerts::FAILED_LOGIN_BURST)
-                .bind(to_millis(since))
-                .fetch_one(&state.pool)
-                .await?;
-        if recent > 0 {
-            return Ok(());
-        }
-        let (accounts, sources) = login_throttle::recent_failures(&state.pool, since).await?;
-        let list = |items: &[(String, i64)]| {
-            items
-                .iter()
-                .map(|(k, n)| format!("{k} ({n})"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let mut conn = state.pool.acquire().await?;
-        let alert = alerts::insert(
-            &mut conn,
-            alerts::NewAlert {
-                at: now,
-                severity: alerts::Severity::High,
-                source: alerts::SOURCE_AUTH,
-                title: alerts::FAILED_LOGIN_BURST.to_owned(),
-                message: format!(
-                    "Failed logins in the last 15 minutes, by account: {}; by source address: {}. \
-                     Logins are throttled, never locked: check for credential stuffing or \
-                     password guessing.",
-                    list(&accounts),
-                    list(&sources)
-                ),
-                window_id: None,
-                link: Some(format!("/audit?action={}", audit::LOGIN_FAILED)),
-            },
-        )
-        .await?;
-        state
-            .events
-            .publish(&crate::events::ServerEvent::Alert(alert));
-        Ok(())
-    }
-
-    pub async fn logout(
-        state: &AppState,
-        token: &str,
-        operator: &Operator,
-        source_addr: Option<&str>,
-    ) -> Result<(), AppError> {
-        let mut tx = state.pool.begin().await?;
-        sessions::end(&mut tx, &token_hash(token)).await?;
-        audit::record(
-            &mut tx,
-            state.clock.now(),
-            &operator.username,
-            audit::LOGOUT,
-            serde_json::json!({}),
-            source_addr,
-        )
-        .await?;
-        tx.commit().await?;
-        // The browser's shared event stream used this session too: it closes now.
+        return Err(AppError::BadCredentials);
+    };
+    login_throttle::count_success(&mut tx, &attempt, now).await?;
+    let token = random_hex(32);
+    let expires_at = now + state.settings.session_lifetime;
+    sessions::insert(&mut tx, &token_hash(&token), operator.id, now, expires_at).await?;
+    // Expired sessions go, and beyond the newest few the oldest ones end.
+    let ended = sessions::prune(&mut tx, operator.id, now, crate::operators::MAX_SESSIONS).await?;
+    audit::record(
+        &mut tx,
+        now,
+        &operator.username,
+        audit::LOGIN,
+        serde_json::json!({ "sessions_ended": ended }),
+        source_addr,
+    )
+    .await?;
+    tx.commit().await?;
+    if ended > 0 {
         state.sessions_ended(operator.id);
-        Ok(())
     }
-
-    /// The operator of a live session and when that session expires.
-    pub async fn operator_for_token(
-        state: &AppState,
-        token: &str,
-    ) -> Result<Option<(Operator, DateTime<Utc>)>, AppError> {
-        let mut conn = state.pool.acquire().await?;
-        let live = sessions::live(&mut conn, &token_hash(token), state.clock.now()).await?;
-        Ok(live.and_then(|(id, username, role, expires_at)| {
-            let operator = Operator {
-                id,
-                username,
-                role: Role::parse(&role)?,
-            };
-            Some((operator, expires_at))
-        }))
-    }
-
-    /// The session token from a request's `Cookie` header.
-    pub fn session_token(headers: &HeaderMap) -> Option<String> {
-        headers
-            .get_all(http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == SESSION_COOKIE)
-            .map(|(_, value)| value.to_owned())
-    }
-
-    pub fn session_cookie(token: &str, lifetime: TimeDelta, secure: bool) -> String {
-        format!(
-            "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
-            lifetime.num_seconds(),
-            if secure { "; Secure" } else { "" }
-        )
-    }
-
-    pub fn clearing_cookie(secure: bool) -> String {
-        session_cookie("", TimeDelta::zero(), secure)
-    }
-
-    /// Who is calling, and from where.
-    #[derive(Clone, Debug)]
-    pub struct Actor {
-        pub operator: Operator,
-        pub source_addr: Option<String>,
-        pub token: String,
-        /// When the caller's session ends by itself.
-        pub session_expires_at: DateTime<Utc>,
-    }
-
-    impl Actor {
-        pub fn require(&self, permission: Permission) -> Result<(), AppError> {
-            if self.operator.can(permission) {
-                Ok(())
-            } else {
-                Err(AppError::Forbidden(permission.describe().to_owned()))
-            }
-        }
-    }
-
-    /// Resolves the caller of a request from its session cookie.
-    pub async fn actor_from_headers(
-        state: &AppState,
-        headers: &HeaderMap,
-        source_addr: Option<String>,
-    ) -> Result<Actor, AppError> {
-        let token = session_token(headers).ok_or(AppError::Unauthorized)?;
-        let (operator, session_expires_at) = operator_for_token(state, &token)
-            .await?
-            .ok_or(AppError::Unauthorized)?;
-        Ok(Actor {
-            operator,
-            source_addr,
-            token,
-            session_expires_at,
-        })
-    }
-
-    /// The caller of the current server function.
-    pub async fn current_actor() -> Result<Actor, AppError> {
-        let state = leptos::prelude::expect_context::<AppState>();
-        let headers: HeaderMap = leptos_axum::extract()
-            .await
-            .map_err(|e| AppError::Transport(e.to_string()))?;
-        let addr = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .await
-            .ok()
-            .map(|c| c.0.ip().to_string());
-        actor_from_headers(&state, &headers, addr).await
-    }
+    Ok((operator, token))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn deactivation_needs_less_privilege_than_activation() {
-        for role in ROLES {
-            if role.can(Permission::BreakGlassActivate) {
-                assert!(role.can(Permission::BreakGlassDeactivate), "{role:?}");
-            }
-        }
-        assert!(Role::Operator.can(Permission::BreakGlassDeactivate));
-        assert!(!Role::Operator.can(Permission::BreakGlassActivate));
-        assert!(!Role::Viewer.can(Permission::BreakGlassDeactivate));
+/// A HIGH alert naming the accounts and addresses with the most failed logins in the last
+/// 15 minutes; at most one such alert per 15 minutes.
+async fn raise_login_burst_alert(state: &AppState, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    let since = now - chrono::TimeDelta::minutes(15);
+    let recent: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM alerts WHERE title = $1 AND created_at >= $2")
+            .bind(alerts::FAILED_LOGIN_BURST)
+            .bind(to_millis(since))
+            .fetch_one(&state.pool)
+            .await?;
+    if recent > 0 {
+        return Ok(());
     }
+    let (accounts, sources) = login_throttle::recent_failures(&state.pool, since).await?;
+    let list = |items: &[(String, i64)]| {
+        items
+            .iter()
+            .map(|(k, n)| format!("{k} ({n})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut conn = state.pool.acquire().await?;
+    let alert = alerts::insert(
+        &mut conn,
+        alerts::NewAlert {
+            at: now,
+            severity: alerts::Severity::High,
+            source: alerts::SOURCE_AUTH,
+            title: alerts::FAILED_LOGIN_BURST.to_owned(),
+            message: format!(
+                "Failed logins in the last 15 minutes, by account: {}; by source address: {}. \
+                 Logins are throttled, never locked: check for credential stuffing or \
+                 password guessing.",
+                list(&accounts),
+                list(&sources)
+            ),
+            window_id: None,
+            link: Some(format!("/audit?action={}", audit::LOGIN_FAILED)),
+        },
+    )
+    .await?;
+    state
+        .events
+        .publish(&crate::events::ServerEvent::Alert(alert));
+    Ok(())
+}
 
-    #[test]
-    fn roles_round_trip_through_their_names() {
-        for role in ROLES {
-            assert_eq!(Role::parse(role.as_str()), Some(role));
-        }
-        assert_eq!(Role::parse("root"), None);
-    }
+pub async fn logout(
+    state: &AppState,
+    token: &str,
+    operator: &Operator,
+    source_addr: Option<&str>,
+) -> Result<(), AppError> {
+    let mut tx = state.pool.begin().await?;
+    sessions::end(&mut tx, &token_hash(token)).await?;
+    audit::record(
+        &mut tx,
+        state.clock.now(),
+        &operator.username,
+        audit::LOGOUT,
+        serde_json::json!({}),
+        source_addr,
+    )
+    .await?;
+    tx.commit().await?;
+    // The browser's shared event stream used this session too: it closes now.
+    state.sessions_ended(operator.id);
+    Ok(())
+}
+
+/// The operator of a live session and when that session expires.
+pub async fn operator_for_token(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<(Operator, DateTime<Utc>)>, AppError> {
+    let mut conn = state.pool.acquire().await?;
+    let live = sessions::live(&mut conn, &token_hash(token), state.clock.now()).await?;
+    Ok(live.and_then(|(id, username, role, expires_at)| {
+        let operator = Operator {
+            id,
+            username,
+            role: Role::parse(&role)?,
+        };
+        Some((operator, expires_at))
+    }))
+}
+
+/// The session token from a request's `Cookie` header.
+pub fn session_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_owned())
+}
+
+pub fn session_cookie(token: &str, lifetime: TimeDelta, secure: bool) -> String {
+    format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        lifetime.num_seconds(),
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+pub fn clearing_cookie(secure: bool) -> String {
+    session_cookie("", TimeDelta::zero(), secure)
+}
+
+/// Resolves the caller of a request from its session cookie.
+pub async fn actor_from_headers(
+    state: &AppState,
+    headers: &HeaderMap,
+    source_addr: Option<String>,
+) -> Result<Actor, AppError> {
+    let token = session_token(headers).ok_or(AppError::Unauthorized)?;
+    let (operator, session_expires_at) = operator_for_token(state, &token)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
+    Ok(Actor {
+        operator,
+        source_addr,
+        token,
+        session_expires_at,
+    })
+}
+
+/// The caller of the current server function.
+pub async fn current_actor() -> Result<Actor, AppError> {
+    let state = leptos::prelude::expect_context::<AppState>();
+    let headers: HeaderMap = leptos_axum::extract()
+        .await
+        .map_err(|e| AppError::Transport(e.to_string()))?;
+    let addr = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .await
+        .ok()
+        .map(|c| c.0.ip().to_string());
+    actor_from_headers(&state, &headers, addr).await
 }

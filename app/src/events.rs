@@ -1,7 +1,7 @@
 //! Server-sent events: what the server pushes to every tab.
 
 use crate::alerts::Alert;
-use crate::break_glass::BreakGlassStatus;
+use crate::domain::break_glass::BreakGlassStatus;
 use serde::{Deserialize, Serialize};
 
 /// The most event streams one session may hold at once. A browser shares one stream among its

@@ -1,7 +1,7 @@
 //! Operator accounts: who may log in and with which role; managed by admins, each operator
 //! changes their own password.
 
-use crate::auth::Role;
+use crate::domain::Role;
 use crate::domain::{Field, FieldError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -108,10 +108,10 @@ pub use store::{
 mod store {
     use super::{NewPassword, OperatorAccount, Username};
     use crate::audit;
-    use crate::auth::{self, Actor, Permission, Role};
     use crate::database::{from_millis, to_millis};
-    use crate::error::AppError;
-    use crate::server::store;
+    use crate::domain::AppError;
+    use crate::domain::{Actor, Permission, Role};
+    use crate::server::{secrets, store};
     use crate::state::AppState;
     use sqlx::Row;
 
@@ -179,7 +179,7 @@ mod store {
         actor.require(Permission::OperatorsManage)?;
         let now = state.clock.now();
         let mut tx = state.pool.begin().await?;
-        let hash = auth::hash_password(password.as_str());
+        let hash = secrets::hash_password(password.as_str());
         let id =
             store::operators::insert(&mut tx, username.as_str(), &hash, role.as_str(), now).await?;
         let Some(id) = id else {
@@ -334,11 +334,16 @@ mod store {
     ) -> Result<(), AppError> {
         let mut tx = state.pool.begin().await?;
         sqlx::query("UPDATE operators SET password_hash = $1 WHERE id = $2")
-            .bind(auth::hash_password(password.as_str()))
+            .bind(secrets::hash_password(password.as_str()))
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        store::sessions::end_others_of(&mut tx, id, &auth::token_hash(&actor.token)).await?;
+        store::sessions::end_others_of(
+            &mut tx,
+            id,
+            &crate::server::secrets::token_hash(&actor.token),
+        )
+        .await?;
         audit::record(
             &mut tx,
             state.clock.now(),
@@ -365,7 +370,7 @@ mod store {
             .bind(actor.operator.id)
             .fetch_one(&state.pool)
             .await?;
-        if !auth::verify_password_off_the_workers(current, &hash).await {
+        if !secrets::verify_password_off_the_workers(current, &hash).await {
             return Err(AppError::Invalid(crate::domain::FieldError::new(
                 crate::domain::Field::CurrentPassword,
                 "The current password is not right",

@@ -1,9 +1,10 @@
 //! The post-break-glass review: what went through a window unscanned, what the Session Watcher
 //! found in it afterwards, and the sign-off with incident notes.
 
-use crate::break_glass::EndKind;
+use crate::domain::break_glass::EndKind;
+use crate::domain::Verdict;
 use crate::domain::{Field, FieldError};
-use crate::traffic::{TrafficFilter, TrafficRecord, Verdict, SOURCE_WATCHER};
+use crate::traffic::{TrafficFilter, TrafficRecord, SOURCE_WATCHER};
 use crate::watcher::RunState;
 use chrono::{DateTime, Timelike, Utc};
 use serde::{Deserialize, Serialize};
@@ -149,7 +150,7 @@ impl Review {
     /// The review as a Markdown report for the incident log. Untrusted text (reasons, notes,
     /// excerpts) goes into fenced blocks so it cannot turn into markup.
     pub fn to_markdown(&self) -> String {
-        use crate::time_format::utc;
+        use crate::domain::time_format::utc;
         let w = &self.window;
         let p = &self.progress;
         let mut out = format!("# Break-glass window #{} review\n\n", w.id);
@@ -245,9 +246,9 @@ pub use store::{awaiting, load, sign_off};
 mod store {
     use super::{AwaitingReview, EndedWindow, Finding, Progress, Review, ReviewNotes};
     use crate::audit;
-    use crate::auth::{Actor, Permission};
     use crate::database::{to_millis, Pool};
-    use crate::error::AppError;
+    use crate::domain::AppError;
+    use crate::domain::{Actor, Permission};
     use crate::server::store::break_glass_windows::{self, ForReview};
     use crate::state::AppState;
     use crate::traffic::{record_from_row, RECORD_COLUMNS, SOURCE_WATCHER};
@@ -343,7 +344,7 @@ mod store {
             return Err(AppError::Conflict(format!(
                 "Window #{id} was already reviewed by {} at {}",
                 s.by,
-                crate::time_format::utc(s.at)
+                crate::domain::time_format::utc(s.at)
             )));
         }
         let now = state.clock.now();

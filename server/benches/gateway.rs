@@ -403,7 +403,7 @@ async fn journal_rate(
         source: app::traffic::SOURCE_BREAK_GLASS,
         model: Some("gpt-4o-mini".into()),
         provider: Some("openai".into()),
-        verdict: app::traffic::Verdict::Bypassed,
+        verdict: app::domain::Verdict::Bypassed,
         score: None,
         detections: Vec::new(),
         latency_ms: Some(3),

@@ -161,7 +161,7 @@ pub async fn start(
         sessions_ended: tokio::sync::broadcast::channel(64).0,
         api_keys: Arc::default(),
         replication: replication.clone(),
-        dummy_password_hash: Arc::from(app::auth::hash_password("no such operator")),
+        dummy_password_hash: Arc::from(app::server::secrets::hash_password("no such operator")),
     };
     tokio::spawn(break_glass.run_expiry_timer(shutdown_rx.clone()));
     tokio::spawn(watcher.run(shutdown_rx.clone()));

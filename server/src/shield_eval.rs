@@ -7,8 +7,8 @@
 //! figures and writes them into docs/SHIELD.md; `tests/shield_quality.rs` pins the held-out
 //! ones.
 
+use app::domain::Verdict;
 use app::shield::{ScanResult, Shield, DATA_CATEGORIES};
-use app::traffic::Verdict;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,13 +1,13 @@
 //! Role × route × status, generated from the access tables (`server::access`) and the
-//! permission table (`app::auth::PERMISSIONS`): every route and every server function is
+//! permission table (`app::domain::PERMISSIONS`): every route and every server function is
 //! called as nobody, with an API key, and as each role, and must answer 401, 403 or let the
 //! caller through exactly as the rules say. A server function without a rule, or a route or
 //! server function without a sample request here, fails the test.
 
 mod support;
 
-use app::auth::{Role, ROLES};
 use app::clock::ManualClock;
+use app::domain::{Role, ROLES};
 use chrono::Utc;
 use serde_json::{json, Value};
 use server::access::{server_fn_rule, Access, ROUTES};

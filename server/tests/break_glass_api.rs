@@ -738,7 +738,7 @@ async fn an_operator_may_deactivate_but_not_activate() {
         &s.running.as_ref().unwrap().state.pool,
         "olivia",
         "operator password 1",
-        app::auth::Role::Operator,
+        app::domain::Role::Operator,
         clock.now(),
     )
     .await

@@ -749,7 +749,7 @@ async fn a_leaking_answer_is_delivered_then_scanned_and_raises_an_alert() {
     let score = u8::try_from(record["response_scan"]["score"].as_u64().unwrap()).unwrap();
     assert_eq!(
         alert.data["severity"],
-        app::watcher::finding_severity(app::traffic::Verdict::Block, score)
+        app::watcher::finding_severity(app::domain::Verdict::Block, score)
             .unwrap()
             .as_str(),
         "as the Session Watcher's findings"

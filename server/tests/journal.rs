@@ -3,8 +3,9 @@
 
 mod support;
 
+use app::domain::Verdict;
 use app::shield::ScanResult;
-use app::traffic::{Completion, Fsync, Journal, NewTraffic, Outcome, Verdict, SOURCE_BREAK_GLASS};
+use app::traffic::{Completion, Fsync, Journal, NewTraffic, Outcome, SOURCE_BREAK_GLASS};
 use sqlx::Row;
 use support::*;
 

@@ -50,7 +50,7 @@ async fn start_litellm(model_upstream: &str, breakglass: &str, api_key: &str) ->
         .local_addr()
         .unwrap()
         .port();
-    let master_key = format!("sk-test-{}", app::auth::random_hex(12));
+    let master_key = format!("sk-test-{}", app::server::secrets::random_hex(12));
     let child = tokio::process::Command::new(litellm)
         .arg("--config")
         .arg(dir.path().join("config.yaml"))

@@ -1,13 +1,4 @@
-//! Break-glass: the parsed activation input, the lifecycle state machine, the status clients see
-//! and, on the server, the service that stores and schedules it.
+//! Break-glass on the server: the service that stores the lifecycle and schedules its expiry.
+//! (The lifecycle itself, its input and its status are pure: `crate::domain::break_glass`.)
 
-pub mod input;
-pub mod machine;
-pub mod status;
-
-#[cfg(feature = "ssr")]
 pub mod service;
-
-pub use input::{Activation, ActivationRequest, BypassDuration, Confirmation, Reason, WireField};
-pub use machine::{EndKind, Lifecycle};
-pub use status::{ActivatedWindow, BreakGlassStatus, DeactivationSummary, Phase};

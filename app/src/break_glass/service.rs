@@ -2,19 +2,19 @@
 //! expiry timer. Every transition goes through here, whether it comes from the JSON API, a
 //! server function or the clock.
 
-use super::machine::{Change, EndKind, Ended, Lifecycle, Refusal, COOL_DOWN};
-use super::status::{active_minutes, seconds_until, ActivatedWindow};
-use super::{Activation, BreakGlassStatus, DeactivationSummary};
 use crate::alerts::{self, NewAlert, Severity};
 use crate::audit;
-use crate::auth::{Actor, Permission};
 use crate::clock::SharedClock;
 use crate::database::Pool;
-use crate::error::AppError;
+use crate::domain::break_glass::machine::{Change, EndKind, Ended, Lifecycle, Refusal, COOL_DOWN};
+use crate::domain::break_glass::status::{active_minutes, seconds_until, ActivatedWindow};
+use crate::domain::break_glass::{Activation, BreakGlassStatus, DeactivationSummary};
+use crate::domain::time_format;
+use crate::domain::AppError;
+use crate::domain::{Actor, Permission};
 use crate::events::{EventHub, ServerEvent, StateChange, StateEvent};
 use crate::replication::Link;
 use crate::server::store::break_glass_windows::{self as store, InsertRefused};
-use crate::time_format;
 use crate::traffic;
 use chrono::{DateTime, SubsecRound, Utc};
 use std::sync::Arc;
@@ -489,8 +489,8 @@ pub async fn recent_windows(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::break_glass::machine::Window;
-    use crate::break_glass::{BypassDuration, Reason};
+    use crate::domain::break_glass::machine::Window;
+    use crate::domain::break_glass::{BypassDuration, Reason};
 
     fn window(at: DateTime<Utc>) -> Window {
         Window {

@@ -1,6 +1,14 @@
 //! What both targets compile with no I/O: the rules of the product's inputs. (The move of the
 //! other pure types here is under way.)
 
+mod access;
+pub mod break_glass;
+mod error;
 mod field;
+pub mod time_format;
+mod verdict;
 
+pub use access::{Actor, Operator, Permission, Role, PERMISSIONS, ROLES};
+pub use error::AppError;
 pub use field::{Field, FieldError};
+pub use verdict::{Verdict, VERDICTS};

@@ -9,7 +9,7 @@
 //! an encoding or leetspeak (`disguise.rs`) is REVIEW; otherwise ALLOW.
 
 use crate::alerts::Severity;
-use crate::traffic::Verdict;
+use crate::domain::Verdict;
 use serde::{Deserialize, Serialize};
 
 /// One rule that matched, and how often.

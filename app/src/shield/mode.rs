@@ -37,9 +37,9 @@ pub use store::{load, set, SETTING};
 mod store {
     use super::ShieldMode;
     use crate::audit;
-    use crate::auth::{Actor, Permission};
     use crate::database::Pool;
-    use crate::error::AppError;
+    use crate::domain::AppError;
+    use crate::domain::{Actor, Permission};
     use crate::state::AppState;
 
     /// The name of the setting that holds the mode.

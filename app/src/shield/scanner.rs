@@ -270,7 +270,7 @@ fn revealed_by(disguises: &[Disguise]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::traffic::Verdict;
+    use crate::domain::Verdict;
 
     #[derive(Deserialize)]
     struct Examples {

@@ -1,43 +1,9 @@
 //! LLM traffic records: what went through, how it was judged, or that it was not (BYPASSED).
 
-use crate::domain::{Field, FieldError};
-use crate::time_format::parse_instant;
+use crate::domain::time_format::parse_instant;
+use crate::domain::{Field, FieldError, Verdict, VERDICTS};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Verdict {
-    #[serde(rename = "ALLOW")]
-    Allow,
-    #[serde(rename = "REVIEW")]
-    Review,
-    #[serde(rename = "BLOCK")]
-    Block,
-    #[serde(rename = "BYPASSED")]
-    Bypassed,
-}
-
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Allow => "ALLOW",
-            Verdict::Review => "REVIEW",
-            Verdict::Block => "BLOCK",
-            Verdict::Bypassed => "BYPASSED",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            Verdict::Allow,
-            Verdict::Review,
-            Verdict::Block,
-            Verdict::Bypassed,
-        ]
-        .into_iter()
-        .find(|v| v.as_str() == s)
-    }
-}
 
 /// How an exchange through the gateway ended. A record is `Pending` only while its request is
 /// in flight (bypassed requests are recorded before they are forwarded); every other value is
@@ -111,13 +77,6 @@ impl Outcome {
         }
     }
 }
-
-pub const VERDICTS: [Verdict; 4] = [
-    Verdict::Allow,
-    Verdict::Review,
-    Verdict::Block,
-    Verdict::Bypassed,
-];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrafficRecord {
@@ -680,7 +639,7 @@ pub fn ingested(
         http_status,
         api_key_id: Some(api_key_id),
         session_id,
-        request_id: request_id.unwrap_or_else(|| crate::auth::random_hex(12)),
+        request_id: request_id.unwrap_or_else(|| crate::server::secrets::random_hex(12)),
         request_text: request_text.map(|(t, _)| t),
         response_text: response_text.map(|(t, _)| t),
         rescan_of: None,

@@ -1,6 +1,6 @@
 //! The Your Account card: change one's own password, log out everywhere.
 
-use crate::error::AppError;
+use crate::domain::AppError;
 use leptos::prelude::*;
 
 #[server]

@@ -1,8 +1,8 @@
-use crate::break_glass::input::{
+use crate::domain::break_glass::input::{
     BypassDuration, Confirmation, Reason, DURATION_PRESETS, REASON_MAX_CHARS, REASON_MIN_CHARS,
 };
-use crate::break_glass::ActivatedWindow;
-use crate::error::AppError;
+use crate::domain::break_glass::ActivatedWindow;
+use crate::domain::AppError;
 use leptos::html::Dialog;
 use leptos::prelude::*;
 
@@ -19,13 +19,16 @@ pub async fn activate_break_glass(
         async {
             let actor = crate::auth::current_actor().await?;
             let state = expect_context::<crate::state::AppState>();
-            let raw =
-                crate::break_glass::ActivationRequest::from_form(reason, duration_minutes, confirm);
+            let raw = crate::domain::break_glass::ActivationRequest::from_form(
+                reason,
+                duration_minutes,
+                confirm,
+            );
             state
                 .break_glass
                 .refuse_unpermitted(&actor, raw.reason_text())
                 .await?;
-            let activation = crate::break_glass::Activation::try_from(raw)?;
+            let activation = crate::domain::break_glass::Activation::try_from(raw)?;
             state.break_glass.activate(&actor, activation).await
         }
         .await,

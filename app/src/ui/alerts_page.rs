@@ -1,8 +1,8 @@
 use super::live::Live;
 use crate::alerts::{Alert, AlertAction, AlertStatus};
-use crate::auth::Permission;
-use crate::error::AppError;
-use crate::time_format;
+use crate::domain::time_format;
+use crate::domain::AppError;
+use crate::domain::Permission;
 use leptos::prelude::*;
 
 #[server]

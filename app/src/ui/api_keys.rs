@@ -3,9 +3,9 @@
 
 use super::live::Live;
 use crate::api_keys::{ApiKey, CreatedApiKey, Scope, DEFAULT_RATE_LIMIT, SCOPES};
-use crate::auth::Permission;
-use crate::error::AppError;
-use crate::time_format;
+use crate::domain::time_format;
+use crate::domain::AppError;
+use crate::domain::Permission;
 use leptos::prelude::*;
 
 #[server]

@@ -1,6 +1,6 @@
 use crate::audit::{AuditPage, ACTIONS};
-use crate::error::AppError;
-use crate::time_format;
+use crate::domain::time_format;
+use crate::domain::AppError;
 use leptos::prelude::*;
 use leptos_router::components::{Form, A};
 use leptos_router::hooks::use_query_map;
@@ -19,7 +19,7 @@ pub async fn list_audit(
     crate::server_fn_result(
         async {
             let caller = crate::auth::current_actor().await?;
-            caller.require(crate::auth::Permission::AuditRead)?;
+            caller.require(crate::domain::Permission::AuditRead)?;
             let given = [action, actor, from, to, cursor];
             let filter = crate::audit::AuditFilter::parse(|k| {
                 KEYS.iter()

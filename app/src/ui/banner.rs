@@ -1,8 +1,8 @@
 use super::live::Live;
-use crate::auth::Permission;
-use crate::break_glass::DeactivationSummary;
-use crate::error::AppError;
-use crate::time_format;
+use crate::domain::break_glass::DeactivationSummary;
+use crate::domain::time_format;
+use crate::domain::AppError;
+use crate::domain::Permission;
 use leptos::prelude::*;
 
 #[server]

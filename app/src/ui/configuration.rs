@@ -6,10 +6,10 @@ use super::operators::OperatorsCard;
 use super::review_page::AwaitingReviews;
 use super::shield_settings::ShieldSettingsCard;
 use crate::alerts::Alert;
-use crate::auth::Permission;
-use crate::break_glass::Phase;
-use crate::error::AppError;
-use crate::time_format;
+use crate::domain::break_glass::Phase;
+use crate::domain::time_format;
+use crate::domain::AppError;
+use crate::domain::Permission;
 use leptos::prelude::*;
 
 /// An unresolved "LiteLLM unreachable" alert of the last 30 minutes, if any.

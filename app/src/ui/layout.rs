@@ -1,7 +1,7 @@
 use super::banner::BreakGlassBanner;
 use super::live::{provide_live, Live};
 use super::login::Logout;
-use crate::auth::Permission;
+use crate::domain::Permission;
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
 

@@ -6,9 +6,9 @@
 //! the browser's, measured when each state event arrived.
 
 use crate::alerts::Alert;
-use crate::auth::Operator;
-use crate::break_glass::BreakGlassStatus;
-use crate::error::AppError;
+use crate::domain::break_glass::BreakGlassStatus;
+use crate::domain::AppError;
+use crate::domain::Operator;
 use leptos::prelude::*;
 
 #[derive(Clone, Copy)]

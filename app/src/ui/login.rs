@@ -1,4 +1,4 @@
-use crate::error::AppError;
+use crate::domain::AppError;
 use leptos::prelude::*;
 
 #[server]

@@ -1,10 +1,10 @@
 //! The Operators card (admins): create operators, change roles, disable, reset passwords.
 
 use super::live::Live;
-use crate::auth::{Permission, ROLES};
-use crate::error::AppError;
+use crate::domain::time_format;
+use crate::domain::AppError;
+use crate::domain::{Permission, ROLES};
 use crate::operators::OperatorAccount;
-use crate::time_format;
 use leptos::prelude::*;
 
 #[server]

@@ -2,10 +2,10 @@
 
 use super::counted;
 use super::live::Live;
-use crate::auth::Permission;
-use crate::error::AppError;
+use crate::domain::time_format;
+use crate::domain::AppError;
+use crate::domain::Permission;
 use crate::review::{AwaitingReview, Finding, Review};
-use crate::time_format;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -79,13 +79,13 @@ fn ReviewReport(review: Review, sign_off: ServerAction<SignOffReview>) -> impl I
     let w = review.window.clone();
     let p = review.progress.clone();
     let caught_up = p.caught_up(w.ended_at);
-    let how = if w.end_kind == crate::break_glass::EndKind::Deactivated {
+    let how = if w.end_kind == crate::domain::break_glass::EndKind::Deactivated {
         format!("deactivated by {}", w.ended_by)
     } else {
         "expired".to_owned()
     };
-    let blocks = review.count(crate::traffic::Verdict::Block);
-    let reviews = review.count(crate::traffic::Verdict::Review);
+    let blocks = review.count(crate::domain::Verdict::Block);
+    let reviews = review.count(crate::domain::Verdict::Review);
     let id = w.id;
     view! {
         <h1>"Break-glass window #" {id} " review"</h1>

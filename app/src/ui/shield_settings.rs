@@ -1,6 +1,6 @@
 use super::live::Live;
-use crate::auth::Permission;
-use crate::error::AppError;
+use crate::domain::AppError;
+use crate::domain::Permission;
 use crate::shield::ShieldMode;
 use leptos::prelude::*;
 

@@ -1,5 +1,6 @@
-use crate::time_format;
-use crate::traffic::{Chart, VERDICTS};
+use crate::domain::time_format;
+use crate::domain::VERDICTS;
+use crate::traffic::Chart;
 use leptos::prelude::*;
 
 const WIDTH: f64 = 960.0;

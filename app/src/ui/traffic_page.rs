@@ -1,12 +1,11 @@
 use super::shield_settings::current_shield_mode;
 use super::traffic_chart::TrafficChart;
 use super::watcher_panel::WatcherPanel;
-use crate::break_glass::ActivatedWindow;
-use crate::error::AppError;
-use crate::time_format;
-use crate::traffic::{
-    Chart, TrafficFilter, TrafficPage, TrafficRecord, OUTCOMES, SOURCES, VERDICTS,
-};
+use crate::domain::break_glass::ActivatedWindow;
+use crate::domain::time_format;
+use crate::domain::AppError;
+use crate::domain::VERDICTS;
+use crate::traffic::{Chart, TrafficFilter, TrafficPage, TrafficRecord, OUTCOMES, SOURCES};
 use leptos::prelude::*;
 use leptos_router::components::{Form, A};
 use leptos_router::hooks::use_query_map;

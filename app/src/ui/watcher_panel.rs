@@ -2,9 +2,9 @@
 
 use super::counted;
 use super::live::Live;
-use crate::auth::Permission;
-use crate::error::AppError;
-use crate::time_format;
+use crate::domain::time_format;
+use crate::domain::AppError;
+use crate::domain::Permission;
 use crate::watcher::{RunState, WatcherStatus};
 use leptos::prelude::*;
 

@@ -87,13 +87,14 @@ pub fn fingerprint(file: &mut File) -> io::Result<Option<String>> {
         }
         head.extend_from_slice(&buf[..n]);
         if let Some(end) = head.iter().position(|b| *b == b'\n') {
-            return Ok(Some(crate::auth::token_hash(&String::from_utf8_lossy(
-                &head[..end],
-            ))));
+            return Ok(Some(crate::server::secrets::token_hash(
+                &String::from_utf8_lossy(&head[..end]),
+            )));
         }
     }
-    Ok((head.len() >= FINGERPRINT_BYTES)
-        .then(|| crate::auth::token_hash(&String::from_utf8_lossy(&head[..FINGERPRINT_BYTES]))))
+    Ok((head.len() >= FINGERPRINT_BYTES).then(|| {
+        crate::server::secrets::token_hash(&String::from_utf8_lossy(&head[..FINGERPRINT_BYTES]))
+    }))
 }
 
 /// Complete lines read from `offset`, at most about `max` bytes (more only to finish a line

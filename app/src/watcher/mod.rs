@@ -2,8 +2,8 @@
 //! break-glass windows, and runs the shield over them after the fact.
 
 use crate::alerts::Severity;
+use crate::domain::Verdict;
 use crate::domain::{Field, FieldError};
-use crate::traffic::Verdict;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 

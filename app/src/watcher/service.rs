@@ -10,14 +10,15 @@ use super::{
 };
 use crate::alerts::{self, Alert, NewAlert, Severity};
 use crate::audit;
-use crate::auth::{Actor, Permission};
 use crate::clock::SharedClock;
 use crate::database::{from_millis, to_millis, Pool};
-use crate::error::AppError;
+use crate::domain::AppError;
+use crate::domain::Verdict;
+use crate::domain::{Actor, Permission};
 use crate::events::{EventHub, ServerEvent};
 use crate::server::store::break_glass_windows;
 use crate::shield::{Coverage, ScanResult, Shield};
-use crate::traffic::{self, NewTraffic, TrafficFilter, Verdict, SOURCE_WATCHER};
+use crate::traffic::{self, NewTraffic, TrafficFilter, SOURCE_WATCHER};
 use chrono::{DateTime, Timelike, Utc};
 use sqlx::Row;
 use std::collections::{BTreeMap, HashMap};
@@ -659,7 +660,7 @@ impl Watcher {
                 top.what,
                 top.score,
                 top.rules.join(", "),
-                crate::time_format::utc(top.at),
+                crate::domain::time_format::utc(top.at),
                 if group.len() > 1 {
                     format!("; {} more like it", group.len() - 1)
                 } else {

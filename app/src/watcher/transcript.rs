@@ -131,7 +131,7 @@ fn message(entry: &serde_json::Map<String, Value>, line: &[u8]) -> Result<Line, 
         // Without an id, the line's content identifies it (a copy of it is the same message).
         _ => format!(
             "line-{}",
-            &crate::auth::token_hash(&String::from_utf8_lossy(line))[..32]
+            &crate::server::secrets::token_hash(&String::from_utf8_lossy(line))[..32]
         ),
     };
     let text_of = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);

@@ -17,12 +17,11 @@ mod sse;
 use crate::config::Config;
 use app::alerts::{self, NewAlert, Severity};
 use app::api_keys::{KeyRefusal, Scope};
+use app::domain::Verdict;
 use app::domain::{Field, FieldError};
 use app::shield::{Coverage, ScanResult, ShieldMode};
 use app::state::AppState;
-use app::traffic::{
-    self, Journal, NewTraffic, Outcome, Verdict, SOURCE_BREAK_GLASS, SOURCE_LITELLM,
-};
+use app::traffic::{self, Journal, NewTraffic, Outcome, SOURCE_BREAK_GLASS, SOURCE_LITELLM};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -718,7 +717,7 @@ impl Gateway {
                  answers are scanned after they go out.",
                 result.score,
                 rules.join(", "),
-                app::time_format::utc(at),
+                app::domain::time_format::utc(at),
             ),
             window_id: None,
             link: Some(format!("/traffic?{}", filter.to_query(false))),

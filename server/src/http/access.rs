@@ -9,7 +9,7 @@ use super::{
 };
 use crate::gateway;
 use app::api_keys::Scope;
-use app::auth::Permission;
+use app::domain::Permission;
 use app::state::AppState;
 use axum::routing::{get, post, put, MethodRouter};
 

@@ -12,6 +12,6 @@ pub async fn list(
     Ok(Json(
         app::alerts::list(&state.pool, None, 200)
             .await
-            .map_err(app::error::AppError::from)?,
+            .map_err(app::domain::AppError::from)?,
     ))
 }

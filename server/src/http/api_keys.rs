@@ -1,7 +1,7 @@
 use super::{ApiError, Caller};
 use app::api_keys::{ApiKey, CreatedApiKey, KeySpec};
+use app::domain::AppError;
 use app::domain::{Field, FieldError};
-use app::error::AppError;
 use app::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};

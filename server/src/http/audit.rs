@@ -1,6 +1,6 @@
 use super::{ApiError, Reader};
 use app::audit::{AuditFilter, AuditPage};
-use app::auth::Permission;
+use app::domain::Permission;
 use app::state::AppState;
 use axum::extract::{Query, State};
 use axum::Json;
@@ -22,6 +22,6 @@ pub async fn list(
     Ok(Json(
         app::audit::list(&state.pool, &filter)
             .await
-            .map_err(app::error::AppError::from)?,
+            .map_err(app::domain::AppError::from)?,
     ))
 }

@@ -1,6 +1,6 @@
 use super::{ApiError, Caller};
+use app::domain::AppError;
 use app::domain::{Field, FieldError};
-use app::error::AppError;
 use app::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};

@@ -1,5 +1,5 @@
 use super::{ApiError, Caller, Reader};
-use app::break_glass::{
+use app::domain::break_glass::{
     ActivatedWindow, Activation, ActivationRequest, BreakGlassStatus, DeactivationSummary,
 };
 use app::domain::{Field, FieldError};

@@ -2,7 +2,7 @@
 //! browser's tabs use one stream.
 
 use super::{ApiError, Caller};
-use app::error::AppError;
+use app::domain::AppError;
 use app::events::{ServerEvent, StateEvent, MAX_STREAMS_PER_SESSION};
 use app::state::AppState;
 use axum::extract::State;

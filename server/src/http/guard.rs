@@ -2,7 +2,7 @@
 //! writes, and security headers on every response.
 
 use super::ApiError;
-use app::error::AppError;
+use app::domain::AppError;
 use app::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};

@@ -1,7 +1,7 @@
 //! The JSON API's request bodies.
 
+use app::domain::AppError;
 use app::domain::{Field, FieldError};
-use app::error::AppError;
 use axum::body::Bytes;
 use axum::http::{header, HeaderMap};
 

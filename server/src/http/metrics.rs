@@ -2,7 +2,7 @@
 //! replica reports its own view; the store's counts (open alerts) are the same everywhere.
 
 use super::{ApiError, Reader};
-use app::break_glass::Phase;
+use app::domain::break_glass::Phase;
 use app::state::AppState;
 use app::watcher::RunState;
 use axum::extract::State;

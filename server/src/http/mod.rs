@@ -19,8 +19,8 @@ mod traffic;
 mod watcher;
 
 use access::Handler;
-use app::auth::Actor;
-use app::error::AppError;
+use app::domain::Actor;
+use app::domain::AppError;
 use app::state::AppState;
 use app::{shell, App};
 use axum::extract::{ConnectInfo, FromRequestParts};

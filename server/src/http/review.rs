@@ -17,7 +17,7 @@ fn window_id(raw: &str) -> Result<i64, FieldError> {
     })
 }
 
-async fn load(state: &AppState, actor: &app::auth::Actor, id: &str) -> Result<Review, ApiError> {
+async fn load(state: &AppState, actor: &app::domain::Actor, id: &str) -> Result<Review, ApiError> {
     Ok(app::review::load(state, actor, window_id(id)?).await?)
 }
 

@@ -32,9 +32,9 @@ pub async fn scan(
         .get("text")
         .and_then(|v| v.as_str())
         .ok_or_else(|| FieldError::new(Field::Text, "Text is required and must be a string"))
-        .map_err(app::error::AppError::from)?;
+        .map_err(app::domain::AppError::from)?;
     if text.chars().count() > MAX_SCAN_CHARS {
-        return Err(app::error::AppError::from(FieldError::new(
+        return Err(app::domain::AppError::from(FieldError::new(
             Field::Text,
             format!("Text must be at most {MAX_SCAN_CHARS} characters"),
         ))
@@ -75,7 +75,7 @@ pub async fn set_mode(
             .and_then(|v| v.as_str())
             .unwrap_or_default(),
     )
-    .map_err(app::error::AppError::from)?;
+    .map_err(app::domain::AppError::from)?;
     app::shield::mode::set(&state, &actor, mode).await?;
     Ok(Json(ModeBody { mode }))
 }

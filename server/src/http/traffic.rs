@@ -1,5 +1,5 @@
 use super::{ApiError, Caller, Reader};
-use app::error::AppError;
+use app::domain::AppError;
 use app::state::AppState;
 use app::traffic::{Cursor, TrafficFilter, TrafficPage, MAX_PAGE};
 use axum::body::{Body, Bytes};

@@ -1,9 +1,9 @@
 //! The `break_glass_windows` table: every window, its end and its review.
 
-use crate::break_glass::machine::{EndKind, Ended, Lifecycle, Window};
-use crate::break_glass::status::ActivatedWindow;
-use crate::break_glass::{BypassDuration, Reason};
 use crate::database::{from_millis, to_millis, Conn, Pool};
+use crate::domain::break_glass::machine::{EndKind, Ended, Lifecycle, Window};
+use crate::domain::break_glass::status::ActivatedWindow;
+use crate::domain::break_glass::{BypassDuration, Reason};
 use crate::review::{AwaitingReview, EndedWindow, SignOff};
 use chrono::{DateTime, Utc};
 use sqlx::Row;

@@ -157,7 +157,7 @@ impl Lifecycle {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::break_glass::input::ActivationRequest;
+    use crate::domain::break_glass::input::ActivationRequest;
     use proptest::prelude::*;
 
     fn activation(minutes: i64) -> Activation {

@@ -159,14 +159,14 @@ impl fmt::Display for AppError {
             } => write!(
                 f,
                 "Break-glass is cooling down: it can be activated again in {}",
-                crate::time_format::mm_ss(*retry_after_seconds)
+                crate::domain::time_format::mm_ss(*retry_after_seconds)
             ),
             AppError::LoginThrottled {
                 retry_after_seconds,
             } => write!(
                 f,
                 "Too many failed logins: try again in {}",
-                crate::time_format::mm_ss(*retry_after_seconds)
+                crate::domain::time_format::mm_ss(*retry_after_seconds)
             ),
             AppError::RateLimited {
                 retry_after_seconds,

@@ -1,0 +1,169 @@
+//! Who may do what: roles, the permission table, and the caller every service is given.
+
+use crate::domain::AppError;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    SecurityManager,
+    Operator,
+    Viewer,
+    Auditor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::SecurityManager => "security_manager",
+            Role::Operator => "operator",
+            Role::Viewer => "viewer",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        ROLES.into_iter().find(|r| r.as_str() == s)
+    }
+
+    pub fn can(self, permission: Permission) -> bool {
+        PERMISSIONS
+            .iter()
+            .any(|(p, roles)| *p == permission && roles.contains(&self))
+    }
+}
+
+pub const ROLES: [Role; 5] = [
+    Role::Admin,
+    Role::SecurityManager,
+    Role::Operator,
+    Role::Viewer,
+    Role::Auditor,
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Permission {
+    BreakGlassActivate,
+    BreakGlassDeactivate,
+    ShieldConfigure,
+    AlertsManage,
+    AuditRead,
+    ApiKeysManage,
+    BreakGlassReview,
+    WatcherControl,
+    OperatorsManage,
+}
+
+impl Permission {
+    /// What the permission allows, as the 403 message says it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Permission::BreakGlassActivate => "activate break-glass",
+            Permission::BreakGlassDeactivate => "deactivate break-glass",
+            Permission::ShieldConfigure => "configure the shield",
+            Permission::AlertsManage => "manage alerts",
+            Permission::AuditRead => "read the audit trail",
+            Permission::ApiKeysManage => "manage API keys",
+            Permission::BreakGlassReview => "sign off break-glass reviews",
+            Permission::WatcherControl => "control the Session Watcher",
+            Permission::OperatorsManage => "manage operators",
+        }
+    }
+}
+
+/// The permission table, the one place that says which role may do what. Deactivation restores
+/// safety, so it needs less privilege than activation.
+pub const PERMISSIONS: &[(Permission, &[Role])] = &[
+    (
+        Permission::BreakGlassActivate,
+        &[Role::Admin, Role::SecurityManager],
+    ),
+    (
+        Permission::BreakGlassDeactivate,
+        &[Role::Admin, Role::SecurityManager, Role::Operator],
+    ),
+    (
+        Permission::ShieldConfigure,
+        &[Role::Admin, Role::SecurityManager],
+    ),
+    (
+        Permission::AlertsManage,
+        &[Role::Admin, Role::SecurityManager, Role::Operator],
+    ),
+    (
+        Permission::AuditRead,
+        &[Role::Admin, Role::SecurityManager, Role::Auditor],
+    ),
+    (Permission::ApiKeysManage, &[Role::Admin]),
+    (
+        Permission::BreakGlassReview,
+        &[Role::Admin, Role::SecurityManager],
+    ),
+    (
+        Permission::WatcherControl,
+        &[Role::Admin, Role::SecurityManager],
+    ),
+    (Permission::OperatorsManage, &[Role::Admin]),
+];
+
+/// A logged-in operator, as the UI knows them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operator {
+    pub id: i64,
+    pub username: String,
+    pub role: Role,
+}
+
+impl Operator {
+    pub fn can(&self, permission: Permission) -> bool {
+        self.role.can(permission)
+    }
+}
+
+/// Who is calling, and from where.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    pub operator: Operator,
+    pub source_addr: Option<String>,
+    pub token: String,
+    /// When the caller's session ends by itself.
+    pub session_expires_at: DateTime<Utc>,
+}
+
+impl Actor {
+    pub fn require(&self, permission: Permission) -> Result<(), AppError> {
+        if self.operator.can(permission) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(permission.describe().to_owned()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deactivation_needs_less_privilege_than_activation() {
+        for role in ROLES {
+            if role.can(Permission::BreakGlassActivate) {
+                assert!(role.can(Permission::BreakGlassDeactivate), "{role:?}");
+            }
+        }
+        assert!(Role::Operator.can(Permission::BreakGlassDeactivate));
+        assert!(!Role::Operator.can(Permission::BreakGlassActivate));
+        assert!(!Role::Viewer.can(Permission::BreakGlassDeactivate));
+    }
+
+    #[test]
+    fn roles_round_trip_through_their_names() {
+        for role in ROLES {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(Role::parse("root"), None);
+    }
+}
