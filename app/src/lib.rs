@@ -25,7 +25,6 @@ pub mod break_glass;
 pub mod clock;
 #[cfg(feature = "ssr")]
 pub mod database;
-pub mod replication;
 #[cfg(feature = "ssr")]
 pub mod server;
 #[cfg(feature = "ssr")]

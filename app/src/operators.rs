@@ -99,21 +99,20 @@ pub struct OperatorAccount {
 pub const MAX_SESSIONS: i64 = 5;
 
 #[cfg(feature = "ssr")]
-pub use store::{
-    change_own_password, create, ids, list, logout_everywhere, reset_password, set_disabled,
-    set_role,
-};
+pub use store::{ids, Operators};
 
 #[cfg(feature = "ssr")]
 mod store {
     use super::{NewPassword, OperatorAccount, Username};
     use crate::audit;
+    use crate::clock::SharedClock;
+    use crate::database::Pool;
     use crate::database::{from_millis, to_millis};
     use crate::domain::AppError;
     use crate::domain::{Actor, Permission, Role};
     use crate::server::{secrets, store};
-    use crate::state::AppState;
     use sqlx::Row;
+    use tokio::sync::broadcast;
 
     /// Every operator's id.
     pub async fn ids(pool: &crate::database::Pool) -> Result<Vec<i64>, sqlx::Error> {
@@ -122,83 +121,256 @@ mod store {
             .await
     }
 
-    pub async fn list(state: &AppState, actor: &Actor) -> Result<Vec<OperatorAccount>, AppError> {
-        actor.require(Permission::OperatorsManage)?;
-        let rows = sqlx::query(
-            "SELECT o.id, o.username, o.role, o.disabled, o.created_at, \
+    /// The admins' management of operators: what it needs is the store, the clock, and where
+    /// to say that an operator's sessions ended (their open event streams close).
+    #[derive(Clone)]
+    pub struct Operators {
+        pool: Pool,
+        clock: SharedClock,
+        sessions_ended: broadcast::Sender<i64>,
+    }
+
+    impl Operators {
+        pub fn new(pool: Pool, clock: SharedClock, sessions_ended: broadcast::Sender<i64>) -> Self {
+            Self {
+                pool,
+                clock,
+                sessions_ended,
+            }
+        }
+
+        fn sessions_ended(&self, operator_id: i64) {
+            let _ = self.sessions_ended.send(operator_id);
+        }
+
+        pub async fn list(&self, actor: &Actor) -> Result<Vec<OperatorAccount>, AppError> {
+            actor.require(Permission::OperatorsManage)?;
+            let rows = sqlx::query(
+                "SELECT o.id, o.username, o.role, o.disabled, o.created_at, \
              (SELECT COUNT(*) FROM sessions s WHERE s.operator_id = o.id AND s.expires_at > $1) \
              AS sessions FROM operators o ORDER BY o.username",
-        )
-        .bind(to_millis(state.clock.now()))
-        .fetch_all(&state.pool)
-        .await?;
-        Ok(rows.iter().filter_map(account).collect())
-    }
+            )
+            .bind(to_millis(self.clock.now()))
+            .fetch_all(&self.pool)
+            .await?;
+            Ok(rows.iter().filter_map(account).collect())
+        }
 
-    fn account(r: &crate::database::Row) -> Option<OperatorAccount> {
-        Some(OperatorAccount {
-            id: r.get("id"),
-            username: r.get("username"),
-            role: Role::parse(r.get("role"))?,
-            disabled: r.get::<i64, _>("disabled") != 0,
-            created_at: from_millis(r.get("created_at")),
-            sessions: r.get("sessions"),
-        })
-    }
+        async fn get(&self, id: i64) -> Result<OperatorAccount, AppError> {
+            get_in(&mut *self.pool.acquire().await?, id, self.clock.now()).await
+        }
 
-    async fn get(state: &AppState, id: i64) -> Result<OperatorAccount, AppError> {
-        get_in(&mut *state.pool.acquire().await?, id, state.clock.now()).await
-    }
+        pub async fn create(
+            &self,
+            actor: &Actor,
+            username: &Username,
+            password: &NewPassword,
+            role: Role,
+        ) -> Result<OperatorAccount, AppError> {
+            actor.require(Permission::OperatorsManage)?;
+            let now = self.clock.now();
+            let mut tx = self.pool.begin().await?;
+            let hash = secrets::hash_password(password.as_str());
+            let id =
+                store::operators::insert(&mut tx, username.as_str(), &hash, role.as_str(), now)
+                    .await?;
+            let Some(id) = id else {
+                return Err(AppError::Conflict(format!(
+                    "An operator named {} exists already",
+                    username.as_str()
+                )));
+            };
+            audit::record(
+                &mut tx,
+                now,
+                &actor.operator.username,
+                audit::OPERATOR_CREATE,
+                serde_json::json!({ "operator": username.as_str(), "role": role.as_str() }),
+                actor.source_addr.as_deref(),
+            )
+            .await?;
+            tx.commit().await?;
+            self.get(id).await
+        }
 
-    async fn get_in(
-        conn: &mut crate::database::Conn,
-        id: i64,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<OperatorAccount, AppError> {
-        let row = sqlx::query(
-            "SELECT o.id, o.username, o.role, o.disabled, o.created_at, \
-             (SELECT COUNT(*) FROM sessions s WHERE s.operator_id = o.id AND s.expires_at > $1) \
-             AS sessions FROM operators o WHERE o.id = $2",
-        )
-        .bind(to_millis(now))
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
-        row.as_ref()
-            .and_then(account)
-            .ok_or_else(|| AppError::NotFound(format!("No operator #{id}")))
-    }
+        pub async fn set_role(
+            &self,
+            actor: &Actor,
+            id: i64,
+            role: Role,
+        ) -> Result<OperatorAccount, AppError> {
+            actor.require(Permission::OperatorsManage)?;
+            let now = self.clock.now();
+            let mut tx = self.pool.begin().await?;
+            take_operators_lock(&mut tx).await?;
+            let before = get_in(&mut tx, id, now).await?;
+            sqlx::query("UPDATE operators SET role = $1 WHERE id = $2")
+                .bind(role.as_str())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            keeps_an_admin(&mut tx).await?;
+            audit::record(
+                &mut tx,
+                now,
+                &actor.operator.username,
+                audit::OPERATOR_ROLE,
+                serde_json::json!({
+                    "operator": before.username,
+                    "role": role.as_str(),
+                    "previous_role": before.role.as_str(),
+                }),
+                actor.source_addr.as_deref(),
+            )
+            .await?;
+            tx.commit().await?;
+            self.get(id).await
+        }
 
-    pub async fn create(
-        state: &AppState,
-        actor: &Actor,
-        username: &Username,
-        password: &NewPassword,
-        role: Role,
-    ) -> Result<OperatorAccount, AppError> {
-        actor.require(Permission::OperatorsManage)?;
-        let now = state.clock.now();
-        let mut tx = state.pool.begin().await?;
-        let hash = secrets::hash_password(password.as_str());
-        let id =
-            store::operators::insert(&mut tx, username.as_str(), &hash, role.as_str(), now).await?;
-        let Some(id) = id else {
-            return Err(AppError::Conflict(format!(
-                "An operator named {} exists already",
-                username.as_str()
-            )));
-        };
-        audit::record(
-            &mut tx,
-            now,
-            &actor.operator.username,
-            audit::OPERATOR_CREATE,
-            serde_json::json!({ "operator": username.as_str(), "role": role.as_str() }),
-            actor.source_addr.as_deref(),
-        )
-        .await?;
-        tx.commit().await?;
-        get(state, id).await
+        /// Disables (ending every session of theirs at once) or re-enables an operator.
+        pub async fn set_disabled(
+            &self,
+            actor: &Actor,
+            id: i64,
+            disabled: bool,
+        ) -> Result<OperatorAccount, AppError> {
+            actor.require(Permission::OperatorsManage)?;
+            if disabled && id == actor.operator.id {
+                return Err(AppError::Conflict("You cannot disable yourself".into()));
+            }
+            let now = self.clock.now();
+            let mut tx = self.pool.begin().await?;
+            take_operators_lock(&mut tx).await?;
+            let before = get_in(&mut tx, id, now).await?;
+            sqlx::query("UPDATE operators SET disabled = $1 WHERE id = $2")
+                .bind(i64::from(disabled))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            keeps_an_admin(&mut tx).await?;
+            if disabled {
+                store::sessions::end_all_of(&mut tx, id).await?;
+            }
+            audit::record(
+                &mut tx,
+                now,
+                &actor.operator.username,
+                if disabled {
+                    audit::OPERATOR_DISABLE
+                } else {
+                    audit::OPERATOR_ENABLE
+                },
+                serde_json::json!({ "operator": before.username }),
+                actor.source_addr.as_deref(),
+            )
+            .await?;
+            tx.commit().await?;
+            self.sessions_ended(id);
+            self.get(id).await
+        }
+
+        /// An admin sets a new password for an operator; their sessions end.
+        pub async fn reset_password(
+            &self,
+            actor: &Actor,
+            id: i64,
+            password: &NewPassword,
+        ) -> Result<OperatorAccount, AppError> {
+            actor.require(Permission::OperatorsManage)?;
+            let before = self.get(id).await?;
+            self.set_password(
+                actor,
+                id,
+                password,
+                audit::OPERATOR_PASSWORD_RESET,
+                serde_json::json!({ "operator": before.username }),
+            )
+            .await?;
+            self.get(id).await
+        }
+
+        /// Stores a new password and ends the operator's sessions except
+        /// the caller's own, audited as `action`.
+        async fn set_password(
+            &self,
+            actor: &Actor,
+            id: i64,
+            password: &NewPassword,
+            action: &str,
+            details: serde_json::Value,
+        ) -> Result<(), AppError> {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query("UPDATE operators SET password_hash = $1 WHERE id = $2")
+                .bind(secrets::hash_password(password.as_str()))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            store::sessions::end_others_of(
+                &mut tx,
+                id,
+                &crate::server::secrets::token_hash(&actor.token),
+            )
+            .await?;
+            audit::record(
+                &mut tx,
+                self.clock.now(),
+                &actor.operator.username,
+                action,
+                details,
+                actor.source_addr.as_deref(),
+            )
+            .await?;
+            tx.commit().await?;
+            self.sessions_ended(id);
+            Ok(())
+        }
+
+        /// An operator changes their own password, proving the current one; their other
+        /// sessions end.
+        pub async fn change_own_password(
+            &self,
+            actor: &Actor,
+            current: &str,
+            new: &NewPassword,
+        ) -> Result<(), AppError> {
+            let hash: String =
+                sqlx::query_scalar("SELECT password_hash FROM operators WHERE id = $1")
+                    .bind(actor.operator.id)
+                    .fetch_one(&self.pool)
+                    .await?;
+            if !secrets::verify_password_off_the_workers(current, &hash).await {
+                return Err(AppError::Invalid(crate::domain::FieldError::new(
+                    crate::domain::Field::CurrentPassword,
+                    "The current password is not right",
+                )));
+            }
+            self.set_password(
+                actor,
+                actor.operator.id,
+                new,
+                audit::PASSWORD_CHANGE,
+                serde_json::json!({}),
+            )
+            .await
+        }
+
+        /// Ends every session of the caller, this one included.
+        pub async fn logout_everywhere(&self, actor: &Actor) -> Result<i64, AppError> {
+            let mut tx = self.pool.begin().await?;
+            let ended = store::sessions::end_all_of(&mut tx, actor.operator.id).await? as i64;
+            audit::record(
+                &mut tx,
+                self.clock.now(),
+                &actor.operator.username,
+                audit::LOGOUT_EVERYWHERE,
+                serde_json::json!({ "sessions_ended": ended }),
+                actor.source_addr.as_deref(),
+            )
+            .await?;
+            tx.commit().await?;
+            self.sessions_ended(actor.operator.id);
+            Ok(ended)
+        }
     }
 
     /// Takes the operators' turn: concurrent changes to operators run one after the other
@@ -225,184 +397,34 @@ mod store {
         Ok(())
     }
 
-    pub async fn set_role(
-        state: &AppState,
-        actor: &Actor,
+    fn account(r: &crate::database::Row) -> Option<OperatorAccount> {
+        Some(OperatorAccount {
+            id: r.get("id"),
+            username: r.get("username"),
+            role: Role::parse(r.get("role"))?,
+            disabled: r.get::<i64, _>("disabled") != 0,
+            created_at: from_millis(r.get("created_at")),
+            sessions: r.get("sessions"),
+        })
+    }
+
+    async fn get_in(
+        conn: &mut crate::database::Conn,
         id: i64,
-        role: Role,
+        now: chrono::DateTime<chrono::Utc>,
     ) -> Result<OperatorAccount, AppError> {
-        actor.require(Permission::OperatorsManage)?;
-        let now = state.clock.now();
-        let mut tx = state.pool.begin().await?;
-        take_operators_lock(&mut tx).await?;
-        let before = get_in(&mut tx, id, now).await?;
-        sqlx::query("UPDATE operators SET role = $1 WHERE id = $2")
-            .bind(role.as_str())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        keeps_an_admin(&mut tx).await?;
-        audit::record(
-            &mut tx,
-            now,
-            &actor.operator.username,
-            audit::OPERATOR_ROLE,
-            serde_json::json!({
-                "operator": before.username,
-                "role": role.as_str(),
-                "previous_role": before.role.as_str(),
-            }),
-            actor.source_addr.as_deref(),
+        let row = sqlx::query(
+            "SELECT o.id, o.username, o.role, o.disabled, o.created_at, \
+             (SELECT COUNT(*) FROM sessions s WHERE s.operator_id = o.id AND s.expires_at > $1) \
+             AS sessions FROM operators o WHERE o.id = $2",
         )
+        .bind(to_millis(now))
+        .bind(id)
+        .fetch_optional(conn)
         .await?;
-        tx.commit().await?;
-        get(state, id).await
-    }
-
-    /// Disables (ending every session of theirs at once) or re-enables an operator.
-    pub async fn set_disabled(
-        state: &AppState,
-        actor: &Actor,
-        id: i64,
-        disabled: bool,
-    ) -> Result<OperatorAccount, AppError> {
-        actor.require(Permission::OperatorsManage)?;
-        if disabled && id == actor.operator.id {
-            return Err(AppError::Conflict("You cannot disable yourself".into()));
-        }
-        let now = state.clock.now();
-        let mut tx = state.pool.begin().await?;
-        take_operators_lock(&mut tx).await?;
-        let before = get_in(&mut tx, id, now).await?;
-        sqlx::query("UPDATE operators SET disabled = $1 WHERE id = $2")
-            .bind(i64::from(disabled))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        keeps_an_admin(&mut tx).await?;
-        if disabled {
-            store::sessions::end_all_of(&mut tx, id).await?;
-        }
-        audit::record(
-            &mut tx,
-            now,
-            &actor.operator.username,
-            if disabled {
-                audit::OPERATOR_DISABLE
-            } else {
-                audit::OPERATOR_ENABLE
-            },
-            serde_json::json!({ "operator": before.username }),
-            actor.source_addr.as_deref(),
-        )
-        .await?;
-        tx.commit().await?;
-        state.sessions_ended(id);
-        get(state, id).await
-    }
-
-    /// An admin sets a new password for an operator; their sessions end.
-    pub async fn reset_password(
-        state: &AppState,
-        actor: &Actor,
-        id: i64,
-        password: &NewPassword,
-    ) -> Result<OperatorAccount, AppError> {
-        actor.require(Permission::OperatorsManage)?;
-        let before = get(state, id).await?;
-        set_password(
-            state,
-            actor,
-            id,
-            password,
-            audit::OPERATOR_PASSWORD_RESET,
-            serde_json::json!({ "operator": before.username }),
-        )
-        .await?;
-        get(state, id).await
-    }
-
-    /// Stores a new password and ends the operator's sessions except
-    /// the caller's own, audited as `action`.
-    async fn set_password(
-        state: &AppState,
-        actor: &Actor,
-        id: i64,
-        password: &NewPassword,
-        action: &str,
-        details: serde_json::Value,
-    ) -> Result<(), AppError> {
-        let mut tx = state.pool.begin().await?;
-        sqlx::query("UPDATE operators SET password_hash = $1 WHERE id = $2")
-            .bind(secrets::hash_password(password.as_str()))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        store::sessions::end_others_of(
-            &mut tx,
-            id,
-            &crate::server::secrets::token_hash(&actor.token),
-        )
-        .await?;
-        audit::record(
-            &mut tx,
-            state.clock.now(),
-            &actor.operator.username,
-            action,
-            details,
-            actor.source_addr.as_deref(),
-        )
-        .await?;
-        tx.commit().await?;
-        state.sessions_ended(id);
-        Ok(())
-    }
-
-    /// An operator changes their own password, proving the current one; their other
-    /// sessions end.
-    pub async fn change_own_password(
-        state: &AppState,
-        actor: &Actor,
-        current: &str,
-        new: &NewPassword,
-    ) -> Result<(), AppError> {
-        let hash: String = sqlx::query_scalar("SELECT password_hash FROM operators WHERE id = $1")
-            .bind(actor.operator.id)
-            .fetch_one(&state.pool)
-            .await?;
-        if !secrets::verify_password_off_the_workers(current, &hash).await {
-            return Err(AppError::Invalid(crate::domain::FieldError::new(
-                crate::domain::Field::CurrentPassword,
-                "The current password is not right",
-            )));
-        }
-        set_password(
-            state,
-            actor,
-            actor.operator.id,
-            new,
-            audit::PASSWORD_CHANGE,
-            serde_json::json!({}),
-        )
-        .await
-    }
-
-    /// Ends every session of the caller, this one included.
-    pub async fn logout_everywhere(state: &AppState, actor: &Actor) -> Result<i64, AppError> {
-        let mut tx = state.pool.begin().await?;
-        let ended = store::sessions::end_all_of(&mut tx, actor.operator.id).await? as i64;
-        audit::record(
-            &mut tx,
-            state.clock.now(),
-            &actor.operator.username,
-            audit::LOGOUT_EVERYWHERE,
-            serde_json::json!({ "sessions_ended": ended }),
-            actor.source_addr.as_deref(),
-        )
-        .await?;
-        tx.commit().await?;
-        state.sessions_ended(actor.operator.id);
-        Ok(ended)
+        row.as_ref()
+            .and_then(account)
+            .ok_or_else(|| AppError::NotFound(format!("No operator #{id}")))
     }
 }
 

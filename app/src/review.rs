@@ -1,18 +1,13 @@
 //! The post-break-glass review: what went through a window unscanned, what the Session Watcher
 //! found in it afterwards, and the sign-off with incident notes.
 
-use crate::domain::break_glass::EndKind;
+use crate::domain::break_glass::{EndKind, EndedWindow};
 use crate::domain::Verdict;
 use crate::domain::{Field, FieldError};
 use crate::traffic::{TrafficFilter, TrafficRecord, SOURCE_WATCHER};
 use crate::watcher::RunState;
 use chrono::{DateTime, Timelike, Utc};
 use serde::{Deserialize, Serialize};
-
-/// The review page of a window.
-pub fn path(window_id: i64) -> String {
-    format!("/reviews/{window_id}")
-}
 
 /// The incident notes of a sign-off: 10 to 10,000 characters.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,29 +41,6 @@ impl ReviewNotes {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SignOff {
-    pub at: DateTime<Utc>,
-    pub by: String,
-    pub notes: String,
-}
-
-/// An ended window, as the review shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EndedWindow {
-    pub id: i64,
-    pub activated_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-    pub duration_minutes: i64,
-    pub reason: String,
-    pub activated_by: String,
-    pub ended_at: DateTime<Utc>,
-    pub end_kind: EndKind,
-    pub ended_by: String,
-    pub unscanned_count: i64,
-    pub reviewed: Option<SignOff>,
 }
 
 /// How far the watcher has got with the window.
@@ -112,16 +84,6 @@ pub struct Review {
     pub progress: Progress,
     /// BLOCK and REVIEW findings in the window, highest score first.
     pub findings: Vec<Finding>,
-}
-
-/// A window that ended and still waits for its review.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AwaitingReview {
-    pub id: i64,
-    pub activated_at: DateTime<Utc>,
-    pub ended_at: DateTime<Utc>,
-    pub activated_by: String,
-    pub unscanned_count: i64,
 }
 
 impl Review {
@@ -240,150 +202,172 @@ fn inline(text: &str) -> String {
 }
 
 #[cfg(feature = "ssr")]
-pub use store::{awaiting, load, sign_off};
+pub use store::Reviews;
 
 #[cfg(feature = "ssr")]
 mod store {
-    use super::{AwaitingReview, EndedWindow, Finding, Progress, Review, ReviewNotes};
+    use super::{Finding, Progress, Review, ReviewNotes};
     use crate::audit;
+    use crate::clock::SharedClock;
     use crate::database::{to_millis, Pool};
+    use crate::domain::break_glass::{AwaitingReview, EndedWindow};
     use crate::domain::AppError;
     use crate::domain::{Actor, Permission};
     use crate::server::store::break_glass_windows::{self, ForReview};
-    use crate::state::AppState;
     use crate::traffic::{record_from_row, RECORD_COLUMNS, SOURCE_WATCHER};
+    use crate::watcher::service::Watcher;
     use sqlx::Row;
+    use std::sync::Arc;
 
-    /// The review of window `id`, for a caller who may read the audit trail; 404 for no such
-    /// window, 409 while it is still open.
-    pub async fn load(state: &AppState, actor: &Actor, id: i64) -> Result<Review, AppError> {
-        actor.require(Permission::AuditRead)?;
-        review_of(state, id).await
+    /// The reviews of ended windows: what it needs is the store, the clock (for sign-offs) and
+    /// the Session Watcher (for its progress).
+    #[derive(Clone)]
+    pub struct Reviews {
+        pool: Pool,
+        clock: SharedClock,
+        watcher: Arc<Watcher>,
     }
 
-    async fn review_of(state: &AppState, id: i64) -> Result<Review, AppError> {
-        let pool = &state.pool;
-        let window = ended_window(pool, id).await?;
-        let (from, to) = (to_millis(window.activated_at), to_millis(window.ended_at));
-        let messages_scanned: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM traffic WHERE source = $1 AND rescan_of IS NULL \
+    impl Reviews {
+        pub fn new(pool: Pool, clock: SharedClock, watcher: Arc<Watcher>) -> Self {
+            Self {
+                pool,
+                clock,
+                watcher,
+            }
+        }
+
+        /// The review of window `id`, for a caller who may read the audit trail; 404 for no such
+        /// window, 409 while it is still open.
+        pub async fn load(&self, actor: &Actor, id: i64) -> Result<Review, AppError> {
+            actor.require(Permission::AuditRead)?;
+            self.review_of(id).await
+        }
+
+        async fn review_of(&self, id: i64) -> Result<Review, AppError> {
+            let pool = &self.pool;
+            let window = self.ended_window(id).await?;
+            let (from, to) = (to_millis(window.activated_at), to_millis(window.ended_at));
+            let messages_scanned: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM traffic WHERE source = $1 AND rescan_of IS NULL \
              AND at >= $2 AND at <= $3",
-        )
-        .bind(SOURCE_WATCHER)
-        .bind(from)
-        .bind(to)
-        .fetch_one(pool)
-        .await?;
-        let (bypassed, rescanned, without_text): (i64, i64, i64) = sqlx::query_as(
-            "SELECT COUNT(*), \
+            )
+            .bind(SOURCE_WATCHER)
+            .bind(from)
+            .bind(to)
+            .fetch_one(pool)
+            .await?;
+            let (bypassed, rescanned, without_text): (i64, i64, i64) = sqlx::query_as(
+                "SELECT COUNT(*), \
              COUNT(*) FILTER (WHERE EXISTS (SELECT 1 FROM traffic r WHERE r.rescan_of = t.id)), \
              COUNT(*) FILTER (WHERE t.request_text IS NULL AND t.response_text IS NULL) \
              FROM traffic t WHERE t.verdict = 'BYPASSED' AND t.at >= $1 AND t.at <= $2",
-        )
-        .bind(from)
-        .bind(to)
-        .fetch_one(pool)
-        .await?;
-        let watcher = state.watcher.status();
-        let rows = sqlx::query(&format!(
-            "SELECT {RECORD_COLUMNS}, request_text FROM traffic \
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_one(pool)
+            .await?;
+            let watcher = self.watcher.status();
+            let rows = sqlx::query(&format!(
+                "SELECT {RECORD_COLUMNS}, request_text FROM traffic \
              WHERE source = $1 AND verdict IN ('BLOCK', 'REVIEW') AND at >= $2 AND at <= $3 \
              ORDER BY score DESC, at, id LIMIT 1000"
-        ))
-        .bind(SOURCE_WATCHER)
-        .bind(from)
-        .bind(to)
-        .fetch_all(pool)
-        .await?;
-        let findings = rows
-            .iter()
-            .filter_map(|r| {
-                Some(Finding {
-                    record: record_from_row(r)?,
-                    excerpt: r.get("request_text"),
+            ))
+            .bind(SOURCE_WATCHER)
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?;
+            let findings = rows
+                .iter()
+                .filter_map(|r| {
+                    Some(Finding {
+                        record: record_from_row(r)?,
+                        excerpt: r.get("request_text"),
+                    })
                 })
+                .collect();
+            Ok(Review {
+                window,
+                progress: Progress {
+                    messages_scanned,
+                    bypassed,
+                    bypassed_rescanned: rescanned,
+                    bypassed_without_text: without_text,
+                    watcher_state: watcher.state,
+                    backlog_bytes: watcher.backlog_bytes,
+                    last_scan_at: watcher.last_scan_at,
+                },
+                findings,
             })
-            .collect();
-        Ok(Review {
-            window,
-            progress: Progress {
-                messages_scanned,
-                bypassed,
-                bypassed_rescanned: rescanned,
-                bypassed_without_text: without_text,
-                watcher_state: watcher.state,
-                backlog_bytes: watcher.backlog_bytes,
-                last_scan_at: watcher.last_scan_at,
-            },
-            findings,
-        })
-    }
+        }
 
-    async fn ended_window(pool: &Pool, id: i64) -> Result<EndedWindow, AppError> {
-        match break_glass_windows::for_review(pool, id).await? {
-            ForReview::NoSuchWindow => {
-                Err(AppError::NotFound(format!("No break-glass window #{id}")))
+        async fn ended_window(&self, id: i64) -> Result<EndedWindow, AppError> {
+            match break_glass_windows::for_review(&self.pool, id).await? {
+                ForReview::NoSuchWindow => {
+                    Err(AppError::NotFound(format!("No break-glass window #{id}")))
+                }
+                ForReview::StillOpen => Err(AppError::Conflict(format!(
+                    "Break-glass window #{id} is still active; it can be reviewed once it ends"
+                ))),
+                ForReview::Ended(window) => Ok(window),
             }
-            ForReview::StillOpen => Err(AppError::Conflict(format!(
-                "Break-glass window #{id} is still active; it can be reviewed once it ends"
-            ))),
-            ForReview::Ended(window) => Ok(window),
         }
-    }
 
-    /// Marks window `id` reviewed with `notes` (audited); a window is signed off once.
-    pub async fn sign_off(
-        state: &AppState,
-        actor: &Actor,
-        id: i64,
-        notes: &ReviewNotes,
-    ) -> Result<Review, AppError> {
-        actor.require(Permission::BreakGlassReview)?;
-        let window = ended_window(&state.pool, id).await?;
-        if let Some(s) = &window.reviewed {
-            return Err(AppError::Conflict(format!(
-                "Window #{id} was already reviewed by {} at {}",
-                s.by,
-                crate::domain::time_format::utc(s.at)
-            )));
+        /// Marks window `id` reviewed with `notes` (audited); a window is signed off once.
+        pub async fn sign_off(
+            &self,
+            actor: &Actor,
+            id: i64,
+            notes: &ReviewNotes,
+        ) -> Result<Review, AppError> {
+            actor.require(Permission::BreakGlassReview)?;
+            let window = self.ended_window(id).await?;
+            if let Some(s) = &window.reviewed {
+                return Err(AppError::Conflict(format!(
+                    "Window #{id} was already reviewed by {} at {}",
+                    s.by,
+                    crate::domain::time_format::utc(s.at)
+                )));
+            }
+            let now = self.clock.now();
+            let mut tx = self.pool.begin().await?;
+            let signed = break_glass_windows::sign_off(
+                &mut tx,
+                id,
+                now,
+                &actor.operator.username,
+                notes.as_str(),
+            )
+            .await?;
+            if !signed {
+                return Err(AppError::Conflict(format!(
+                    "Window #{id} was reviewed by someone else just now"
+                )));
+            }
+            audit::record(
+                &mut tx,
+                now,
+                &actor.operator.username,
+                audit::REVIEW,
+                serde_json::json!({
+                    "window_id": id,
+                    "activated_by": window.activated_by,
+                    "unscanned_traffic": window.unscanned_count,
+                }),
+                actor.source_addr.as_deref(),
+            )
+            .await?;
+            tx.commit().await?;
+            self.review_of(id).await
         }
-        let now = state.clock.now();
-        let mut tx = state.pool.begin().await?;
-        let signed = break_glass_windows::sign_off(
-            &mut tx,
-            id,
-            now,
-            &actor.operator.username,
-            notes.as_str(),
-        )
-        .await?;
-        if !signed {
-            return Err(AppError::Conflict(format!(
-                "Window #{id} was reviewed by someone else just now"
-            )));
-        }
-        audit::record(
-            &mut tx,
-            now,
-            &actor.operator.username,
-            audit::REVIEW,
-            serde_json::json!({
-                "window_id": id,
-                "activated_by": window.activated_by,
-                "unscanned_traffic": window.unscanned_count,
-            }),
-            actor.source_addr.as_deref(),
-        )
-        .await?;
-        tx.commit().await?;
-        review_of(state, id).await
-    }
 
-    /// Ended windows without a review, newest first, for a caller who may read the audit
-    /// trail.
-    pub async fn awaiting(pool: &Pool, actor: &Actor) -> Result<Vec<AwaitingReview>, AppError> {
-        actor.require(Permission::AuditRead)?;
-        Ok(break_glass_windows::awaiting_review(pool, 50).await?)
+        /// Ended windows without a review, newest first, for a caller who may read the audit
+        /// trail.
+        pub async fn awaiting(&self, actor: &Actor) -> Result<Vec<AwaitingReview>, AppError> {
+            actor.require(Permission::AuditRead)?;
+            Ok(break_glass_windows::awaiting_review(&self.pool, 50).await?)
+        }
     }
 }
 

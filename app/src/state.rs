@@ -32,6 +32,10 @@ pub struct AppState {
     pub shield_mode: Arc<watch::Sender<ShieldMode>>,
     /// The Session Watcher: its status and controls.
     pub watcher: Arc<Watcher>,
+    /// The admins' management of operators.
+    pub operators: crate::operators::Operators,
+    /// The reviews of ended windows.
+    pub reviews: crate::review::Reviews,
     pub settings: Arc<Settings>,
     /// Flips to `true` when the server shuts down; open event streams end then.
     pub shutdown: watch::Receiver<bool>,
@@ -41,7 +45,7 @@ pub struct AppState {
     /// check their session and close.
     pub sessions_ended: broadcast::Sender<i64>,
     /// How this replica hears the others on PostgreSQL (or `Embedded` on SQLite).
-    pub replication: Arc<crate::replication::Replication>,
+    pub link: watch::Receiver<crate::domain::Link>,
     /// An argon2id hash checked when a login names no operator, so timing does not tell.
     pub dummy_password_hash: Arc<str>,
 }

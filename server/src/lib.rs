@@ -6,15 +6,16 @@
 pub mod config;
 mod gateway;
 mod http;
+mod replication;
 pub mod shield_eval;
 pub mod shield_training;
 
 pub use http::access;
 
+use crate::replication::Replication;
 use app::break_glass::service::BreakGlassService;
 use app::clock::SharedClock;
 use app::events::EventHub;
-use app::replication::Replication;
 use app::state::{AppState, Settings};
 use config::Config;
 use leptos::config::LeptosOptions;
@@ -144,6 +145,10 @@ pub async fn start(
         .site_pkg_dir("pkg")
         .site_addr(addr)
         .build();
+    let reviews = app::review::Reviews::new(pool.clone(), clock.clone(), watcher.clone());
+    let sessions_ended = tokio::sync::broadcast::channel(64).0;
+    let operators =
+        app::operators::Operators::new(pool.clone(), clock.clone(), sessions_ended.clone());
     let state = AppState {
         leptos_options,
         pool,
@@ -153,14 +158,16 @@ pub async fn start(
         shield,
         shield_mode: Arc::new(watch::channel(shield_mode).0),
         watcher: watcher.clone(),
+        reviews,
+        operators,
         settings: Arc::new(Settings {
             session_lifetime: chrono::TimeDelta::hours(config.session_hours),
             secure_cookies: config.secure_cookies,
         }),
         shutdown: shutdown_rx.clone(),
-        sessions_ended: tokio::sync::broadcast::channel(64).0,
+        sessions_ended,
         api_keys: Arc::default(),
-        replication: replication.clone(),
+        link: replication.subscribe(),
         dummy_password_hash: Arc::from(app::server::secrets::hash_password("no such operator")),
     };
     tokio::spawn(break_glass.run_expiry_timer(shutdown_rx.clone()));

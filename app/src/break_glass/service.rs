@@ -11,9 +11,9 @@ use crate::domain::break_glass::status::{active_minutes, seconds_until, Activate
 use crate::domain::break_glass::{Activation, BreakGlassStatus, DeactivationSummary};
 use crate::domain::time_format;
 use crate::domain::AppError;
+use crate::domain::Link;
 use crate::domain::{Actor, Permission};
 use crate::events::{EventHub, ServerEvent, StateChange, StateEvent};
-use crate::replication::Link;
 use crate::server::store::break_glass_windows::{self as store, InsertRefused};
 use crate::traffic;
 use chrono::{DateTime, SubsecRound, Utc};
@@ -340,7 +340,7 @@ impl BreakGlassService {
                     time_format::utc(ended.ended_at),
                 ),
                 window_id: Some(id),
-                link: Some(crate::review::path(id)),
+                link: Some(crate::domain::break_glass::review_path(id)),
             },
         )
         .await?;

@@ -5,10 +5,12 @@ mod access;
 pub mod break_glass;
 mod error;
 mod field;
+mod link;
 pub mod time_format;
 mod verdict;
 
 pub use access::{Actor, Operator, Permission, Role, PERMISSIONS, ROLES};
 pub use error::AppError;
 pub use field::{Field, FieldError};
+pub use link::Link;
 pub use verdict::{Verdict, VERDICTS};

@@ -40,7 +40,8 @@ mod store {
     use crate::database::Pool;
     use crate::domain::AppError;
     use crate::domain::{Actor, Permission};
-    use crate::state::AppState;
+    use chrono::{DateTime, Utc};
+    use tokio::sync::watch;
 
     /// The name of the setting that holds the mode.
     pub const SETTING: &str = "shield_mode";
@@ -52,11 +53,17 @@ mod store {
             .unwrap_or_default())
     }
 
-    /// Stores the mode (audited), then hands it to the gateway for its next request.
-    pub async fn set(state: &AppState, actor: &Actor, mode: ShieldMode) -> Result<(), AppError> {
+    /// Stores the mode (audited), then hands it to the gateway (`current`) for its next
+    /// request.
+    pub async fn set(
+        pool: &Pool,
+        now: DateTime<Utc>,
+        current: &watch::Sender<ShieldMode>,
+        actor: &Actor,
+        mode: ShieldMode,
+    ) -> Result<(), AppError> {
         actor.require(Permission::ShieldConfigure)?;
-        let now = state.clock.now();
-        let mut tx = state.pool.begin().await?;
+        let mut tx = pool.begin().await?;
         crate::settings::put(
             &mut tx,
             SETTING,
@@ -75,7 +82,7 @@ mod store {
         )
         .await?;
         tx.commit().await?;
-        state.shield_mode.send_replace(mode);
+        current.send_replace(mode);
         Ok(())
     }
 }

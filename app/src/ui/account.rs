@@ -14,7 +14,10 @@ pub async fn change_password(
             let actor = crate::auth::current_actor().await?;
             let new = crate::operators::NewPassword::parse(Field::NewPassword, &new_password)?;
             let state = expect_context::<crate::state::AppState>();
-            crate::operators::change_own_password(&state, &actor, &current_password, &new).await
+            state
+                .operators
+                .change_own_password(&actor, &current_password, &new)
+                .await
         }
         .await,
     )
@@ -26,7 +29,7 @@ pub async fn logout_everywhere() -> Result<(), AppError> {
         async {
             let actor = crate::auth::current_actor().await?;
             let state = expect_context::<crate::state::AppState>();
-            crate::operators::logout_everywhere(&state, &actor).await?;
+            state.operators.logout_everywhere(&actor).await?;
             leptos_axum::redirect("/login");
             Ok(())
         }

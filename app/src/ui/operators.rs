@@ -13,7 +13,7 @@ pub async fn list_operators() -> Result<Vec<OperatorAccount>, AppError> {
         async {
             let actor = crate::auth::current_actor().await?;
             let state = expect_context::<crate::state::AppState>();
-            crate::operators::list(&state, &actor).await
+            state.operators.list(&actor).await
         }
         .await,
     )
@@ -34,7 +34,10 @@ pub async fn create_operator(
             let password = NewPassword::parse(Field::Password, &password)?;
             let role = parse_role(&role)?;
             let state = expect_context::<crate::state::AppState>();
-            crate::operators::create(&state, &actor, &username, &password, role).await
+            state
+                .operators
+                .create(&actor, &username, &password, role)
+                .await
         }
         .await,
     )
@@ -56,12 +59,17 @@ pub async fn change_operator(
             let state = expect_context::<crate::state::AppState>();
             let value = value.unwrap_or_default();
             match change.as_str() {
-                "role" => crate::operators::set_role(&state, &actor, id, parse_role(&value)?).await,
-                "disable" => crate::operators::set_disabled(&state, &actor, id, true).await,
-                "enable" => crate::operators::set_disabled(&state, &actor, id, false).await,
+                "role" => {
+                    state
+                        .operators
+                        .set_role(&actor, id, parse_role(&value)?)
+                        .await
+                }
+                "disable" => state.operators.set_disabled(&actor, id, true).await,
+                "enable" => state.operators.set_disabled(&actor, id, false).await,
                 "password" => {
                     let password = NewPassword::parse(Field::Password, &value)?;
-                    crate::operators::reset_password(&state, &actor, id, &password).await
+                    state.operators.reset_password(&actor, id, &password).await
                 }
                 _ => Err(FieldError::new(
                     Field::Action,

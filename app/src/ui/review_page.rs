@@ -2,10 +2,11 @@
 
 use super::counted;
 use super::live::Live;
+use crate::domain::break_glass::AwaitingReview;
 use crate::domain::time_format;
 use crate::domain::AppError;
 use crate::domain::Permission;
-use crate::review::{AwaitingReview, Finding, Review};
+use crate::review::{Finding, Review};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -15,7 +16,7 @@ pub async fn load_review(id: i64) -> Result<Review, AppError> {
         async {
             let actor = crate::auth::current_actor().await?;
             let state = expect_context::<crate::state::AppState>();
-            crate::review::load(&state, &actor, id).await
+            state.reviews.load(&actor, id).await
         }
         .await,
     )
@@ -28,7 +29,7 @@ pub async fn sign_off_review(id: i64, notes: String) -> Result<Review, AppError>
             let actor = crate::auth::current_actor().await?;
             let notes = crate::review::ReviewNotes::parse(&notes)?;
             let state = expect_context::<crate::state::AppState>();
-            crate::review::sign_off(&state, &actor, id, &notes).await
+            state.reviews.sign_off(&actor, id, &notes).await
         }
         .await,
     )
@@ -40,7 +41,7 @@ pub async fn windows_awaiting_review() -> Result<Vec<AwaitingReview>, AppError> 
         async {
             let actor = crate::auth::current_actor().await?;
             let state = expect_context::<crate::state::AppState>();
-            crate::review::awaiting(&state.pool, &actor).await
+            state.reviews.awaiting(&actor).await
         }
         .await,
     )
@@ -177,7 +178,7 @@ fn FindingRow(finding: Finding) -> impl IntoView {
 
 #[component]
 fn SignOffCard(
-    window: crate::review::EndedWindow,
+    window: crate::domain::break_glass::EndedWindow,
     sign_off: ServerAction<SignOffReview>,
 ) -> impl IntoView {
     let live = expect_context::<Live>();
@@ -235,7 +236,7 @@ pub fn AwaitingReviews() -> impl IntoView {
                         <ul>
                             {list.into_iter().map(|w| view! {
                                 <li>
-                                    <a href=crate::review::path(w.id)>"Window #" {w.id}</a>
+                                    <a href=crate::domain::break_glass::review_path(w.id)>"Window #" {w.id}</a>
                                     " by " {w.activated_by} ", " {time_format::utc(w.activated_at)} " to "
                                     {time_format::utc(w.ended_at)} ": " {w.unscanned_count} " unscanned"
                                 </li>

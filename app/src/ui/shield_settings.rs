@@ -24,7 +24,14 @@ pub async fn set_shield_mode(mode: String) -> Result<ShieldMode, AppError> {
             let actor = crate::auth::current_actor().await?;
             let mode = ShieldMode::parse(&mode)?;
             let state = expect_context::<crate::state::AppState>();
-            crate::shield::mode::set(&state, &actor, mode).await?;
+            crate::shield::mode::set(
+                &state.pool,
+                state.clock.now(),
+                &state.shield_mode,
+                &actor,
+                mode,
+            )
+            .await?;
             Ok(mode)
         }
         .await,

@@ -15,7 +15,7 @@ pub async fn live() -> Json<serde_json::Value> {
 /// hears the others; 503 otherwise (`degraded`), so that a load balancer prefers the replicas
 /// that know the current break-glass state.
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
-    let link = state.replication.link();
+    let link = *state.link.borrow();
     let probe = sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(&state.pool);
     let database = match tokio::time::timeout(Duration::from_secs(1), probe).await {
         Ok(Ok(_)) => "ok",

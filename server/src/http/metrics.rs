@@ -54,7 +54,7 @@ pub async fn render(
         "breakglass_degraded",
         "gauge",
         "1 while this replica has lost its PostgreSQL notification link (activation refused)",
-        &[("", f64::from(u8::from(state.replication.link().degraded())))],
+        &[("", f64::from(u8::from((*state.link.borrow()).degraded())))],
     );
     metric(
         "breakglass_event_subscribers",

@@ -28,7 +28,7 @@ pub async fn list(
     State(state): State<AppState>,
     Caller(actor): Caller,
 ) -> Result<Json<Vec<OperatorAccount>>, ApiError> {
-    Ok(Json(app::operators::list(&state, &actor).await?))
+    Ok(Json(state.operators.list(&actor).await?))
 }
 
 /// `POST /api/operators {username, password, role}` (admin): 201.
@@ -42,7 +42,10 @@ pub async fn create(
     let username = Username::parse(text(&json, Field::Username))?;
     let password = NewPassword::parse(Field::Password, text(&json, Field::Password))?;
     let role = parse_role(text(&json, Field::Role))?;
-    let created = app::operators::create(&state, &actor, &username, &password, role).await?;
+    let created = state
+        .operators
+        .create(&actor, &username, &password, role)
+        .await?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
@@ -57,9 +60,7 @@ pub async fn set_role(
     let json = super::json::object(&headers, &body)?;
     let id = operator_id(&id)?;
     let role = parse_role(text(&json, Field::Role))?;
-    Ok(Json(
-        app::operators::set_role(&state, &actor, id, role).await?,
-    ))
+    Ok(Json(state.operators.set_role(&actor, id, role).await?))
 }
 
 /// `POST /api/operators/{id}/disable` (admin): their sessions and event streams end at once.
@@ -69,7 +70,10 @@ pub async fn disable(
     Path(id): Path<String>,
 ) -> Result<Json<OperatorAccount>, ApiError> {
     Ok(Json(
-        app::operators::set_disabled(&state, &actor, operator_id(&id)?, true).await?,
+        state
+            .operators
+            .set_disabled(&actor, operator_id(&id)?, true)
+            .await?,
     ))
 }
 
@@ -80,7 +84,10 @@ pub async fn enable(
     Path(id): Path<String>,
 ) -> Result<Json<OperatorAccount>, ApiError> {
     Ok(Json(
-        app::operators::set_disabled(&state, &actor, operator_id(&id)?, false).await?,
+        state
+            .operators
+            .set_disabled(&actor, operator_id(&id)?, false)
+            .await?,
     ))
 }
 
@@ -96,7 +103,10 @@ pub async fn reset_password(
     let id = operator_id(&id)?;
     let password = NewPassword::parse(Field::Password, text(&json, Field::Password))?;
     Ok(Json(
-        app::operators::reset_password(&state, &actor, id, &password).await?,
+        state
+            .operators
+            .reset_password(&actor, id, &password)
+            .await?,
     ))
 }
 
@@ -110,7 +120,9 @@ pub async fn change_own_password(
 ) -> Result<StatusCode, ApiError> {
     let json = super::json::object(&headers, &body)?;
     let new = NewPassword::parse(Field::NewPassword, text(&json, Field::NewPassword))?;
-    app::operators::change_own_password(&state, &actor, text(&json, Field::CurrentPassword), &new)
+    state
+        .operators
+        .change_own_password(&actor, text(&json, Field::CurrentPassword), &new)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -120,7 +132,7 @@ pub async fn logout_everywhere(
     State(state): State<AppState>,
     Caller(actor): Caller,
 ) -> Result<Response, ApiError> {
-    let ended = app::operators::logout_everywhere(&state, &actor).await?;
+    let ended = state.operators.logout_everywhere(&actor).await?;
     let mut response = Json(serde_json::json!({ "sessions_ended": ended })).into_response();
     if let Ok(v) = HeaderValue::from_str(&app::auth::clearing_cookie(state.settings.secure_cookies))
     {

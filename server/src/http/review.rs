@@ -18,7 +18,7 @@ fn window_id(raw: &str) -> Result<i64, FieldError> {
 }
 
 async fn load(state: &AppState, actor: &app::domain::Actor, id: &str) -> Result<Review, ApiError> {
-    Ok(app::review::load(state, actor, window_id(id)?).await?)
+    Ok(state.reviews.load(actor, window_id(id)?).await?)
 }
 
 /// `GET /api/reviews/{id}`: the review of an ended window, as JSON.
@@ -85,7 +85,5 @@ pub async fn sign_off(
             .and_then(|v| v.as_str())
             .unwrap_or_default(),
     )?;
-    Ok(Json(
-        app::review::sign_off(&state, &actor, id, &notes).await?,
-    ))
+    Ok(Json(state.reviews.sign_off(&actor, id, &notes).await?))
 }

@@ -76,6 +76,13 @@ pub async fn set_mode(
             .unwrap_or_default(),
     )
     .map_err(app::domain::AppError::from)?;
-    app::shield::mode::set(&state, &actor, mode).await?;
+    app::shield::mode::set(
+        &state.pool,
+        state.clock.now(),
+        &state.shield_mode,
+        &actor,
+        mode,
+    )
+    .await?;
     Ok(Json(ModeBody { mode }))
 }

@@ -1,10 +1,12 @@
 //! Break-glass: the parsed activation input, the lifecycle state machine, and the status
 //! clients see. (The server's service that stores and schedules it is `break_glass::service`.)
 
+pub mod ended;
 pub mod input;
 pub mod machine;
 pub mod status;
 
+pub use ended::{review_path, AwaitingReview, EndedWindow, SignOff};
 pub use input::{Activation, ActivationRequest, BypassDuration, Confirmation, Reason, WireField};
 pub use machine::{EndKind, Lifecycle};
 pub use status::{ActivatedWindow, BreakGlassStatus, DeactivationSummary, Phase};

@@ -3,8 +3,8 @@
 use crate::database::{from_millis, to_millis, Conn, Pool};
 use crate::domain::break_glass::machine::{EndKind, Ended, Lifecycle, Window};
 use crate::domain::break_glass::status::ActivatedWindow;
+use crate::domain::break_glass::{AwaitingReview, EndedWindow, SignOff};
 use crate::domain::break_glass::{BypassDuration, Reason};
-use crate::review::{AwaitingReview, EndedWindow, SignOff};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
