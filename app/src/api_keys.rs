@@ -1,53 +1,9 @@
 //! Gateway API keys: created by an admin with scopes, an optional expiry and a rate limit;
 //! shown once, stored hashed, revocable.
 
-use crate::domain::{Field, FieldError};
+use crate::domain::{Field, FieldError, Scope, SCOPES};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-
-/// What a key may be used for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Scope {
-    /// `/v1/*`: the OpenAI-compatible gateway.
-    #[serde(rename = "gateway")]
-    Gateway,
-    /// `POST /api/proxy/ingest`: traffic records from another proxy.
-    #[serde(rename = "ingest")]
-    Ingest,
-    /// `POST /api/shield/scan` and reading the shield mode.
-    #[serde(rename = "shield:scan")]
-    ShieldScan,
-    /// Reading the break-glass and Session Watcher status.
-    #[serde(rename = "break_glass:read")]
-    BreakGlassRead,
-    /// Reading the audit trail (e.g. for a SIEM).
-    #[serde(rename = "audit:read")]
-    AuditRead,
-}
-
-pub const SCOPES: [Scope; 5] = [
-    Scope::Gateway,
-    Scope::Ingest,
-    Scope::ShieldScan,
-    Scope::BreakGlassRead,
-    Scope::AuditRead,
-];
-
-impl Scope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Gateway => "gateway",
-            Scope::Ingest => "ingest",
-            Scope::ShieldScan => "shield:scan",
-            Scope::BreakGlassRead => "break_glass:read",
-            Scope::AuditRead => "audit:read",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        SCOPES.into_iter().find(|s| s.as_str() == raw)
-    }
-}
 
 /// A key about to be created: its name, scopes, expiry and rate limit, all checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -155,9 +111,7 @@ pub struct CreatedApiKey {
 }
 
 #[cfg(feature = "ssr")]
-pub use store::{
-    authenticate, create, list, revoke, KeyCaller, KeyRefusal, KeyRegistry, RateLimiter,
-};
+pub use store::{authenticate, create, list, revoke, KeyRefusal, KeyRegistry, RateLimiter};
 
 #[cfg(feature = "ssr")]
 mod store {
@@ -165,7 +119,7 @@ mod store {
     use crate::audit;
     use crate::database::{from_millis, to_millis, Pool};
     use crate::domain::AppError;
-    use crate::domain::{Actor, Permission};
+    use crate::domain::{Actor, KeyCaller, Permission};
     use crate::server::secrets::{random_hex, token_hash};
     use chrono::{DateTime, Utc};
     use sqlx::Row;
@@ -295,27 +249,6 @@ mod store {
         tx.commit().await?;
         keys.forget(id);
         Ok(key)
-    }
-
-    /// A key that authenticated a request, and what it may do.
-    #[derive(Clone, Debug, PartialEq, Eq)]
-    pub struct KeyCaller {
-        pub id: i64,
-        pub scopes: Vec<Scope>,
-    }
-
-    impl KeyCaller {
-        pub fn require(&self, scope: Scope) -> Result<(), AppError> {
-            if self.scopes.contains(&scope) {
-                Ok(())
-            } else {
-                Err(AppError::Forbidden(format!(
-                    "use this API key for {} (it lacks the {} scope)",
-                    scope.as_str(),
-                    scope.as_str()
-                )))
-            }
-        }
     }
 
     /// Why a key was not let in.

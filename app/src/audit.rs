@@ -158,6 +158,7 @@ pub use store::{list, record};
 mod store {
     use super::{AuditEntry, AuditFilter, AuditOrder, AuditPage};
     use crate::database::{from_millis, to_millis, Pool, Statement};
+    use crate::domain::{AppError, Permission, Reader, Scope};
     use chrono::{DateTime, Utc};
     use sqlx::Row;
 
@@ -182,7 +183,14 @@ mod store {
         Ok(())
     }
 
-    pub async fn list(pool: &Pool, filter: &AuditFilter) -> Result<AuditPage, sqlx::Error> {
+    /// One page of the trail, for an operator who may read it or a key with the `audit:read`
+    /// scope.
+    pub async fn list(
+        pool: &Pool,
+        reader: &Reader,
+        filter: &AuditFilter,
+    ) -> Result<AuditPage, AppError> {
+        reader.require(Permission::AuditRead, Scope::AuditRead)?;
         let mut q = Statement::new(
             "SELECT id, at, actor, action, details, source_addr FROM audit_log WHERE 1 = 1",
         );

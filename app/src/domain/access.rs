@@ -143,6 +143,96 @@ impl Actor {
     }
 }
 
+/// What a key may be used for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Scope {
+    /// `/v1/*`: the OpenAI-compatible gateway.
+    #[serde(rename = "gateway")]
+    Gateway,
+    /// `POST /api/proxy/ingest`: traffic records from another proxy.
+    #[serde(rename = "ingest")]
+    Ingest,
+    /// `POST /api/shield/scan` and reading the shield mode.
+    #[serde(rename = "shield:scan")]
+    ShieldScan,
+    /// Reading the break-glass and Session Watcher status.
+    #[serde(rename = "break_glass:read")]
+    BreakGlassRead,
+    /// Reading the audit trail (e.g. for a SIEM).
+    #[serde(rename = "audit:read")]
+    AuditRead,
+}
+
+pub const SCOPES: [Scope; 5] = [
+    Scope::Gateway,
+    Scope::Ingest,
+    Scope::ShieldScan,
+    Scope::BreakGlassRead,
+    Scope::AuditRead,
+];
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Gateway => "gateway",
+            Scope::Ingest => "ingest",
+            Scope::ShieldScan => "shield:scan",
+            Scope::BreakGlassRead => "break_glass:read",
+            Scope::AuditRead => "audit:read",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        SCOPES.into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+/// A key that authenticated a request, and what it may do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyCaller {
+    pub id: i64,
+    pub scopes: Vec<Scope>,
+}
+
+impl KeyCaller {
+    pub fn require(&self, scope: Scope) -> Result<(), AppError> {
+        if self.scopes.contains(&scope) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!(
+                "use this API key for {} (it lacks the {} scope)",
+                scope.as_str(),
+                scope.as_str()
+            )))
+        }
+    }
+}
+
+/// Who reads a route that tools may use too: an operator, or an API key.
+#[derive(Clone, Debug)]
+pub enum Reader {
+    Operator(Actor),
+    ApiKey(KeyCaller),
+}
+
+impl Reader {
+    /// An operator must hold `permission`, a key must have `scope`.
+    pub fn require(&self, permission: Permission, scope: Scope) -> Result<(), AppError> {
+        match self {
+            Reader::Operator(actor) => actor.require(permission),
+            Reader::ApiKey(key) => key.require(scope),
+        }
+    }
+
+    /// A key must have `scope`; every operator may read (their role decides elsewhere).
+    pub fn require_scope(&self, scope: Scope) -> Result<(), AppError> {
+        match self {
+            Reader::Operator(_) => Ok(()),
+            Reader::ApiKey(key) => key.require(scope),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

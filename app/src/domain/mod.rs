@@ -9,7 +9,9 @@ mod link;
 pub mod time_format;
 mod verdict;
 
-pub use access::{Actor, Operator, Permission, Role, PERMISSIONS, ROLES};
+pub use access::{
+    Actor, KeyCaller, Operator, Permission, Reader, Role, Scope, PERMISSIONS, ROLES, SCOPES,
+};
 pub use error::AppError;
 pub use field::{Field, FieldError};
 pub use link::Link;

@@ -2,10 +2,11 @@
 #![allow(clippy::too_many_arguments)]
 
 use super::live::Live;
-use crate::api_keys::{ApiKey, CreatedApiKey, Scope, DEFAULT_RATE_LIMIT, SCOPES};
+use crate::api_keys::{ApiKey, CreatedApiKey, DEFAULT_RATE_LIMIT};
 use crate::domain::time_format;
 use crate::domain::AppError;
 use crate::domain::Permission;
+use crate::domain::{Scope, SCOPES};
 use leptos::prelude::*;
 
 #[server]
@@ -32,7 +33,8 @@ pub async fn create_api_key(
     expires_at: String,
     rate_limit_per_minute: String,
 ) -> Result<CreatedApiKey, AppError> {
-    use crate::api_keys::{KeySpec, Scope};
+    use crate::api_keys::KeySpec;
+    use crate::domain::Scope;
     use crate::domain::{Field, FieldError};
     crate::server_fn_result(
         async {

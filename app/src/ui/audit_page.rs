@@ -18,8 +18,7 @@ pub async fn list_audit(
 ) -> Result<AuditPage, AppError> {
     crate::server_fn_result(
         async {
-            let caller = crate::auth::current_actor().await?;
-            caller.require(crate::domain::Permission::AuditRead)?;
+            let caller = crate::domain::Reader::Operator(crate::auth::current_actor().await?);
             let given = [action, actor, from, to, cursor];
             let filter = crate::audit::AuditFilter::parse(|k| {
                 KEYS.iter()
@@ -27,7 +26,7 @@ pub async fn list_audit(
                     .map(|i| given[i].clone())
             })?;
             let state = expect_context::<crate::state::AppState>();
-            Ok(crate::audit::list(&state.pool, &filter).await?)
+            crate::audit::list(&state.pool, &caller, &filter).await
         }
         .await,
     )

@@ -16,7 +16,8 @@ mod sse;
 
 use crate::config::Config;
 use app::alerts::{self, NewAlert, Severity};
-use app::api_keys::{KeyRefusal, Scope};
+use app::api_keys::KeyRefusal;
+use app::domain::Scope;
 use app::domain::Verdict;
 use app::domain::{Field, FieldError};
 use app::shield::{Coverage, ScanResult, ShieldMode};

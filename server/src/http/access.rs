@@ -8,8 +8,8 @@ use super::{
     traffic, watcher,
 };
 use crate::gateway;
-use app::api_keys::Scope;
 use app::domain::Permission;
+use app::domain::Scope;
 use app::state::AppState;
 use axum::routing::{get, post, put, MethodRouter};
 

@@ -1,6 +1,5 @@
-use super::{ApiError, Reader};
+use super::{AnyCaller, ApiError};
 use app::audit::{AuditFilter, AuditPage};
-use app::domain::Permission;
 use app::state::AppState;
 use axum::extract::{Query, State};
 use axum::Json;
@@ -11,17 +10,9 @@ use std::collections::HashMap;
 /// pulls with `order=oldest` and the last `next_cursor`).
 pub async fn list(
     State(state): State<AppState>,
-    reader: Reader,
+    AnyCaller(reader): AnyCaller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    match &reader {
-        Reader::Operator(actor) => actor.require(Permission::AuditRead)?,
-        Reader::ApiKey(key) => key.require(app::api_keys::Scope::AuditRead)?,
-    }
     let filter = AuditFilter::parse(|k| query.get(k).cloned())?;
-    Ok(Json(
-        app::audit::list(&state.pool, &filter)
-            .await
-            .map_err(app::domain::AppError::from)?,
-    ))
+    Ok(Json(app::audit::list(&state.pool, &reader, &filter).await?))
 }

@@ -1,4 +1,4 @@
-use super::{ApiError, Caller, Reader};
+use super::{AnyCaller, ApiError, Caller};
 use app::domain::break_glass::{
     ActivatedWindow, Activation, ActivationRequest, BreakGlassStatus, DeactivationSummary,
 };
@@ -11,9 +11,9 @@ use axum::Json;
 
 pub async fn status(
     State(state): State<AppState>,
-    reader: Reader,
+    AnyCaller(reader): AnyCaller,
 ) -> Result<Json<BreakGlassStatus>, ApiError> {
-    reader.require_scope(app::api_keys::Scope::BreakGlassRead)?;
+    reader.require_scope(app::domain::Scope::BreakGlassRead)?;
     Ok(Json(state.break_glass.status()))
 }
 

@@ -1,7 +1,7 @@
 //! `GET /metrics`: the Prometheus text format, for operators' dashboards and alerting. Each
 //! replica reports its own view; the store's counts (open alerts) are the same everywhere.
 
-use super::{ApiError, Reader};
+use super::{AnyCaller, ApiError};
 use app::domain::break_glass::Phase;
 use app::state::AppState;
 use app::watcher::RunState;
@@ -12,9 +12,9 @@ use std::fmt::Write;
 
 pub async fn render(
     State(state): State<AppState>,
-    reader: Reader,
+    AnyCaller(reader): AnyCaller,
 ) -> Result<impl IntoResponse, ApiError> {
-    reader.require_scope(app::api_keys::Scope::BreakGlassRead)?;
+    reader.require_scope(app::domain::Scope::BreakGlassRead)?;
     let status = state.break_glass.status();
     let watcher = state.watcher.status();
     // A replica that cannot reach the store still reports what it knows; the alert counts,

@@ -19,8 +19,8 @@ mod traffic;
 mod watcher;
 
 use access::Handler;
-use app::domain::Actor;
 use app::domain::AppError;
+use app::domain::{Actor, Reader};
 use app::state::AppState;
 use app::{shell, App};
 use axum::extract::{ConnectInfo, FromRequestParts};
@@ -120,24 +120,11 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// A caller of a route that tools may use too: an operator's session, or a gateway API key
+/// The caller of a route that tools may use too: an operator's session, or a gateway API key
 /// (`Authorization: Bearer`); 401 otherwise.
-pub enum Reader {
-    Operator(Actor),
-    ApiKey(app::api_keys::KeyCaller),
-}
+pub struct AnyCaller(pub Reader);
 
-impl Reader {
-    /// An API key must have `scope`; an operator passes (their role decides elsewhere).
-    pub fn require_scope(&self, scope: app::api_keys::Scope) -> Result<(), ApiError> {
-        match self {
-            Reader::Operator(_) => Ok(()),
-            Reader::ApiKey(key) => Ok(key.require(scope)?),
-        }
-    }
-}
-
-impl FromRequestParts<AppState> for Reader {
+impl FromRequestParts<AppState> for AnyCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(
@@ -160,11 +147,11 @@ impl FromRequestParts<AppState> for Reader {
                 .await
                 .map_err(AppError::from)?
                 .map_err(AppError::from)?;
-                Ok(Reader::ApiKey(key))
+                Ok(AnyCaller(Reader::ApiKey(key)))
             }
             None => {
                 let Caller(actor) = Caller::from_request_parts(parts, state).await?;
-                Ok(Reader::Operator(actor))
+                Ok(AnyCaller(Reader::Operator(actor)))
             }
         }
     }

@@ -1,4 +1,4 @@
-use super::{ApiError, Caller, Reader};
+use super::{AnyCaller, ApiError, Caller};
 use app::domain::{Field, FieldError};
 use app::shield::{ScanResult, ShieldMode};
 use app::state::AppState;
@@ -22,11 +22,11 @@ pub struct ScanAnswer {
 /// `POST /api/shield/scan {text}`: the shield's verdict for any text, for other tools.
 pub async fn scan(
     State(state): State<AppState>,
-    reader: Reader,
+    AnyCaller(reader): AnyCaller,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<ScanAnswer>, ApiError> {
-    reader.require_scope(app::api_keys::Scope::ShieldScan)?;
+    reader.require_scope(app::domain::Scope::ShieldScan)?;
     let json = super::json::object(&headers, &body)?;
     let text = json
         .get("text")
@@ -53,9 +53,9 @@ pub struct ModeBody {
 
 pub async fn mode(
     State(state): State<AppState>,
-    reader: Reader,
+    AnyCaller(reader): AnyCaller,
 ) -> Result<Json<ModeBody>, ApiError> {
-    reader.require_scope(app::api_keys::Scope::ShieldScan)?;
+    reader.require_scope(app::domain::Scope::ShieldScan)?;
     Ok(Json(ModeBody {
         mode: *state.shield_mode.borrow(),
     }))

@@ -1,5 +1,6 @@
-use super::{ApiError, Caller, Reader};
+use super::{AnyCaller, ApiError, Caller};
 use app::domain::AppError;
+use app::domain::Reader;
 use app::state::AppState;
 use app::traffic::{Cursor, TrafficFilter, TrafficPage, MAX_PAGE};
 use axum::body::{Body, Bytes};
@@ -81,14 +82,14 @@ pub async fn csv(
 /// authenticated by a gateway API key. 201 with the record's id.
 pub async fn ingest(
     State(state): State<AppState>,
-    reader: Reader,
+    AnyCaller(reader): AnyCaller,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let Reader::ApiKey(key) = reader else {
         return Err(AppError::Forbidden("ingest traffic without an API key".into()).into());
     };
-    key.require(app::api_keys::Scope::Ingest)?;
+    key.require(app::domain::Scope::Ingest)?;
     let api_key_id = key.id;
     let json = super::json::object(&headers, &body)?;
     let record = app::traffic::ingested(&json, api_key_id, state.clock.now())?;

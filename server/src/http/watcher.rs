@@ -1,4 +1,4 @@
-use super::{ApiError, Caller, Reader};
+use super::{AnyCaller, ApiError, Caller};
 use app::domain::{Field, FieldError};
 use app::state::AppState;
 use app::watcher::{WatcherAction, WatcherStatus};
@@ -10,9 +10,9 @@ use axum::Json;
 /// `GET /api/watcher/status`: for operators and for tools holding an API key.
 pub async fn status(
     State(state): State<AppState>,
-    reader: Reader,
+    AnyCaller(reader): AnyCaller,
 ) -> Result<Json<WatcherStatus>, ApiError> {
-    reader.require_scope(app::api_keys::Scope::BreakGlassRead)?;
+    reader.require_scope(app::domain::Scope::BreakGlassRead)?;
     Ok(Json(state.watcher.status()))
 }
 
