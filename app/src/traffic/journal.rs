@@ -680,7 +680,7 @@ mod tests {
             source: super::super::SOURCE_BREAK_GLASS,
             model: None,
             provider: None,
-            verdict: super::super::Verdict::Bypassed,
+            verdict: crate::domain::Verdict::Bypassed,
             score: None,
             detections: Vec::new(),
             latency_ms: None,

@@ -1,9 +1,8 @@
 //! The `traffic` table's store: records written, pages and the chart read.
 
-use super::{
-    Chart, Cursor, Outcome, TrafficFilter, TrafficPage, TrafficRecord, TrafficSort, Verdict,
-};
+use super::{Chart, Cursor, Outcome, TrafficFilter, TrafficPage, TrafficRecord, TrafficSort};
 use crate::database::{from_millis, to_millis, Db, Pool, Statement, Store};
+use crate::domain::Verdict;
 use crate::server::store::break_glass_windows;
 use crate::shield::{Coverage, Detection};
 use chrono::{DateTime, Utc};
