@@ -243,6 +243,21 @@ async fn creating_a_key_names_each_bad_field() {
             "rate_limit_per_minute",
         ),
         (json!({"name": "", "scopes": ["gateway"]}), "name"),
+        // The first field in form order, whether it breaks its rule or its type: the form's
+        // server function goes through the same conversion.
+        (json!({"name": "", "scopes": "gateway"}), "name"),
+        (
+            json!({"name": "k", "scopes": "gateway", "expires_at": 1}),
+            "scopes",
+        ),
+        (
+            json!({"name": "k", "scopes": ["gateway"], "expires_at": 1, "rate_limit_per_minute": "x"}),
+            "expires_at",
+        ),
+        (
+            json!({"name": "k", "scopes": ["gateway"], "rate_limit_per_minute": 1.5}),
+            "rate_limit_per_minute",
+        ),
     ] {
         let res = admin
             .post(s.url("/api/keys"))

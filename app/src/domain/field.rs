@@ -92,6 +92,19 @@ impl fmt::Display for FieldError {
 
 impl std::error::Error for FieldError {}
 
+/// One field of an action's input as it arrives: text from a form, a whole number, text or a
+/// list from the JSON API, or anything else that someone posted. Each action's raw input type
+/// is made of these, so that its one conversion into the parsed type names the first field,
+/// in form order, that is missing, mistyped or invalid, whichever door it came through.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(untagged)]
+pub enum WireField {
+    Whole(i64),
+    Text(String),
+    List(Vec<WireField>),
+    Other(serde::de::IgnoredAny),
+}
+
 #[cfg(test)]
 mod tests {
     use super::Field;

@@ -13,6 +13,6 @@ pub use access::{
     Actor, KeyCaller, Operator, Permission, Reader, Role, Scope, PERMISSIONS, ROLES, SCOPES,
 };
 pub use error::AppError;
-pub use field::{Field, FieldError};
+pub use field::{Field, FieldError, WireField};
 pub use link::Link;
 pub use verdict::{Verdict, VERDICTS};

@@ -33,14 +33,13 @@ pub async fn create_api_key(
     expires_at: String,
     rate_limit_per_minute: String,
 ) -> Result<CreatedApiKey, AppError> {
-    use crate::api_keys::KeySpec;
+    use crate::api_keys::{KeyRequest, KeySpec};
     use crate::domain::Scope;
-    use crate::domain::{Field, FieldError};
     crate::server_fn_result(
         async {
             let actor = crate::auth::current_actor().await?;
             let state = expect_context::<crate::state::AppState>();
-            let scopes: Vec<String> = [
+            let scopes: Vec<Scope> = [
                 (gateway, Scope::Gateway),
                 (ingest, Scope::Ingest),
                 (shield_scan, Scope::ShieldScan),
@@ -49,19 +48,11 @@ pub async fn create_api_key(
             ]
             .into_iter()
             .filter(|(ticked, _)| ticked.is_some())
-            .map(|(_, scope)| scope.as_str().to_owned())
+            .map(|(_, scope)| scope)
             .collect();
-            let rate_limit = match rate_limit_per_minute.trim() {
-                "" => None,
-                raw => Some(raw.parse::<i64>().map_err(|_| {
-                    FieldError::new(
-                        Field::RateLimit,
-                        "Rate limit must be a whole number of requests per minute",
-                    )
-                })?),
-            };
+            let raw = KeyRequest::from_form(name, &scopes, expires_at, rate_limit_per_minute);
             let now = state.clock.now();
-            let spec = KeySpec::parse(&name, &scopes, &expires_at, rate_limit, now)?;
+            let spec = KeySpec::from_request(raw, now)?;
             crate::api_keys::create(&state.pool, &actor, &spec, now).await
         }
         .await,

@@ -2,7 +2,6 @@ use super::{AnyCaller, ApiError, Caller};
 use app::domain::break_glass::{
     ActivatedWindow, Activation, ActivationRequest, BreakGlassStatus, DeactivationSummary,
 };
-use app::domain::{Field, FieldError};
 use app::state::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -23,13 +22,7 @@ pub async fn activate(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<ActivatedWindow>, ApiError> {
-    let json = super::json::object(&headers, &body)?;
-    let raw: ActivationRequest = serde_json::from_value(json).map_err(|_| {
-        FieldError::new(
-            Field::Body,
-            "The body must be a JSON object: {\"reason\", \"duration_minutes\", \"confirm\"}",
-        )
-    })?;
+    let raw: ActivationRequest = super::json::parse(&headers, &body)?;
     state
         .break_glass
         .refuse_unpermitted(&actor, raw.reason_text())

@@ -29,3 +29,18 @@ pub fn object(headers: &HeaderMap, body: &Bytes) -> Result<serde_json::Value, Ap
         .into()),
     }
 }
+
+/// The body as an action's raw input type (`ActivationRequest`, `KeyRequest`): a JSON object
+/// whose fields may each be missing or mistyped, for the action's one conversion to judge.
+pub fn parse<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<T, AppError> {
+    serde_json::from_value(object(headers, body)?).map_err(|e| {
+        FieldError::new(
+            Field::Body,
+            format!("The request body does not fit this action: {e}"),
+        )
+        .into()
+    })
+}

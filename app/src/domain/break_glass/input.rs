@@ -3,7 +3,7 @@
 //! These types compile for the browser (the dialog shows their errors live) and for the server
 //! (which applies the same parse and never trusts the browser).
 
-use crate::domain::{Field, FieldError};
+use crate::domain::{Field, FieldError, WireField};
 use serde::{Deserialize, Serialize};
 
 pub const REASON_MIN_CHARS: usize = 10;
@@ -153,16 +153,6 @@ pub struct Activation {
     pub reason: Reason,
     pub duration: BypassDuration,
     pub confirmation: Confirmation,
-}
-
-/// One field of an activation as it arrives: text from the dialog's form, a whole number or
-/// text from the JSON API, or anything else that someone posted.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(untagged)]
-pub enum WireField {
-    Whole(i64),
-    Text(String),
-    Other(serde::de::IgnoredAny),
 }
 
 /// An activation as either door receives it: the dialog's server function or

@@ -7,6 +7,6 @@ pub mod machine;
 pub mod status;
 
 pub use ended::{review_path, AwaitingReview, EndedWindow, SignOff};
-pub use input::{Activation, ActivationRequest, BypassDuration, Confirmation, Reason, WireField};
+pub use input::{Activation, ActivationRequest, BypassDuration, Confirmation, Reason};
 pub use machine::{EndKind, Lifecycle};
 pub use status::{ActivatedWindow, BreakGlassStatus, DeactivationSummary, Phase};
