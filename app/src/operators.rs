@@ -2,7 +2,7 @@
 //! changes their own password.
 
 use crate::domain::Role;
-use crate::domain::{Field, FieldError};
+use crate::domain::{Field, FieldError, WireField};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -83,6 +83,55 @@ pub fn parse_role(raw: &str) -> Result<Role, FieldError> {
     })
 }
 
+/// A new operator as either door receives it: the Operators page's server function or
+/// `POST /api/operators`. A field may be missing or of the wrong type.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct NewOperatorRequest {
+    #[serde(default)]
+    pub username: Option<WireField>,
+    #[serde(default)]
+    pub password: Option<WireField>,
+    #[serde(default)]
+    pub role: Option<WireField>,
+}
+
+impl NewOperatorRequest {
+    /// The form's fields, as typed.
+    pub fn from_form(username: String, password: String, role: String) -> Self {
+        Self {
+            username: Some(WireField::Text(username)),
+            password: Some(WireField::Text(password)),
+            role: Some(WireField::Text(role)),
+        }
+    }
+}
+
+/// A new operator, checked: built only by `NewOperator::try_from(NewOperatorRequest)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewOperator {
+    pub username: Username,
+    pub password: NewPassword,
+    pub role: Role,
+}
+
+impl TryFrom<NewOperatorRequest> for NewOperator {
+    type Error = FieldError;
+
+    /// Username, then password, then role: the first that is missing, mistyped or invalid is
+    /// the one named (a value that is not text is judged as empty text).
+    fn try_from(raw: NewOperatorRequest) -> Result<Self, FieldError> {
+        let text = |field: Option<WireField>| match field {
+            Some(WireField::Text(text)) => text,
+            _ => String::new(),
+        };
+        Ok(Self {
+            username: Username::parse(&text(raw.username))?,
+            password: NewPassword::parse(Field::Password, &text(raw.password))?,
+            role: parse_role(&text(raw.role))?,
+        })
+    }
+}
+
 /// An operator as the admins' list shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OperatorAccount {
@@ -103,7 +152,7 @@ pub use store::{ids, Operators};
 
 #[cfg(feature = "ssr")]
 mod store {
-    use super::{NewPassword, OperatorAccount, Username};
+    use super::{NewOperator, NewPassword, OperatorAccount};
     use crate::audit;
     use crate::clock::SharedClock;
     use crate::database::Pool;
@@ -163,11 +212,14 @@ mod store {
         pub async fn create(
             &self,
             actor: &Actor,
-            username: &Username,
-            password: &NewPassword,
-            role: Role,
+            new: &NewOperator,
         ) -> Result<OperatorAccount, AppError> {
             actor.require(Permission::OperatorsManage)?;
+            let NewOperator {
+                username,
+                password,
+                role,
+            } = new;
             let now = self.clock.now();
             let mut tx = self.pool.begin().await?;
             let hash = secrets::hash_password(password.as_str());
@@ -431,6 +483,51 @@ mod store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_operator_names_the_first_bad_field_in_form_order() {
+        let json = |v: serde_json::Value| {
+            NewOperator::try_from(serde_json::from_value::<NewOperatorRequest>(v).unwrap())
+        };
+        let strong = "correct horse battery";
+        for (body, field) in [
+            (
+                serde_json::json!({"username": 7, "password": 1, "role": 2}),
+                Field::Username,
+            ),
+            (
+                serde_json::json!({"username": "ann", "password": "short", "role": "x"}),
+                Field::Password,
+            ),
+            (
+                serde_json::json!({"username": "ann", "password": strong}),
+                Field::Role,
+            ),
+            (
+                serde_json::json!({"username": "ann", "password": strong, "role": "root"}),
+                Field::Role,
+            ),
+        ] {
+            assert_eq!(json(body.clone()).unwrap_err().field, field, "{body}");
+        }
+        let form = NewOperator::try_from(NewOperatorRequest::from_form(
+            " ann ".into(),
+            strong.into(),
+            "viewer".into(),
+        ))
+        .unwrap();
+        assert_eq!((form.username.as_str(), form.role), ("ann", Role::Viewer));
+        assert_eq!(
+            NewOperator::try_from(NewOperatorRequest::from_form(
+                "ann".into(),
+                "short".into(),
+                "root".into()
+            ))
+            .unwrap_err()
+            .field,
+            Field::Password
+        );
+    }
 
     #[test]
     fn passwords_need_twelve_characters() {

@@ -25,19 +25,14 @@ pub async fn create_operator(
     password: String,
     role: String,
 ) -> Result<OperatorAccount, AppError> {
-    use crate::domain::Field;
-    use crate::operators::{parse_role, NewPassword, Username};
+    use crate::operators::{NewOperator, NewOperatorRequest};
     crate::server_fn_result(
         async {
             let actor = crate::auth::current_actor().await?;
-            let username = Username::parse(&username)?;
-            let password = NewPassword::parse(Field::Password, &password)?;
-            let role = parse_role(&role)?;
+            let new =
+                NewOperator::try_from(NewOperatorRequest::from_form(username, password, role))?;
             let state = expect_context::<crate::state::AppState>();
-            state
-                .operators
-                .create(&actor, &username, &password, role)
-                .await
+            state.operators.create(&actor, &new).await
         }
         .await,
     )

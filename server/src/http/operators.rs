@@ -1,6 +1,6 @@
 use super::{ApiError, Caller};
 use app::domain::{Field, FieldError};
-use app::operators::{parse_role, NewPassword, OperatorAccount, Username};
+use app::operators::{parse_role, NewOperator, NewOperatorRequest, NewPassword, OperatorAccount};
 use app::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -38,13 +38,10 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let json = super::json::object(&headers, &body)?;
-    let username = Username::parse(text(&json, Field::Username))?;
-    let password = NewPassword::parse(Field::Password, text(&json, Field::Password))?;
-    let role = parse_role(text(&json, Field::Role))?;
+    let raw: NewOperatorRequest = super::json::parse(&headers, &body)?;
     let created = state
         .operators
-        .create(&actor, &username, &password, role)
+        .create(&actor, &NewOperator::try_from(raw)?)
         .await?;
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
