@@ -209,14 +209,13 @@ mod store {
     use super::{Finding, Progress, Review, ReviewNotes};
     use crate::audit;
     use crate::clock::SharedClock;
-    use crate::database::{to_millis, Pool};
+    use crate::database::Pool;
     use crate::domain::break_glass::{AwaitingReview, EndedWindow};
     use crate::domain::AppError;
     use crate::domain::{Actor, Permission};
     use crate::server::store::break_glass_windows::{self, ForReview};
-    use crate::traffic::{record_from_row, RECORD_COLUMNS, SOURCE_WATCHER};
+    use crate::traffic;
     use crate::watcher::service::Watcher;
-    use sqlx::Row;
     use std::sync::Arc;
 
     /// The reviews of ended windows: what it needs is the store, the clock (for sign-offs) and
@@ -247,53 +246,20 @@ mod store {
         async fn review_of(&self, id: i64) -> Result<Review, AppError> {
             let pool = &self.pool;
             let window = self.ended_window(id).await?;
-            let (from, to) = (to_millis(window.activated_at), to_millis(window.ended_at));
-            let messages_scanned: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM traffic WHERE source = $1 AND rescan_of IS NULL \
-             AND at >= $2 AND at <= $3",
-            )
-            .bind(SOURCE_WATCHER)
-            .bind(from)
-            .bind(to)
-            .fetch_one(pool)
-            .await?;
-            let (bypassed, rescanned, without_text): (i64, i64, i64) = sqlx::query_as(
-                "SELECT COUNT(*), \
-             COUNT(*) FILTER (WHERE EXISTS (SELECT 1 FROM traffic r WHERE r.rescan_of = t.id)), \
-             COUNT(*) FILTER (WHERE t.request_text IS NULL AND t.response_text IS NULL) \
-             FROM traffic t WHERE t.verdict = 'BYPASSED' AND t.at >= $1 AND t.at <= $2",
-            )
-            .bind(from)
-            .bind(to)
-            .fetch_one(pool)
-            .await?;
+            let counts = traffic::in_window(pool, window.activated_at, window.ended_at).await?;
             let watcher = self.watcher.status();
-            let rows = sqlx::query(&format!(
-                "SELECT {RECORD_COLUMNS}, request_text FROM traffic \
-             WHERE source = $1 AND verdict IN ('BLOCK', 'REVIEW') AND at >= $2 AND at <= $3 \
-             ORDER BY score DESC, at, id LIMIT 1000"
-            ))
-            .bind(SOURCE_WATCHER)
-            .bind(from)
-            .bind(to)
-            .fetch_all(pool)
-            .await?;
-            let findings = rows
-                .iter()
-                .filter_map(|r| {
-                    Some(Finding {
-                        record: record_from_row(r)?,
-                        excerpt: r.get("request_text"),
-                    })
-                })
+            let findings = traffic::watcher_findings(pool, window.activated_at, window.ended_at)
+                .await?
+                .into_iter()
+                .map(|(record, excerpt)| Finding { record, excerpt })
                 .collect();
             Ok(Review {
                 window,
                 progress: Progress {
-                    messages_scanned,
-                    bypassed,
-                    bypassed_rescanned: rescanned,
-                    bypassed_without_text: without_text,
+                    messages_scanned: counts.messages_scanned,
+                    bypassed: counts.bypassed,
+                    bypassed_rescanned: counts.bypassed_rescanned,
+                    bypassed_without_text: counts.bypassed_without_text,
                     watcher_state: watcher.state,
                     backlog_bytes: watcher.backlog_bytes,
                     last_scan_at: watcher.last_scan_at,

@@ -26,6 +26,6 @@ pub use record::{
 };
 #[cfg(feature = "ssr")]
 pub use store::{
-    chart, chart_statement, count_bypassed, insert, insert_new, page, page_statement,
-    record_from_row, Completion, NewTraffic, RECORD_COLUMNS,
+    awaiting_rescan, chart, chart_statement, count_bypassed, in_window, insert, insert_new, page,
+    page_statement, watcher_counts, watcher_findings, Completion, NewTraffic,
 };

@@ -527,3 +527,122 @@ pub async fn page(pool: &Pool, filter: &TrafficFilter) -> Result<TrafficPage, sq
         next_cursor,
     })
 }
+
+/// The Session Watcher's records so far: transcript messages, and rescans of BYPASSED records.
+pub async fn watcher_counts(pool: &Pool) -> Result<(i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT COUNT(*) FILTER (WHERE rescan_of IS NULL), \
+         COUNT(*) FILTER (WHERE rescan_of IS NOT NULL) FROM traffic WHERE source = $1",
+    )
+    .bind(super::SOURCE_WATCHER)
+    .fetch_one(pool)
+    .await
+}
+
+/// A BYPASSED record's kept text, waiting for the Session Watcher's rescan.
+pub struct Unrescanned {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    pub session_id: Option<String>,
+    pub request_id: String,
+    pub request_text: Option<String>,
+    pub response_text: Option<String>,
+}
+
+/// Up to `limit` BYPASSED records, oldest first, whose exchange has ended (a pending record's
+/// answer is still to come), whose text was kept, and that no rescan covers yet.
+pub async fn awaiting_rescan(pool: &Pool, limit: i64) -> Result<Vec<Unrescanned>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT t.id, t.at, t.model, t.provider, t.session_id, t.request_id, \
+         t.request_text, t.response_text FROM traffic t \
+         WHERE t.verdict = 'BYPASSED' AND COALESCE(t.outcome, '') <> 'pending' \
+         AND (t.request_text IS NOT NULL OR t.response_text IS NOT NULL) \
+         AND NOT EXISTS (SELECT 1 FROM traffic r WHERE r.rescan_of = t.id) \
+         ORDER BY t.id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Unrescanned {
+            id: r.get("id"),
+            at: from_millis(r.get("at")),
+            model: r.get("model"),
+            provider: r.get("provider"),
+            session_id: r.get("session_id"),
+            request_id: r.get("request_id"),
+            request_text: r.get("request_text"),
+            response_text: r.get("response_text"),
+        })
+        .collect())
+}
+
+/// What the traffic of a break-glass window holds, for its review.
+pub struct WindowCounts {
+    /// Transcript messages from the window that the Session Watcher has scanned.
+    pub messages_scanned: i64,
+    pub bypassed: i64,
+    pub bypassed_rescanned: i64,
+    /// Bypassed requests whose text was not kept.
+    pub bypassed_without_text: i64,
+}
+
+/// The counts of the window from `from` to `to` inclusive.
+pub async fn in_window(
+    pool: &Pool,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<WindowCounts, sqlx::Error> {
+    let (from, to) = (to_millis(from), to_millis(to));
+    let messages_scanned: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM traffic WHERE source = $1 AND rescan_of IS NULL \
+         AND at >= $2 AND at <= $3",
+    )
+    .bind(super::SOURCE_WATCHER)
+    .bind(from)
+    .bind(to)
+    .fetch_one(pool)
+    .await?;
+    let (bypassed, bypassed_rescanned, bypassed_without_text): (i64, i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), \
+         COUNT(*) FILTER (WHERE EXISTS (SELECT 1 FROM traffic r WHERE r.rescan_of = t.id)), \
+         COUNT(*) FILTER (WHERE t.request_text IS NULL AND t.response_text IS NULL) \
+         FROM traffic t WHERE t.verdict = 'BYPASSED' AND t.at >= $1 AND t.at <= $2",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_one(pool)
+    .await?;
+    Ok(WindowCounts {
+        messages_scanned,
+        bypassed,
+        bypassed_rescanned,
+        bypassed_without_text,
+    })
+}
+
+/// The Session Watcher's BLOCK and REVIEW findings from `from` to `to` inclusive, highest
+/// score first (at most 1,000), each with the text it found.
+pub async fn watcher_findings(
+    pool: &Pool,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<(TrafficRecord, Option<String>)>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {RECORD_COLUMNS}, request_text FROM traffic \
+         WHERE source = $1 AND verdict IN ('BLOCK', 'REVIEW') AND at >= $2 AND at <= $3 \
+         ORDER BY score DESC, at, id LIMIT 1000"
+    ))
+    .bind(super::SOURCE_WATCHER)
+    .bind(to_millis(from))
+    .bind(to_millis(to))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| Some((record_from_row(r)?, r.get("request_text"))))
+        .collect())
+}

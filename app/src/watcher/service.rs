@@ -11,7 +11,7 @@ use super::{
 use crate::alerts::{self, Alert, NewAlert, Severity};
 use crate::audit;
 use crate::clock::SharedClock;
-use crate::database::{from_millis, to_millis, Pool};
+use crate::database::{to_millis, Pool};
 use crate::domain::AppError;
 use crate::domain::Verdict;
 use crate::domain::{Actor, Permission};
@@ -97,13 +97,7 @@ impl Watcher {
             .and_then(|ms| PollInterval::parse(ms).ok())
             .unwrap_or(PollInterval::DEFAULT);
         let controls = Controls { enabled, interval };
-        let (messages, rescanned): (i64, i64) = sqlx::query_as(
-            "SELECT COUNT(*) FILTER (WHERE rescan_of IS NULL), \
-             COUNT(*) FILTER (WHERE rescan_of IS NOT NULL) FROM traffic WHERE source = $1",
-        )
-        .bind(SOURCE_WATCHER)
-        .fetch_one(&pool)
-        .await?;
+        let (messages, rescanned) = traffic::watcher_counts(&pool).await?;
         let (poll_now, poll_requests) = mpsc::channel(16);
         let status = WatcherStatus {
             state: if enabled {
@@ -534,17 +528,7 @@ impl Watcher {
     /// exchange has ended (a pending record's answer is still to come).
     async fn rescan_bypassed(&self) -> Result<(), sqlx::Error> {
         loop {
-            let pending = sqlx::query(
-                "SELECT t.id, t.at, t.model, t.provider, t.session_id, t.request_id, \
-                 t.request_text, t.response_text FROM traffic t \
-                 WHERE t.verdict = 'BYPASSED' AND COALESCE(t.outcome, '') <> 'pending' \
-                 AND (t.request_text IS NOT NULL OR t.response_text IS NOT NULL) \
-                 AND NOT EXISTS (SELECT 1 FROM traffic r WHERE r.rescan_of = t.id) \
-                 ORDER BY t.id LIMIT $1",
-            )
-            .bind(RESCAN_BATCH)
-            .fetch_all(&self.pool)
-            .await?;
+            let pending = traffic::awaiting_rescan(&self.pool, RESCAN_BATCH).await?;
             if pending.is_empty() {
                 return Ok(());
             }
@@ -553,27 +537,18 @@ impl Watcher {
                 pending
                     .iter()
                     .map(|r| {
-                        let text = [
-                            r.get::<Option<String>, _>("request_text"),
-                            r.get("response_text"),
-                        ]
-                        .into_iter()
-                        .flatten()
-                        .collect::<Vec<_>>()
-                        .join("\n");
+                        let text = [r.request_text.as_deref(), r.response_text.as_deref()]
+                            .into_iter()
+                            .flatten()
+                            .collect::<Vec<_>>()
+                            .join("\n");
                         let result = shield.scan(&text);
                         let record = NewTraffic {
-                            model: r.get("model"),
-                            provider: r.get("provider"),
-                            session_id: r.get("session_id"),
-                            rescan_of: Some(r.get("id")),
-                            ..watched(
-                                &result,
-                                &shield,
-                                &text,
-                                from_millis(r.get("at")),
-                                r.get("request_id"),
-                            )
+                            model: r.model.clone(),
+                            provider: r.provider.clone(),
+                            session_id: r.session_id.clone(),
+                            rescan_of: Some(r.id),
+                            ..watched(&result, &shield, &text, r.at, r.request_id.clone())
                         };
                         (record, result)
                     })
