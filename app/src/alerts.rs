@@ -97,7 +97,10 @@ impl AlertAction {
 }
 
 #[cfg(feature = "ssr")]
-pub use store::{apply, created_since, get, insert, list, unresolved_since, NewAlert};
+pub use store::{
+    apply, created_since, get, insert, list, open_by_severity, titled_since, unresolved_since,
+    NewAlert,
+};
 
 #[cfg(feature = "ssr")]
 mod store {
@@ -258,6 +261,28 @@ mod store {
     }
 
     /// The alerts raised since `since`, oldest first.
+    /// How many alerts titled `title` were raised since `since`.
+    pub async fn titled_since(
+        pool: &Pool,
+        title: &str,
+        since: DateTime<Utc>,
+    ) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM alerts WHERE title = $1 AND created_at >= $2")
+            .bind(title)
+            .bind(to_millis(since))
+            .fetch_one(pool)
+            .await
+    }
+
+    /// The alerts not yet resolved, counted by severity.
+    pub async fn open_by_severity(pool: &Pool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT severity, COUNT(*) FROM alerts WHERE status != 'RESOLVED' GROUP BY severity",
+        )
+        .fetch_all(pool)
+        .await
+    }
+
     pub async fn created_since(
         pool: &Pool,
         since: DateTime<Utc>,

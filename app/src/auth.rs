@@ -1,6 +1,6 @@
 //! Sessions: login, logout, and the caller of a request.
 
-use crate::database::{to_millis, Pool};
+use crate::database::Pool;
 use crate::domain::AppError;
 use crate::domain::{Actor, Operator, Role};
 use crate::server::secrets::{
@@ -11,7 +11,6 @@ use crate::state::AppState;
 use crate::{alerts, audit, login_throttle};
 use chrono::{DateTime, TimeDelta, Utc};
 use http::HeaderMap;
-use sqlx::Row;
 
 pub const SESSION_COOKIE: &str = "bg_session";
 
@@ -21,11 +20,7 @@ pub const PUBLISHED_PASSWORDS: &[&str] = &["breakglass-demo"];
 
 /// Whether the operator `admin` is enabled and still has a published password.
 pub async fn admin_has_published_password(pool: &Pool) -> Result<bool, sqlx::Error> {
-    let hash: Option<String> = sqlx::query_scalar(
-        "SELECT password_hash FROM operators WHERE username = 'admin' AND disabled = 0",
-    )
-    .fetch_optional(pool)
-    .await?;
+    let hash = operators::enabled_admin_hash(pool).await?;
     let Some(hash) = hash else {
         return Ok(false);
     };
@@ -44,10 +39,7 @@ pub async fn ensure_bootstrap_admin(
     password: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Option<String>, sqlx::Error> {
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM operators")
-        .fetch_one(pool)
-        .await?;
-    if count > 0 {
+    if operators::count(pool).await? > 0 {
         return Ok(None);
     }
     let generated = password.is_none().then(|| random_hex(12));
@@ -93,27 +85,19 @@ pub async fn login(
     // A name longer than any operator's is no operator's: not looked up, still verified.
     let row = match cut {
         true => None,
-        false => {
-            sqlx::query(
-                "SELECT id, username, password_hash, role FROM operators \
-             WHERE username = $1 AND disabled = 0",
-            )
-            .bind(username)
-            .fetch_optional(&state.pool)
-            .await?
-        }
+        false => operators::enabled_by_name(&state.pool, username).await?,
     };
     // The same work whether or not the name exists, so that timing does not tell.
     let hash: String = row.as_ref().map_or_else(
         || state.dummy_password_hash.to_string(),
-        |r| r.get("password_hash"),
+        |r| r.password_hash.clone(),
     );
     let verified = verify_password_off_the_workers(password, &hash).await;
     let operator = row.filter(|_| verified).and_then(|row| {
         Some(Operator {
-            id: row.get("id"),
-            username: row.get("username"),
-            role: Role::parse(row.get("role"))?,
+            id: row.id,
+            username: row.username,
+            role: Role::parse(&row.role)?,
         })
     });
     let mut tx = state.pool.begin().await?;
@@ -173,12 +157,7 @@ pub async fn login(
 /// 15 minutes; at most one such alert per 15 minutes.
 async fn raise_login_burst_alert(state: &AppState, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
     let since = now - chrono::TimeDelta::minutes(15);
-    let recent: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM alerts WHERE title = $1 AND created_at >= $2")
-            .bind(alerts::FAILED_LOGIN_BURST)
-            .bind(to_millis(since))
-            .fetch_one(&state.pool)
-            .await?;
+    let recent = alerts::titled_since(&state.pool, alerts::FAILED_LOGIN_BURST, since).await?;
     if recent > 0 {
         return Ok(());
     }

@@ -3,7 +3,6 @@
 
 use crate::domain::Role;
 use crate::domain::{Field, FieldError, WireField};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A login name: 3 to 64 characters of letters, digits, `.`, `_`, `-` and `@`.
@@ -132,18 +131,6 @@ impl TryFrom<NewOperatorRequest> for NewOperator {
     }
 }
 
-/// An operator as the admins' list shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OperatorAccount {
-    pub id: i64,
-    pub username: String,
-    pub role: Role,
-    pub disabled: bool,
-    pub created_at: DateTime<Utc>,
-    /// Sessions open now.
-    pub sessions: i64,
-}
-
 /// At most this many sessions per operator; a new login ends the oldest beyond it.
 pub const MAX_SESSIONS: i64 = 5;
 
@@ -152,22 +139,19 @@ pub use store::{ids, Operators};
 
 #[cfg(feature = "ssr")]
 mod store {
-    use super::{NewOperator, NewPassword, OperatorAccount};
+    use super::{NewOperator, NewPassword};
     use crate::audit;
     use crate::clock::SharedClock;
     use crate::database::Pool;
-    use crate::database::{from_millis, to_millis};
     use crate::domain::AppError;
+    use crate::domain::OperatorAccount;
     use crate::domain::{Actor, Permission, Role};
     use crate::server::{secrets, store};
-    use sqlx::Row;
     use tokio::sync::broadcast;
 
     /// Every operator's id.
     pub async fn ids(pool: &crate::database::Pool) -> Result<Vec<i64>, sqlx::Error> {
-        sqlx::query_scalar("SELECT id FROM operators")
-            .fetch_all(pool)
-            .await
+        store::operators::ids(pool).await
     }
 
     /// The admins' management of operators: what it needs is the store, the clock, and where
@@ -194,15 +178,7 @@ mod store {
 
         pub async fn list(&self, actor: &Actor) -> Result<Vec<OperatorAccount>, AppError> {
             actor.require(Permission::OperatorsManage)?;
-            let rows = sqlx::query(
-                "SELECT o.id, o.username, o.role, o.disabled, o.created_at, \
-             (SELECT COUNT(*) FROM sessions s WHERE s.operator_id = o.id AND s.expires_at > $1) \
-             AS sessions FROM operators o ORDER BY o.username",
-            )
-            .bind(to_millis(self.clock.now()))
-            .fetch_all(&self.pool)
-            .await?;
-            Ok(rows.iter().filter_map(account).collect())
+            Ok(store::operators::accounts(&self.pool, self.clock.now()).await?)
         }
 
         async fn get(&self, id: i64) -> Result<OperatorAccount, AppError> {
@@ -256,11 +232,7 @@ mod store {
             let mut tx = self.pool.begin().await?;
             take_operators_lock(&mut tx).await?;
             let before = get_in(&mut tx, id, now).await?;
-            sqlx::query("UPDATE operators SET role = $1 WHERE id = $2")
-                .bind(role.as_str())
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            store::operators::set_role(&mut tx, id, role.as_str()).await?;
             keeps_an_admin(&mut tx).await?;
             audit::record(
                 &mut tx,
@@ -294,11 +266,7 @@ mod store {
             let mut tx = self.pool.begin().await?;
             take_operators_lock(&mut tx).await?;
             let before = get_in(&mut tx, id, now).await?;
-            sqlx::query("UPDATE operators SET disabled = $1 WHERE id = $2")
-                .bind(i64::from(disabled))
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            store::operators::set_disabled(&mut tx, id, disabled).await?;
             keeps_an_admin(&mut tx).await?;
             if disabled {
                 store::sessions::end_all_of(&mut tx, id).await?;
@@ -352,11 +320,12 @@ mod store {
             details: serde_json::Value,
         ) -> Result<(), AppError> {
             let mut tx = self.pool.begin().await?;
-            sqlx::query("UPDATE operators SET password_hash = $1 WHERE id = $2")
-                .bind(secrets::hash_password(password.as_str()))
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            store::operators::set_password_hash(
+                &mut tx,
+                id,
+                &secrets::hash_password(password.as_str()),
+            )
+            .await?;
             store::sessions::end_others_of(
                 &mut tx,
                 id,
@@ -386,10 +355,7 @@ mod store {
             new: &NewPassword,
         ) -> Result<(), AppError> {
             let hash: String =
-                sqlx::query_scalar("SELECT password_hash FROM operators WHERE id = $1")
-                    .bind(actor.operator.id)
-                    .fetch_one(&self.pool)
-                    .await?;
+                store::operators::password_hash(&self.pool, actor.operator.id).await?;
             if !secrets::verify_password_off_the_workers(current, &hash).await {
                 return Err(AppError::Invalid(crate::domain::FieldError::new(
                     crate::domain::Field::CurrentPassword,
@@ -436,12 +402,7 @@ mod store {
 
     /// Refuses a change (made in `tx`, not committed) that leaves no enabled admin.
     async fn keeps_an_admin(tx: &mut crate::database::Conn) -> Result<(), AppError> {
-        let admins: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM operators WHERE role = 'admin' AND disabled = 0",
-        )
-        .fetch_one(tx)
-        .await?;
-        if admins == 0 {
+        if store::operators::enabled_admins(tx).await? == 0 {
             return Err(AppError::Conflict(
                 "At least one enabled admin must remain".into(),
             ));
@@ -449,33 +410,13 @@ mod store {
         Ok(())
     }
 
-    fn account(r: &crate::database::Row) -> Option<OperatorAccount> {
-        Some(OperatorAccount {
-            id: r.get("id"),
-            username: r.get("username"),
-            role: Role::parse(r.get("role"))?,
-            disabled: r.get::<i64, _>("disabled") != 0,
-            created_at: from_millis(r.get("created_at")),
-            sessions: r.get("sessions"),
-        })
-    }
-
     async fn get_in(
         conn: &mut crate::database::Conn,
         id: i64,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<OperatorAccount, AppError> {
-        let row = sqlx::query(
-            "SELECT o.id, o.username, o.role, o.disabled, o.created_at, \
-             (SELECT COUNT(*) FROM sessions s WHERE s.operator_id = o.id AND s.expires_at > $1) \
-             AS sessions FROM operators o WHERE o.id = $2",
-        )
-        .bind(to_millis(now))
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
-        row.as_ref()
-            .and_then(account)
+        store::operators::account(conn, id, now)
+            .await?
             .ok_or_else(|| AppError::NotFound(format!("No operator #{id}")))
     }
 }

@@ -233,6 +233,18 @@ impl Reader {
     }
 }
 
+/// An operator as the admins' list shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorAccount {
+    pub id: i64,
+    pub username: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+    /// Sessions open now.
+    pub sessions: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

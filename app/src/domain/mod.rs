@@ -10,7 +10,8 @@ pub mod time_format;
 mod verdict;
 
 pub use access::{
-    Actor, KeyCaller, Operator, Permission, Reader, Role, Scope, PERMISSIONS, ROLES, SCOPES,
+    Actor, KeyCaller, Operator, OperatorAccount, Permission, Reader, Role, Scope, PERMISSIONS,
+    ROLES, SCOPES,
 };
 pub use error::AppError;
 pub use field::{Field, FieldError, WireField};

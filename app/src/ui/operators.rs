@@ -3,8 +3,8 @@
 use super::live::Live;
 use crate::domain::time_format;
 use crate::domain::AppError;
+use crate::domain::OperatorAccount;
 use crate::domain::{Permission, ROLES};
-use crate::operators::OperatorAccount;
 use leptos::prelude::*;
 
 #[server]

@@ -19,13 +19,10 @@ pub async fn render(
     let watcher = state.watcher.status();
     // A replica that cannot reach the store still reports what it knows; the alert counts,
     // which only the store has, are left out then.
-    let open_alerts: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT severity, COUNT(*) FROM alerts WHERE status != 'RESOLVED' GROUP BY severity",
-    )
-    .fetch_all(&state.pool)
-    .await
-    .inspect_err(|e| tracing::warn!(error = %e, "metrics: alert counts unavailable"))
-    .unwrap_or_default();
+    let open_alerts = app::alerts::open_by_severity(&state.pool)
+        .await
+        .inspect_err(|e| tracing::warn!(error = %e, "metrics: alert counts unavailable"))
+        .unwrap_or_default();
     let mut out = String::new();
     let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, f64)]| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");

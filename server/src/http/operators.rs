@@ -1,6 +1,7 @@
 use super::{ApiError, Caller};
+use app::domain::OperatorAccount;
 use app::domain::{Field, FieldError};
-use app::operators::{parse_role, NewOperator, NewOperatorRequest, NewPassword, OperatorAccount};
+use app::operators::{parse_role, NewOperator, NewOperatorRequest, NewPassword};
 use app::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
