@@ -4,7 +4,7 @@ use crate::break_glass::service::BreakGlassService;
 use crate::clock::SharedClock;
 use crate::database::Pool;
 use crate::events::EventHub;
-use crate::shield::{Shield, ShieldMode};
+use crate::shield::Shield;
 use crate::watcher::service::Watcher;
 use axum::extract::FromRef;
 use chrono::TimeDelta;
@@ -29,7 +29,7 @@ pub struct AppState {
     /// The compiled rule pack, shared by every scan.
     pub shield: Arc<Shield>,
     /// OBSERVE or BLOCK, held in memory for the gateway and changed through the settings.
-    pub shield_mode: Arc<watch::Sender<ShieldMode>>,
+    pub shield_mode: crate::shield::mode::ModeSetting,
     /// The Session Watcher: its status and controls.
     pub watcher: Arc<Watcher>,
     /// The admins' management of operators.

@@ -109,7 +109,7 @@ pub async fn start(
             .map_err(StartError::Database)?;
     // Records left in flight by a process that died (kill -9, a crash) say so.
     journal.sweep().await.map_err(StartError::Database)?;
-    let shield_mode = app::shield::mode::load(&pool)
+    let shield_mode = app::shield::mode::ModeSetting::load(pool.clone(), clock.clone())
         .await
         .map_err(StartError::Database)?;
     let replication = Arc::new(match app::database::Store::of_url(&config.database_url) {
@@ -156,7 +156,7 @@ pub async fn start(
         events,
         break_glass: break_glass.clone(),
         shield,
-        shield_mode: Arc::new(watch::channel(shield_mode).0),
+        shield_mode,
         watcher: watcher.clone(),
         reviews,
         operators,

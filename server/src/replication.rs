@@ -187,13 +187,7 @@ async fn catch_up(state: &AppState, lost_at: Option<DateTime<Utc>>) -> Result<()
 }
 
 async fn reload_shield_mode(state: &AppState) -> Result<(), sqlx::Error> {
-    let mode = app::shield::mode::load(&state.pool).await?;
-    state.shield_mode.send_if_modified(|m| {
-        let changed = *m != mode;
-        *m = mode;
-        changed
-    });
-    Ok(())
+    state.shield_mode.reload().await
 }
 
 async fn follow(

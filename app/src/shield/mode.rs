@@ -31,58 +31,89 @@ impl ShieldMode {
 }
 
 #[cfg(feature = "ssr")]
-pub use store::{load, set, SETTING};
+pub use store::{ModeSetting, SETTING};
 
 #[cfg(feature = "ssr")]
 mod store {
     use super::ShieldMode;
     use crate::audit;
+    use crate::clock::SharedClock;
     use crate::database::Pool;
     use crate::domain::AppError;
     use crate::domain::{Actor, Permission};
-    use chrono::{DateTime, Utc};
+    use std::sync::Arc;
     use tokio::sync::watch;
 
     /// The name of the setting that holds the mode.
     pub const SETTING: &str = "shield_mode";
 
-    pub async fn load(pool: &Pool) -> Result<ShieldMode, sqlx::Error> {
+    async fn load(pool: &Pool) -> Result<ShieldMode, sqlx::Error> {
         Ok(crate::settings::get(pool, SETTING)
             .await?
             .and_then(|v| ShieldMode::parse(&v).ok())
             .unwrap_or_default())
     }
 
-    /// Stores the mode (audited), then hands it to the gateway (`current`) for its next
-    /// request.
-    pub async fn set(
-        pool: &Pool,
-        now: DateTime<Utc>,
-        current: &watch::Sender<ShieldMode>,
-        actor: &Actor,
-        mode: ShieldMode,
-    ) -> Result<(), AppError> {
-        actor.require(Permission::ShieldConfigure)?;
-        let mut tx = pool.begin().await?;
-        crate::settings::put(
-            &mut tx,
-            SETTING,
-            mode.as_str(),
-            now,
-            &actor.operator.username,
-        )
-        .await?;
-        audit::record(
-            &mut tx,
-            now,
-            &actor.operator.username,
-            audit::SHIELD_MODE,
-            serde_json::json!({ "mode": mode.as_str() }),
-            actor.source_addr.as_deref(),
-        )
-        .await?;
-        tx.commit().await?;
-        current.send_replace(mode);
-        Ok(())
+    /// The mode: stored as a setting (audited), held in memory for the gateway, which reads
+    /// it on every request.
+    #[derive(Clone)]
+    pub struct ModeSetting {
+        pool: Pool,
+        clock: SharedClock,
+        current: Arc<watch::Sender<ShieldMode>>,
+    }
+
+    impl ModeSetting {
+        /// The setting, with the stored mode in memory.
+        pub async fn load(pool: Pool, clock: SharedClock) -> Result<Self, sqlx::Error> {
+            let mode = load(&pool).await?;
+            Ok(Self {
+                pool,
+                clock,
+                current: Arc::new(watch::channel(mode).0),
+            })
+        }
+
+        pub fn current(&self) -> ShieldMode {
+            *self.current.borrow()
+        }
+
+        /// Stores the mode (audited), then hands it to the gateway for its next request.
+        pub async fn set(&self, actor: &Actor, mode: ShieldMode) -> Result<(), AppError> {
+            actor.require(Permission::ShieldConfigure)?;
+            let now = self.clock.now();
+            let mut tx = self.pool.begin().await?;
+            crate::settings::put(
+                &mut tx,
+                SETTING,
+                mode.as_str(),
+                now,
+                &actor.operator.username,
+            )
+            .await?;
+            audit::record(
+                &mut tx,
+                now,
+                &actor.operator.username,
+                audit::SHIELD_MODE,
+                serde_json::json!({ "mode": mode.as_str() }),
+                actor.source_addr.as_deref(),
+            )
+            .await?;
+            tx.commit().await?;
+            self.current.send_replace(mode);
+            Ok(())
+        }
+
+        /// Reads the stored mode again (another replica may have set it).
+        pub async fn reload(&self) -> Result<(), sqlx::Error> {
+            let mode = load(&self.pool).await?;
+            self.current.send_if_modified(|m| {
+                let changed = *m != mode;
+                *m = mode;
+                changed
+            });
+            Ok(())
+        }
     }
 }

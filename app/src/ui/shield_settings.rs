@@ -10,7 +10,7 @@ pub async fn current_shield_mode() -> Result<ShieldMode, AppError> {
         async {
             crate::auth::current_actor().await?;
             let state = expect_context::<crate::state::AppState>();
-            let mode = *state.shield_mode.borrow();
+            let mode = state.shield_mode.current();
             Ok(mode)
         }
         .await,
@@ -24,14 +24,7 @@ pub async fn set_shield_mode(mode: String) -> Result<ShieldMode, AppError> {
             let actor = crate::auth::current_actor().await?;
             let mode = ShieldMode::parse(&mode)?;
             let state = expect_context::<crate::state::AppState>();
-            crate::shield::mode::set(
-                &state.pool,
-                state.clock.now(),
-                &state.shield_mode,
-                &actor,
-                mode,
-            )
-            .await?;
+            state.shield_mode.set(&actor, mode).await?;
             Ok(mode)
         }
         .await,

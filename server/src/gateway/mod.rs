@@ -423,7 +423,7 @@ impl Gateway {
             record.verdict = verdict;
             record.score = Some(score);
             record.detections = detections;
-            if verdict == Verdict::Block && *app.shield_mode.borrow() == ShieldMode::Block {
+            if verdict == Verdict::Block && app.shield_mode.current() == ShieldMode::Block {
                 let rules: Vec<&str> = record.detections.iter().map(|d| d.rule.as_str()).collect();
                 blocked = Some(format!(
                     "Blocked by the breakglass shield (score {score}; rules {})",

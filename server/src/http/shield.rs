@@ -42,7 +42,7 @@ pub async fn scan(
     }
     Ok(Json(ScanAnswer {
         result: state.shield.scan(text),
-        mode: *state.shield_mode.borrow(),
+        mode: state.shield_mode.current(),
     }))
 }
 
@@ -57,7 +57,7 @@ pub async fn mode(
 ) -> Result<Json<ModeBody>, ApiError> {
     reader.require_scope(app::domain::Scope::ShieldScan)?;
     Ok(Json(ModeBody {
-        mode: *state.shield_mode.borrow(),
+        mode: state.shield_mode.current(),
     }))
 }
 
@@ -76,13 +76,6 @@ pub async fn set_mode(
             .unwrap_or_default(),
     )
     .map_err(app::domain::AppError::from)?;
-    app::shield::mode::set(
-        &state.pool,
-        state.clock.now(),
-        &state.shield_mode,
-        &actor,
-        mode,
-    )
-    .await?;
+    state.shield_mode.set(&actor, mode).await?;
     Ok(Json(ModeBody { mode }))
 }
