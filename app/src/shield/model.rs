@@ -173,42 +173,48 @@ impl Model {
     /// The worst passage's bytes, and its score.
     fn worst(&self, text: &str) -> (std::ops::Range<usize>, f32) {
         let bytes = text.as_bytes();
-        let (buckets, ends) = buckets_by_block(bytes);
-        let mut seen = vec![0u64; (1 << DIM_BITS) / 64];
-        let mut worst = (0..bytes.len(), f32::NEG_INFINITY);
-        for range in windows(ends.len()) {
-            let from = if range.start == 0 {
-                0
-            } else {
-                ends[range.start - 1]
-            };
-            let passage = &buckets[from..ends[range.end - 1]];
-            let (mut sum, mut n) = (0i64, 0u32);
-            for &b in passage {
-                let (word, bit) = (b as usize / 64, 1u64 << (b % 64));
-                if seen[word] & bit == 0 {
-                    seen[word] |= bit;
-                    sum += i64::from(self.weights[b as usize]);
-                    n += 1;
+        SEEN.with_borrow_mut(|seen| {
+            if blocks(bytes.len()) <= PASSAGE_BLOCKS {
+                // One passage (most texts): summed as the n-grams come, with no list of them.
+                let mut counted = Counted::default();
+                ngrams(bytes, |_, _, b| counted.add(seen, &self.weights, b));
+                counted.clear(seen);
+                return (0..bytes.len(), self.passage_score(counted.sum, counted.n));
+            }
+            let (buckets, ends) = buckets_by_block(bytes);
+            let mut worst = (0..bytes.len(), f32::NEG_INFINITY);
+            for range in windows(ends.len()) {
+                let from = if range.start == 0 {
+                    0
+                } else {
+                    ends[range.start - 1]
+                };
+                let mut counted = Counted::default();
+                for &b in &buckets[from..ends[range.end - 1]] {
+                    counted.add(seen, &self.weights, b);
+                }
+                counted.clear(seen);
+                let score = self.passage_score(counted.sum, counted.n);
+                if score > worst.1 {
+                    worst = (
+                        range.start * BLOCK..(range.end * BLOCK).min(bytes.len()),
+                        score,
+                    );
                 }
             }
-            for &b in passage {
-                seen[b as usize / 64] = 0;
+            worst
+        })
+    }
+
+    /// `bias + Σ weight / √n` over a passage's `n` distinct buckets, whose weights as stored
+    /// sum to `sum`.
+    fn passage_score(&self, sum: i64, n: u32) -> f32 {
+        self.bias
+            + if n == 0 {
+                0.0
+            } else {
+                sum as f32 * self.scale / (n as f32).sqrt()
             }
-            let score = self.bias
-                + if n == 0 {
-                    0.0
-                } else {
-                    sum as f32 * self.scale / (n as f32).sqrt()
-                };
-            if score > worst.1 {
-                worst = (
-                    range.start * BLOCK..(range.end * BLOCK).min(bytes.len()),
-                    score,
-                );
-            }
-        }
-        worst
     }
 
     /// The words of `passage` that weighed most: each n-gram's weight shared among the words
@@ -246,6 +252,40 @@ impl Model {
             .take(TOP_FEATURES)
             .map(|(word, _)| word)
             .collect()
+    }
+}
+
+thread_local! {
+    /// The buckets a passage has counted so far: one table per thread, cleared bucket by
+    /// bucket after each passage, so that a scan neither allocates nor zeroes its 32 KiB.
+    static SEEN: std::cell::RefCell<Vec<u64>> =
+        std::cell::RefCell::new(vec![0; (1 << DIM_BITS) / 64]);
+}
+
+/// A passage's distinct buckets as they are counted: their weights' sum and number, and
+/// which they were (to clear them from `SEEN` after).
+#[derive(Default)]
+struct Counted {
+    sum: i64,
+    n: u32,
+    buckets: Vec<u32>,
+}
+
+impl Counted {
+    fn add(&mut self, seen: &mut [u64], weights: &[i16], b: u32) {
+        let (word, bit) = (b as usize / 64, 1u64 << (b % 64));
+        if seen[word] & bit == 0 {
+            seen[word] |= bit;
+            self.sum += i64::from(weights[b as usize]);
+            self.n += 1;
+            self.buckets.push(b);
+        }
+    }
+
+    fn clear(&self, seen: &mut [u64]) {
+        for &b in &self.buckets {
+            seen[b as usize / 64] = 0;
+        }
     }
 }
 
