@@ -175,11 +175,14 @@ mod store {
         Ok(from_row(&row))
     }
 
+    /// The newest `limit` alerts (with `status`, when given), for a caller who may read them.
     pub async fn list(
         pool: &Pool,
+        actor: &Actor,
         status: Option<AlertStatus>,
         limit: u32,
-    ) -> Result<Vec<Alert>, sqlx::Error> {
+    ) -> Result<Vec<Alert>, AppError> {
+        actor.require(Permission::AlertsRead)?;
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM alerts WHERE ($1 IS NULL OR status = $1) \
              ORDER BY created_at DESC, id DESC LIMIT $2"

@@ -55,6 +55,8 @@ pub enum Permission {
     BreakGlassReview,
     WatcherControl,
     OperatorsManage,
+    TrafficRead,
+    AlertsRead,
 }
 
 impl Permission {
@@ -70,6 +72,8 @@ impl Permission {
             Permission::BreakGlassReview => "sign off break-glass reviews",
             Permission::WatcherControl => "control the Session Watcher",
             Permission::OperatorsManage => "manage operators",
+            Permission::TrafficRead => "read the traffic records",
+            Permission::AlertsRead => "read alerts",
         }
     }
 }
@@ -107,6 +111,9 @@ pub const PERMISSIONS: &[(Permission, &[Role])] = &[
         &[Role::Admin, Role::SecurityManager],
     ),
     (Permission::OperatorsManage, &[Role::Admin]),
+    // Every role reads the traffic and the alerts; stated here so that a role could lose them.
+    (Permission::TrafficRead, &ROLES),
+    (Permission::AlertsRead, &ROLES),
 ];
 
 /// A logged-in operator, as the UI knows them.

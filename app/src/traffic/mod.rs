@@ -7,6 +7,8 @@ mod ingest;
 #[cfg(feature = "ssr")]
 mod journal;
 mod listing;
+#[cfg(feature = "ssr")]
+mod reads;
 mod record;
 #[cfg(feature = "ssr")]
 mod store;
@@ -18,6 +20,8 @@ pub use ingest::ingested;
 #[cfg(feature = "ssr")]
 pub use journal::{Fsync, Journal, JournalError, Receipt};
 pub use listing::{Cursor, TrafficFilter, TrafficPage, TrafficSort, DEFAULT_PAGE, MAX_PAGE};
+#[cfg(feature = "ssr")]
+pub use reads::{chart, page};
 pub use record::{
     keep_text, label, provider_of, Outcome, TrafficRecord, DETECTION_NAME_MAX_CHARS,
     MAX_INGESTED_DETECTIONS, MAX_KEPT_TEXT_BYTES, MODEL_MAX_CHARS, OUTCOMES, PROVIDER_MAX_CHARS,
@@ -26,6 +30,6 @@ pub use record::{
 };
 #[cfg(feature = "ssr")]
 pub use store::{
-    awaiting_rescan, chart, chart_statement, count_bypassed, in_window, insert, insert_new, page,
+    awaiting_rescan, chart_statement, count_bypassed, in_window, insert, insert_new,
     page_statement, watcher_counts, watcher_findings, Completion, NewTraffic,
 };

@@ -9,9 +9,9 @@ use leptos::prelude::*;
 pub async fn list_alerts() -> Result<Vec<Alert>, AppError> {
     crate::server_fn_result(
         async {
-            crate::auth::current_actor().await?;
+            let actor = crate::auth::current_actor().await?;
             let state = expect_context::<crate::state::AppState>();
-            Ok(crate::alerts::list(&state.pool, None, 200).await?)
+            crate::alerts::list(&state.pool, &actor, None, 200).await
         }
         .await,
     )

@@ -30,10 +30,10 @@ fn filter_from_query(query: &str) -> Result<TrafficFilter, AppError> {
 pub async fn list_traffic(query: String) -> Result<TrafficPage, AppError> {
     crate::server_fn_result(
         async {
-            crate::auth::current_actor().await?;
+            let actor = crate::auth::current_actor().await?;
             let filter = filter_from_query(&query)?;
             let state = expect_context::<crate::state::AppState>();
-            Ok(crate::traffic::page(&state.pool, &filter).await?)
+            crate::traffic::page(&state.pool, &actor, &filter).await
         }
         .await,
     )
@@ -43,10 +43,10 @@ pub async fn list_traffic(query: String) -> Result<TrafficPage, AppError> {
 pub async fn load_traffic_chart(query: String) -> Result<Chart, AppError> {
     crate::server_fn_result(
         async {
-            crate::auth::current_actor().await?;
+            let actor = crate::auth::current_actor().await?;
             let filter = filter_from_query(&query)?;
             let state = expect_context::<crate::state::AppState>();
-            Ok(crate::traffic::chart(&state.pool, &filter, state.clock.now()).await?)
+            crate::traffic::chart(&state.pool, &actor, &filter, state.clock.now()).await
         }
         .await,
     )

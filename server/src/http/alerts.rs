@@ -7,11 +7,9 @@ use axum::Json;
 /// `GET /api/alerts`: the newest 200 alerts, for every logged-in role (as on the Alerts page).
 pub async fn list(
     State(state): State<AppState>,
-    Caller(_actor): Caller,
+    Caller(actor): Caller,
 ) -> Result<Json<Vec<Alert>>, ApiError> {
     Ok(Json(
-        app::alerts::list(&state.pool, None, 200)
-            .await
-            .map_err(app::domain::AppError::from)?,
+        app::alerts::list(&state.pool, &actor, None, 200).await?,
     ))
 }

@@ -1,6 +1,6 @@
 use super::{AnyCaller, ApiError, Caller};
 use app::domain::AppError;
-use app::domain::Reader;
+use app::domain::{Permission, Reader};
 use app::state::AppState;
 use app::traffic::{Cursor, TrafficFilter, TrafficPage, MAX_PAGE};
 use axum::body::{Body, Bytes};
@@ -18,14 +18,12 @@ fn filter(query: &HashMap<String, String>) -> Result<TrafficFilter, AppError> {
 /// `GET /api/traffic?source&model&provider&verdict&min_score&from&to&sort&cursor&limit`
 pub async fn list(
     State(state): State<AppState>,
-    _caller: Caller,
+    Caller(actor): Caller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<TrafficPage>, ApiError> {
     let filter = filter(&query)?;
     Ok(Json(
-        app::traffic::page(&state.pool, &filter)
-            .await
-            .map_err(AppError::from)?,
+        app::traffic::page(&state.pool, &actor, &filter).await?,
     ))
 }
 
@@ -35,22 +33,26 @@ pub async fn list(
 /// incomplete download rather than a short file.
 pub async fn csv(
     State(state): State<AppState>,
-    _caller: Caller,
+    Caller(actor): Caller,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let mut filter = filter(&query)?;
+    // Refused before the download starts, not as an aborted one.
+    actor.require(Permission::TrafficRead)?;
     filter.limit = MAX_PAGE;
     filter.cursor = None;
     let pages = futures::stream::try_unfold(
-        (state.pool, Some(filter), true),
-        |(pool, filter, header)| async move {
+        (state.pool, actor, Some(filter), true),
+        |(pool, actor, filter, header)| async move {
             let Some(mut filter) = filter else {
                 return Ok(None);
             };
-            let page = app::traffic::page(&pool, &filter).await.map_err(|e| {
-                tracing::error!(error = %e, "traffic export aborted");
-                std::io::Error::other(e)
-            })?;
+            let page = app::traffic::page(&pool, &actor, &filter)
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "traffic export aborted");
+                    std::io::Error::other(e.to_string())
+                })?;
             let mut out = String::new();
             app::traffic::write_csv(&page.records, &mut out, header);
             let next = match page.next_cursor {
@@ -62,7 +64,7 @@ pub async fn csv(
                 }
                 None => None,
             };
-            Ok::<_, std::io::Error>(Some((Bytes::from(out), (pool, next, false))))
+            Ok::<_, std::io::Error>(Some((Bytes::from(out), (pool, actor, next, false))))
         },
     );
     Ok((
