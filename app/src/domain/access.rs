@@ -269,6 +269,44 @@ mod tests {
     }
 
     #[test]
+    fn a_reader_needs_the_permission_as_an_operator_and_the_scope_as_a_key() {
+        let operator = |role| {
+            Reader::Operator(Actor {
+                operator: Operator {
+                    id: 1,
+                    username: "ann".into(),
+                    role,
+                },
+                source_addr: None,
+                token: String::new(),
+                session_expires_at: DateTime::<Utc>::MIN_UTC,
+            })
+        };
+        let key = |scopes: &[Scope]| {
+            Reader::ApiKey(KeyCaller {
+                id: 1,
+                scopes: scopes.to_vec(),
+            })
+        };
+        let audit = |r: &Reader| r.require(Permission::AuditRead, Scope::AuditRead);
+        assert!(audit(&operator(Role::Auditor)).is_ok());
+        assert!(matches!(
+            audit(&operator(Role::Operator)),
+            Err(AppError::Forbidden(_))
+        ));
+        assert!(audit(&key(&[Scope::AuditRead])).is_ok());
+        assert!(matches!(
+            audit(&key(&[Scope::Gateway, Scope::BreakGlassRead])),
+            Err(AppError::Forbidden(_))
+        ));
+        // A scope says nothing about an operator, a permission nothing about a key.
+        assert!(operator(Role::Viewer)
+            .require_scope(Scope::AuditRead)
+            .is_ok());
+        assert!(key(&[]).require_scope(Scope::AuditRead).is_err());
+    }
+
+    #[test]
     fn roles_round_trip_through_their_names() {
         for role in ROLES {
             assert_eq!(Role::parse(role.as_str()), Some(role));
