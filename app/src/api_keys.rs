@@ -506,6 +506,15 @@ mod tests {
             "sorted, once each"
         );
         assert_eq!(ok.rate_limit_per_minute, DEFAULT_RATE_LIMIT);
+        // null is the same as leaving a field out.
+        let nulls = json(serde_json::json!({
+            "name": "k", "scopes": ["gateway"], "expires_at": null, "rate_limit_per_minute": null
+        }))
+        .unwrap();
+        assert_eq!(
+            (nulls.expires_at, nulls.rate_limit_per_minute),
+            (None, DEFAULT_RATE_LIMIT)
+        );
         for (body, field) in [
             (
                 serde_json::json!({"name": "", "scopes": ["gateway"]}),
