@@ -390,17 +390,18 @@ async fn portkey(upstream: &str) -> Option<(tokio::process::Child, Target, tempf
 async fn journal_rate(
     writers: usize,
     records: usize,
-    outcome: Option<app::traffic::Outcome>,
+    outcome: Option<app::domain::traffic::Outcome>,
 ) -> (f64, f64) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("journal.db").display());
-    let pool = app::database::connect(&url).await.unwrap();
-    let journal = app::traffic::Journal::start(pool, &url, app::traffic::Fsync::default())
-        .await
-        .unwrap();
-    let record = move |i: usize| app::traffic::NewTraffic {
+    let pool = app::server::database::connect(&url).await.unwrap();
+    let journal =
+        app::server::traffic::Journal::start(pool, &url, app::server::traffic::Fsync::default())
+            .await
+            .unwrap();
+    let record = move |i: usize| app::server::traffic::NewTraffic {
         at: chrono::Utc::now(),
-        source: app::traffic::SOURCE_BREAK_GLASS,
+        source: app::domain::traffic::SOURCE_BREAK_GLASS,
         model: Some("gpt-4o-mini".into()),
         provider: Some("openai".into()),
         verdict: app::domain::Verdict::Bypassed,
@@ -508,7 +509,7 @@ async fn main() {
         file_mib(&server.db.with_extension("db-wal")),
     );
     let records: i64 = {
-        let pool = app::database::connect(&format!("sqlite://{}", server.db.display()))
+        let pool = app::server::database::connect(&format!("sqlite://{}", server.db.display()))
             .await
             .unwrap();
         sqlx::query_scalar("SELECT COUNT(*) FROM traffic WHERE source <> 'session-watcher'")
@@ -571,7 +572,7 @@ async fn main() {
 }
 
 async fn journal_rates() {
-    use app::traffic::Outcome;
+    use app::domain::traffic::Outcome;
     for (writers, records) in [(1, 2_000), (16, 100_000), (256, 200_000), (1024, 200_000)] {
         // A pending record (a bypassed request about to be forwarded) waits for the disk; a
         // whole one (a scanned request's) is committed to the log.

@@ -19,8 +19,8 @@ mod postgres;
 #[path = "../tests/support/replica.rs"]
 mod replica;
 
-use app::clock::ManualClock;
-use app::events::Published;
+use app::server::clock::ManualClock;
+use app::server::events::Published;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -194,7 +194,7 @@ async fn writes(url: &str) {
         let body: serde_json::Value = res.json().await.unwrap();
         keys.push(body["secret"].as_str().unwrap().to_owned());
     }
-    let pool = app::database::connect(url).await.unwrap();
+    let pool = app::server::database::connect(url).await.unwrap();
     let count = || async {
         sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM traffic")
             .fetch_one(&pool)

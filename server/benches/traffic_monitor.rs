@@ -12,7 +12,8 @@ mod postgres;
 #[path = "../tests/support/traffic_seed.rs"]
 mod traffic_seed;
 
-use app::traffic::{chart_statement, page_statement, TrafficFilter};
+use app::domain::traffic::TrafficFilter;
+use app::server::traffic::{chart_statement, page_statement};
 use chrono::{DateTime, TimeDelta, Utc};
 use std::time::{Duration, Instant};
 
@@ -65,7 +66,7 @@ fn cases(now: DateTime<Utc>) -> Vec<(&'static str, TrafficFilter, bool)> {
 }
 
 async fn median(
-    pool: &app::database::Pool,
+    pool: &app::server::database::Pool,
     filter: &TrafficFilter,
     chart: bool,
     now: DateTime<Utc>,
@@ -87,7 +88,7 @@ async fn median(
 
 /// The plan's node lines, shortened to what names the access path.
 async fn plan(
-    pool: &app::database::Pool,
+    pool: &app::server::database::Pool,
     filter: &TrafficFilter,
     chart: bool,
     now: DateTime<Utc>,
@@ -117,7 +118,7 @@ async fn plan(
 #[tokio::main]
 async fn main() {
     let pg = postgres::Postgres::start().await;
-    let pool = app::database::connect(&pg.url).await.unwrap();
+    let pool = app::server::database::connect(&pg.url).await.unwrap();
     let now = Utc::now();
     traffic_seed::seed(&pool, 0, SMALL, now).await;
     let cases = cases(now);

@@ -6,7 +6,7 @@
 //!
 //! `cargo bench -p server --bench watcher_backlog` (add `-- 20` for a 20 MB backlog).
 
-use app::watcher::transcript::{parse_line, Line};
+use app::server::watcher::transcript::{parse_line, Line};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -116,7 +116,7 @@ fn transcripts(root: &Path) -> Vec<PathBuf> {
 }
 
 /// Reads every line and parses it; scans the messages too when `shield` is given.
-fn in_process(root: &Path, shield: Option<&app::shield::Shield>) -> (usize, Duration) {
+fn in_process(root: &Path, shield: Option<&app::server::shield::Shield>) -> (usize, Duration) {
     let started = Instant::now();
     let mut messages = 0;
     for path in transcripts(root) {
@@ -220,7 +220,7 @@ fn main() {
         .iter()
         .map(|p| std::fs::metadata(p).unwrap().len())
         .sum();
-    let shield = app::shield::Shield::builtin();
+    let shield = app::server::shield::Shield::builtin();
     let (parsed, parse_time) = in_process(&backlog, None);
     let (scanned, scan_time) = in_process(&backlog, Some(&shield));
     assert_eq!((parsed, scanned), (written, written));

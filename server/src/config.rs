@@ -57,7 +57,7 @@ pub struct Config {
     pub sessions_dir: std::path::PathBuf,
     pub upstream_timeout: std::time::Duration,
     pub shutdown_grace: std::time::Duration,
-    pub traffic_fsync: app::traffic::Fsync,
+    pub traffic_fsync: app::server::traffic::Fsync,
 }
 
 /// A whole number of seconds from `range`, or `default` when unset.
@@ -143,7 +143,7 @@ impl Config {
         };
         let database_url =
             get("DATABASE_URL").unwrap_or_else(|| "sqlite://data/breakglass.db".into());
-        if app::database::Store::of_url(&database_url).is_none() {
+        if app::server::database::Store::of_url(&database_url).is_none() {
             return Err(ConfigError(
                 "DATABASE_URL must start with sqlite: (one replica) or postgres:// (several)"
                     .into(),
@@ -172,11 +172,11 @@ impl Config {
         let upstream_timeout = seconds(&get, "BREAKGLASS_UPSTREAM_TIMEOUT_SECONDS", 1..=3600, 300)?;
         let shutdown_grace = seconds(&get, "BREAKGLASS_SHUTDOWN_GRACE_SECONDS", 0..=600, 10)?;
         let traffic_fsync = match get("BREAKGLASS_TRAFFIC_FSYNC") {
-            None => app::traffic::Fsync::default(),
-            Some(v) => app::traffic::Fsync::parse(&v).ok_or_else(|| {
+            None => app::server::traffic::Fsync::default(),
+            Some(v) => app::server::traffic::Fsync::parse(&v).ok_or_else(|| {
                 ConfigError(format!(
                     "BREAKGLASS_TRAFFIC_FSYNC must be {}",
-                    app::traffic::Fsync::VALUES
+                    app::server::traffic::Fsync::VALUES
                 ))
             })?,
         };
@@ -219,7 +219,10 @@ mod tests {
         assert_eq!(c.database_url, "sqlite://data/breakglass.db");
         assert_eq!(c.session_hours, 12);
         assert!(!c.secure_cookies);
-        assert_eq!(c.traffic_fsync, app::traffic::Fsync::BeforeForwarding);
+        assert_eq!(
+            c.traffic_fsync,
+            app::server::traffic::Fsync::BeforeForwarding
+        );
     }
 
     #[test]

@@ -13,10 +13,10 @@ pub mod shield_training;
 pub use http::access;
 
 use crate::replication::Replication;
-use app::break_glass::service::BreakGlassService;
-use app::clock::SharedClock;
-use app::events::EventHub;
-use app::state::{AppState, Settings};
+use app::server::break_glass::BreakGlassService;
+use app::server::clock::SharedClock;
+use app::server::events::EventHub;
+use app::server::state::{AppState, Settings};
 use config::Config;
 use leptos::config::LeptosOptions;
 use std::net::SocketAddr;
@@ -29,7 +29,7 @@ use tokio::task::JoinHandle;
 pub struct Running {
     pub addr: SocketAddr,
     pub state: AppState,
-    journal: app::traffic::Journal,
+    journal: app::server::traffic::Journal,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
     /// The admin password generated on first start, if one was.
@@ -73,7 +73,7 @@ impl std::fmt::Display for StartError {
                 "refusing to listen on {addr}: the operator `admin` still has the password the \
                  README publishes ({}). Listen on 127.0.0.1, log in and change it (or start a \
                  new database with BREAKGLASS_ADMIN_PASSWORD set to your own)",
-                app::auth::PUBLISHED_PASSWORDS.join(", ")
+                app::server::auth::PUBLISHED_PASSWORDS.join(", ")
             ),
         }
     }
@@ -88,34 +88,44 @@ pub async fn start(
     if let Some(dir) = sqlite_parent_dir(&config.database_url) {
         std::fs::create_dir_all(dir).map_err(StartError::Io)?;
     }
-    let pool = app::database::connect(&config.database_url)
+    let pool = app::server::database::connect(&config.database_url)
         .await
         .map_err(StartError::Database)?;
-    let generated_admin_password =
-        app::auth::ensure_bootstrap_admin(&pool, config.admin_password.as_deref(), clock.now())
-            .await
-            .map_err(StartError::Database)?;
+    let generated_admin_password = app::server::auth::ensure_bootstrap_admin(
+        &pool,
+        config.admin_password.as_deref(),
+        clock.now(),
+    )
+    .await
+    .map_err(StartError::Database)?;
     let listening = listener.local_addr().map_err(StartError::Io)?;
     if !listening.ip().is_loopback()
-        && app::auth::admin_has_published_password(&pool)
+        && app::server::auth::admin_has_published_password(&pool)
             .await
             .map_err(StartError::Database)?
     {
         return Err(StartError::Exposed(listening));
     }
-    let journal =
-        app::traffic::Journal::start(pool.clone(), &config.database_url, config.traffic_fsync)
-            .await
-            .map_err(StartError::Database)?;
+    let journal = app::server::traffic::Journal::start(
+        pool.clone(),
+        &config.database_url,
+        config.traffic_fsync,
+    )
+    .await
+    .map_err(StartError::Database)?;
     // Records left in flight by a process that died (kill -9, a crash) say so.
     journal.sweep().await.map_err(StartError::Database)?;
-    let shield_mode = app::shield::mode::ModeSetting::load(pool.clone(), clock.clone())
+    let shield_mode = app::server::shield::ModeSetting::load(pool.clone(), clock.clone())
         .await
         .map_err(StartError::Database)?;
-    let replication = Arc::new(match app::database::Store::of_url(&config.database_url) {
-        Some(app::database::Store::Postgres) => Replication::postgres(&config.database_url),
-        _ => Replication::embedded(),
-    });
+    let replication = Arc::new(
+        match app::server::database::Store::of_url(&config.database_url) {
+            Some(app::server::database::Store::Postgres) => {
+                Replication::postgres(&config.database_url)
+            }
+            _ => Replication::embedded(),
+        },
+    );
     // Listening starts before the state is read, so no change falls between the two.
     let notices = replication.connect().await.map_err(StartError::Database)?;
     let events = EventHub::new(1024);
@@ -127,8 +137,8 @@ pub async fn start(
     )
     .await
     .map_err(StartError::Database)?;
-    let shield = Arc::new(app::shield::Shield::builtin());
-    let watcher = app::watcher::service::Watcher::load(
+    let shield = Arc::new(app::server::shield::Shield::builtin());
+    let watcher = app::server::watcher::Watcher::load(
         pool.clone(),
         clock.clone(),
         shield.clone(),
@@ -145,10 +155,10 @@ pub async fn start(
         .site_pkg_dir("pkg")
         .site_addr(addr)
         .build();
-    let reviews = app::review::Reviews::new(pool.clone(), clock.clone(), watcher.clone());
+    let reviews = app::server::review::Reviews::new(pool.clone(), clock.clone(), watcher.clone());
     let sessions_ended = tokio::sync::broadcast::channel(64).0;
     let operators =
-        app::operators::Operators::new(pool.clone(), clock.clone(), sessions_ended.clone());
+        app::server::operators::Operators::new(pool.clone(), clock.clone(), sessions_ended.clone());
     let state = AppState {
         leptos_options,
         pool,

@@ -1,5 +1,5 @@
-use app::clock::{DatabaseClock, SharedClock, SystemClock};
-use app::database::Store;
+use app::server::clock::{DatabaseClock, SharedClock, SystemClock};
+use app::server::database::Store;
 use server::config::{Config, HELP};
 use std::sync::Arc;
 

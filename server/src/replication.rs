@@ -46,7 +46,7 @@ impl Notice {
 }
 
 use app::domain::Link;
-use app::state::AppState;
+use app::server::state::AppState;
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::postgres::PgListener;
 use std::time::Duration;
@@ -174,13 +174,13 @@ async fn catch_up(state: &AppState, lost_at: Option<DateTime<Utc>>) -> Result<()
     // Keys revoked meanwhile: every key is read again on its next request.
     state.api_keys.forget_all();
     let since = lost_at.unwrap_or_else(|| state.clock.now()) - ALERT_MARGIN;
-    for alert in app::alerts::created_since(&state.pool, since).await? {
+    for alert in app::server::alerts::created_since(&state.pool, since).await? {
         state
             .events
-            .publish(&app::events::ServerEvent::Alert(alert));
+            .publish(&app::domain::events::ServerEvent::Alert(alert));
     }
     // Sessions ended meanwhile: every open event stream checks its own.
-    for id in app::operators::ids(&state.pool).await? {
+    for id in app::server::operators::ids(&state.pool).await? {
         state.sessions_ended(id);
     }
     Ok(())
@@ -230,13 +230,13 @@ async fn apply(state: &AppState, payload: &str) -> Result<(), sqlx::Error> {
     match notice {
         Notice::State => state.break_glass.resync().await?,
         Notice::Alert(id) => {
-            if let Some(alert) = app::alerts::get(&state.pool, id).await? {
+            if let Some(alert) = app::server::alerts::get(&state.pool, id).await? {
                 state
                     .events
-                    .publish(&app::events::ServerEvent::Alert(alert));
+                    .publish(&app::domain::events::ServerEvent::Alert(alert));
             }
         }
-        Notice::Setting(name) if name == app::shield::mode::SETTING => {
+        Notice::Setting(name) if name == app::server::shield::SETTING => {
             reload_shield_mode(state).await?
         }
         // The Session Watcher's settings govern the watcher of the replica that wrote them

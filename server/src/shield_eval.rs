@@ -7,8 +7,9 @@
 //! figures and writes them into docs/SHIELD.md; `tests/shield_quality.rs` pins the held-out
 //! ones.
 
+use app::domain::shield::ScanResult;
 use app::domain::Verdict;
-use app::shield::{ScanResult, Shield, DATA_CATEGORIES};
+use app::server::shield::{Shield, DATA_CATEGORIES};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -231,7 +232,7 @@ pub fn throughput(
     };
     let baseline = time(&|p| baseline_rules.matches(p).iter().count());
     let scanned = time(&|p| shield.scan(p).detections.len());
-    let model = app::shield::model::Model::builtin();
+    let model = app::server::shield::model::Model::builtin();
     let model = time(&|p| usize::from(model.score(p) > 0.0));
     Throughput {
         what,

@@ -1,4 +1,4 @@
-//! Trains the shield's statistical model (`app::shield::model`) from the calibration corpora,
+//! Trains the shield's statistical model (`app::server::shield::model`) from the calibration corpora,
 //! reproducibly: the same corpus gives the same `model.bin`, byte for byte, so that anyone can
 //! check that the shipped weights came from the public data and this code.
 //!
@@ -12,7 +12,7 @@
 //! Held-out sources are never read here, nor the calibration sources in `RULES_ONLY`.
 
 use crate::shield_eval::{Label, Split, Text};
-use app::shield::model::{self, Model, DIM_BITS};
+use app::server::shield::model::{self, Model, DIM_BITS};
 
 /// The share of each calibration benign source that the threshold may flag (out of fold).
 pub const BENIGN_FLAGGED: f64 = 0.005;
@@ -134,7 +134,7 @@ fn examples(texts: &[Text]) -> Vec<Example> {
                 sources.binary_search(&t.source.as_str()).unwrap_or(0)
             };
             Example {
-                passages: model::passages(&app::shield::fold(&t.text)),
+                passages: model::passages(&app::server::shield::fold(&t.text)),
                 attack,
                 group,
                 source: t.source.clone(),

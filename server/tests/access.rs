@@ -6,8 +6,8 @@
 
 mod support;
 
-use app::clock::ManualClock;
 use app::domain::{Role, ROLES};
+use app::server::clock::ManualClock;
 use chrono::Utc;
 use serde_json::{json, Value};
 use server::access::{server_fn_rule, Access, ROUTES};

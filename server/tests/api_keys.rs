@@ -3,7 +3,7 @@
 
 mod support;
 
-use app::clock::ManualClock;
+use app::server::clock::ManualClock;
 use chrono::{TimeDelta, Utc};
 use serde_json::{json, Value};
 use support::*;
@@ -97,7 +97,7 @@ async fn keys_expire_and_are_revoked_on_the_next_request() {
     let clock = ManualClock::new(Utc::now());
     let mut s = TestServer::start(&db, clock.clone()).await;
     let admin = s.admin().await;
-    let expires = (app::clock::Clock::now(&*clock) + TimeDelta::hours(1)).to_rfc3339();
+    let expires = (app::server::clock::Clock::now(&*clock) + TimeDelta::hours(1)).to_rfc3339();
     let key = s
         .create_key_with(
             &admin,

@@ -3,7 +3,7 @@
 
 mod support;
 
-use app::clock::ManualClock;
+use app::server::clock::ManualClock;
 use chrono::{SecondsFormat, TimeDelta, Utc};
 use std::collections::BTreeSet;
 use support::*;
@@ -33,7 +33,7 @@ fn ids(page: &serde_json::Value) -> Vec<i64> {
         .collect()
 }
 
-async fn table(pool: &app::database::Pool) -> BTreeSet<i64> {
+async fn table(pool: &app::server::database::Pool) -> BTreeSet<i64> {
     sqlx::query_scalar::<_, i64>("SELECT id FROM audit_log")
         .fetch_all(pool)
         .await
@@ -67,11 +67,11 @@ async fn a_thousand_rows_pulled_in_pages_of_a_hundred_equal_the_table() {
             tokio::spawn(async move {
                 for i in 0..250 {
                     let mut conn = pool.acquire().await.unwrap();
-                    app::audit::record(
+                    app::server::audit_trail::record(
                         &mut conn,
                         start + TimeDelta::seconds(i64::from(w * 250 + i)),
                         &format!("writer-{w}"),
-                        app::audit::LOGIN,
+                        app::domain::audit::LOGIN,
                         serde_json::json!({ "n": i }),
                         None,
                     )

@@ -3,7 +3,7 @@
 
 mod support;
 
-use app::clock::{Clock, ManualClock};
+use app::server::clock::{Clock, ManualClock};
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use sqlx::Row;
 use support::*;
@@ -734,7 +734,7 @@ async fn an_operator_may_deactivate_but_not_activate() {
     let (_dir, db) = fresh_db();
     let clock = ManualClock::new(Utc::now());
     let mut s = TestServer::start(&db, clock.clone()).await;
-    app::auth::create_operator(
+    app::server::auth::create_operator(
         &s.running.as_ref().unwrap().state.pool,
         "olivia",
         "operator password 1",

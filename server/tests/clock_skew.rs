@@ -3,7 +3,7 @@
 
 mod support;
 
-use app::clock::{Clock, DatabaseClock, ManualClock, SharedClock, SystemClock};
+use app::server::clock::{Clock, DatabaseClock, ManualClock, SharedClock, SystemClock};
 use chrono::{TimeDelta, Utc};
 use std::sync::Arc;
 use support::postgres::Postgres;

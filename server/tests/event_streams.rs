@@ -4,8 +4,8 @@
 
 mod support;
 
-use app::clock::ManualClock;
-use app::events::MAX_STREAMS_PER_SESSION;
+use app::domain::events::MAX_STREAMS_PER_SESSION;
+use app::server::clock::ManualClock;
 use chrono::{TimeDelta, Utc};
 use support::*;
 

@@ -3,7 +3,7 @@
 
 mod support;
 
-use app::clock::ManualClock;
+use app::server::clock::ManualClock;
 use chrono::Utc;
 use support::*;
 

@@ -2,7 +2,7 @@
 
 mod support;
 
-use app::clock::ManualClock;
+use app::server::clock::ManualClock;
 use chrono::Utc;
 use futures::StreamExt;
 use sqlx::Row;
@@ -68,7 +68,7 @@ impl Setup {
         (res.status().as_u16(), res.json().await.unwrap())
     }
 
-    async fn rows(&self) -> Vec<app::database::Row> {
+    async fn rows(&self) -> Vec<app::server::database::Row> {
         sqlx::query("SELECT * FROM traffic ORDER BY id")
             .fetch_all(&self.server.db().await)
             .await
@@ -224,17 +224,17 @@ async fn bad_requests_name_the_parameter() {
         assert_eq!(err["error"]["param"], param, "{body}");
     }
     let chat = |model: String| serde_json::json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
-    let long_session = "s".repeat(app::traffic::SESSION_ID_MAX_CHARS + 1);
+    let long_session = "s".repeat(app::domain::traffic::SESSION_ID_MAX_CHARS + 1);
     for (body, session, param) in [
         (
-            chat("m".repeat(app::traffic::MODEL_MAX_CHARS + 1)),
+            chat("m".repeat(app::domain::traffic::MODEL_MAX_CHARS + 1)),
             None,
             "model",
         ),
         (
             chat(format!(
                 "{}/m",
-                "p".repeat(app::traffic::PROVIDER_MAX_CHARS + 1)
+                "p".repeat(app::domain::traffic::PROVIDER_MAX_CHARS + 1)
             )),
             None,
             "model",
@@ -285,10 +285,12 @@ async fn bad_requests_name_the_parameter() {
     // At the caps the request goes through and its record keeps the names whole.
     let model = format!(
         "{}/{}",
-        "p".repeat(app::traffic::PROVIDER_MAX_CHARS),
-        "m".repeat(app::traffic::MODEL_MAX_CHARS - app::traffic::PROVIDER_MAX_CHARS - 1)
+        "p".repeat(app::domain::traffic::PROVIDER_MAX_CHARS),
+        "m".repeat(
+            app::domain::traffic::MODEL_MAX_CHARS - app::domain::traffic::PROVIDER_MAX_CHARS - 1
+        )
     );
-    let session = "s".repeat(app::traffic::SESSION_ID_MAX_CHARS);
+    let session = "s".repeat(app::domain::traffic::SESSION_ID_MAX_CHARS);
     let res = client
         .post(s.server.url("/v1/chat/completions"))
         .bearer_auth(&s.key)
@@ -303,7 +305,7 @@ async fn bad_requests_name_the_parameter() {
     assert_eq!(rows[0].get::<String, _>("model"), model);
     assert_eq!(
         rows[0].get::<String, _>("provider"),
-        "p".repeat(app::traffic::PROVIDER_MAX_CHARS)
+        "p".repeat(app::domain::traffic::PROVIDER_MAX_CHARS)
     );
     assert_eq!(rows[0].get::<String, _>("session_id"), session);
     s.server.stop().await;
@@ -659,13 +661,13 @@ async fn every_part_an_agent_controls_is_scanned_and_the_record_says_what_was_re
         let detections: String = r.get("detections");
         assert!(detections.contains("PI-001"), "{part}: {detections}");
     }
-    let coverage = |r: &app::database::Row| -> serde_json::Value {
+    let coverage = |r: &app::server::database::Row| -> serde_json::Value {
         serde_json::from_str(&r.get::<String, _>("scan_coverage")).unwrap()
     };
     let benign = &rows[cases.len()];
     assert_eq!(benign.get::<String, _>("verdict"), "ALLOW");
     // The rule pack and the model that read it are named, so that ALLOW says what it means.
-    let shield = app::shield::Shield::builtin();
+    let shield = app::server::shield::Shield::builtin();
     let (rules, model) = (shield.version(), shield.model_version().unwrap());
     assert_eq!(
         coverage(benign),
@@ -749,7 +751,7 @@ async fn a_leaking_answer_is_delivered_then_scanned_and_raises_an_alert() {
     let score = u8::try_from(record["response_scan"]["score"].as_u64().unwrap()).unwrap();
     assert_eq!(
         alert.data["severity"],
-        app::watcher::finding_severity(app::domain::Verdict::Block, score)
+        app::domain::watcher::finding_severity(app::domain::Verdict::Block, score)
             .unwrap()
             .as_str(),
         "as the Session Watcher's findings"

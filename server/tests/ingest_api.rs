@@ -3,7 +3,7 @@
 
 mod support;
 
-use app::clock::ManualClock;
+use app::server::clock::ManualClock;
 use chrono::Utc;
 use sqlx::Row;
 use support::*;
@@ -136,24 +136,30 @@ async fn ingest_names_what_is_wrong_and_needs_a_key() {
             "at",
         ),
         (
-            ok_with("model", "m".repeat(app::traffic::MODEL_MAX_CHARS + 1)),
+            ok_with(
+                "model",
+                "m".repeat(app::domain::traffic::MODEL_MAX_CHARS + 1),
+            ),
             "model",
         ),
         (
-            ok_with("provider", "p".repeat(app::traffic::PROVIDER_MAX_CHARS + 1)),
+            ok_with(
+                "provider",
+                "p".repeat(app::domain::traffic::PROVIDER_MAX_CHARS + 1),
+            ),
             "provider",
         ),
         (
             ok_with(
                 "session_id",
-                "s".repeat(app::traffic::SESSION_ID_MAX_CHARS + 1),
+                "s".repeat(app::domain::traffic::SESSION_ID_MAX_CHARS + 1),
             ),
             "session_id",
         ),
         (
             ok_with(
                 "request_id",
-                "r".repeat(app::traffic::REQUEST_ID_MAX_CHARS + 1),
+                "r".repeat(app::domain::traffic::REQUEST_ID_MAX_CHARS + 1),
             ),
             "request_id",
         ),
@@ -174,7 +180,7 @@ async fn ingest_names_what_is_wrong_and_needs_a_key() {
                 });
                 let mut body = ok_with("model", "m".into());
                 body["detections"] =
-                    vec![detection; app::traffic::MAX_INGESTED_DETECTIONS + 1].into();
+                    vec![detection; app::domain::traffic::MAX_INGESTED_DETECTIONS + 1].into();
                 body
             },
             "detections",
@@ -183,7 +189,7 @@ async fn ingest_names_what_is_wrong_and_needs_a_key() {
             {
                 let mut body = ok_with("model", "m".into());
                 body["detections"] = serde_json::json!([{
-                    "rule": "r".repeat(app::traffic::DETECTION_NAME_MAX_CHARS + 1),
+                    "rule": "r".repeat(app::domain::traffic::DETECTION_NAME_MAX_CHARS + 1),
                     "category": "c", "severity": "LOW", "confidence": 0.5, "matches": 1
                 }]);
                 body
@@ -225,9 +231,13 @@ async fn ingest_names_what_is_wrong_and_needs_a_key() {
         .unwrap();
     assert_eq!(res.status(), 401);
     // At its cap a name is kept whole.
-    let mut body = ok_with("model", "m".repeat(app::traffic::MODEL_MAX_CHARS));
-    body["session_id"] = "s".repeat(app::traffic::SESSION_ID_MAX_CHARS).into();
-    body["request_id"] = "r".repeat(app::traffic::REQUEST_ID_MAX_CHARS).into();
+    let mut body = ok_with("model", "m".repeat(app::domain::traffic::MODEL_MAX_CHARS));
+    body["session_id"] = "s"
+        .repeat(app::domain::traffic::SESSION_ID_MAX_CHARS)
+        .into();
+    body["request_id"] = "r"
+        .repeat(app::domain::traffic::REQUEST_ID_MAX_CHARS)
+        .into();
     let res = proxy
         .post(s.url("/api/proxy/ingest"))
         .bearer_auth(&key)

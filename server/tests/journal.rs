@@ -3,9 +3,10 @@
 
 mod support;
 
+use app::domain::shield::ScanResult;
+use app::domain::traffic::{Outcome, SOURCE_BREAK_GLASS};
 use app::domain::Verdict;
-use app::shield::ScanResult;
-use app::traffic::{Completion, Fsync, Journal, NewTraffic, Outcome, SOURCE_BREAK_GLASS};
+use app::server::traffic::{Completion, Fsync, Journal, NewTraffic};
 use sqlx::Row;
 use support::*;
 
@@ -73,7 +74,7 @@ async fn completions_and_answer_scans_written_together_each_reach_their_own_reco
     let (_dir, db) = fresh_db();
     prepare_database(&db).await;
     let url = database_url(&db);
-    let pool = app::database::connect(&url).await.unwrap();
+    let pool = app::server::database::connect(&url).await.unwrap();
     let journal = Journal::start(pool.clone(), &url, Fsync::default())
         .await
         .unwrap();

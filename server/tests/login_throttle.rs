@@ -3,7 +3,7 @@
 
 mod support;
 
-use app::clock::ManualClock;
+use app::server::clock::ManualClock;
 use chrono::{TimeDelta, Utc};
 use std::net::IpAddr;
 use support::*;
@@ -44,7 +44,7 @@ async fn status(s: &TestServer, source: &str, password: &str) -> u16 {
         .as_u16()
 }
 
-async fn failures(pool: &app::database::Pool, scope: &str, key: &str) -> i64 {
+async fn failures(pool: &app::server::database::Pool, scope: &str, key: &str) -> i64 {
     sqlx::query_scalar("SELECT failures FROM login_throttle WHERE scope = $1 AND key = $2")
         .bind(scope)
         .bind(key)

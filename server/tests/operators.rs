@@ -4,7 +4,7 @@
 
 mod support;
 
-use app::clock::ManualClock;
+use app::server::clock::ManualClock;
 use chrono::Utc;
 use serde_json::{json, Value};
 use support::*;

@@ -14,7 +14,7 @@ type Schema = BTreeMap<String, Vec<String>>;
 
 async fn sqlite_schema() -> Schema {
     let (_dir, db) = fresh_db();
-    let pool = app::database::connect(&format!("sqlite://{}", db.display()))
+    let pool = app::server::database::connect(&format!("sqlite://{}", db.display()))
         .await
         .unwrap();
     let tables: Vec<String> = sqlx::query_scalar(

@@ -31,8 +31,8 @@ impl Cluster {
         Replica::start(&self.pg.url, &self.upstream.url).await
     }
 
-    async fn db(&self) -> app::database::Pool {
-        app::database::connect(&self.pg.url).await.unwrap()
+    async fn db(&self) -> app::server::database::Pool {
+        app::server::database::connect(&self.pg.url).await.unwrap()
     }
 }
 
@@ -70,7 +70,12 @@ async fn create_key(client: &reqwest::Client, replica: &Replica) -> String {
 
 /// One chat call through `replica`'s gateway; returns the verdict and source of its traffic
 /// record (the newest: calls are made one at a time).
-async fn chat(db: &app::database::Pool, replica: &Replica, key: &str, prompt: &str) -> String {
+async fn chat(
+    db: &app::server::database::Pool,
+    replica: &Replica,
+    key: &str,
+    prompt: &str,
+) -> String {
     let res = reqwest::Client::new()
         .post(replica.url("/v1/chat/completions"))
         .bearer_auth(key)
@@ -90,7 +95,7 @@ async fn chat(db: &app::database::Pool, replica: &Replica, key: &str, prompt: &s
     format!("{verdict}/{source}")
 }
 
-async fn count(db: &app::database::Pool, sql: &str) -> i64 {
+async fn count(db: &app::server::database::Pool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(db).await.unwrap()
 }
 

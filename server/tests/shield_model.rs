@@ -1,4 +1,4 @@
-//! The shipped model (`app/src/shield/model.bin`) is what `shield-train` makes of the public
+//! The shipped model (`app/src/server/shield/model.bin`) is what `shield-train` makes of the public
 //! calibration corpora, byte for byte: anyone can check where its weights came from, and a
 //! change to the features, the training or the corpus that is not followed by a retrain
 //! fails here. The corpus comes from `.ci/setup --corpora`, which the test command runs.
@@ -16,8 +16,8 @@ fn the_shipped_model_is_what_training_makes_of_the_calibration_corpora() {
         .collect();
     let trained = shield_training::train(&calibration);
     assert!(
-        trained.file == app::shield::model::BUILTIN_MODEL,
-        "app/src/shield/model.bin is not what training makes of the calibration corpora: run \
+        trained.file == app::server::shield::model::BUILTIN_MODEL,
+        "app/src/server/shield/model.bin is not what training makes of the calibration corpora: run \
          `cargo run --release -p server --bin shield-train` and commit the file"
     );
 }

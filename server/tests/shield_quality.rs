@@ -74,7 +74,7 @@ fn held_out_figures_do_not_get_worse() {
         .into_iter()
         .filter(|t| t.split == Split::HeldOut)
         .collect();
-    let tallies = shield_eval::evaluate(&app::shield::Shield::builtin(), &held_out);
+    let tallies = shield_eval::evaluate(&app::server::shield::Shield::builtin(), &held_out);
     let mut worse = Vec::new();
     for ((_, label, source, category), tally) in &tallies {
         let pinned = PINNED

@@ -122,7 +122,7 @@ async fn postgres_audit_ids_become_visible_in_the_order_they_commit() {
 #[tokio::test]
 async fn sqlite_insert_or_replace_cannot_delete_an_audit_row() {
     let (_dir, db) = fresh_db();
-    let pool = app::database::connect(&format!("sqlite://{}", db.display()))
+    let pool = app::server::database::connect(&format!("sqlite://{}", db.display()))
         .await
         .unwrap();
     sqlx::query(

@@ -5,7 +5,7 @@
 
 mod support;
 
-use app::clock::ManualClock;
+use app::server::clock::ManualClock;
 use chrono::Utc;
 use futures::StreamExt;
 use rand::{Rng, SeedableRng};
@@ -59,7 +59,7 @@ struct Record {
 }
 
 /// The gateway's records (not the Session Watcher's rescans of them).
-async fn records(db: &app::database::Pool) -> Vec<Record> {
+async fn records(db: &app::server::database::Pool) -> Vec<Record> {
     sqlx::query(
         "SELECT request_id, session_id, verdict, outcome, http_status, response_text, tokens_out \
          FROM traffic WHERE source <> 'session-watcher' ORDER BY id",
@@ -442,7 +442,7 @@ async fn requests_in_flight_at_shutdown_end_as_shutdown() {
 /// Reads a stream to its end, noting what the record said at the moment the end arrived.
 async fn read_stream_and_record_at_end(
     s: &Setup,
-    db: &app::database::Pool,
+    db: &app::server::database::Pool,
     tag: &str,
 ) -> (Vec<u8>, Record) {
     let res = request(s, tag, "done-in-text", true).send().await.unwrap();
@@ -554,7 +554,7 @@ async fn after_kill_9_every_bypassed_request_the_upstream_received_has_its_recor
         );
     }
     let second = replica::Replica::start(&url, &upstream.url).await;
-    let db = app::database::connect(&url).await.unwrap();
+    let db = app::server::database::connect(&url).await.unwrap();
     eventually("the dead process's records are marked interrupted", || {
         let db = db.clone();
         async move { records(&db).await.iter().all(|r| r.outcome != "pending") }

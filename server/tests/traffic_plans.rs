@@ -5,11 +5,15 @@
 
 mod support;
 
-use app::traffic::{chart_statement, page_statement, TrafficFilter};
+use app::domain::traffic::TrafficFilter;
+use app::server::traffic::{chart_statement, page_statement};
 use sqlx::Row;
 use support::postgres::Postgres;
 
-async fn plan(pool: &app::database::Pool, statement: app::database::Statement) -> String {
+async fn plan(
+    pool: &app::server::database::Pool,
+    statement: app::server::database::Statement,
+) -> String {
     let rows = statement.explain().fetch_all(pool).await.unwrap();
     rows.iter()
         .map(|r| r.get::<String, _>(0))
@@ -30,7 +34,7 @@ fn filter(pairs: &[(&str, &str)]) -> TrafficFilter {
 #[tokio::test]
 async fn the_traffic_monitor_queries_use_indexes() {
     let pg = Postgres::start().await;
-    let pool = app::database::connect(&pg.url).await.unwrap();
+    let pool = app::server::database::connect(&pg.url).await.unwrap();
     let now = chrono::Utc::now();
     support::traffic_seed::seed(&pool, 0, 200_000, now).await;
 

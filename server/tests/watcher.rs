@@ -4,7 +4,7 @@
 
 mod support;
 
-use app::clock::ManualClock;
+use app::server::clock::ManualClock;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Value};
 use sqlx::Row;
@@ -301,7 +301,7 @@ async fn an_injection_inside_a_past_window_is_found_alerted_and_reviewed() {
         .unwrap();
     assert_eq!(scan["verdict"], "BLOCK");
     let score = scan["score"].as_u64().unwrap() as u8;
-    let severity = app::watcher::finding_severity(app::domain::Verdict::Block, score)
+    let severity = app::domain::watcher::finding_severity(app::domain::Verdict::Block, score)
         .unwrap()
         .as_str();
 

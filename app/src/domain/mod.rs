@@ -1,13 +1,23 @@
-//! What both targets compile with no I/O: the rules of the product's inputs. (The move of the
-//! other pure types here is under way.)
+//! What both targets compile, with no I/O: the product's types and the rules of its inputs.
 
 mod access;
+pub mod alerts;
+pub mod api_keys;
+pub mod audit;
 pub mod break_glass;
 mod error;
+pub mod events;
 mod field;
 mod link;
+pub mod login_throttle;
+pub mod operators;
+pub mod paging;
+pub mod review;
+pub mod shield;
 pub mod time_format;
+pub mod traffic;
 mod verdict;
+pub mod watcher;
 
 pub use access::{
     Actor, KeyCaller, Operator, OperatorAccount, Permission, Reader, Role, Scope, PERMISSIONS,

@@ -1,6 +1,35 @@
-//! What only the server compiles. `store` is the database: one module per table, which alone
-//! writes SQL for it. (The move of the other tables and the services here is under way;
-//! ARCHITECTURE.md lists which tables have their owner here.)
+//! What only the server compiles: the store (one module per table, which alone writes SQL for
+//! it) and the services around it, each given its narrow dependencies.
 
+pub mod alerts;
+pub mod api_keys;
+pub mod audit_trail;
+pub mod auth;
+pub mod break_glass;
+pub mod clock;
+pub mod database;
+pub mod events;
+pub mod login_throttle;
+pub mod operators;
+pub mod review;
 pub mod secrets;
+pub mod shield;
+pub mod state;
 pub mod store;
+pub mod traffic;
+pub mod watcher;
+
+/// Sets the HTTP status of a failed server function to the error's own, so that the UI's calls
+/// answer like the JSON API does.
+pub fn server_fn_result<T>(
+    result: Result<T, crate::domain::AppError>,
+) -> Result<T, crate::domain::AppError> {
+    if let Err(e) = &result {
+        if let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            if let Ok(code) = http::StatusCode::from_u16(e.status_code()) {
+                opts.set_status(code);
+            }
+        }
+    }
+    result
+}

@@ -9,11 +9,12 @@ pub async fn change_password(
     new_password: String,
 ) -> Result<(), AppError> {
     use crate::domain::Field;
-    crate::server_fn_result(
+    crate::server::server_fn_result(
         async {
-            let actor = crate::auth::current_actor().await?;
-            let new = crate::operators::NewPassword::parse(Field::NewPassword, &new_password)?;
-            let state = expect_context::<crate::state::AppState>();
+            let actor = crate::server::auth::current_actor().await?;
+            let new =
+                crate::domain::operators::NewPassword::parse(Field::NewPassword, &new_password)?;
+            let state = expect_context::<crate::server::state::AppState>();
             state
                 .operators
                 .change_own_password(&actor, &current_password, &new)
@@ -25,10 +26,10 @@ pub async fn change_password(
 
 #[server]
 pub async fn logout_everywhere() -> Result<(), AppError> {
-    crate::server_fn_result(
+    crate::server::server_fn_result(
         async {
-            let actor = crate::auth::current_actor().await?;
-            let state = expect_context::<crate::state::AppState>();
+            let actor = crate::server::auth::current_actor().await?;
+            let state = expect_context::<crate::server::state::AppState>();
             state.operators.logout_everywhere(&actor).await?;
             leptos_axum::redirect("/login");
             Ok(())

@@ -15,10 +15,10 @@ pub async fn activate_break_glass(
     duration_minutes: String,
     confirm: String,
 ) -> Result<ActivatedWindow, AppError> {
-    crate::server_fn_result(
+    crate::server::server_fn_result(
         async {
-            let actor = crate::auth::current_actor().await?;
-            let state = expect_context::<crate::state::AppState>();
+            let actor = crate::server::auth::current_actor().await?;
+            let state = expect_context::<crate::server::state::AppState>();
             let raw = crate::domain::break_glass::ActivationRequest::from_form(
                 reason,
                 duration_minutes,

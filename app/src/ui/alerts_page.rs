@@ -1,5 +1,5 @@
 use super::live::Live;
-use crate::alerts::{Alert, AlertAction, AlertStatus};
+use crate::domain::alerts::{Alert, AlertAction, AlertStatus};
 use crate::domain::time_format;
 use crate::domain::AppError;
 use crate::domain::Permission;
@@ -7,11 +7,11 @@ use leptos::prelude::*;
 
 #[server]
 pub async fn list_alerts() -> Result<Vec<Alert>, AppError> {
-    crate::server_fn_result(
+    crate::server::server_fn_result(
         async {
-            let actor = crate::auth::current_actor().await?;
-            let state = expect_context::<crate::state::AppState>();
-            crate::alerts::list(&state.pool, &actor, None, 200).await
+            let actor = crate::server::auth::current_actor().await?;
+            let state = expect_context::<crate::server::state::AppState>();
+            crate::server::alerts::list(&state.pool, &actor, None, 200).await
         }
         .await,
     )
@@ -19,11 +19,11 @@ pub async fn list_alerts() -> Result<Vec<Alert>, AppError> {
 
 #[server]
 pub async fn update_alert(id: i64, action: AlertAction) -> Result<Alert, AppError> {
-    crate::server_fn_result(
+    crate::server::server_fn_result(
         async {
-            let actor = crate::auth::current_actor().await?;
-            let state = expect_context::<crate::state::AppState>();
-            crate::alerts::apply(&state.pool, &actor, id, action, state.clock.now()).await
+            let actor = crate::server::auth::current_actor().await?;
+            let state = expect_context::<crate::server::state::AppState>();
+            crate::server::alerts::apply(&state.pool, &actor, id, action, state.clock.now()).await
         }
         .await,
     )

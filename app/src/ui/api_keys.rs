@@ -2,7 +2,7 @@
 #![allow(clippy::too_many_arguments)]
 
 use super::live::Live;
-use crate::api_keys::{ApiKey, CreatedApiKey, DEFAULT_RATE_LIMIT};
+use crate::domain::api_keys::{ApiKey, CreatedApiKey, DEFAULT_RATE_LIMIT};
 use crate::domain::time_format;
 use crate::domain::AppError;
 use crate::domain::Permission;
@@ -11,11 +11,11 @@ use leptos::prelude::*;
 
 #[server]
 pub async fn list_api_keys() -> Result<Vec<ApiKey>, AppError> {
-    crate::server_fn_result(
+    crate::server::server_fn_result(
         async {
-            let actor = crate::auth::current_actor().await?;
-            let state = expect_context::<crate::state::AppState>();
-            crate::api_keys::list(&state.pool, &actor).await
+            let actor = crate::server::auth::current_actor().await?;
+            let state = expect_context::<crate::server::state::AppState>();
+            crate::server::api_keys::list(&state.pool, &actor).await
         }
         .await,
     )
@@ -33,12 +33,12 @@ pub async fn create_api_key(
     expires_at: String,
     rate_limit_per_minute: String,
 ) -> Result<CreatedApiKey, AppError> {
-    use crate::api_keys::{KeyRequest, KeySpec};
+    use crate::domain::api_keys::{KeyRequest, KeySpec};
     use crate::domain::Scope;
-    crate::server_fn_result(
+    crate::server::server_fn_result(
         async {
-            let actor = crate::auth::current_actor().await?;
-            let state = expect_context::<crate::state::AppState>();
+            let actor = crate::server::auth::current_actor().await?;
+            let state = expect_context::<crate::server::state::AppState>();
             let scopes: Vec<Scope> = [
                 (gateway, Scope::Gateway),
                 (ingest, Scope::Ingest),
@@ -53,7 +53,7 @@ pub async fn create_api_key(
             let raw = KeyRequest::from_form(name, &scopes, expires_at, rate_limit_per_minute);
             let now = state.clock.now();
             let spec = KeySpec::from_request(raw, now)?;
-            crate::api_keys::create(&state.pool, &actor, &spec, now).await
+            crate::server::api_keys::create(&state.pool, &actor, &spec, now).await
         }
         .await,
     )
@@ -61,12 +61,18 @@ pub async fn create_api_key(
 
 #[server]
 pub async fn revoke_api_key(id: i64) -> Result<ApiKey, AppError> {
-    crate::server_fn_result(
+    crate::server::server_fn_result(
         async {
-            let actor = crate::auth::current_actor().await?;
-            let state = expect_context::<crate::state::AppState>();
-            crate::api_keys::revoke(&state.pool, &state.api_keys, &actor, id, state.clock.now())
-                .await
+            let actor = crate::server::auth::current_actor().await?;
+            let state = expect_context::<crate::server::state::AppState>();
+            crate::server::api_keys::revoke(
+                &state.pool,
+                &state.api_keys,
+                &actor,
+                id,
+                state.clock.now(),
+            )
+            .await
         }
         .await,
     )

@@ -1,4 +1,4 @@
-use crate::audit::{AuditPage, ACTIONS};
+use crate::domain::audit::{AuditPage, ACTIONS};
 use crate::domain::time_format;
 use crate::domain::AppError;
 use leptos::prelude::*;
@@ -16,17 +16,18 @@ pub async fn list_audit(
     to: String,
     cursor: String,
 ) -> Result<AuditPage, AppError> {
-    crate::server_fn_result(
+    crate::server::server_fn_result(
         async {
-            let caller = crate::domain::Reader::Operator(crate::auth::current_actor().await?);
+            let caller =
+                crate::domain::Reader::Operator(crate::server::auth::current_actor().await?);
             let given = [action, actor, from, to, cursor];
-            let filter = crate::audit::AuditFilter::parse(|k| {
+            let filter = crate::domain::audit::AuditFilter::parse(|k| {
                 KEYS.iter()
                     .position(|key| *key == k)
                     .map(|i| given[i].clone())
             })?;
-            let state = expect_context::<crate::state::AppState>();
-            crate::audit::list(&state.pool, &caller, &filter).await
+            let state = expect_context::<crate::server::state::AppState>();
+            crate::server::audit_trail::list(&state.pool, &caller, &filter).await
         }
         .await,
     )
@@ -51,7 +52,8 @@ pub fn AuditPage() -> impl IntoView {
                 } else {
                     param(k)
                 };
-                (!v.is_empty()).then(|| format!("{k}={}", crate::paging::encode_component(&v)))
+                (!v.is_empty())
+                    .then(|| format!("{k}={}", crate::domain::paging::encode_component(&v)))
             })
             .collect();
         format!("/audit?{}", query.join("&"))

@@ -7,10 +7,10 @@ use leptos::prelude::*;
 
 #[server]
 pub async fn deactivate_break_glass() -> Result<DeactivationSummary, AppError> {
-    crate::server_fn_result(
+    crate::server::server_fn_result(
         async {
-            let actor = crate::auth::current_actor().await?;
-            let state = expect_context::<crate::state::AppState>();
+            let actor = crate::server::auth::current_actor().await?;
+            let state = expect_context::<crate::server::state::AppState>();
             state.break_glass.deactivate(&actor).await
         }
         .await,

@@ -5,7 +5,7 @@ use super::live::Live;
 use super::operators::OperatorsCard;
 use super::review_page::AwaitingReviews;
 use super::shield_settings::ShieldSettingsCard;
-use crate::alerts::Alert;
+use crate::domain::alerts::Alert;
 use crate::domain::break_glass::Phase;
 use crate::domain::time_format;
 use crate::domain::AppError;
@@ -15,15 +15,15 @@ use leptos::prelude::*;
 /// An unresolved "LiteLLM unreachable" alert of the last 30 minutes, if any.
 #[server]
 pub async fn litellm_outage() -> Result<Option<Alert>, AppError> {
-    crate::server_fn_result(
+    crate::server::server_fn_result(
         async {
-            crate::auth::current_actor().await?;
-            let state = expect_context::<crate::state::AppState>();
+            crate::server::auth::current_actor().await?;
+            let state = expect_context::<crate::server::state::AppState>();
             let since = state.clock.now() - chrono::TimeDelta::minutes(30);
-            Ok(crate::alerts::unresolved_since(
+            Ok(crate::server::alerts::unresolved_since(
                 &state.pool,
-                crate::alerts::SOURCE_GATEWAY,
-                crate::alerts::LITELLM_UNREACHABLE,
+                crate::domain::alerts::SOURCE_GATEWAY,
+                crate::domain::alerts::LITELLM_UNREACHABLE,
                 since,
             )
             .await?)

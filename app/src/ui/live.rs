@@ -5,7 +5,7 @@
 //! opens its own EventSource. Times are corrected by the offset between the server's clock and
 //! the browser's, measured when each state event arrived.
 
-use crate::alerts::Alert;
+use crate::domain::alerts::Alert;
 use crate::domain::break_glass::BreakGlassStatus;
 use crate::domain::AppError;
 use crate::domain::Operator;
@@ -36,7 +36,11 @@ impl Live {
 
 #[server]
 pub async fn who_am_i() -> Result<Operator, AppError> {
-    crate::server_fn_result(crate::auth::current_actor().await.map(|a| a.operator))
+    crate::server::server_fn_result(
+        crate::server::auth::current_actor()
+            .await
+            .map(|a| a.operator),
+    )
 }
 
 pub fn provide_live() -> Live {
@@ -60,7 +64,7 @@ pub fn provide_live() -> Live {
 #[cfg(feature = "hydrate")]
 mod browser {
     use super::Live;
-    use crate::alerts::Alert;
+    use crate::domain::alerts::Alert;
     use leptos::prelude::*;
     use serde::Deserialize;
     use wasm_bindgen::closure::Closure;
@@ -78,7 +82,9 @@ mod browser {
         fn receive(&self, msg: StreamMessage) {
             match msg.event.as_str() {
                 "state" => {
-                    if let Ok(e) = serde_json::from_str::<crate::events::StateEvent>(&msg.data) {
+                    if let Ok(e) =
+                        serde_json::from_str::<crate::domain::events::StateEvent>(&msg.data)
+                    {
                         self.now_ms.set(Some(js_sys::Date::now() as i64));
                         self.offset_ms
                             .set(e.status.server_time.timestamp_millis() - msg.received_at as i64);

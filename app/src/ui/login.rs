@@ -4,7 +4,7 @@ use leptos::prelude::*;
 #[server]
 pub async fn login(username: String, password: String) -> Result<(), AppError> {
     use crate::domain::{Field, FieldError};
-    crate::server_fn_result(
+    crate::server::server_fn_result(
         async {
             if username.trim().is_empty() {
                 return Err(FieldError::new(Field::Username, "Username is required").into());
@@ -12,14 +12,15 @@ pub async fn login(username: String, password: String) -> Result<(), AppError> {
             if password.is_empty() {
                 return Err(FieldError::new(Field::Password, "Password is required").into());
             }
-            let state = expect_context::<crate::state::AppState>();
+            let state = expect_context::<crate::server::state::AppState>();
             let addr = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
                 .await
                 .ok()
                 .map(|c| c.0.ip().to_string());
             let (_, token) =
-                crate::auth::login(&state, username.trim(), &password, addr.as_deref()).await?;
-            let cookie = crate::auth::session_cookie(
+                crate::server::auth::login(&state, username.trim(), &password, addr.as_deref())
+                    .await?;
+            let cookie = crate::server::auth::session_cookie(
                 &token,
                 state.settings.session_lifetime,
                 state.settings.secure_cookies,
@@ -37,11 +38,11 @@ pub async fn login(username: String, password: String) -> Result<(), AppError> {
 
 #[server]
 pub async fn logout() -> Result<(), AppError> {
-    crate::server_fn_result(
+    crate::server::server_fn_result(
         async {
-            let actor = crate::auth::current_actor().await?;
-            let state = expect_context::<crate::state::AppState>();
-            crate::auth::logout(
+            let actor = crate::server::auth::current_actor().await?;
+            let state = expect_context::<crate::server::state::AppState>();
+            crate::server::auth::logout(
                 &state,
                 &actor.token,
                 &actor.operator,
@@ -49,7 +50,7 @@ pub async fn logout() -> Result<(), AppError> {
             )
             .await?;
             let opts = expect_context::<leptos_axum::ResponseOptions>();
-            if let Ok(v) = http::HeaderValue::from_str(&crate::auth::clearing_cookie(
+            if let Ok(v) = http::HeaderValue::from_str(&crate::server::auth::clearing_cookie(
                 state.settings.secure_cookies,
             )) {
                 opts.append_header(http::header::SET_COOKIE, v);

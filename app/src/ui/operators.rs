@@ -9,10 +9,10 @@ use leptos::prelude::*;
 
 #[server]
 pub async fn list_operators() -> Result<Vec<OperatorAccount>, AppError> {
-    crate::server_fn_result(
+    crate::server::server_fn_result(
         async {
-            let actor = crate::auth::current_actor().await?;
-            let state = expect_context::<crate::state::AppState>();
+            let actor = crate::server::auth::current_actor().await?;
+            let state = expect_context::<crate::server::state::AppState>();
             state.operators.list(&actor).await
         }
         .await,
@@ -25,13 +25,13 @@ pub async fn create_operator(
     password: String,
     role: String,
 ) -> Result<OperatorAccount, AppError> {
-    use crate::operators::{NewOperator, NewOperatorRequest};
-    crate::server_fn_result(
+    use crate::domain::operators::{NewOperator, NewOperatorRequest};
+    crate::server::server_fn_result(
         async {
-            let actor = crate::auth::current_actor().await?;
+            let actor = crate::server::auth::current_actor().await?;
             let new =
                 NewOperator::try_from(NewOperatorRequest::from_form(username, password, role))?;
-            let state = expect_context::<crate::state::AppState>();
+            let state = expect_context::<crate::server::state::AppState>();
             state.operators.create(&actor, &new).await
         }
         .await,
@@ -46,12 +46,12 @@ pub async fn change_operator(
     change: String,
     value: Option<String>,
 ) -> Result<OperatorAccount, AppError> {
+    use crate::domain::operators::{parse_role, NewPassword};
     use crate::domain::{Field, FieldError};
-    use crate::operators::{parse_role, NewPassword};
-    crate::server_fn_result(
+    crate::server::server_fn_result(
         async {
-            let actor = crate::auth::current_actor().await?;
-            let state = expect_context::<crate::state::AppState>();
+            let actor = crate::server::auth::current_actor().await?;
+            let state = expect_context::<crate::server::state::AppState>();
             let value = value.unwrap_or_default();
             match change.as_str() {
                 "role" => {

@@ -3,19 +3,19 @@
 use super::counted;
 use super::live::Live;
 use crate::domain::break_glass::AwaitingReview;
+use crate::domain::review::{Finding, Review};
 use crate::domain::time_format;
 use crate::domain::AppError;
 use crate::domain::Permission;
-use crate::review::{Finding, Review};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
 #[server]
 pub async fn load_review(id: i64) -> Result<Review, AppError> {
-    crate::server_fn_result(
+    crate::server::server_fn_result(
         async {
-            let actor = crate::auth::current_actor().await?;
-            let state = expect_context::<crate::state::AppState>();
+            let actor = crate::server::auth::current_actor().await?;
+            let state = expect_context::<crate::server::state::AppState>();
             state.reviews.load(&actor, id).await
         }
         .await,
@@ -24,11 +24,11 @@ pub async fn load_review(id: i64) -> Result<Review, AppError> {
 
 #[server]
 pub async fn sign_off_review(id: i64, notes: String) -> Result<Review, AppError> {
-    crate::server_fn_result(
+    crate::server::server_fn_result(
         async {
-            let actor = crate::auth::current_actor().await?;
-            let notes = crate::review::ReviewNotes::parse(&notes)?;
-            let state = expect_context::<crate::state::AppState>();
+            let actor = crate::server::auth::current_actor().await?;
+            let notes = crate::domain::review::ReviewNotes::parse(&notes)?;
+            let state = expect_context::<crate::server::state::AppState>();
             state.reviews.sign_off(&actor, id, &notes).await
         }
         .await,
@@ -37,10 +37,10 @@ pub async fn sign_off_review(id: i64, notes: String) -> Result<Review, AppError>
 
 #[server]
 pub async fn windows_awaiting_review() -> Result<Vec<AwaitingReview>, AppError> {
-    crate::server_fn_result(
+    crate::server::server_fn_result(
         async {
-            let actor = crate::auth::current_actor().await?;
-            let state = expect_context::<crate::state::AppState>();
+            let actor = crate::server::auth::current_actor().await?;
+            let state = expect_context::<crate::server::state::AppState>();
             state.reviews.awaiting(&actor).await
         }
         .await,

@@ -1,15 +1,15 @@
 use super::live::Live;
+use crate::domain::shield::ShieldMode;
 use crate::domain::AppError;
 use crate::domain::Permission;
-use crate::shield::ShieldMode;
 use leptos::prelude::*;
 
 #[server]
 pub async fn current_shield_mode() -> Result<ShieldMode, AppError> {
-    crate::server_fn_result(
+    crate::server::server_fn_result(
         async {
-            crate::auth::current_actor().await?;
-            let state = expect_context::<crate::state::AppState>();
+            crate::server::auth::current_actor().await?;
+            let state = expect_context::<crate::server::state::AppState>();
             let mode = state.shield_mode.current();
             Ok(mode)
         }
@@ -19,11 +19,11 @@ pub async fn current_shield_mode() -> Result<ShieldMode, AppError> {
 
 #[server]
 pub async fn set_shield_mode(mode: String) -> Result<ShieldMode, AppError> {
-    crate::server_fn_result(
+    crate::server::server_fn_result(
         async {
-            let actor = crate::auth::current_actor().await?;
+            let actor = crate::server::auth::current_actor().await?;
             let mode = ShieldMode::parse(&mode)?;
-            let state = expect_context::<crate::state::AppState>();
+            let state = expect_context::<crate::server::state::AppState>();
             state.shield_mode.set(&actor, mode).await?;
             Ok(mode)
         }

@@ -1,6 +1,6 @@
 use crate::domain::time_format;
+use crate::domain::traffic::Chart;
 use crate::domain::VERDICTS;
-use crate::traffic::Chart;
 use leptos::prelude::*;
 
 const WIDTH: f64 = 960.0;

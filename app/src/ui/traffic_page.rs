@@ -3,9 +3,9 @@ use super::traffic_chart::TrafficChart;
 use super::watcher_panel::WatcherPanel;
 use crate::domain::break_glass::ActivatedWindow;
 use crate::domain::time_format;
+use crate::domain::traffic::{Chart, TrafficFilter, TrafficPage, TrafficRecord, OUTCOMES, SOURCES};
 use crate::domain::AppError;
 use crate::domain::VERDICTS;
-use crate::traffic::{Chart, TrafficFilter, TrafficPage, TrafficRecord, OUTCOMES, SOURCES};
 use leptos::prelude::*;
 use leptos_router::components::{Form, A};
 use leptos_router::hooks::use_query_map;
@@ -28,12 +28,12 @@ fn filter_from_query(query: &str) -> Result<TrafficFilter, AppError> {
 
 #[server]
 pub async fn list_traffic(query: String) -> Result<TrafficPage, AppError> {
-    crate::server_fn_result(
+    crate::server::server_fn_result(
         async {
-            let actor = crate::auth::current_actor().await?;
+            let actor = crate::server::auth::current_actor().await?;
             let filter = filter_from_query(&query)?;
-            let state = expect_context::<crate::state::AppState>();
-            crate::traffic::page(&state.pool, &actor, &filter).await
+            let state = expect_context::<crate::server::state::AppState>();
+            crate::server::traffic::page(&state.pool, &actor, &filter).await
         }
         .await,
     )
@@ -41,12 +41,12 @@ pub async fn list_traffic(query: String) -> Result<TrafficPage, AppError> {
 
 #[server]
 pub async fn load_traffic_chart(query: String) -> Result<Chart, AppError> {
-    crate::server_fn_result(
+    crate::server::server_fn_result(
         async {
-            let actor = crate::auth::current_actor().await?;
+            let actor = crate::server::auth::current_actor().await?;
             let filter = filter_from_query(&query)?;
-            let state = expect_context::<crate::state::AppState>();
-            crate::traffic::chart(&state.pool, &actor, &filter, state.clock.now()).await
+            let state = expect_context::<crate::server::state::AppState>();
+            crate::server::traffic::chart(&state.pool, &actor, &filter, state.clock.now()).await
         }
         .await,
     )
@@ -56,11 +56,11 @@ pub async fn load_traffic_chart(query: String) -> Result<Chart, AppError> {
 #[server]
 pub async fn list_windows(
 ) -> Result<Vec<(ActivatedWindow, Option<chrono::DateTime<chrono::Utc>>)>, AppError> {
-    crate::server_fn_result(
+    crate::server::server_fn_result(
         async {
-            crate::auth::current_actor().await?;
-            let state = expect_context::<crate::state::AppState>();
-            Ok(crate::break_glass::service::recent_windows(&state.pool, 20).await?)
+            crate::server::auth::current_actor().await?;
+            let state = expect_context::<crate::server::state::AppState>();
+            Ok(crate::server::break_glass::recent_windows(&state.pool, 20).await?)
         }
         .await,
     )
@@ -112,8 +112,8 @@ pub fn TrafficPage() -> impl IntoView {
                 <p class="status-line" data-testid="shield-status">
                     "Shield status: " <strong>{m.as_str()}</strong>
                     {match m {
-                        crate::shield::ShieldMode::Observe => " — verdicts recorded, nothing refused",
-                        crate::shield::ShieldMode::Block => " — BLOCK verdicts refused",
+                        crate::domain::shield::ShieldMode::Observe => " — verdicts recorded, nothing refused",
+                        crate::domain::shield::ShieldMode::Block => " — BLOCK verdicts refused",
                     }}
                 </p>
             })}
@@ -186,7 +186,7 @@ fn TrafficTable(page: TrafficPage, filter: TrafficFilter) -> impl IntoView {
     let export = format!("/api/traffic.csv?{}", filter.to_query(false));
     let next = page.next_cursor.clone().map(|c| {
         let mut f = filter.clone();
-        f.cursor = crate::traffic::Cursor::decode(&c, f.sort).ok();
+        f.cursor = crate::domain::traffic::Cursor::decode(&c, f.sort).ok();
         format!("/traffic?{}", f.to_query(true))
     });
     let first = filter
@@ -273,7 +273,10 @@ fn TrafficRow(record: TrafficRecord) -> impl IntoView {
 /// What the shield found: a row per rule that matched and for the model's finding, or `none`
 /// when there is nothing.
 #[component]
-fn DetectionList(detections: Vec<crate::shield::Detection>, none: &'static str) -> impl IntoView {
+fn DetectionList(
+    detections: Vec<crate::domain::shield::Detection>,
+    none: &'static str,
+) -> impl IntoView {
     if detections.is_empty() {
         return view! { <p class="muted">{none}</p> }.into_any();
     }

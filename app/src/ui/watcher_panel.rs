@@ -3,17 +3,17 @@
 use super::counted;
 use super::live::Live;
 use crate::domain::time_format;
+use crate::domain::watcher::{RunState, WatcherStatus};
 use crate::domain::AppError;
 use crate::domain::Permission;
-use crate::watcher::{RunState, WatcherStatus};
 use leptos::prelude::*;
 
 #[server]
 pub async fn load_watcher_status() -> Result<WatcherStatus, AppError> {
-    crate::server_fn_result(
+    crate::server::server_fn_result(
         async {
-            crate::auth::current_actor().await?;
-            let state = expect_context::<crate::state::AppState>();
+            crate::server::auth::current_actor().await?;
+            let state = expect_context::<crate::server::state::AppState>();
             Ok(state.watcher.status())
         }
         .await,
@@ -26,9 +26,9 @@ pub async fn control_watcher(
     action: String,
     interval_seconds: Option<String>,
 ) -> Result<WatcherStatus, AppError> {
-    crate::server_fn_result(
+    crate::server::server_fn_result(
         async {
-            let actor = crate::auth::current_actor().await?;
+            let actor = crate::server::auth::current_actor().await?;
             let interval_ms = match interval_seconds.as_deref().map(str::trim) {
                 None | Some("") => None,
                 Some(s) => Some(
@@ -43,8 +43,8 @@ pub async fn control_watcher(
                         })?,
                 ),
             };
-            let action = crate::watcher::WatcherAction::parse(Some(&action), interval_ms)?;
-            let state = expect_context::<crate::state::AppState>();
+            let action = crate::domain::watcher::WatcherAction::parse(Some(&action), interval_ms)?;
+            let state = expect_context::<crate::server::state::AppState>();
             state.watcher.control(&actor, action).await
         }
         .await,

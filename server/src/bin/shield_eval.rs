@@ -40,7 +40,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let shield = app::shield::Shield::builtin();
+    let shield = app::server::shield::Shield::builtin();
     if explain {
         print!("{}", shield_eval::explain(&shield, &texts));
         return ExitCode::SUCCESS;

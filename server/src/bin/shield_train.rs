@@ -38,7 +38,7 @@ fn main() -> ExitCode {
         let share = 100.0 * *flagged as f64 / (*of).max(1) as f64;
         println!("  {what}: {flagged} of {of} ({share:.1}%)");
     }
-    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../app/src/shield/model.bin");
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../app/src/server/shield/model.bin");
     if check {
         return if std::fs::read(&shipped).ok().as_deref() == Some(&trained.file[..]) {
             println!("{} is what training makes of the corpus", shipped.display());

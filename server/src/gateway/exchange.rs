@@ -6,9 +6,8 @@
 //! The answer's text is kept on the record of a bypassed request (for the review), and held
 //! for the shield's scan of the answer on a scanned one (`Finished::answer`).
 
-use app::traffic::{
-    Completion, Journal, JournalError, NewTraffic, Outcome, Receipt, MAX_KEPT_TEXT_BYTES,
-};
+use app::domain::traffic::{Outcome, MAX_KEPT_TEXT_BYTES};
+use app::server::traffic::{Completion, Journal, JournalError, NewTraffic, Receipt};
 use std::time::Instant;
 use tokio::sync::watch;
 

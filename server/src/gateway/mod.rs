@@ -15,14 +15,16 @@ mod prompt;
 mod sse;
 
 use crate::config::Config;
-use app::alerts::{self, NewAlert, Severity};
-use app::api_keys::KeyRefusal;
+use app::domain::alerts::{Severity, LITELLM_UNREACHABLE, SOURCE_GATEWAY};
+use app::domain::shield::{Coverage, ScanResult, ShieldMode};
+use app::domain::traffic::{self, Outcome, SOURCE_BREAK_GLASS, SOURCE_LITELLM};
 use app::domain::Scope;
 use app::domain::Verdict;
 use app::domain::{Field, FieldError};
-use app::shield::{Coverage, ScanResult, ShieldMode};
-use app::state::AppState;
-use app::traffic::{self, Journal, NewTraffic, Outcome, SOURCE_BREAK_GLASS, SOURCE_LITELLM};
+use app::server::alerts::{self, NewAlert};
+use app::server::api_keys::KeyRefusal;
+use app::server::state::AppState;
+use app::server::traffic::{Journal, NewTraffic};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -223,7 +225,7 @@ fn labels(
 /// does not hold up the async workers (event streams, expiry, other requests).
 const SCAN_OFF_WORKERS_BYTES: usize = 16 * 1024;
 
-async fn scan(shield: &Arc<app::shield::Shield>, text: String) -> ScanResult {
+async fn scan(shield: &Arc<app::server::shield::Shield>, text: String) -> ScanResult {
     if text.len() < SCAN_OFF_WORKERS_BYTES {
         return shield.scan(&text);
     }
@@ -284,8 +286,13 @@ impl Gateway {
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| unauthorized("Missing API key: send Authorization: Bearer <key>"))?;
         let app = &self.0.app;
-        match app::api_keys::authenticate(&app.pool, &app.api_keys, secret.trim(), app.clock.now())
-            .await
+        match app::server::api_keys::authenticate(
+            &app.pool,
+            &app.api_keys,
+            secret.trim(),
+            app.clock.now(),
+        )
+        .await
         {
             Ok(Ok(key)) if key.scopes.contains(&Scope::Gateway) => Ok(key.id),
             Ok(Ok(_)) => Err(openai_error(
@@ -629,8 +636,8 @@ impl Gateway {
         self.raise(NewAlert {
             at: app.clock.now(),
             severity: Severity::High,
-            source: alerts::SOURCE_GATEWAY,
-            title: alerts::LITELLM_UNREACHABLE.to_owned(),
+            source: SOURCE_GATEWAY,
+            title: LITELLM_UNREACHABLE.to_owned(),
             message: format!(
                 "{failures} request(s) could not reach LiteLLM at {}; last error: {detail}. \
                  Break-glass exists for exactly this: it lets agents keep working, \
@@ -653,7 +660,9 @@ impl Gateway {
         }
         .await;
         match raised {
-            Ok(alert) => app.events.publish(&app::events::ServerEvent::Alert(alert)),
+            Ok(alert) => app
+                .events
+                .publish(&app::domain::events::ServerEvent::Alert(alert)),
             Err(e) => tracing::error!(error = %e, %title, "could not raise an alert"),
         }
     }
@@ -692,7 +701,8 @@ impl Gateway {
             tracing::error!(error = %e, id, "could not record the scan of an answer");
             return;
         }
-        let Some(severity) = app::watcher::finding_severity(result.verdict, result.score) else {
+        let Some(severity) = app::domain::watcher::finding_severity(result.verdict, result.score)
+        else {
             return;
         };
         let rules: Vec<&str> = result.detections.iter().map(|d| d.rule.as_str()).collect();
@@ -708,7 +718,7 @@ impl Gateway {
         self.raise(NewAlert {
             at: app.clock.now(),
             severity,
-            source: alerts::SOURCE_GATEWAY,
+            source: SOURCE_GATEWAY,
             title: format!(
                 "Gateway: {} finding in a model's answer",
                 result.verdict.as_str()

@@ -5,7 +5,7 @@
 //! order, however the upstream splits them into chunks; `[DONE]` inside a message's text is
 //! text, not the end.
 
-use app::traffic::Completion;
+use app::server::traffic::Completion;
 
 /// The most of one line kept to read it (usage, the answer's text); a longer line still passes
 /// through, unread.

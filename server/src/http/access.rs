@@ -10,7 +10,7 @@ use super::{
 use crate::gateway;
 use app::domain::Permission;
 use app::domain::Scope;
-use app::state::AppState;
+use app::server::state::AppState;
 use axum::routing::{get, post, put, MethodRouter};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 use super::{ApiError, Caller};
-use app::alerts::Alert;
-use app::state::AppState;
+use app::domain::alerts::Alert;
+use app::server::state::AppState;
 use axum::extract::State;
 use axum::Json;
 
@@ -10,6 +10,6 @@ pub async fn list(
     Caller(actor): Caller,
 ) -> Result<Json<Vec<Alert>>, ApiError> {
     Ok(Json(
-        app::alerts::list(&state.pool, &actor, None, 200).await?,
+        app::server::alerts::list(&state.pool, &actor, None, 200).await?,
     ))
 }

@@ -1,7 +1,7 @@
 use super::{ApiError, Caller};
-use app::api_keys::{ApiKey, CreatedApiKey, KeyRequest, KeySpec};
+use app::domain::api_keys::{ApiKey, CreatedApiKey, KeyRequest, KeySpec};
 use app::domain::{Field, FieldError};
-use app::state::AppState;
+use app::server::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -18,7 +18,7 @@ pub async fn create(
     let raw: KeyRequest = super::json::parse(&headers, &body)?;
     let now = state.clock.now();
     let spec = KeySpec::from_request(raw, now)?;
-    let created = app::api_keys::create(&state.pool, &actor, &spec, now).await?;
+    let created = app::server::api_keys::create(&state.pool, &actor, &spec, now).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -26,7 +26,9 @@ pub async fn list(
     State(state): State<AppState>,
     Caller(actor): Caller,
 ) -> Result<Json<Vec<ApiKey>>, ApiError> {
-    Ok(Json(app::api_keys::list(&state.pool, &actor).await?))
+    Ok(Json(
+        app::server::api_keys::list(&state.pool, &actor).await?,
+    ))
 }
 
 pub async fn revoke(
@@ -38,6 +40,7 @@ pub async fn revoke(
         .parse()
         .map_err(|_| FieldError::new(Field::Id, "The key id in the path must be a whole number"))?;
     Ok(Json(
-        app::api_keys::revoke(&state.pool, &state.api_keys, &actor, id, state.clock.now()).await?,
+        app::server::api_keys::revoke(&state.pool, &state.api_keys, &actor, id, state.clock.now())
+            .await?,
     ))
 }

@@ -1,6 +1,6 @@
 use super::{AnyCaller, ApiError};
-use app::audit::{AuditFilter, AuditPage};
-use app::state::AppState;
+use app::domain::audit::{AuditFilter, AuditPage};
+use app::server::state::AppState;
 use axum::extract::{Query, State};
 use axum::Json;
 use std::collections::HashMap;
@@ -14,5 +14,7 @@ pub async fn list(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<AuditPage>, ApiError> {
     let filter = AuditFilter::parse(|k| query.get(k).cloned())?;
-    Ok(Json(app::audit::list(&state.pool, &reader, &filter).await?))
+    Ok(Json(
+        app::server::audit_trail::list(&state.pool, &reader, &filter).await?,
+    ))
 }

@@ -1,7 +1,7 @@
 use super::{ApiError, Caller};
 use app::domain::AppError;
 use app::domain::{Field, FieldError};
-use app::state::AppState;
+use app::server::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -33,8 +33,9 @@ pub async fn login(
     let username = text_field(&json, Field::Username)?;
     let password = text_field(&json, Field::Password)?;
     let ip = addr.ip().to_string();
-    let (operator, token) = app::auth::login(&state, username.trim(), password, Some(&ip)).await?;
-    let cookie = app::auth::session_cookie(
+    let (operator, token) =
+        app::server::auth::login(&state, username.trim(), password, Some(&ip)).await?;
+    let cookie = app::server::auth::session_cookie(
         &token,
         state.settings.session_lifetime,
         state.settings.secure_cookies,
@@ -50,7 +51,7 @@ pub async fn logout(
     State(state): State<AppState>,
     Caller(actor): Caller,
 ) -> Result<Response, ApiError> {
-    app::auth::logout(
+    app::server::auth::logout(
         &state,
         &actor.token,
         &actor.operator,
@@ -58,8 +59,9 @@ pub async fn logout(
     )
     .await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
-    if let Ok(v) = HeaderValue::from_str(&app::auth::clearing_cookie(state.settings.secure_cookies))
-    {
+    if let Ok(v) = HeaderValue::from_str(&app::server::auth::clearing_cookie(
+        state.settings.secure_cookies,
+    )) {
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
     Ok(response)

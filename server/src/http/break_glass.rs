@@ -2,7 +2,7 @@ use super::{AnyCaller, ApiError, Caller};
 use app::domain::break_glass::{
     ActivatedWindow, Activation, ActivationRequest, BreakGlassStatus, DeactivationSummary,
 };
-use app::state::AppState;
+use app::server::state::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;

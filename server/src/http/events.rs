@@ -2,9 +2,9 @@
 //! browser's tabs use one stream.
 
 use super::{ApiError, Caller};
+use app::domain::events::{ServerEvent, StateEvent, MAX_STREAMS_PER_SESSION};
 use app::domain::AppError;
-use app::events::{ServerEvent, StateEvent, MAX_STREAMS_PER_SESSION};
-use app::state::AppState;
+use app::server::state::AppState;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -109,7 +109,7 @@ pub async fn stream(
                         _ => {}
                     }
                     if !matches!(
-                        app::auth::operator_for_token(&session_state, &actor.token).await,
+                        app::server::auth::operator_for_token(&session_state, &actor.token).await,
                         Ok(Some(_))
                     ) {
                         return;

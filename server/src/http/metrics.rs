@@ -3,8 +3,8 @@
 
 use super::{AnyCaller, ApiError};
 use app::domain::break_glass::Phase;
-use app::state::AppState;
-use app::watcher::RunState;
+use app::domain::watcher::RunState;
+use app::server::state::AppState;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -19,7 +19,7 @@ pub async fn render(
     let watcher = state.watcher.status();
     // A replica that cannot reach the store still reports what it knows; the alert counts,
     // which only the store has, are left out then.
-    let open_alerts = app::alerts::open_by_severity(&state.pool)
+    let open_alerts = app::server::alerts::open_by_severity(&state.pool)
         .await
         .inspect_err(|e| tracing::warn!(error = %e, "metrics: alert counts unavailable"))
         .unwrap_or_default();

@@ -21,7 +21,7 @@ mod watcher;
 use access::Handler;
 use app::domain::AppError;
 use app::domain::{Actor, Reader};
-use app::state::AppState;
+use app::server::state::AppState;
 use app::{shell, App};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
@@ -138,7 +138,7 @@ impl FromRequestParts<AppState> for AnyCaller {
             .and_then(|v| v.strip_prefix("Bearer "));
         match bearer {
             Some(secret) => {
-                let key = app::api_keys::authenticate(
+                let key = app::server::api_keys::authenticate(
                     &state.pool,
                     &state.api_keys,
                     secret.trim(),
@@ -172,7 +172,7 @@ impl FromRequestParts<AppState> for Caller {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip().to_string());
         Ok(Caller(
-            app::auth::actor_from_headers(state, &parts.headers, addr).await?,
+            app::server::auth::actor_from_headers(state, &parts.headers, addr).await?,
         ))
     }
 }

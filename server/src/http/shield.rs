@@ -1,7 +1,7 @@
 use super::{AnyCaller, ApiError, Caller};
+use app::domain::shield::{ScanResult, ShieldMode};
 use app::domain::{Field, FieldError};
-use app::shield::{ScanResult, ShieldMode};
-use app::state::AppState;
+use app::server::state::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;

@@ -1,8 +1,8 @@
 use super::{AnyCaller, ApiError, Caller};
+use app::domain::traffic::{Cursor, TrafficFilter, TrafficPage, MAX_PAGE};
 use app::domain::AppError;
 use app::domain::{Permission, Reader};
-use app::state::AppState;
-use app::traffic::{Cursor, TrafficFilter, TrafficPage, MAX_PAGE};
+use app::server::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::header;
@@ -23,7 +23,7 @@ pub async fn list(
 ) -> Result<Json<TrafficPage>, ApiError> {
     let filter = filter(&query)?;
     Ok(Json(
-        app::traffic::page(&state.pool, &actor, &filter).await?,
+        app::server::traffic::page(&state.pool, &actor, &filter).await?,
     ))
 }
 
@@ -47,14 +47,14 @@ pub async fn csv(
             let Some(mut filter) = filter else {
                 return Ok(None);
             };
-            let page = app::traffic::page(&pool, &actor, &filter)
+            let page = app::server::traffic::page(&pool, &actor, &filter)
                 .await
                 .map_err(|e| {
                     tracing::error!(error = %e, "traffic export aborted");
                     std::io::Error::other(e.to_string())
                 })?;
             let mut out = String::new();
-            app::traffic::write_csv(&page.records, &mut out, header);
+            app::domain::traffic::write_csv(&page.records, &mut out, header);
             let next = match page.next_cursor {
                 Some(c) => {
                     let cursor = Cursor::decode(&c, filter.sort)
@@ -94,8 +94,8 @@ pub async fn ingest(
     key.require(app::domain::Scope::Ingest)?;
     let api_key_id = key.id;
     let json = super::json::object(&headers, &body)?;
-    let record = app::traffic::ingested(&json, api_key_id, state.clock.now())?;
-    let id = app::traffic::insert(&state.pool, &record)
+    let record = app::server::traffic::ingested(&json, api_key_id, state.clock.now())?;
+    let id = app::server::traffic::insert(&state.pool, &record)
         .await
         .map_err(AppError::from)?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "id": id }))))

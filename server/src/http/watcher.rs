@@ -1,7 +1,7 @@
 use super::{AnyCaller, ApiError, Caller};
+use app::domain::watcher::{WatcherAction, WatcherStatus};
 use app::domain::{Field, FieldError};
-use app::state::AppState;
-use app::watcher::{WatcherAction, WatcherStatus};
+use app::server::state::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;

@@ -12,7 +12,7 @@ pub mod replica;
 pub mod traffic_seed;
 pub mod upstream;
 
-use app::clock::ManualClock;
+use app::server::clock::ManualClock;
 use futures::StreamExt;
 use reqwest::header::{HeaderMap, HeaderValue, ORIGIN};
 use server::config::Config;
@@ -199,8 +199,8 @@ impl TestServer {
     }
 
     /// A second pool on the same database, to seed and inspect rows.
-    pub async fn db(&self) -> app::database::Pool {
-        app::database::connect(&database_url(&self.db_path))
+    pub async fn db(&self) -> app::server::database::Pool {
+        app::server::database::connect(&database_url(&self.db_path))
             .await
             .unwrap()
     }

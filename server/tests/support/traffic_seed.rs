@@ -4,7 +4,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 /// Seeds records `first..last` over the week before `now`: three sources, eight models, four
 /// providers; verdicts 85% ALLOW, 8% REVIEW, 4% BLOCK, 3% BYPASSED (no score).
-pub async fn seed(pool: &app::database::Pool, first: i64, last: i64, now: DateTime<Utc>) {
+pub async fn seed(pool: &app::server::database::Pool, first: i64, last: i64, now: DateTime<Utc>) {
     let week_ms = TimeDelta::days(7).num_milliseconds();
     sqlx::query(
         "INSERT INTO traffic (at, source, model, provider, verdict, score, http_status) \

@@ -1,10 +1,10 @@
 //! The `break_glass_windows` table: every window, its end and its review.
 
-use crate::database::{from_millis, to_millis, Conn, Pool};
 use crate::domain::break_glass::machine::{EndKind, Ended, Lifecycle, Window};
 use crate::domain::break_glass::status::ActivatedWindow;
 use crate::domain::break_glass::{AwaitingReview, EndedWindow, SignOff};
 use crate::domain::break_glass::{BypassDuration, Reason};
+use crate::server::database::{from_millis, to_millis, Conn, Pool};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
@@ -45,7 +45,10 @@ pub async fn load(pool: &Pool) -> Result<Lifecycle, sqlx::Error> {
     }))
 }
 
-pub async fn insert(conn: &mut crate::database::Conn, w: &Window) -> Result<i64, InsertRefused> {
+pub async fn insert(
+    conn: &mut crate::server::database::Conn,
+    w: &Window,
+) -> Result<i64, InsertRefused> {
     sqlx::query_scalar(
         "INSERT INTO break_glass_windows \
          (activated_at, expires_at, duration_minutes, reason, activated_by) \
@@ -68,7 +71,7 @@ pub async fn insert(conn: &mut crate::database::Conn, w: &Window) -> Result<i64,
 /// Closes the open window that `ended` describes. Returns its id, or `None` when it was already
 /// closed (by another writer), in which case nothing else may be recorded for this end.
 pub async fn close(
-    conn: &mut crate::database::Conn,
+    conn: &mut crate::server::database::Conn,
     ended: &Ended,
     ended_by: &str,
     unscanned: i64,

@@ -3,3 +3,4 @@
 pub mod break_glass_windows;
 pub mod operators;
 pub mod sessions;
+pub mod settings;

@@ -1,8 +1,8 @@
 //! The `operators` table: every statement on it (the one place an operator row is made, the
 //! admins' changes, and what logins and startup read).
 
-use crate::database::{from_millis, to_millis, Conn, Pool};
 use crate::domain::{OperatorAccount, Role};
+use crate::server::database::{from_millis, to_millis, Conn, Pool};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
@@ -78,7 +78,7 @@ const ACCOUNT: &str = "SELECT o.id, o.username, o.role, o.disabled, o.created_at
      (SELECT COUNT(*) FROM sessions s WHERE s.operator_id = o.id AND s.expires_at > $1) \
      AS sessions FROM operators o";
 
-fn account_of(r: &crate::database::Row) -> Option<OperatorAccount> {
+fn account_of(r: &crate::server::database::Row) -> Option<OperatorAccount> {
     Some(OperatorAccount {
         id: r.get("id"),
         username: r.get("username"),

@@ -1,6 +1,6 @@
 //! The `sessions` table: one row per logged-in browser, keyed by the hash of its token.
 
-use crate::database::{to_millis, Conn};
+use crate::server::database::{to_millis, Conn};
 use chrono::{DateTime, Utc};
 
 /// Stores a new session of `operator_id`.
@@ -101,7 +101,7 @@ pub async fn live(
             r.get("id"),
             r.get("username"),
             r.get("role"),
-            crate::database::from_millis(r.get("expires_at")),
+            crate::server::database::from_millis(r.get("expires_at")),
         )
     }))
 }

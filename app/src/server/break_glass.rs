@@ -1,0 +1,555 @@
+//! The break-glass service: the pure lifecycle plus storage, alerts, audit, events and the
+//! expiry timer. Every transition goes through here, whether it comes from the JSON API, a
+//! server function or the clock.
+
+use crate::domain::alerts::Severity;
+use crate::domain::audit;
+use crate::domain::break_glass::machine::{Change, EndKind, Ended, Lifecycle, Refusal, COOL_DOWN};
+use crate::domain::break_glass::status::{active_minutes, seconds_until, ActivatedWindow};
+use crate::domain::break_glass::{Activation, BreakGlassStatus, DeactivationSummary};
+use crate::domain::events::{ServerEvent, StateChange, StateEvent};
+use crate::domain::time_format;
+use crate::domain::AppError;
+use crate::domain::Link;
+use crate::domain::{Actor, Permission};
+use crate::server::alerts::{self, NewAlert};
+use crate::server::audit_trail;
+use crate::server::clock::SharedClock;
+use crate::server::database::Pool;
+use crate::server::events::EventHub;
+use crate::server::store::break_glass_windows::{self as store, InsertRefused};
+use crate::server::traffic;
+use chrono::{DateTime, SubsecRound, Utc};
+use std::sync::Arc;
+use tokio::sync::{watch, Mutex};
+
+pub const ALERT_SOURCE: &str = "break-glass";
+
+pub struct BreakGlassService {
+    pool: Pool,
+    clock: SharedClock,
+    events: EventHub,
+    /// Held for the whole of a transition, so that transitions never interleave.
+    lifecycle: Mutex<Lifecycle>,
+    /// The committed state, for readers that must not wait (status, SSE, the gateway).
+    current: watch::Sender<Lifecycle>,
+    /// Whether this replica hears the others (see `replication`); activation waits for it.
+    link: watch::Receiver<Link>,
+}
+
+impl BreakGlassService {
+    /// Loads the stored state and reconciles it with the clock: a window that expired while
+    /// the server was down is closed now, at its `expires_at`.
+    pub async fn load(
+        pool: Pool,
+        clock: SharedClock,
+        events: EventHub,
+        link: watch::Receiver<Link>,
+    ) -> Result<Arc<Self>, sqlx::Error> {
+        let stored = store::load(&pool).await?;
+        let service = Arc::new(Self {
+            pool,
+            clock,
+            events,
+            lifecycle: Mutex::new(stored.clone()),
+            current: watch::channel(stored).0,
+            link,
+        });
+        service.advance().await?;
+        Ok(service)
+    }
+
+    /// The status as of now. Reading ticks the committed state, so a reader never sees a
+    /// window past its `expires_at` as active, even in the instant before the timer commits.
+    pub fn status(&self) -> BreakGlassStatus {
+        let now = self.now();
+        let (state, _) = self.current.borrow().tick(now);
+        BreakGlassStatus {
+            degraded: self.link.borrow().degraded(),
+            ..BreakGlassStatus::of(&state, now)
+        }
+    }
+
+    /// Tells the tabs that this replica's link changed (lost, or back and caught up).
+    pub fn announce_link(&self) {
+        self.publish_change(None);
+    }
+
+    /// Whether traffic bypasses the shield right now. Reads memory only: the gateway asks on
+    /// every request, and the answer changes the moment a transition commits.
+    pub fn bypassing(&self) -> bool {
+        let (state, _) = self.current.borrow().tick(self.now());
+        matches!(state, Lifecycle::Active(_))
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<Lifecycle> {
+        self.current.subscribe()
+    }
+
+    pub async fn activate(
+        &self,
+        actor: &Actor,
+        activation: Activation,
+    ) -> Result<ActivatedWindow, AppError> {
+        if let Err(e) = actor.require(Permission::BreakGlassActivate) {
+            self.record_denied(actor, Self::denial(&activation, &e))
+                .await?;
+            return Err(e);
+        }
+        if self.link.borrow().degraded() {
+            // Another replica may have activated unheard: only the database can say, and
+            // this replica cannot hear it. The attempt is audited if the store is reachable.
+            let denied = self
+                .record_denied(actor, Self::denial(&activation, &AppError::Degraded))
+                .await;
+            if let Err(e) = denied {
+                tracing::warn!(error = %e, "a refused activation could not be audited");
+            }
+            return Err(AppError::Degraded);
+        }
+        let mut lifecycle = self.lifecycle.lock().await;
+        let now = self.now();
+        self.advance_locked(&mut lifecycle, now).await?;
+        let window = match lifecycle.activate(now, &activation, &actor.operator.username) {
+            Ok(w) => w,
+            Err(refusal) => {
+                let e = refusal_error(refusal, now);
+                drop(lifecycle);
+                self.record_denied(actor, Self::denial(&activation, &e))
+                    .await?;
+                return Err(e);
+            }
+        };
+        let mut tx = self.pool.begin().await?;
+        let id = match store::insert(&mut tx, &window).await {
+            Ok(id) => id,
+            Err(refused) => {
+                drop(tx);
+                return Err(self.resync_after(refused, &mut lifecycle, now).await);
+            }
+        };
+        let alert = alerts::insert(
+            &mut tx,
+            NewAlert {
+                at: now,
+                severity: Severity::Critical,
+                source: ALERT_SOURCE,
+                title: format!(
+                    "Break-Glass Activated — Shield bypass for {} minutes",
+                    window.duration.minutes()
+                ),
+                message: format!(
+                    "{} activated break-glass until {}. Reason: {}",
+                    window.activated_by,
+                    time_format::utc(window.expires_at),
+                    window.reason.as_str()
+                ),
+                window_id: Some(id),
+                link: None,
+            },
+        )
+        .await?;
+        audit_trail::record(
+            &mut tx,
+            now,
+            &actor.operator.username,
+            audit::ACTIVATE,
+            serde_json::json!({
+                "window_id": id,
+                "reason": window.reason.as_str(),
+                "duration_minutes": window.duration.minutes(),
+                "expires_at": window.expires_at,
+            }),
+            actor.source_addr.as_deref(),
+        )
+        .await?;
+        tx.commit().await?;
+        let activated = ActivatedWindow::new(id, &window);
+        self.commit_state(&mut lifecycle, Lifecycle::Active(window));
+        self.publish_change(Some(StateChange::Activated));
+        self.events.publish(&ServerEvent::Alert(alert));
+        Ok(activated)
+    }
+
+    pub async fn deactivate(&self, actor: &Actor) -> Result<DeactivationSummary, AppError> {
+        actor.require(Permission::BreakGlassDeactivate)?;
+        let mut lifecycle = self.lifecycle.lock().await;
+        let now = self.now();
+        self.advance_locked(&mut lifecycle, now).await?;
+        let ended = lifecycle.deactivate(now).map_err(|_| AppError::NotActive)?;
+        let Some(unscanned) = self
+            .record_end(
+                &ended,
+                &actor.operator.username,
+                actor.source_addr.as_deref(),
+            )
+            .await?
+        else {
+            // Another writer closed it first: take the stored truth.
+            self.adopt_stored(&mut lifecycle, now).await?;
+            return Err(AppError::NotActive);
+        };
+        self.commit_state(&mut lifecycle, Lifecycle::after_end(now));
+        self.publish_change(Some(StateChange::Deactivated));
+        Ok(DeactivationSummary {
+            duration_actual_minutes: active_minutes(ended.window.activated_at, ended.ended_at),
+            unscanned_traffic: unscanned,
+            ended_at: ended.ended_at,
+        })
+    }
+
+    /// Now, at the store's resolution (milliseconds), so that the state in memory and the
+    /// state read back after a restart are the same.
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now().trunc_subsecs(3)
+    }
+
+    /// Applies what the passage of time implies (expiry, end of cool-down).
+    pub async fn advance(&self) -> Result<(), sqlx::Error> {
+        let mut lifecycle = self.lifecycle.lock().await;
+        let now = self.now();
+        self.advance_locked(&mut lifecycle, now).await
+    }
+
+    /// Ends windows at `expires_at` as the clock reaches it, until `shutdown` fires.
+    pub async fn run_expiry_timer(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let mut changed = self.current.subscribe();
+        loop {
+            let deadline = changed.borrow_and_update().next_deadline();
+            let wake = async {
+                match deadline {
+                    Some(d) => self.clock.sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = wake => {
+                    if let Err(e) = self.advance().await {
+                        tracing::error!(error = %e, "break-glass expiry could not be recorded; retrying");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }
+                r = changed.changed() => if r.is_err() { return },
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    async fn advance_locked(
+        &self,
+        lifecycle: &mut Lifecycle,
+        now: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        let (next, changes) = lifecycle.tick(now);
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut published = Vec::new();
+        for change in &changes {
+            match change {
+                Change::Expired(ended) => {
+                    if self.record_end(ended, audit::SYSTEM, None).await?.is_none() {
+                        // Another writer ended it: a replica whose timer fired too (then the
+                        // store agrees with this tick), or a deactivation not heard of yet.
+                        let stored = store::load(&self.pool).await?;
+                        if stored.tick(now).0 != next {
+                            self.adopt(lifecycle, stored, now);
+                            return Ok(());
+                        }
+                    }
+                    published.push(StateChange::Expired);
+                }
+                Change::CoolDownOver => published.push(StateChange::CoolDownOver),
+            }
+        }
+        self.commit_state(lifecycle, next);
+        for change in published {
+            self.publish_change(Some(change));
+        }
+        Ok(())
+    }
+
+    /// Catches up with changes made by other replicas: reads the stored state and, if it
+    /// differs from this replica's, takes it and tells the tabs. Called when a notification
+    /// arrives and after a reconnection, whatever was missed in between.
+    pub async fn resync(&self) -> Result<(), sqlx::Error> {
+        let mut lifecycle = self.lifecycle.lock().await;
+        let now = self.now();
+        self.adopt_stored(&mut lifecycle, now).await
+    }
+
+    async fn adopt_stored(
+        &self,
+        lifecycle: &mut Lifecycle,
+        now: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        let stored = store::load(&self.pool).await?;
+        self.adopt(lifecycle, stored, now);
+        Ok(())
+    }
+
+    /// Takes `stored` as this replica's state unless, as of `now`, it already agrees.
+    fn adopt(&self, lifecycle: &mut Lifecycle, stored: Lifecycle, now: DateTime<Utc>) {
+        let (mine, _) = lifecycle.tick(now);
+        let (stored_now, due) = stored.tick(now);
+        if stored_now == mine {
+            return;
+        }
+        let change = adopted_change(&mine, &stored_now);
+        // An expiry that nobody has recorded yet stays due, for the timer to record.
+        let next = if due.iter().any(|c| matches!(c, Change::Expired(_))) {
+            stored
+        } else {
+            stored_now
+        };
+        self.commit_state(lifecycle, next);
+        self.publish_change(change);
+    }
+
+    /// Closes the window in storage with its alert and audit record, in one transaction.
+    /// Returns the unscanned count, or `None` if the window had already been closed.
+    async fn record_end(
+        &self,
+        ended: &Ended,
+        ended_by: &str,
+        source_addr: Option<&str>,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let unscanned =
+            traffic::count_bypassed(&mut tx, ended.window.activated_at, ended.ended_at).await?;
+        let Some(id) = store::close(&mut tx, ended, ended_by, unscanned).await? else {
+            return Ok(None);
+        };
+        let minutes = active_minutes(ended.window.activated_at, ended.ended_at);
+        let (title, action, how) = match ended.kind {
+            EndKind::Expired => ("Break-Glass Expired", audit::EXPIRE, "expired".to_owned()),
+            EndKind::Deactivated => (
+                "Break-Glass Deactivated",
+                audit::DEACTIVATE,
+                format!("was deactivated by {ended_by}"),
+            ),
+        };
+        let alert = alerts::insert(
+            &mut tx,
+            NewAlert {
+                at: ended.ended_at,
+                severity: Severity::High,
+                source: ALERT_SOURCE,
+                title: title.to_owned(),
+                message: format!(
+                    "Break-glass {how} after {minutes} minutes active ({} to {}); \
+                     {unscanned} requests passed unscanned and need review.",
+                    time_format::utc(ended.window.activated_at),
+                    time_format::utc(ended.ended_at),
+                ),
+                window_id: Some(id),
+                link: Some(crate::domain::break_glass::review_path(id)),
+            },
+        )
+        .await?;
+        audit_trail::record(
+            &mut tx,
+            ended.ended_at,
+            ended_by,
+            action,
+            serde_json::json!({
+                "window_id": id,
+                "active_minutes": minutes,
+                "unscanned_traffic": unscanned,
+                "activated_by": ended.window.activated_by,
+            }),
+            source_addr,
+        )
+        .await?;
+        tx.commit().await?;
+        self.events.publish(&ServerEvent::Alert(alert));
+        Ok(Some(unscanned))
+    }
+
+    /// Refuses (and audits) an activation by a role that may not activate, before its input
+    /// is even parsed: every attempt is recorded, well-formed or not.
+    pub async fn refuse_unpermitted(
+        &self,
+        actor: &Actor,
+        raw_reason: &str,
+    ) -> Result<(), AppError> {
+        let Err(e) = actor.require(Permission::BreakGlassActivate) else {
+            return Ok(());
+        };
+        self.record_denied(
+            actor,
+            serde_json::json!({
+                "why": e.code(),
+                "reason": raw_reason.chars().take(500).collect::<String>(),
+            }),
+        )
+        .await?;
+        Err(e)
+    }
+
+    /// Audits a refused activation with what was asked for.
+    async fn record_denied(
+        &self,
+        actor: &Actor,
+        details: serde_json::Value,
+    ) -> Result<(), sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        audit_trail::record(
+            &mut conn,
+            self.now(),
+            &actor.operator.username,
+            audit::ACTIVATE_DENIED,
+            details,
+            actor.source_addr.as_deref(),
+        )
+        .await
+    }
+
+    fn denial(activation: &Activation, error: &AppError) -> serde_json::Value {
+        serde_json::json!({
+            "why": error.code(),
+            "reason": activation.reason.as_str(),
+            "duration_minutes": activation.duration.minutes(),
+        })
+    }
+
+    /// After the database refused what the in-memory state allowed (another replica or request
+    /// got there first), take the stored truth, tell the tabs, and say why the activation was
+    /// refused.
+    async fn resync_after(
+        &self,
+        refused: InsertRefused,
+        lifecycle: &mut Lifecycle,
+        now: DateTime<Utc>,
+    ) -> AppError {
+        if let InsertRefused::Db(e) = refused {
+            return e.into();
+        }
+        if let Err(e) = self.adopt_stored(lifecycle, now).await {
+            return e.into();
+        }
+        let refusal = match &*lifecycle {
+            Lifecycle::Active(w) => Refusal::AlreadyActive {
+                expires_at: w.expires_at,
+            },
+            Lifecycle::CoolingDown { until } => Refusal::CoolingDown { until: *until },
+            Lifecycle::Inactive => return AppError::Internal,
+        };
+        refusal_error(refusal, now)
+    }
+
+    fn commit_state(&self, lifecycle: &mut Lifecycle, next: Lifecycle) {
+        *lifecycle = next.clone();
+        self.current.send_replace(next);
+    }
+
+    /// Publishes the committed state. `server_time` is read now, at publication, not at the
+    /// transition: tabs derive their clock offset from it, and the commit took time.
+    fn publish_change(&self, change: Option<StateChange>) {
+        let status = self.status();
+        self.events
+            .publish(&ServerEvent::State(StateEvent { change, status }));
+    }
+}
+
+/// What tabs are told when the stored state replaces `before`, both ticked to now: the change
+/// that leads from one to the other, or `None` when several happened unheard and only the
+/// new status can be shown.
+fn adopted_change(before: &Lifecycle, after: &Lifecycle) -> Option<StateChange> {
+    match (before, after) {
+        (Lifecycle::Active(was), Lifecycle::Active(now)) if was == now => None,
+        (_, Lifecycle::Active(_)) => Some(StateChange::Activated),
+        (Lifecycle::Active(window), Lifecycle::CoolingDown { until }) => {
+            if *until - COOL_DOWN >= window.expires_at {
+                Some(StateChange::Expired)
+            } else {
+                Some(StateChange::Deactivated)
+            }
+        }
+        (Lifecycle::CoolingDown { .. }, Lifecycle::Inactive) => Some(StateChange::CoolDownOver),
+        _ => None,
+    }
+}
+
+fn refusal_error(refusal: Refusal, now: DateTime<Utc>) -> AppError {
+    match refusal {
+        Refusal::AlreadyActive { expires_at } => AppError::AlreadyActive { expires_at },
+        Refusal::CoolingDown { until } => AppError::CoolingDown {
+            until,
+            retry_after_seconds: seconds_until(now, until),
+        },
+    }
+}
+
+/// The newest windows with their end (if they ended), for pickers and reviews.
+pub async fn recent_windows(
+    pool: &Pool,
+    limit: u32,
+) -> Result<Vec<(ActivatedWindow, Option<DateTime<Utc>>)>, sqlx::Error> {
+    store::recent(pool, limit).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::break_glass::machine::Window;
+    use crate::domain::break_glass::{BypassDuration, Reason};
+
+    fn window(at: DateTime<Utc>) -> Window {
+        Window {
+            activated_at: at,
+            expires_at: at + chrono::TimeDelta::minutes(30),
+            duration: BypassDuration::parse(30).unwrap(),
+            reason: Reason::parse("LiteLLM is down for everyone").unwrap(),
+            activated_by: "admin".into(),
+        }
+    }
+
+    #[test]
+    fn a_state_read_from_the_store_is_announced_as_the_change_that_leads_to_it() {
+        let t0 = DateTime::from_timestamp_millis(1_800_000_000_000).unwrap();
+        let w = window(t0);
+        let active = Lifecycle::Active(w.clone());
+        let expired = Lifecycle::after_end(w.expires_at);
+        let deactivated = Lifecycle::after_end(t0 + chrono::TimeDelta::minutes(5));
+        let cases = [
+            (
+                Lifecycle::Inactive,
+                active.clone(),
+                Some(StateChange::Activated),
+            ),
+            (
+                deactivated.clone(),
+                active.clone(),
+                Some(StateChange::Activated),
+            ),
+            (
+                Lifecycle::Active(window(t0 - chrono::TimeDelta::hours(2))),
+                active.clone(),
+                Some(StateChange::Activated),
+            ),
+            (active.clone(), expired.clone(), Some(StateChange::Expired)),
+            (
+                active.clone(),
+                deactivated.clone(),
+                Some(StateChange::Deactivated),
+            ),
+            (
+                expired.clone(),
+                Lifecycle::Inactive,
+                Some(StateChange::CoolDownOver),
+            ),
+            (active.clone(), active.clone(), None),
+            // A whole window came and went unheard: only the status can be shown.
+            (Lifecycle::Inactive, deactivated, None),
+            (active, Lifecycle::Inactive, None),
+        ];
+        for (before, after, want) in cases {
+            assert_eq!(
+                adopted_change(&before, &after),
+                want,
+                "{before:?} -> {after:?}"
+            );
+        }
+    }
+}
