@@ -9,14 +9,15 @@ mod http;
 mod replication;
 pub mod shield_eval;
 pub mod shield_training;
+pub mod state;
 
 pub use http::access;
 
 use crate::replication::Replication;
+use crate::state::AppState;
 use app::server::break_glass::BreakGlassService;
 use app::server::clock::SharedClock;
 use app::server::events::EventHub;
-use app::server::state::{AppState, Settings};
 use config::Config;
 use leptos::config::LeptosOptions;
 use std::net::SocketAddr;
@@ -157,6 +158,14 @@ pub async fn start(
         .build();
     let reviews = app::server::review::Reviews::new(pool.clone(), clock.clone(), watcher.clone());
     let sessions_ended = tokio::sync::broadcast::channel(64).0;
+    let sessions = app::server::auth::Sessions::new(
+        pool.clone(),
+        clock.clone(),
+        events.clone(),
+        sessions_ended.clone(),
+        chrono::TimeDelta::hours(config.session_hours),
+        config.secure_cookies,
+    );
     let operators =
         app::server::operators::Operators::new(pool.clone(), clock.clone(), sessions_ended.clone());
     let state = AppState {
@@ -170,15 +179,10 @@ pub async fn start(
         watcher: watcher.clone(),
         reviews,
         operators,
-        settings: Arc::new(Settings {
-            session_lifetime: chrono::TimeDelta::hours(config.session_hours),
-            secure_cookies: config.secure_cookies,
-        }),
+        sessions,
         shutdown: shutdown_rx.clone(),
-        sessions_ended,
         api_keys: Arc::default(),
         link: replication.subscribe(),
-        dummy_password_hash: Arc::from(app::server::secrets::hash_password("no such operator")),
     };
     tokio::spawn(break_glass.run_expiry_timer(shutdown_rx.clone()));
     tokio::spawn(watcher.run(shutdown_rx.clone()));

@@ -45,8 +45,8 @@ impl Notice {
     }
 }
 
+use crate::state::AppState;
 use app::domain::Link;
-use app::server::state::AppState;
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::postgres::PgListener;
 use std::time::Duration;
@@ -181,7 +181,7 @@ async fn catch_up(state: &AppState, lost_at: Option<DateTime<Utc>>) -> Result<()
     }
     // Sessions ended meanwhile: every open event stream checks its own.
     for id in app::server::operators::ids(&state.pool).await? {
-        state.sessions_ended(id);
+        state.sessions.ended(id);
     }
     Ok(())
 }
@@ -243,7 +243,7 @@ async fn apply(state: &AppState, payload: &str) -> Result<(), sqlx::Error> {
         // (docs/DEPLOYMENT.md: one replica runs it).
         Notice::Setting(_) => {}
         Notice::KeyRevoked(id) => state.api_keys.forget(id),
-        Notice::SessionsEnded(id) => state.sessions_ended(id),
+        Notice::SessionsEnded(id) => state.sessions.ended(id),
     }
     Ok(())
 }

@@ -129,7 +129,7 @@ async fn a_stream_ends_when_its_session_expires() {
     let admin = s.admin().await;
     let mut stream = SseReader::open(&admin, &s.url("/api/events")).await;
     assert_eq!(stream.next().await.unwrap().event, "state");
-    let lifetime = s.running.as_ref().unwrap().state.settings.session_lifetime;
+    let lifetime = s.running.as_ref().unwrap().state.sessions.lifetime();
     clock.advance(lifetime - TimeDelta::seconds(1));
     // Still open a second before: a change reaches it.
     let res = admin

@@ -57,6 +57,7 @@ pub enum Permission {
     OperatorsManage,
     TrafficRead,
     AlertsRead,
+    StatusRead,
 }
 
 impl Permission {
@@ -74,6 +75,7 @@ impl Permission {
             Permission::OperatorsManage => "manage operators",
             Permission::TrafficRead => "read the traffic records",
             Permission::AlertsRead => "read alerts",
+            Permission::StatusRead => "read the break-glass, watcher and shield status",
         }
     }
 }
@@ -111,9 +113,11 @@ pub const PERMISSIONS: &[(Permission, &[Role])] = &[
         &[Role::Admin, Role::SecurityManager],
     ),
     (Permission::OperatorsManage, &[Role::Admin]),
-    // Every role reads the traffic and the alerts; stated here so that a role could lose them.
+    // Every role reads the traffic, the alerts and the status; stated here so that a role
+    // could lose them.
     (Permission::TrafficRead, &ROLES),
     (Permission::AlertsRead, &ROLES),
+    (Permission::StatusRead, &ROLES),
 ];
 
 /// A logged-in operator, as the UI knows them.

@@ -1,7 +1,7 @@
 use crate::domain::alerts::{Alert, AlertAction, AlertStatus, Severity};
 use crate::domain::audit;
 use crate::domain::AppError;
-use crate::domain::{Actor, Permission};
+use crate::domain::{Actor, Permission, Reader, Scope};
 use crate::server::audit_trail;
 use crate::server::database::{from_millis, to_millis, Pool};
 use chrono::{DateTime, Utc};
@@ -92,10 +92,12 @@ pub async fn list(
 /// The newest alert with this source and title raised since `since` and not yet resolved.
 pub async fn unresolved_since(
     pool: &Pool,
+    actor: &Actor,
     source: &str,
     title: &str,
     since: DateTime<Utc>,
-) -> Result<Option<Alert>, sqlx::Error> {
+) -> Result<Option<Alert>, AppError> {
+    actor.require(Permission::AlertsRead)?;
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM alerts WHERE source = $1 AND title = $2 AND created_at >= $3 \
          AND status != 'RESOLVED' ORDER BY created_at DESC, id DESC LIMIT 1"
@@ -173,12 +175,17 @@ pub async fn titled_since(
 }
 
 /// The alerts not yet resolved, counted by severity.
-pub async fn open_by_severity(pool: &Pool) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    sqlx::query_as(
+/// How many alerts are open, by severity (for `/metrics`).
+pub async fn open_by_severity(
+    pool: &Pool,
+    reader: &Reader,
+) -> Result<Vec<(String, i64)>, AppError> {
+    reader.require(Permission::AlertsRead, Scope::BreakGlassRead)?;
+    Ok(sqlx::query_as(
         "SELECT severity, COUNT(*) FROM alerts WHERE status != 'RESOLVED' GROUP BY severity",
     )
     .fetch_all(pool)
-    .await
+    .await?)
 }
 
 pub async fn created_since(pool: &Pool, since: DateTime<Utc>) -> Result<Vec<Alert>, sqlx::Error> {

@@ -11,7 +11,7 @@ use crate::domain::events::{ServerEvent, StateChange, StateEvent};
 use crate::domain::time_format;
 use crate::domain::AppError;
 use crate::domain::Link;
-use crate::domain::{Actor, Permission};
+use crate::domain::{Actor, Permission, Reader, Scope};
 use crate::server::alerts::{self, NewAlert};
 use crate::server::audit_trail;
 use crate::server::clock::SharedClock;
@@ -61,7 +61,12 @@ impl BreakGlassService {
 
     /// The status as of now. Reading ticks the committed state, so a reader never sees a
     /// window past its `expires_at` as active, even in the instant before the timer commits.
-    pub fn status(&self) -> BreakGlassStatus {
+    pub fn status(&self, reader: &Reader) -> Result<BreakGlassStatus, AppError> {
+        reader.require(Permission::StatusRead, Scope::BreakGlassRead)?;
+        Ok(self.current_status())
+    }
+
+    fn current_status(&self) -> BreakGlassStatus {
         let now = self.now();
         let (state, _) = self.current.borrow().tick(now);
         BreakGlassStatus {
@@ -446,7 +451,7 @@ impl BreakGlassService {
     /// Publishes the committed state. `server_time` is read now, at publication, not at the
     /// transition: tabs derive their clock offset from it, and the commit took time.
     fn publish_change(&self, change: Option<StateChange>) {
-        let status = self.status();
+        let status = self.current_status();
         self.events
             .publish(&ServerEvent::State(StateEvent { change, status }));
     }
@@ -482,11 +487,14 @@ fn refusal_error(refusal: Refusal, now: DateTime<Utc>) -> AppError {
 }
 
 /// The newest windows with their end (if they ended), for pickers and reviews.
+/// The latest windows, for the Traffic Monitor's quick picks.
 pub async fn recent_windows(
     pool: &Pool,
+    actor: &Actor,
     limit: u32,
-) -> Result<Vec<(ActivatedWindow, Option<DateTime<Utc>>)>, sqlx::Error> {
-    store::recent(pool, limit).await
+) -> Result<Vec<(ActivatedWindow, Option<DateTime<Utc>>)>, AppError> {
+    actor.require(Permission::TrafficRead)?;
+    Ok(store::recent(pool, limit).await?)
 }
 
 #[cfg(test)]

@@ -14,7 +14,6 @@ pub mod operators;
 pub mod review;
 pub mod secrets;
 pub mod shield;
-pub mod state;
 pub mod store;
 pub mod traffic;
 pub mod watcher;

@@ -40,7 +40,7 @@ impl Reviews {
         let pool = &self.pool;
         let window = self.ended_window(id).await?;
         let counts = traffic::in_window(pool, window.activated_at, window.ended_at).await?;
-        let watcher = self.watcher.status();
+        let watcher = self.watcher.snapshot();
         let findings = traffic::watcher_findings(pool, window.activated_at, window.ended_at)
             .await?
             .into_iter()

@@ -14,9 +14,8 @@ pub async fn change_password(
             let actor = crate::server::auth::current_actor().await?;
             let new =
                 crate::domain::operators::NewPassword::parse(Field::NewPassword, &new_password)?;
-            let state = expect_context::<crate::server::state::AppState>();
-            state
-                .operators
+            let operators = expect_context::<crate::server::operators::Operators>();
+            operators
                 .change_own_password(&actor, &current_password, &new)
                 .await
         }
@@ -29,8 +28,8 @@ pub async fn logout_everywhere() -> Result<(), AppError> {
     crate::server::server_fn_result(
         async {
             let actor = crate::server::auth::current_actor().await?;
-            let state = expect_context::<crate::server::state::AppState>();
-            state.operators.logout_everywhere(&actor).await?;
+            let operators = expect_context::<crate::server::operators::Operators>();
+            operators.logout_everywhere(&actor).await?;
             leptos_axum::redirect("/login");
             Ok(())
         }

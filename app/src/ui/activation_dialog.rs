@@ -18,18 +18,18 @@ pub async fn activate_break_glass(
     crate::server::server_fn_result(
         async {
             let actor = crate::server::auth::current_actor().await?;
-            let state = expect_context::<crate::server::state::AppState>();
+            let break_glass =
+                expect_context::<std::sync::Arc<crate::server::break_glass::BreakGlassService>>();
             let raw = crate::domain::break_glass::ActivationRequest::from_form(
                 reason,
                 duration_minutes,
                 confirm,
             );
-            state
-                .break_glass
+            break_glass
                 .refuse_unpermitted(&actor, raw.reason_text())
                 .await?;
             let activation = crate::domain::break_glass::Activation::try_from(raw)?;
-            state.break_glass.activate(&actor, activation).await
+            break_glass.activate(&actor, activation).await
         }
         .await,
     )

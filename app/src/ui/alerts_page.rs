@@ -10,8 +10,8 @@ pub async fn list_alerts() -> Result<Vec<Alert>, AppError> {
     crate::server::server_fn_result(
         async {
             let actor = crate::server::auth::current_actor().await?;
-            let state = expect_context::<crate::server::state::AppState>();
-            crate::server::alerts::list(&state.pool, &actor, None, 200).await
+            let pool = expect_context::<crate::server::database::Pool>();
+            crate::server::alerts::list(&pool, &actor, None, 200).await
         }
         .await,
     )
@@ -22,8 +22,9 @@ pub async fn update_alert(id: i64, action: AlertAction) -> Result<Alert, AppErro
     crate::server::server_fn_result(
         async {
             let actor = crate::server::auth::current_actor().await?;
-            let state = expect_context::<crate::server::state::AppState>();
-            crate::server::alerts::apply(&state.pool, &actor, id, action, state.clock.now()).await
+            let pool = expect_context::<crate::server::database::Pool>();
+            let clock = expect_context::<crate::server::clock::SharedClock>();
+            crate::server::alerts::apply(&pool, &actor, id, action, clock.now()).await
         }
         .await,
     )

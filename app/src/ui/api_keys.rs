@@ -14,8 +14,8 @@ pub async fn list_api_keys() -> Result<Vec<ApiKey>, AppError> {
     crate::server::server_fn_result(
         async {
             let actor = crate::server::auth::current_actor().await?;
-            let state = expect_context::<crate::server::state::AppState>();
-            crate::server::api_keys::list(&state.pool, &actor).await
+            let pool = expect_context::<crate::server::database::Pool>();
+            crate::server::api_keys::list(&pool, &actor).await
         }
         .await,
     )
@@ -38,7 +38,8 @@ pub async fn create_api_key(
     crate::server::server_fn_result(
         async {
             let actor = crate::server::auth::current_actor().await?;
-            let state = expect_context::<crate::server::state::AppState>();
+            let clock = expect_context::<crate::server::clock::SharedClock>();
+            let pool = expect_context::<crate::server::database::Pool>();
             let scopes: Vec<Scope> = [
                 (gateway, Scope::Gateway),
                 (ingest, Scope::Ingest),
@@ -51,9 +52,9 @@ pub async fn create_api_key(
             .map(|(_, scope)| scope)
             .collect();
             let raw = KeyRequest::from_form(name, &scopes, expires_at, rate_limit_per_minute);
-            let now = state.clock.now();
+            let now = clock.now();
             let spec = KeySpec::from_request(raw, now)?;
-            crate::server::api_keys::create(&state.pool, &actor, &spec, now).await
+            crate::server::api_keys::create(&pool, &actor, &spec, now).await
         }
         .await,
     )
@@ -64,15 +65,10 @@ pub async fn revoke_api_key(id: i64) -> Result<ApiKey, AppError> {
     crate::server::server_fn_result(
         async {
             let actor = crate::server::auth::current_actor().await?;
-            let state = expect_context::<crate::server::state::AppState>();
-            crate::server::api_keys::revoke(
-                &state.pool,
-                &state.api_keys,
-                &actor,
-                id,
-                state.clock.now(),
-            )
-            .await
+            let api_keys = expect_context::<std::sync::Arc<crate::server::api_keys::KeyRegistry>>();
+            let pool = expect_context::<crate::server::database::Pool>();
+            let clock = expect_context::<crate::server::clock::SharedClock>();
+            crate::server::api_keys::revoke(&pool, &api_keys, &actor, id, clock.now()).await
         }
         .await,
     )

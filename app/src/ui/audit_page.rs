@@ -26,8 +26,8 @@ pub async fn list_audit(
                     .position(|key| *key == k)
                     .map(|i| given[i].clone())
             })?;
-            let state = expect_context::<crate::server::state::AppState>();
-            crate::server::audit_trail::list(&state.pool, &caller, &filter).await
+            let pool = expect_context::<crate::server::database::Pool>();
+            crate::server::audit_trail::list(&pool, &caller, &filter).await
         }
         .await,
     )

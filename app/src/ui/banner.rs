@@ -10,8 +10,9 @@ pub async fn deactivate_break_glass() -> Result<DeactivationSummary, AppError> {
     crate::server::server_fn_result(
         async {
             let actor = crate::server::auth::current_actor().await?;
-            let state = expect_context::<crate::server::state::AppState>();
-            state.break_glass.deactivate(&actor).await
+            let break_glass =
+                expect_context::<std::sync::Arc<crate::server::break_glass::BreakGlassService>>();
+            break_glass.deactivate(&actor).await
         }
         .await,
     )

@@ -17,16 +17,18 @@ use leptos::prelude::*;
 pub async fn litellm_outage() -> Result<Option<Alert>, AppError> {
     crate::server::server_fn_result(
         async {
-            crate::server::auth::current_actor().await?;
-            let state = expect_context::<crate::server::state::AppState>();
-            let since = state.clock.now() - chrono::TimeDelta::minutes(30);
-            Ok(crate::server::alerts::unresolved_since(
-                &state.pool,
+            let actor = crate::server::auth::current_actor().await?;
+            let clock = expect_context::<crate::server::clock::SharedClock>();
+            let pool = expect_context::<crate::server::database::Pool>();
+            let since = clock.now() - chrono::TimeDelta::minutes(30);
+            crate::server::alerts::unresolved_since(
+                &pool,
+                &actor,
                 crate::domain::alerts::SOURCE_GATEWAY,
                 crate::domain::alerts::LITELLM_UNREACHABLE,
                 since,
             )
-            .await?)
+            .await
         }
         .await,
     )

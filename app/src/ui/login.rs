@@ -12,19 +12,15 @@ pub async fn login(username: String, password: String) -> Result<(), AppError> {
             if password.is_empty() {
                 return Err(FieldError::new(Field::Password, "Password is required").into());
             }
-            let state = expect_context::<crate::server::state::AppState>();
+            let sessions = expect_context::<crate::server::auth::Sessions>();
             let addr = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
                 .await
                 .ok()
                 .map(|c| c.0.ip().to_string());
-            let (_, token) =
-                crate::server::auth::login(&state, username.trim(), &password, addr.as_deref())
-                    .await?;
-            let cookie = crate::server::auth::session_cookie(
-                &token,
-                state.settings.session_lifetime,
-                state.settings.secure_cookies,
-            );
+            let (_, token) = sessions
+                .login(username.trim(), &password, addr.as_deref())
+                .await?;
+            let cookie = sessions.cookie(&token);
             let opts = expect_context::<leptos_axum::ResponseOptions>();
             if let Ok(v) = http::HeaderValue::from_str(&cookie) {
                 opts.append_header(http::header::SET_COOKIE, v);
@@ -41,18 +37,12 @@ pub async fn logout() -> Result<(), AppError> {
     crate::server::server_fn_result(
         async {
             let actor = crate::server::auth::current_actor().await?;
-            let state = expect_context::<crate::server::state::AppState>();
-            crate::server::auth::logout(
-                &state,
-                &actor.token,
-                &actor.operator,
-                actor.source_addr.as_deref(),
-            )
-            .await?;
+            let sessions = expect_context::<crate::server::auth::Sessions>();
+            sessions
+                .logout(&actor.token, &actor.operator, actor.source_addr.as_deref())
+                .await?;
             let opts = expect_context::<leptos_axum::ResponseOptions>();
-            if let Ok(v) = http::HeaderValue::from_str(&crate::server::auth::clearing_cookie(
-                state.settings.secure_cookies,
-            )) {
+            if let Ok(v) = http::HeaderValue::from_str(&sessions.clearing_cookie()) {
                 opts.append_header(http::header::SET_COOKIE, v);
             }
             leptos_axum::redirect("/login");

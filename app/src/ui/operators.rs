@@ -12,8 +12,8 @@ pub async fn list_operators() -> Result<Vec<OperatorAccount>, AppError> {
     crate::server::server_fn_result(
         async {
             let actor = crate::server::auth::current_actor().await?;
-            let state = expect_context::<crate::server::state::AppState>();
-            state.operators.list(&actor).await
+            let operators = expect_context::<crate::server::operators::Operators>();
+            operators.list(&actor).await
         }
         .await,
     )
@@ -31,8 +31,8 @@ pub async fn create_operator(
             let actor = crate::server::auth::current_actor().await?;
             let new =
                 NewOperator::try_from(NewOperatorRequest::from_form(username, password, role))?;
-            let state = expect_context::<crate::server::state::AppState>();
-            state.operators.create(&actor, &new).await
+            let operators = expect_context::<crate::server::operators::Operators>();
+            operators.create(&actor, &new).await
         }
         .await,
     )
@@ -51,20 +51,15 @@ pub async fn change_operator(
     crate::server::server_fn_result(
         async {
             let actor = crate::server::auth::current_actor().await?;
-            let state = expect_context::<crate::server::state::AppState>();
+            let operators = expect_context::<crate::server::operators::Operators>();
             let value = value.unwrap_or_default();
             match change.as_str() {
-                "role" => {
-                    state
-                        .operators
-                        .set_role(&actor, id, parse_role(&value)?)
-                        .await
-                }
-                "disable" => state.operators.set_disabled(&actor, id, true).await,
-                "enable" => state.operators.set_disabled(&actor, id, false).await,
+                "role" => operators.set_role(&actor, id, parse_role(&value)?).await,
+                "disable" => operators.set_disabled(&actor, id, true).await,
+                "enable" => operators.set_disabled(&actor, id, false).await,
                 "password" => {
                     let password = NewPassword::parse(Field::Password, &value)?;
-                    state.operators.reset_password(&actor, id, &password).await
+                    operators.reset_password(&actor, id, &password).await
                 }
                 _ => Err(FieldError::new(
                     Field::Action,

@@ -15,8 +15,8 @@ pub async fn load_review(id: i64) -> Result<Review, AppError> {
     crate::server::server_fn_result(
         async {
             let actor = crate::server::auth::current_actor().await?;
-            let state = expect_context::<crate::server::state::AppState>();
-            state.reviews.load(&actor, id).await
+            let reviews = expect_context::<crate::server::review::Reviews>();
+            reviews.load(&actor, id).await
         }
         .await,
     )
@@ -28,8 +28,8 @@ pub async fn sign_off_review(id: i64, notes: String) -> Result<Review, AppError>
         async {
             let actor = crate::server::auth::current_actor().await?;
             let notes = crate::domain::review::ReviewNotes::parse(&notes)?;
-            let state = expect_context::<crate::server::state::AppState>();
-            state.reviews.sign_off(&actor, id, &notes).await
+            let reviews = expect_context::<crate::server::review::Reviews>();
+            reviews.sign_off(&actor, id, &notes).await
         }
         .await,
     )
@@ -40,8 +40,8 @@ pub async fn windows_awaiting_review() -> Result<Vec<AwaitingReview>, AppError> 
     crate::server::server_fn_result(
         async {
             let actor = crate::server::auth::current_actor().await?;
-            let state = expect_context::<crate::server::state::AppState>();
-            state.reviews.awaiting(&actor).await
+            let reviews = expect_context::<crate::server::review::Reviews>();
+            reviews.awaiting(&actor).await
         }
         .await,
     )

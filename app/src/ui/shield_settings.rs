@@ -8,10 +8,9 @@ use leptos::prelude::*;
 pub async fn current_shield_mode() -> Result<ShieldMode, AppError> {
     crate::server::server_fn_result(
         async {
-            crate::server::auth::current_actor().await?;
-            let state = expect_context::<crate::server::state::AppState>();
-            let mode = state.shield_mode.current();
-            Ok(mode)
+            let actor = crate::server::auth::current_actor().await?;
+            let shield_mode = expect_context::<crate::server::shield::ModeSetting>();
+            shield_mode.read(&crate::domain::Reader::Operator(actor))
         }
         .await,
     )
@@ -23,8 +22,8 @@ pub async fn set_shield_mode(mode: String) -> Result<ShieldMode, AppError> {
         async {
             let actor = crate::server::auth::current_actor().await?;
             let mode = ShieldMode::parse(&mode)?;
-            let state = expect_context::<crate::server::state::AppState>();
-            state.shield_mode.set(&actor, mode).await?;
+            let shield_mode = expect_context::<crate::server::shield::ModeSetting>();
+            shield_mode.set(&actor, mode).await?;
             Ok(mode)
         }
         .await,

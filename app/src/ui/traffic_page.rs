@@ -32,8 +32,8 @@ pub async fn list_traffic(query: String) -> Result<TrafficPage, AppError> {
         async {
             let actor = crate::server::auth::current_actor().await?;
             let filter = filter_from_query(&query)?;
-            let state = expect_context::<crate::server::state::AppState>();
-            crate::server::traffic::page(&state.pool, &actor, &filter).await
+            let pool = expect_context::<crate::server::database::Pool>();
+            crate::server::traffic::page(&pool, &actor, &filter).await
         }
         .await,
     )
@@ -45,8 +45,9 @@ pub async fn load_traffic_chart(query: String) -> Result<Chart, AppError> {
         async {
             let actor = crate::server::auth::current_actor().await?;
             let filter = filter_from_query(&query)?;
-            let state = expect_context::<crate::server::state::AppState>();
-            crate::server::traffic::chart(&state.pool, &actor, &filter, state.clock.now()).await
+            let pool = expect_context::<crate::server::database::Pool>();
+            let clock = expect_context::<crate::server::clock::SharedClock>();
+            crate::server::traffic::chart(&pool, &actor, &filter, clock.now()).await
         }
         .await,
     )
@@ -58,9 +59,9 @@ pub async fn list_windows(
 ) -> Result<Vec<(ActivatedWindow, Option<chrono::DateTime<chrono::Utc>>)>, AppError> {
     crate::server::server_fn_result(
         async {
-            crate::server::auth::current_actor().await?;
-            let state = expect_context::<crate::server::state::AppState>();
-            Ok(crate::server::break_glass::recent_windows(&state.pool, 20).await?)
+            let actor = crate::server::auth::current_actor().await?;
+            let pool = expect_context::<crate::server::database::Pool>();
+            crate::server::break_glass::recent_windows(&pool, &actor, 20).await
         }
         .await,
     )

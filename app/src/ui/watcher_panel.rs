@@ -12,9 +12,9 @@ use leptos::prelude::*;
 pub async fn load_watcher_status() -> Result<WatcherStatus, AppError> {
     crate::server::server_fn_result(
         async {
-            crate::server::auth::current_actor().await?;
-            let state = expect_context::<crate::server::state::AppState>();
-            Ok(state.watcher.status())
+            let actor = crate::server::auth::current_actor().await?;
+            let watcher = expect_context::<std::sync::Arc<crate::server::watcher::Watcher>>();
+            watcher.status(&crate::domain::Reader::Operator(actor))
         }
         .await,
     )
@@ -44,8 +44,8 @@ pub async fn control_watcher(
                 ),
             };
             let action = crate::domain::watcher::WatcherAction::parse(Some(&action), interval_ms)?;
-            let state = expect_context::<crate::server::state::AppState>();
-            state.watcher.control(&actor, action).await
+            let watcher = expect_context::<std::sync::Arc<crate::server::watcher::Watcher>>();
+            watcher.control(&actor, action).await
         }
         .await,
     )

@@ -15,6 +15,7 @@ mod prompt;
 mod sse;
 
 use crate::config::Config;
+use crate::state::AppState;
 use app::domain::alerts::{Severity, LITELLM_UNREACHABLE, SOURCE_GATEWAY};
 use app::domain::shield::{Coverage, ScanResult, ShieldMode};
 use app::domain::traffic::{self, Outcome, SOURCE_BREAK_GLASS, SOURCE_LITELLM};
@@ -23,7 +24,6 @@ use app::domain::Verdict;
 use app::domain::{Field, FieldError};
 use app::server::alerts::{self, NewAlert};
 use app::server::api_keys::KeyRefusal;
-use app::server::state::AppState;
 use app::server::traffic::{Journal, NewTraffic};
 use axum::body::{Body, Bytes};
 use axum::extract::State;

@@ -8,9 +8,9 @@ use super::{
     traffic, watcher,
 };
 use crate::gateway;
+use crate::state::AppState;
 use app::domain::Permission;
 use app::domain::Scope;
-use app::server::state::AppState;
 use axum::routing::{get, post, put, MethodRouter};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,7 +119,7 @@ pub const ROUTES: &[Endpoint] = &[
     e(
         "GET",
         "/api/break-glass/status",
-        LoggedInOrKey(Scope::BreakGlassRead),
+        AllowedOrKey(StatusRead, Scope::BreakGlassRead),
         Api(|| get(break_glass::status)),
     ),
     e(
@@ -143,7 +143,7 @@ pub const ROUTES: &[Endpoint] = &[
     e(
         "GET",
         "/api/shield/mode",
-        LoggedInOrKey(Scope::ShieldScan),
+        AllowedOrKey(StatusRead, Scope::ShieldScan),
         Api(|| get(shield::mode)),
     ),
     e(
@@ -203,7 +203,7 @@ pub const ROUTES: &[Endpoint] = &[
     e(
         "GET",
         "/api/watcher/status",
-        LoggedInOrKey(Scope::BreakGlassRead),
+        AllowedOrKey(StatusRead, Scope::BreakGlassRead),
         Api(|| get(watcher::status)),
     ),
     e(
@@ -236,7 +236,12 @@ pub const ROUTES: &[Endpoint] = &[
         Allowed(BreakGlassReview),
         Api(|| post(review::sign_off)),
     ),
-    e("GET", "/api/events", LoggedIn, Api(|| get(events::stream))),
+    e(
+        "GET",
+        "/api/events",
+        Allowed(StatusRead),
+        Api(|| get(events::stream)),
+    ),
     e(
         "GET",
         "/events-worker.js",
@@ -248,7 +253,7 @@ pub const ROUTES: &[Endpoint] = &[
     e(
         "GET",
         "/metrics",
-        LoggedInOrKey(Scope::BreakGlassRead),
+        AllowedOrKey(StatusRead, Scope::BreakGlassRead),
         Api(|| get(metrics::render)),
     ),
     e(
@@ -278,8 +283,8 @@ pub const SERVER_FNS: &[(&str, Access)] = &[
     ("change_operator", Allowed(OperatorsManage)),
     ("activate_break_glass", Allowed(BreakGlassActivate)),
     ("deactivate_break_glass", Allowed(BreakGlassDeactivate)),
-    ("litellm_outage", LoggedIn),
-    ("current_shield_mode", LoggedIn),
+    ("litellm_outage", Allowed(AlertsRead)),
+    ("current_shield_mode", Allowed(StatusRead)),
     ("set_shield_mode", Allowed(ShieldConfigure)),
     ("list_api_keys", Allowed(ApiKeysManage)),
     ("create_api_key", Allowed(ApiKeysManage)),
@@ -289,8 +294,8 @@ pub const SERVER_FNS: &[(&str, Access)] = &[
     ("list_audit", Allowed(AuditRead)),
     ("list_traffic", Allowed(TrafficRead)),
     ("load_traffic_chart", Allowed(TrafficRead)),
-    ("list_windows", LoggedIn),
-    ("load_watcher_status", LoggedIn),
+    ("list_windows", Allowed(TrafficRead)),
+    ("load_watcher_status", Allowed(StatusRead)),
     ("control_watcher", Allowed(WatcherControl)),
     ("load_review", Allowed(AuditRead)),
     ("sign_off_review", Allowed(BreakGlassReview)),

@@ -1,6 +1,6 @@
 use super::{ApiError, Caller};
+use crate::state::AppState;
 use app::domain::alerts::Alert;
-use app::server::state::AppState;
 use axum::extract::State;
 use axum::Json;
 

@@ -1,7 +1,7 @@
 use super::{ApiError, Caller};
+use crate::state::AppState;
 use app::domain::api_keys::{ApiKey, CreatedApiKey, KeyRequest, KeySpec};
 use app::domain::{Field, FieldError};
-use app::server::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};

@@ -1,6 +1,6 @@
 use super::{AnyCaller, ApiError};
+use crate::state::AppState;
 use app::domain::audit::{AuditFilter, AuditPage};
-use app::server::state::AppState;
 use axum::extract::{Query, State};
 use axum::Json;
 use std::collections::HashMap;

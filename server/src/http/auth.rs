@@ -1,7 +1,7 @@
 use super::{ApiError, Caller};
+use crate::state::AppState;
 use app::domain::AppError;
 use app::domain::{Field, FieldError};
-use app::server::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -33,13 +33,11 @@ pub async fn login(
     let username = text_field(&json, Field::Username)?;
     let password = text_field(&json, Field::Password)?;
     let ip = addr.ip().to_string();
-    let (operator, token) =
-        app::server::auth::login(&state, username.trim(), password, Some(&ip)).await?;
-    let cookie = app::server::auth::session_cookie(
-        &token,
-        state.settings.session_lifetime,
-        state.settings.secure_cookies,
-    );
+    let (operator, token) = state
+        .sessions
+        .login(username.trim(), password, Some(&ip))
+        .await?;
+    let cookie = state.sessions.cookie(&token);
     let mut response = Json(operator).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, v);
@@ -51,17 +49,12 @@ pub async fn logout(
     State(state): State<AppState>,
     Caller(actor): Caller,
 ) -> Result<Response, ApiError> {
-    app::server::auth::logout(
-        &state,
-        &actor.token,
-        &actor.operator,
-        actor.source_addr.as_deref(),
-    )
-    .await?;
+    state
+        .sessions
+        .logout(&actor.token, &actor.operator, actor.source_addr.as_deref())
+        .await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
-    if let Ok(v) = HeaderValue::from_str(&app::server::auth::clearing_cookie(
-        state.settings.secure_cookies,
-    )) {
+    if let Ok(v) = HeaderValue::from_str(&state.sessions.clearing_cookie()) {
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
     Ok(response)

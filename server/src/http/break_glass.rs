@@ -1,8 +1,8 @@
 use super::{AnyCaller, ApiError, Caller};
+use crate::state::AppState;
 use app::domain::break_glass::{
     ActivatedWindow, Activation, ActivationRequest, BreakGlassStatus, DeactivationSummary,
 };
-use app::server::state::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -12,8 +12,7 @@ pub async fn status(
     State(state): State<AppState>,
     AnyCaller(reader): AnyCaller,
 ) -> Result<Json<BreakGlassStatus>, ApiError> {
-    reader.require_scope(app::domain::Scope::BreakGlassRead)?;
-    Ok(Json(state.break_glass.status()))
+    Ok(Json(state.break_glass.status(&reader)?))
 }
 
 pub async fn activate(

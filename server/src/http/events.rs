@@ -2,9 +2,9 @@
 //! browser's tabs use one stream.
 
 use super::{ApiError, Caller};
+use crate::state::AppState;
 use app::domain::events::{ServerEvent, StateEvent, MAX_STREAMS_PER_SESSION};
-use app::domain::AppError;
-use app::server::state::AppState;
+use app::domain::{AppError, Reader};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -20,12 +20,13 @@ use tokio_stream::wrappers::BroadcastStream;
 
 const WORKER: &str = include_str!("events_worker.js");
 
-fn snapshot(state: &AppState) -> Event {
+/// The state now, as the stream's first event and after a subscriber fell behind.
+fn snapshot(state: &AppState, reader: &Reader) -> Result<Event, AppError> {
     let event = ServerEvent::State(StateEvent {
         change: None,
-        status: state.break_glass.status(),
+        status: state.break_glass.status(reader)?,
     });
-    Event::default().event(event.name()).data(event.data_json())
+    Ok(Event::default().event(event.name()).data(event.data_json()))
 }
 
 /// How many streams each session holds, so that a client opening thousands is refused before
@@ -82,15 +83,19 @@ pub async fn stream(
     let slot = slots.take(&actor.token)?;
     // Subscribe before the snapshot so that no change falls between the two.
     let updates = BroadcastStream::new(state.events.subscribe());
-    let mut ended = state.sessions_ended.subscribe();
-    let session_state = state.clone();
+    let mut ended = state.sessions.subscribe_ended();
+    let sessions = state.sessions.clone();
     let clock = state.clock.clone();
-    let first = snapshot(&state);
+    let reader = Reader::Operator(actor.clone());
+    let first = snapshot(&state, &reader)?;
     let mut shutdown = state.shutdown.clone();
     let stream = stream::once(async move { first })
-        .chain(updates.map(move |item| match item {
-            Ok(p) => Event::default().event(p.name).data(&*p.data),
-            Err(BroadcastStreamRecvError::Lagged(_)) => snapshot(&state),
+        .chain(updates.map(move |item| {
+            match item {
+                Ok(p) => Event::default().event(p.name).data(&*p.data),
+                Err(BroadcastStreamRecvError::Lagged(_)) => snapshot(&state, &reader)
+                    .unwrap_or_else(|e| Event::default().comment(e.to_string())),
+            }
         }))
         .map(move |event| {
             // The slot lives as long as the stream.
@@ -108,10 +113,7 @@ pub async fn stream(
                         // Its operator, or missed notices: is this session still there?
                         _ => {}
                     }
-                    if !matches!(
-                        app::server::auth::operator_for_token(&session_state, &actor.token).await,
-                        Ok(Some(_))
-                    ) {
+                    if !matches!(sessions.operator_for_token(&actor.token).await, Ok(Some(_))) {
                         return;
                     }
                 }

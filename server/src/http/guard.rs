@@ -2,8 +2,8 @@
 //! writes, and security headers on every response.
 
 use super::ApiError;
+use crate::state::AppState;
 use app::domain::AppError;
-use app::server::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -49,7 +49,7 @@ pub async fn pages_need_login(
 ) -> Response {
     let path = req.uri().path();
     if req.method() == Method::GET && pages.contains(path) {
-        match app::server::auth::actor_from_headers(&state, req.headers(), None).await {
+        match state.sessions.actor_from_headers(req.headers(), None).await {
             Ok(_) => {}
             Err(AppError::Unauthorized) => return Redirect::to("/login").into_response(),
             Err(e) => return ApiError(e).into_response(),

@@ -1,6 +1,6 @@
 //! Health checks for load balancers and orchestrators; public, and they say nothing secret.
 
-use app::server::state::AppState;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;

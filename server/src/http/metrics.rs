@@ -2,9 +2,9 @@
 //! replica reports its own view; the store's counts (open alerts) are the same everywhere.
 
 use super::{AnyCaller, ApiError};
+use crate::state::AppState;
 use app::domain::break_glass::Phase;
 use app::domain::watcher::RunState;
-use app::server::state::AppState;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -14,12 +14,11 @@ pub async fn render(
     State(state): State<AppState>,
     AnyCaller(reader): AnyCaller,
 ) -> Result<impl IntoResponse, ApiError> {
-    reader.require_scope(app::domain::Scope::BreakGlassRead)?;
-    let status = state.break_glass.status();
-    let watcher = state.watcher.status();
+    let status = state.break_glass.status(&reader)?;
+    let watcher = state.watcher.status(&reader)?;
     // A replica that cannot reach the store still reports what it knows; the alert counts,
     // which only the store has, are left out then.
-    let open_alerts = app::server::alerts::open_by_severity(&state.pool)
+    let open_alerts = app::server::alerts::open_by_severity(&state.pool, &reader)
         .await
         .inspect_err(|e| tracing::warn!(error = %e, "metrics: alert counts unavailable"))
         .unwrap_or_default();

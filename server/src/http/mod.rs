@@ -18,10 +18,10 @@ mod shield;
 mod traffic;
 mod watcher;
 
+use crate::state::AppState;
 use access::Handler;
 use app::domain::AppError;
 use app::domain::{Actor, Reader};
-use app::server::state::AppState;
 use app::{shell, App};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
@@ -29,7 +29,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use axum::{middleware, Json, Router};
-use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::net::SocketAddr;
 
@@ -65,7 +64,7 @@ pub fn router(state: AppState, gateway: crate::gateway::Gateway) -> Router {
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(context_state.clone()),
+            move || context_state.provide_services(),
             move || shell(leptos_options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
@@ -172,7 +171,10 @@ impl FromRequestParts<AppState> for Caller {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip().to_string());
         Ok(Caller(
-            app::server::auth::actor_from_headers(state, &parts.headers, addr).await?,
+            state
+                .sessions
+                .actor_from_headers(&parts.headers, addr)
+                .await?,
         ))
     }
 }

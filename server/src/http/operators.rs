@@ -1,8 +1,8 @@
 use super::{ApiError, Caller};
+use crate::state::AppState;
 use app::domain::operators::{parse_role, NewOperator, NewOperatorRequest, NewPassword};
 use app::domain::OperatorAccount;
 use app::domain::{Field, FieldError};
-use app::server::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -132,9 +132,7 @@ pub async fn logout_everywhere(
 ) -> Result<Response, ApiError> {
     let ended = state.operators.logout_everywhere(&actor).await?;
     let mut response = Json(serde_json::json!({ "sessions_ended": ended })).into_response();
-    if let Ok(v) = HeaderValue::from_str(&app::server::auth::clearing_cookie(
-        state.settings.secure_cookies,
-    )) {
+    if let Ok(v) = HeaderValue::from_str(&state.sessions.clearing_cookie()) {
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
     Ok(response)

@@ -1,7 +1,7 @@
 use super::{AnyCaller, ApiError, Caller};
+use crate::state::AppState;
 use app::domain::shield::{ScanResult, ShieldMode};
 use app::domain::{Field, FieldError};
-use app::server::state::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -55,9 +55,8 @@ pub async fn mode(
     State(state): State<AppState>,
     AnyCaller(reader): AnyCaller,
 ) -> Result<Json<ModeBody>, ApiError> {
-    reader.require_scope(app::domain::Scope::ShieldScan)?;
     Ok(Json(ModeBody {
-        mode: state.shield_mode.current(),
+        mode: state.shield_mode.read(&reader)?,
     }))
 }
 

@@ -1,8 +1,8 @@
 use super::{AnyCaller, ApiError, Caller};
+use crate::state::AppState;
 use app::domain::traffic::{Cursor, TrafficFilter, TrafficPage, MAX_PAGE};
 use app::domain::AppError;
 use app::domain::{Permission, Reader};
-use app::server::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::header;

@@ -1,7 +1,7 @@
 use super::{AnyCaller, ApiError, Caller};
+use crate::state::AppState;
 use app::domain::watcher::{WatcherAction, WatcherStatus};
 use app::domain::{Field, FieldError};
-use app::server::state::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -12,8 +12,7 @@ pub async fn status(
     State(state): State<AppState>,
     AnyCaller(reader): AnyCaller,
 ) -> Result<Json<WatcherStatus>, ApiError> {
-    reader.require_scope(app::domain::Scope::BreakGlassRead)?;
-    Ok(Json(state.watcher.status()))
+    Ok(Json(state.watcher.status(&reader)?))
 }
 
 /// `POST /api/watcher {"action": "poll_now" | "set_interval" | "enable" | "disable",

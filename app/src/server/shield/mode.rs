@@ -1,12 +1,12 @@
 use crate::domain::audit;
 use crate::domain::shield::mode::ShieldMode;
 use crate::domain::AppError;
-use crate::domain::{Actor, Permission};
+use crate::domain::{Actor, Permission, Reader, Scope};
 use crate::server::audit_trail;
 use crate::server::clock::SharedClock;
 use crate::server::database::Pool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tokio::sync::watch;
 
 /// The name of the setting that holds the mode.
 pub const SETTING: &str = "shield_mode";
@@ -24,7 +24,8 @@ async fn load(pool: &Pool) -> Result<ShieldMode, sqlx::Error> {
 pub struct ModeSetting {
     pool: Pool,
     clock: SharedClock,
-    current: Arc<watch::Sender<ShieldMode>>,
+    /// `true` in BLOCK mode: one load per gateway request.
+    blocking: Arc<AtomicBool>,
 }
 
 impl ModeSetting {
@@ -34,12 +35,22 @@ impl ModeSetting {
         Ok(Self {
             pool,
             clock,
-            current: Arc::new(watch::channel(mode).0),
+            blocking: Arc::new(AtomicBool::new(mode == ShieldMode::Block)),
         })
     }
 
+    /// The mode the gateway applies now.
     pub fn current(&self) -> ShieldMode {
-        *self.current.borrow()
+        match self.blocking.load(Ordering::Relaxed) {
+            true => ShieldMode::Block,
+            false => ShieldMode::Observe,
+        }
+    }
+
+    /// The mode, for a caller who may read the status.
+    pub fn read(&self, reader: &Reader) -> Result<ShieldMode, AppError> {
+        reader.require(Permission::StatusRead, Scope::ShieldScan)?;
+        Ok(self.current())
     }
 
     /// Stores the mode (audited), then hands it to the gateway for its next request.
@@ -65,18 +76,16 @@ impl ModeSetting {
         )
         .await?;
         tx.commit().await?;
-        self.current.send_replace(mode);
+        self.blocking
+            .store(mode == ShieldMode::Block, Ordering::Relaxed);
         Ok(())
     }
 
     /// Reads the stored mode again (another replica may have set it).
     pub async fn reload(&self) -> Result<(), sqlx::Error> {
         let mode = load(&self.pool).await?;
-        self.current.send_if_modified(|m| {
-            let changed = *m != mode;
-            *m = mode;
-            changed
-        });
+        self.blocking
+            .store(mode == ShieldMode::Block, Ordering::Relaxed);
         Ok(())
     }
 }

@@ -16,7 +16,7 @@ use crate::domain::watcher::{
 };
 use crate::domain::AppError;
 use crate::domain::Verdict;
-use crate::domain::{Actor, Permission};
+use crate::domain::{Actor, Permission, Reader, Scope};
 use crate::server::alerts::{self, NewAlert};
 use crate::server::audit_trail;
 use crate::server::clock::SharedClock;
@@ -138,7 +138,13 @@ impl Watcher {
         }))
     }
 
-    pub fn status(&self) -> WatcherStatus {
+    pub fn status(&self, reader: &Reader) -> Result<WatcherStatus, AppError> {
+        reader.require(Permission::StatusRead, Scope::BreakGlassRead)?;
+        Ok(self.snapshot())
+    }
+
+    /// The status, for services that checked their own caller.
+    pub(crate) fn snapshot(&self) -> WatcherStatus {
         self.status.borrow().clone()
     }
 
@@ -231,7 +237,7 @@ impl Watcher {
                 .await
                 .map_err(|_| AppError::Conflict("The Session Watcher has stopped".into()))?;
         }
-        Ok(self.status())
+        Ok(self.snapshot())
     }
 
     /// Runs until shutdown: a pass at each interval, on file notifications, and on request.
