@@ -143,6 +143,49 @@ async fn both_doors_name_the_same_field_first() {
     s.stop().await;
 }
 
+/// The login page's server function and `POST /api/auth/login` parse one `LoginRequest`: the
+/// same input names the same field with the same message at both.
+#[tokio::test]
+async fn both_login_doors_name_the_same_field_first() {
+    let (_dir, db) = fresh_db();
+    let mut s = TestServer::start(&db, ManualClock::new(Utc::now())).await;
+    let client = s.client();
+    let (server_fn, _) = leptos::server_fn::axum::server_fn_paths()
+        .find(|(path, _)| {
+            server::access::server_fn_rule(path).is_some_and(|(name, _)| name == "login")
+        })
+        .expect("the login server function is registered");
+    for ((username, password), field) in [
+        (("", ""), "username"),
+        (("   ", "x"), "username"),
+        (("admin", ""), "password"),
+    ] {
+        let form = client
+            .post(s.url(server_fn))
+            .header("accept", "application/json")
+            .form(&[("username", username), ("password", password)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(form.status(), 400, "{username:?}, {password:?}");
+        let form: serde_json::Value = form.json().await.unwrap();
+        let (status, api) = post_json(
+            &client,
+            s.url("/api/auth/login"),
+            serde_json::json!({"username": username, "password": password}),
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert_eq!(
+            (&form["Invalid"]["field"], &api["error"]["field"]),
+            (&serde_json::json!(field), &serde_json::json!(field)),
+            "{username:?}, {password:?}: {form} / {api}"
+        );
+        assert_eq!(form["Invalid"]["message"], api["error"]["message"]);
+    }
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn every_route_needs_a_session() {
     let (_dir, db) = fresh_db();

@@ -131,12 +131,104 @@ impl TryFrom<NewOperatorRequest> for NewOperator {
     }
 }
 
+/// A login as either door receives it: the login page's server function or
+/// `POST /api/auth/login`. A field may be missing or of the wrong type.
+#[derive(Clone, Default, Deserialize)]
+pub struct LoginRequest {
+    #[serde(default)]
+    pub username: Option<WireField>,
+    #[serde(default)]
+    pub password: Option<WireField>,
+}
+
+impl LoginRequest {
+    /// The form's fields, as typed.
+    pub fn from_form(username: String, password: String) -> Self {
+        Self {
+            username: Some(WireField::Text(username)),
+            password: Some(WireField::Text(password)),
+        }
+    }
+}
+
+/// What a login checks: a username (trimmed) and a password, neither empty. Built only by
+/// `Credentials::try_from(LoginRequest)`; the username is not held to `Username`'s rules, so
+/// that a login never says more than "wrong username or password".
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"…")
+            .finish()
+    }
+}
+
+impl TryFrom<LoginRequest> for Credentials {
+    type Error = FieldError;
+
+    /// Username, then password: the first that is missing, not text or empty is named.
+    fn try_from(raw: LoginRequest) -> Result<Self, FieldError> {
+        let text = |field: Option<WireField>, name: Field, label: &str| match field {
+            Some(WireField::Text(text)) if !text.is_empty() => Ok(text),
+            _ => Err(FieldError::new(name, format!("{label} is required (text)"))),
+        };
+        let username = text(raw.username, Field::Username, "Username")?;
+        let username = match username.trim() {
+            "" => {
+                return Err(FieldError::new(
+                    Field::Username,
+                    "Username is required (text)",
+                ))
+            }
+            trimmed => trimmed.to_owned(),
+        };
+        Ok(Self {
+            username,
+            password: text(raw.password, Field::Password, "Password")?,
+        })
+    }
+}
+
 /// At most this many sessions per operator; a new login ends the oldest beyond it.
 pub const MAX_SESSIONS: i64 = 5;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn login(
+        username: serde_json::Value,
+        password: serde_json::Value,
+    ) -> Result<Credentials, FieldError> {
+        let raw = serde_json::json!({ "username": username, "password": password });
+        Credentials::try_from(serde_json::from_value::<LoginRequest>(raw).unwrap())
+    }
+
+    #[test]
+    fn a_login_names_the_first_field_that_is_missing_not_text_or_empty() {
+        let named = |r: Result<Credentials, FieldError>| r.unwrap_err().field;
+        use serde_json::json;
+        assert_eq!(named(login(json!(null), json!(7))), Field::Username);
+        assert_eq!(named(login(json!("   "), json!(""))), Field::Username);
+        assert_eq!(named(login(json!(["admin"]), json!("pw"))), Field::Username);
+        assert_eq!(named(login(json!("admin"), json!(null))), Field::Password);
+        assert_eq!(named(login(json!("admin"), json!(""))), Field::Password);
+        let ok = login(json!("  admin "), json!(" pass word ")).unwrap();
+        assert_eq!(
+            (ok.username.as_str(), ok.password.as_str()),
+            ("admin", " pass word ")
+        );
+        assert!(
+            !format!("{ok:?}").contains("pass word"),
+            "the password stays out of logs"
+        );
+    }
 
     #[test]
     fn a_new_operator_names_the_first_bad_field_in_form_order() {

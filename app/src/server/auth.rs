@@ -1,6 +1,7 @@
 //! Sessions: login, logout, and the caller of a request.
 
 use crate::domain::alerts::{Severity, FAILED_LOGIN_BURST, SOURCE_AUTH};
+use crate::domain::operators::{Credentials, LoginRequest};
 use crate::domain::AppError;
 use crate::domain::{audit, login_throttle};
 use crate::domain::{Actor, Operator, Role};
@@ -89,10 +90,11 @@ impl Sessions {
     /// sequence of failures disables or locks an account.
     pub async fn login(
         &self,
-        username: &str,
-        password: &str,
+        raw: LoginRequest,
         source_addr: Option<&str>,
     ) -> Result<(Operator, String), AppError> {
+        let credentials = Credentials::try_from(raw)?;
+        let (username, password) = (&credentials.username, &credentials.password);
         let now = self.clock.now();
         let (kept, cut) = login_throttle::kept_username(username);
         let attempt = throttle::Attempt {

@@ -6,7 +6,9 @@ use crate::domain::alerts::Severity;
 use crate::domain::audit;
 use crate::domain::break_glass::machine::{Change, EndKind, Ended, Lifecycle, Refusal, COOL_DOWN};
 use crate::domain::break_glass::status::{active_minutes, seconds_until, ActivatedWindow};
-use crate::domain::break_glass::{Activation, BreakGlassStatus, DeactivationSummary};
+use crate::domain::break_glass::{
+    Activation, ActivationRequest, BreakGlassStatus, DeactivationSummary,
+};
 use crate::domain::events::{ServerEvent, StateChange, StateEvent};
 use crate::domain::time_format;
 use crate::domain::AppError;
@@ -91,7 +93,19 @@ impl BreakGlassService {
         self.current.subscribe()
     }
 
+    /// An activation as either door received it: refused (and audited) for a role that may
+    /// not activate before it is parsed, then parsed in form order, then carried out.
     pub async fn activate(
+        &self,
+        actor: &Actor,
+        raw: ActivationRequest,
+    ) -> Result<ActivatedWindow, AppError> {
+        self.refuse_unpermitted(actor, raw.reason_text()).await?;
+        self.activate_parsed(actor, Activation::try_from(raw)?)
+            .await
+    }
+
+    async fn activate_parsed(
         &self,
         actor: &Actor,
         activation: Activation,
@@ -373,11 +387,7 @@ impl BreakGlassService {
 
     /// Refuses (and audits) an activation by a role that may not activate, before its input
     /// is even parsed: every attempt is recorded, well-formed or not.
-    pub async fn refuse_unpermitted(
-        &self,
-        actor: &Actor,
-        raw_reason: &str,
-    ) -> Result<(), AppError> {
+    async fn refuse_unpermitted(&self, actor: &Actor, raw_reason: &str) -> Result<(), AppError> {
         let Err(e) = actor.require(Permission::BreakGlassActivate) else {
             return Ok(());
         };

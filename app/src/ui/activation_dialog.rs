@@ -25,11 +25,7 @@ pub async fn activate_break_glass(
                 duration_minutes,
                 confirm,
             );
-            break_glass
-                .refuse_unpermitted(&actor, raw.reason_text())
-                .await?;
-            let activation = crate::domain::break_glass::Activation::try_from(raw)?;
-            break_glass.activate(&actor, activation).await
+            break_glass.activate(&actor, raw).await
         }
         .await,
     )

@@ -3,23 +3,15 @@ use leptos::prelude::*;
 
 #[server]
 pub async fn login(username: String, password: String) -> Result<(), AppError> {
-    use crate::domain::{Field, FieldError};
     crate::server::server_fn_result(
         async {
-            if username.trim().is_empty() {
-                return Err(FieldError::new(Field::Username, "Username is required").into());
-            }
-            if password.is_empty() {
-                return Err(FieldError::new(Field::Password, "Password is required").into());
-            }
             let sessions = expect_context::<crate::server::auth::Sessions>();
             let addr = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
                 .await
                 .ok()
                 .map(|c| c.0.ip().to_string());
-            let (_, token) = sessions
-                .login(username.trim(), &password, addr.as_deref())
-                .await?;
+            let raw = crate::domain::operators::LoginRequest::from_form(username, password);
+            let (_, token) = sessions.login(raw, addr.as_deref()).await?;
             let cookie = sessions.cookie(&token);
             let opts = expect_context::<leptos_axum::ResponseOptions>();
             if let Ok(v) = http::HeaderValue::from_str(&cookie) {

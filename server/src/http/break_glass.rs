@@ -1,7 +1,7 @@
 use super::{AnyCaller, ApiError, Caller};
 use crate::state::AppState;
 use app::domain::break_glass::{
-    ActivatedWindow, Activation, ActivationRequest, BreakGlassStatus, DeactivationSummary,
+    ActivatedWindow, ActivationRequest, BreakGlassStatus, DeactivationSummary,
 };
 use axum::body::Bytes;
 use axum::extract::State;
@@ -22,12 +22,7 @@ pub async fn activate(
     body: Bytes,
 ) -> Result<Json<ActivatedWindow>, ApiError> {
     let raw: ActivationRequest = super::json::parse(&headers, &body)?;
-    state
-        .break_glass
-        .refuse_unpermitted(&actor, raw.reason_text())
-        .await?;
-    let activation = Activation::try_from(raw)?;
-    Ok(Json(state.break_glass.activate(&actor, activation).await?))
+    Ok(Json(state.break_glass.activate(&actor, raw).await?))
 }
 
 pub async fn deactivate(
