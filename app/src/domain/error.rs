@@ -207,20 +207,3 @@ impl FromServerFnError for AppError {
         AppError::Transport(value.to_string())
     }
 }
-
-#[cfg(feature = "ssr")]
-impl From<sqlx::Error> for AppError {
-    fn from(value: sqlx::Error) -> Self {
-        tracing::error!(error = %value, "database error");
-        match value {
-            // The database is out of reach or the conversation with it broke (a connection
-            // refused, reset or cut during its handshake), which is not this request's fault.
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::Protocol(_) => AppError::Degraded,
-            _ => AppError::Internal,
-        }
-    }
-}

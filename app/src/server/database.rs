@@ -150,3 +150,19 @@ pub fn to_millis(at: chrono::DateTime<chrono::Utc>) -> i64 {
 pub fn from_millis(ms: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
+
+impl From<sqlx::Error> for crate::domain::AppError {
+    fn from(value: sqlx::Error) -> Self {
+        tracing::error!(error = %value, "database error");
+        match value {
+            // The database is out of reach or the conversation with it broke (a connection
+            // refused, reset or cut during its handshake), which is not this request's fault.
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_) => crate::domain::AppError::Degraded,
+            _ => crate::domain::AppError::Internal,
+        }
+    }
+}

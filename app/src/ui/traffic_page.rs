@@ -10,28 +10,12 @@ use leptos::prelude::*;
 use leptos_router::components::{Form, A};
 use leptos_router::hooks::use_query_map;
 
-/// The filters travel as the URL's query string, parsed on the server by the same
-/// `TrafficFilter::parse` that `GET /api/traffic` uses.
-#[cfg(feature = "ssr")]
-fn filter_from_query(query: &str) -> Result<TrafficFilter, AppError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.trim_start_matches('?'))
-        .map_err(|_| {
-            AppError::Invalid(crate::domain::FieldError::new(
-                crate::domain::Field::Body,
-                "The filter is not a valid query string",
-            ))
-        })?;
-    Ok(TrafficFilter::parse(|k| {
-        pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
-    })?)
-}
-
 #[server]
 pub async fn list_traffic(query: String) -> Result<TrafficPage, AppError> {
     crate::server::server_fn_result(
         async {
             let actor = crate::server::auth::current_actor().await?;
-            let filter = filter_from_query(&query)?;
+            let filter = crate::server::traffic::filter_from_query(&query)?;
             let pool = expect_context::<crate::server::database::Pool>();
             crate::server::traffic::page(&pool, &actor, &filter).await
         }
@@ -44,7 +28,7 @@ pub async fn load_traffic_chart(query: String) -> Result<Chart, AppError> {
     crate::server::server_fn_result(
         async {
             let actor = crate::server::auth::current_actor().await?;
-            let filter = filter_from_query(&query)?;
+            let filter = crate::server::traffic::filter_from_query(&query)?;
             let pool = expect_context::<crate::server::database::Pool>();
             let clock = expect_context::<crate::server::clock::SharedClock>();
             crate::server::traffic::chart(&pool, &actor, &filter, clock.now()).await

@@ -26,3 +26,18 @@ pub async fn chart(
     actor.require(Permission::TrafficRead)?;
     Ok(store::chart(pool, filter, now).await?)
 }
+
+/// The filters travel as the URL's query string, parsed on the server by the same
+/// `TrafficFilter::parse` that `GET /api/traffic` uses.
+pub fn filter_from_query(query: &str) -> Result<TrafficFilter, AppError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.trim_start_matches('?'))
+        .map_err(|_| {
+            AppError::Invalid(crate::domain::FieldError::new(
+                crate::domain::Field::Body,
+                "The filter is not a valid query string",
+            ))
+        })?;
+    Ok(TrafficFilter::parse(|k| {
+        pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    })?)
+}
