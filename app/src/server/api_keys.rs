@@ -1,4 +1,4 @@
-use crate::domain::api_keys::{ApiKey, CreatedApiKey, KeySpec, KEY_PREFIX};
+use crate::domain::api_keys::{ApiKey, CreatedApiKey, KeyRequest, KeySpec, KEY_PREFIX};
 use crate::domain::audit;
 use crate::domain::AppError;
 use crate::domain::Scope;
@@ -34,13 +34,16 @@ fn from_row(r: &crate::server::database::Row) -> ApiKey {
     }
 }
 
+/// A new key as either door received it: checked (permission, then the fields in form
+/// order), stored, audited; the secret is in the answer only.
 pub async fn create(
     pool: &Pool,
     actor: &Actor,
-    spec: &KeySpec,
+    raw: KeyRequest,
     now: DateTime<Utc>,
 ) -> Result<CreatedApiKey, AppError> {
     actor.require(Permission::ApiKeysManage)?;
+    let spec = &KeySpec::from_request(raw, now)?;
     let secret = format!("{KEY_PREFIX}{}", random_hex(32));
     let prefix: String = secret.chars().take(KEY_PREFIX.len() + 6).collect();
     let mut tx = pool.begin().await?;

@@ -33,7 +33,7 @@ pub async fn create_api_key(
     expires_at: String,
     rate_limit_per_minute: String,
 ) -> Result<CreatedApiKey, AppError> {
-    use crate::domain::api_keys::{KeyRequest, KeySpec};
+    use crate::domain::api_keys::KeyRequest;
     use crate::domain::Scope;
     crate::server::server_fn_result(
         async {
@@ -52,9 +52,7 @@ pub async fn create_api_key(
             .map(|(_, scope)| scope)
             .collect();
             let raw = KeyRequest::from_form(name, &scopes, expires_at, rate_limit_per_minute);
-            let now = clock.now();
-            let spec = KeySpec::from_request(raw, now)?;
-            crate::server::api_keys::create(&pool, &actor, &spec, now).await
+            crate::server::api_keys::create(&pool, &actor, raw, clock.now()).await
         }
         .await,
     )

@@ -1,6 +1,6 @@
 use super::{ApiError, Caller};
 use crate::state::AppState;
-use app::domain::api_keys::{ApiKey, CreatedApiKey, KeyRequest, KeySpec};
+use app::domain::api_keys::{ApiKey, CreatedApiKey, KeyRequest};
 use app::domain::{Field, FieldError};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -16,9 +16,8 @@ pub async fn create(
     body: Bytes,
 ) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
     let raw: KeyRequest = super::json::parse(&headers, &body)?;
-    let now = state.clock.now();
-    let spec = KeySpec::from_request(raw, now)?;
-    let created = app::server::api_keys::create(&state.pool, &actor, &spec, now).await?;
+    let created =
+        app::server::api_keys::create(&state.pool, &actor, raw, state.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
