@@ -1,6 +1,6 @@
 //! Role × route × status, generated from the access tables (`server::access`) and the
-//! permission table (`app::domain::PERMISSIONS`): every route and every server function is
-//! called as nobody, with an API key, and as each role, and must answer 401, 403 or let the
+//! permission table (`app::domain::PERMISSIONS`): every route, every server function and every
+//! page is called as nobody, with an API key, and as each role, and must answer 401, 403 or let the
 //! caller through exactly as the rules say. A server function without a rule, or a route or
 //! server function without a sample request here, fails the test.
 
@@ -10,7 +10,7 @@ use app::domain::{Role, ROLES};
 use app::server::clock::ManualClock;
 use chrono::Utc;
 use serde_json::{json, Value};
-use server::access::{server_fn_rule, Access, ROUTES};
+use server::access::{server_fn_rule, Access, PAGES, ROUTES};
 use support::*;
 
 const PASSWORD: &str = "a long enough password";
@@ -267,6 +267,37 @@ async fn every_route_and_server_function_answers_each_role_as_the_tables_say() {
             if observed(status) != want {
                 wrong.push(format!(
                     "server fn {name} as {caller:?}: {status}, expected {want:?}"
+                ));
+            }
+        }
+    }
+    // The pages: the router has exactly the table's, and each answers as its rule says (a
+    // page sends the caller it does not let through to the login page).
+    let mut routed: Vec<String> = leptos_axum::generate_route_list(app::App)
+        .iter()
+        .map(|r| r.path().to_owned())
+        .collect();
+    let mut listed: Vec<String> = PAGES.iter().map(|(p, _)| (*p).to_owned()).collect();
+    routed.sort();
+    listed.sort();
+    assert_eq!(routed, listed, "the UI's router and server::access::PAGES");
+    for (page, access) in PAGES {
+        for caller in &callers {
+            let client = client_for(*caller).await;
+            let mut request = client.get(s.url(&page.replace("{id}", "1")));
+            if *caller == Caller::Key {
+                request = request.bearer_auth(&key);
+            }
+            let res = request.send().await.unwrap();
+            let status = match res.status().as_u16() {
+                303 if res.headers()["location"] == "/login" => 401,
+                status => status,
+            };
+            let want = expected(*access, *caller);
+            checked += 1;
+            if observed(status) != want {
+                wrong.push(format!(
+                    "page {page} as {caller:?}: {status}, expected {want:?}"
                 ));
             }
         }

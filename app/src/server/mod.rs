@@ -19,12 +19,17 @@ pub mod traffic;
 pub mod watcher;
 
 /// Sets the HTTP status of a failed server function to the error's own, so that the UI's calls
-/// answer like the JSON API does.
+/// answer like the JSON API does. Only a call of the function itself: a page rendered on the
+/// server runs the same functions for its resources, and a part of the page that the caller
+/// may not read must not turn the whole page into an error.
 pub fn server_fn_result<T>(
     result: Result<T, crate::domain::AppError>,
 ) -> Result<T, crate::domain::AppError> {
+    use leptos::prelude::use_context;
     if let Err(e) = &result {
-        if let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        let called = use_context::<http::request::Parts>()
+            .is_some_and(|parts| parts.uri.path().starts_with(SERVER_FN_PREFIX));
+        if let (true, Some(opts)) = (called, use_context::<leptos_axum::ResponseOptions>()) {
             if let Ok(code) = http::StatusCode::from_u16(e.status_code()) {
                 opts.set_status(code);
             }
@@ -32,6 +37,9 @@ pub fn server_fn_result<T>(
     }
     result
 }
+
+/// Where server functions are served (`/api/<name><hash>`); no page lives under it.
+const SERVER_FN_PREFIX: &str = "/api/";
 
 /// The page's Content-Security-Policy: scripts only from this origin or inline with this
 /// response's nonce (the hydration scripts carry it), WebAssembly compiled, nothing framed.

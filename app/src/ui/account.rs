@@ -11,10 +11,10 @@ pub async fn change_password(
     use crate::domain::Field;
     crate::server::server_fn_result(
         async {
+            let operators = expect_context::<crate::server::operators::Operators>();
             let actor = crate::server::auth::current_actor().await?;
             let new =
                 crate::domain::operators::NewPassword::parse(Field::NewPassword, &new_password)?;
-            let operators = expect_context::<crate::server::operators::Operators>();
             operators
                 .change_own_password(&actor, &current_password, &new)
                 .await
@@ -27,8 +27,8 @@ pub async fn change_password(
 pub async fn logout_everywhere() -> Result<(), AppError> {
     crate::server::server_fn_result(
         async {
-            let actor = crate::server::auth::current_actor().await?;
             let operators = expect_context::<crate::server::operators::Operators>();
+            let actor = crate::server::auth::current_actor().await?;
             operators.logout_everywhere(&actor).await?;
             leptos_axum::redirect("/login");
             Ok(())

@@ -17,9 +17,9 @@ pub async fn activate_break_glass(
 ) -> Result<ActivatedWindow, AppError> {
     crate::server::server_fn_result(
         async {
-            let actor = crate::server::auth::current_actor().await?;
             let break_glass =
                 expect_context::<std::sync::Arc<crate::server::break_glass::BreakGlassService>>();
+            let actor = crate::server::auth::current_actor().await?;
             let raw = crate::domain::break_glass::ActivationRequest::from_form(
                 reason,
                 duration_minutes,

@@ -9,8 +9,8 @@ use leptos::prelude::*;
 pub async fn list_alerts() -> Result<Vec<Alert>, AppError> {
     crate::server::server_fn_result(
         async {
-            let actor = crate::server::auth::current_actor().await?;
             let pool = expect_context::<crate::server::database::Pool>();
+            let actor = crate::server::auth::current_actor().await?;
             crate::server::alerts::list(&pool, &actor, None, 200).await
         }
         .await,
@@ -21,9 +21,9 @@ pub async fn list_alerts() -> Result<Vec<Alert>, AppError> {
 pub async fn update_alert(id: i64, action: AlertAction) -> Result<Alert, AppError> {
     crate::server::server_fn_result(
         async {
-            let actor = crate::server::auth::current_actor().await?;
             let pool = expect_context::<crate::server::database::Pool>();
             let clock = expect_context::<crate::server::clock::SharedClock>();
+            let actor = crate::server::auth::current_actor().await?;
             crate::server::alerts::apply(&pool, &actor, id, action, clock.now()).await
         }
         .await,

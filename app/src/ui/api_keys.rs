@@ -13,8 +13,8 @@ use leptos::prelude::*;
 pub async fn list_api_keys() -> Result<Vec<ApiKey>, AppError> {
     crate::server::server_fn_result(
         async {
-            let actor = crate::server::auth::current_actor().await?;
             let pool = expect_context::<crate::server::database::Pool>();
+            let actor = crate::server::auth::current_actor().await?;
             crate::server::api_keys::list(&pool, &actor).await
         }
         .await,
@@ -37,9 +37,9 @@ pub async fn create_api_key(
     use crate::domain::Scope;
     crate::server::server_fn_result(
         async {
-            let actor = crate::server::auth::current_actor().await?;
             let clock = expect_context::<crate::server::clock::SharedClock>();
             let pool = expect_context::<crate::server::database::Pool>();
+            let actor = crate::server::auth::current_actor().await?;
             let scopes: Vec<Scope> = [
                 (gateway, Scope::Gateway),
                 (ingest, Scope::Ingest),
@@ -62,10 +62,10 @@ pub async fn create_api_key(
 pub async fn revoke_api_key(id: i64) -> Result<ApiKey, AppError> {
     crate::server::server_fn_result(
         async {
-            let actor = crate::server::auth::current_actor().await?;
             let api_keys = expect_context::<std::sync::Arc<crate::server::api_keys::KeyRegistry>>();
             let pool = expect_context::<crate::server::database::Pool>();
             let clock = expect_context::<crate::server::clock::SharedClock>();
+            let actor = crate::server::auth::current_actor().await?;
             crate::server::api_keys::revoke(&pool, &api_keys, &actor, id, clock.now()).await
         }
         .await,

@@ -18,6 +18,7 @@ pub async fn list_audit(
 ) -> Result<AuditPage, AppError> {
     crate::server::server_fn_result(
         async {
+            let pool = expect_context::<crate::server::database::Pool>();
             let caller =
                 crate::domain::Reader::Operator(crate::server::auth::current_actor().await?);
             let given = [action, actor, from, to, cursor];
@@ -26,7 +27,6 @@ pub async fn list_audit(
                     .position(|key| *key == k)
                     .map(|i| given[i].clone())
             })?;
-            let pool = expect_context::<crate::server::database::Pool>();
             crate::server::audit_trail::list(&pool, &caller, &filter).await
         }
         .await,

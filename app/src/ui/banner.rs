@@ -9,9 +9,9 @@ use leptos::prelude::*;
 pub async fn deactivate_break_glass() -> Result<DeactivationSummary, AppError> {
     crate::server::server_fn_result(
         async {
-            let actor = crate::server::auth::current_actor().await?;
             let break_glass =
                 expect_context::<std::sync::Arc<crate::server::break_glass::BreakGlassService>>();
+            let actor = crate::server::auth::current_actor().await?;
             break_glass.deactivate(&actor).await
         }
         .await,

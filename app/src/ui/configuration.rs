@@ -17,9 +17,9 @@ use leptos::prelude::*;
 pub async fn litellm_outage() -> Result<Option<Alert>, AppError> {
     crate::server::server_fn_result(
         async {
-            let actor = crate::server::auth::current_actor().await?;
             let clock = expect_context::<crate::server::clock::SharedClock>();
             let pool = expect_context::<crate::server::database::Pool>();
+            let actor = crate::server::auth::current_actor().await?;
             let since = clock.now() - chrono::TimeDelta::minutes(30);
             crate::server::alerts::unresolved_since(
                 &pool,

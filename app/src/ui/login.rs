@@ -6,6 +6,7 @@ pub async fn login(username: String, password: String) -> Result<(), AppError> {
     crate::server::server_fn_result(
         async {
             let sessions = expect_context::<crate::server::auth::Sessions>();
+            let opts = expect_context::<leptos_axum::ResponseOptions>();
             let addr = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
                 .await
                 .ok()
@@ -13,7 +14,6 @@ pub async fn login(username: String, password: String) -> Result<(), AppError> {
             let raw = crate::domain::operators::LoginRequest::from_form(username, password);
             let (_, token) = sessions.login(raw, addr.as_deref()).await?;
             let cookie = sessions.cookie(&token);
-            let opts = expect_context::<leptos_axum::ResponseOptions>();
             if let Ok(v) = http::HeaderValue::from_str(&cookie) {
                 opts.append_header(http::header::SET_COOKIE, v);
             }
@@ -28,12 +28,12 @@ pub async fn login(username: String, password: String) -> Result<(), AppError> {
 pub async fn logout() -> Result<(), AppError> {
     crate::server::server_fn_result(
         async {
-            let actor = crate::server::auth::current_actor().await?;
             let sessions = expect_context::<crate::server::auth::Sessions>();
+            let opts = expect_context::<leptos_axum::ResponseOptions>();
+            let actor = crate::server::auth::current_actor().await?;
             sessions
                 .logout(&actor.token, &actor.operator, actor.source_addr.as_deref())
                 .await?;
-            let opts = expect_context::<leptos_axum::ResponseOptions>();
             if let Ok(v) = http::HeaderValue::from_str(&sessions.clearing_cookie()) {
                 opts.append_header(http::header::SET_COOKIE, v);
             }

@@ -11,8 +11,8 @@ use leptos::prelude::*;
 pub async fn list_operators() -> Result<Vec<OperatorAccount>, AppError> {
     crate::server::server_fn_result(
         async {
-            let actor = crate::server::auth::current_actor().await?;
             let operators = expect_context::<crate::server::operators::Operators>();
+            let actor = crate::server::auth::current_actor().await?;
             operators.list(&actor).await
         }
         .await,
@@ -28,10 +28,10 @@ pub async fn create_operator(
     use crate::domain::operators::{NewOperator, NewOperatorRequest};
     crate::server::server_fn_result(
         async {
+            let operators = expect_context::<crate::server::operators::Operators>();
             let actor = crate::server::auth::current_actor().await?;
             let new =
                 NewOperator::try_from(NewOperatorRequest::from_form(username, password, role))?;
-            let operators = expect_context::<crate::server::operators::Operators>();
             operators.create(&actor, &new).await
         }
         .await,
@@ -50,8 +50,8 @@ pub async fn change_operator(
     use crate::domain::{Field, FieldError};
     crate::server::server_fn_result(
         async {
-            let actor = crate::server::auth::current_actor().await?;
             let operators = expect_context::<crate::server::operators::Operators>();
+            let actor = crate::server::auth::current_actor().await?;
             let value = value.unwrap_or_default();
             match change.as_str() {
                 "role" => operators.set_role(&actor, id, parse_role(&value)?).await,

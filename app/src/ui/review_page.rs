@@ -14,8 +14,8 @@ use leptos_router::hooks::use_params_map;
 pub async fn load_review(id: i64) -> Result<Review, AppError> {
     crate::server::server_fn_result(
         async {
-            let actor = crate::server::auth::current_actor().await?;
             let reviews = expect_context::<crate::server::review::Reviews>();
+            let actor = crate::server::auth::current_actor().await?;
             reviews.load(&actor, id).await
         }
         .await,
@@ -26,9 +26,9 @@ pub async fn load_review(id: i64) -> Result<Review, AppError> {
 pub async fn sign_off_review(id: i64, notes: String) -> Result<Review, AppError> {
     crate::server::server_fn_result(
         async {
+            let reviews = expect_context::<crate::server::review::Reviews>();
             let actor = crate::server::auth::current_actor().await?;
             let notes = crate::domain::review::ReviewNotes::parse(&notes)?;
-            let reviews = expect_context::<crate::server::review::Reviews>();
             reviews.sign_off(&actor, id, &notes).await
         }
         .await,
@@ -39,8 +39,8 @@ pub async fn sign_off_review(id: i64, notes: String) -> Result<Review, AppError>
 pub async fn windows_awaiting_review() -> Result<Vec<AwaitingReview>, AppError> {
     crate::server::server_fn_result(
         async {
-            let actor = crate::server::auth::current_actor().await?;
             let reviews = expect_context::<crate::server::review::Reviews>();
+            let actor = crate::server::auth::current_actor().await?;
             reviews.awaiting(&actor).await
         }
         .await,

@@ -8,8 +8,8 @@ use leptos::prelude::*;
 pub async fn current_shield_mode() -> Result<ShieldMode, AppError> {
     crate::server::server_fn_result(
         async {
-            let actor = crate::server::auth::current_actor().await?;
             let shield_mode = expect_context::<crate::server::shield::ModeSetting>();
+            let actor = crate::server::auth::current_actor().await?;
             shield_mode.read(&crate::domain::Reader::Operator(actor))
         }
         .await,
@@ -20,9 +20,9 @@ pub async fn current_shield_mode() -> Result<ShieldMode, AppError> {
 pub async fn set_shield_mode(mode: String) -> Result<ShieldMode, AppError> {
     crate::server::server_fn_result(
         async {
+            let shield_mode = expect_context::<crate::server::shield::ModeSetting>();
             let actor = crate::server::auth::current_actor().await?;
             let mode = ShieldMode::parse(&mode)?;
-            let shield_mode = expect_context::<crate::server::shield::ModeSetting>();
             shield_mode.set(&actor, mode).await?;
             Ok(mode)
         }

@@ -14,9 +14,9 @@ use leptos_router::hooks::use_query_map;
 pub async fn list_traffic(query: String) -> Result<TrafficPage, AppError> {
     crate::server::server_fn_result(
         async {
+            let pool = expect_context::<crate::server::database::Pool>();
             let actor = crate::server::auth::current_actor().await?;
             let filter = crate::server::traffic::filter_from_query(&query)?;
-            let pool = expect_context::<crate::server::database::Pool>();
             crate::server::traffic::page(&pool, &actor, &filter).await
         }
         .await,
@@ -27,10 +27,10 @@ pub async fn list_traffic(query: String) -> Result<TrafficPage, AppError> {
 pub async fn load_traffic_chart(query: String) -> Result<Chart, AppError> {
     crate::server::server_fn_result(
         async {
-            let actor = crate::server::auth::current_actor().await?;
-            let filter = crate::server::traffic::filter_from_query(&query)?;
             let pool = expect_context::<crate::server::database::Pool>();
             let clock = expect_context::<crate::server::clock::SharedClock>();
+            let actor = crate::server::auth::current_actor().await?;
+            let filter = crate::server::traffic::filter_from_query(&query)?;
             crate::server::traffic::chart(&pool, &actor, &filter, clock.now()).await
         }
         .await,
@@ -43,8 +43,8 @@ pub async fn list_windows(
 ) -> Result<Vec<(ActivatedWindow, Option<chrono::DateTime<chrono::Utc>>)>, AppError> {
     crate::server::server_fn_result(
         async {
-            let actor = crate::server::auth::current_actor().await?;
             let pool = expect_context::<crate::server::database::Pool>();
+            let actor = crate::server::auth::current_actor().await?;
             crate::server::break_glass::recent_windows(&pool, &actor, 20).await
         }
         .await,

@@ -12,8 +12,8 @@ use leptos::prelude::*;
 pub async fn load_watcher_status() -> Result<WatcherStatus, AppError> {
     crate::server::server_fn_result(
         async {
-            let actor = crate::server::auth::current_actor().await?;
             let watcher = expect_context::<std::sync::Arc<crate::server::watcher::Watcher>>();
+            let actor = crate::server::auth::current_actor().await?;
             watcher.status(&crate::domain::Reader::Operator(actor))
         }
         .await,
@@ -28,6 +28,7 @@ pub async fn control_watcher(
 ) -> Result<WatcherStatus, AppError> {
     crate::server::server_fn_result(
         async {
+            let watcher = expect_context::<std::sync::Arc<crate::server::watcher::Watcher>>();
             let actor = crate::server::auth::current_actor().await?;
             let interval_ms = match interval_seconds.as_deref().map(str::trim) {
                 None | Some("") => None,
@@ -44,7 +45,6 @@ pub async fn control_watcher(
                 ),
             };
             let action = crate::domain::watcher::WatcherAction::parse(Some(&action), interval_ms)?;
-            let watcher = expect_context::<std::sync::Arc<crate::server::watcher::Watcher>>();
             watcher.control(&actor, action).await
         }
         .await,

@@ -271,6 +271,20 @@ pub const ROUTES: &[Endpoint] = &[
     e("GET", "/v1/models", Gateway, Agent(|| get(gateway::models))),
 ];
 
+/// Every page of the UI's router, with its rule: what a page shows is read through server
+/// functions, which check their own rules, so a page needs a session at most. The page guard
+/// applies these rules, and the role × route test checks that the router has exactly these
+/// pages.
+pub const PAGES: &[(&str, Access)] = &[
+    ("/login", Public),
+    ("/", LoggedIn),
+    ("/configuration", LoggedIn),
+    ("/traffic", LoggedIn),
+    ("/alerts", LoggedIn),
+    ("/audit", LoggedIn),
+    ("/reviews/{id}", LoggedIn),
+];
+
 /// The server functions the pages call, by name, with the rule each enforces.
 pub const SERVER_FNS: &[(&str, Access)] = &[
     ("login", Public),

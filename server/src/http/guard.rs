@@ -2,6 +2,7 @@
 //! writes, and security headers on every response.
 
 use super::ApiError;
+use crate::access::Access;
 use crate::state::AppState;
 use app::domain::AppError;
 use axum::extract::{Request, State};
@@ -10,47 +11,57 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 
-/// The page that is not behind login.
-const LOGIN_PAGE: &str = "/login";
-
-/// The pages behind login: every route of the UI's router but the login page, as path
-/// patterns (`/reviews/{id}`). The static assets are not pages.
+/// The pages and their rules (`access::PAGES`), as path patterns (`/reviews/{id}`). The static
+/// assets are not pages.
 #[derive(Clone, Debug)]
-pub struct Pages(std::sync::Arc<[Vec<String>]>);
+pub struct Pages(std::sync::Arc<[(Vec<String>, Access)]>);
 
 impl Pages {
-    /// The UI's route paths, as the router lists them, less the login page.
-    pub fn behind_login<'a>(paths: impl Iterator<Item = &'a str>) -> Self {
+    pub fn new(table: &[(&str, Access)]) -> Self {
         Self(
-            paths
-                .filter(|p| *p != LOGIN_PAGE)
-                .map(|p| p.split('/').map(str::to_owned).collect())
+            table
+                .iter()
+                .map(|(path, access)| (path.split('/').map(str::to_owned).collect(), *access))
                 .collect(),
         )
     }
 
-    /// Whether `path` is one of the pages: each segment as the pattern's, or any non-empty
-    /// segment where the pattern has a parameter.
-    pub fn contains(&self, path: &str) -> bool {
+    /// The rule of the page at `path`: each segment as the pattern's, or any non-empty segment
+    /// where the pattern has a parameter.
+    pub fn rule(&self, path: &str) -> Option<Access> {
         let segments: Vec<&str> = path.split('/').collect();
-        self.0.iter().any(|pattern| {
-            pattern.len() == segments.len()
-                && pattern.iter().zip(&segments).all(|(p, s)| {
-                    p == s || (!s.is_empty() && (p.starts_with('{') || p.starts_with(':')))
-                })
-        })
+        self.0
+            .iter()
+            .find(|(pattern, _)| {
+                pattern.len() == segments.len()
+                    && pattern.iter().zip(&segments).all(|(p, s)| {
+                        p == s || (!s.is_empty() && (p.starts_with('{') || p.starts_with(':')))
+                    })
+            })
+            .map(|(_, access)| *access)
     }
 }
 
+/// A page needs what its rule says: a session (else a redirect to the login page), and the
+/// permission if the rule names one.
 pub async fn pages_need_login(
     State((state, pages)): State<(AppState, Pages)>,
     req: Request,
     next: Next,
 ) -> Response {
-    let path = req.uri().path();
-    if req.method() == Method::GET && pages.contains(path) {
+    let rule = match req.method() {
+        &Method::GET => pages.rule(req.uri().path()),
+        _ => None,
+    };
+    if let Some(access) = rule.filter(|a| *a != Access::Public) {
         match state.sessions.actor_from_headers(req.headers(), None).await {
-            Ok(_) => {}
+            Ok(actor) => {
+                if let Access::Allowed(p) | Access::AllowedOrKey(p, _) = access {
+                    if let Err(e) = actor.require(p) {
+                        return ApiError(e).into_response();
+                    }
+                }
+            }
             Err(AppError::Unauthorized) => return Redirect::to("/login").into_response(),
             Err(e) => return ApiError(e).into_response(),
         }
@@ -130,13 +141,18 @@ mod tests {
 
     #[test]
     fn pages_match_their_patterns_and_nothing_else() {
-        let pages =
-            Pages::behind_login(["/", "/configuration", "/reviews/{id}", "/login"].into_iter());
+        use crate::access::Access::{LoggedIn, Public};
+        let pages = Pages::new(&[
+            ("/", LoggedIn),
+            ("/configuration", LoggedIn),
+            ("/reviews/{id}", LoggedIn),
+            ("/login", Public),
+        ]);
         for page in ["/", "/configuration", "/reviews/7", "/reviews/abc"] {
-            assert!(pages.contains(page), "{page}");
+            assert_eq!(pages.rule(page), Some(LoggedIn), "{page}");
         }
+        assert_eq!(pages.rule("/login"), Some(Public));
         for other in [
-            "/login",
             "/reviews/",
             "/reviews",
             "/reviews/7/report",
@@ -144,7 +160,7 @@ mod tests {
             "/pkg/app.wasm",
             "/favicon.ico",
         ] {
-            assert!(!pages.contains(other), "{other}");
+            assert_eq!(pages.rule(other), None, "{other}");
         }
     }
 }
