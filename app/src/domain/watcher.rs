@@ -3,7 +3,7 @@
 
 use crate::domain::alerts::Severity;
 use crate::domain::Verdict;
-use crate::domain::{Field, FieldError};
+use crate::domain::{Field, FieldError, WireField};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -58,12 +58,14 @@ impl PollInterval {
             .ok()
             .filter(|ms| (Self::MIN_MS..=Self::MAX_MS).contains(ms))
             .map(PollInterval)
-            .ok_or_else(|| {
-                FieldError::new(
-                    Field::IntervalMs,
-                    "Poll interval must be from 1000 to 60000 milliseconds (1 to 60 seconds)",
-                )
-            })
+            .ok_or_else(Self::rule)
+    }
+
+    fn rule() -> FieldError {
+        FieldError::new(
+            Field::IntervalMs,
+            "Poll interval must be from 1000 to 60000 milliseconds (1 to 60 seconds)",
+        )
     }
 
     pub fn millis(self) -> u64 {
@@ -80,19 +82,60 @@ pub enum WatcherAction {
     Disable,
 }
 
-impl WatcherAction {
-    /// Parses `{"action": ..., "interval_ms": ...}`.
-    pub fn parse(action: Option<&str>, interval_ms: Option<i64>) -> Result<Self, FieldError> {
-        match action {
-            Some("poll_now") => Ok(WatcherAction::PollNow),
-            Some("enable") => Ok(WatcherAction::Enable),
-            Some("disable") => Ok(WatcherAction::Disable),
-            Some("set_interval") => match interval_ms {
-                Some(ms) => PollInterval::parse(ms).map(WatcherAction::SetInterval),
+/// A control of the Session Watcher as either door receives it: the panel's form (the
+/// interval in seconds, as an operator types it) or `POST /api/watcher` (in milliseconds). A
+/// field may be missing or of the wrong type.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct WatcherControlRequest {
+    #[serde(default)]
+    pub action: Option<WireField>,
+    #[serde(default)]
+    pub interval_ms: Option<WireField>,
+}
+
+impl WatcherControlRequest {
+    /// The form's fields, as typed; an empty interval is none.
+    pub fn from_form(action: String, interval_seconds: Option<String>) -> Self {
+        let interval_ms = interval_seconds.filter(|s| !s.trim().is_empty()).map(|s| {
+            match s
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .and_then(|s| s.checked_mul(1000))
+            {
+                Some(ms) => WireField::Whole(ms),
+                None => WireField::Text(s),
+            }
+        });
+        Self {
+            action: Some(WireField::Text(action)),
+            interval_ms,
+        }
+    }
+}
+
+impl TryFrom<WatcherControlRequest> for WatcherAction {
+    type Error = FieldError;
+
+    /// The action, then the interval (which only `set_interval` reads).
+    fn try_from(raw: WatcherControlRequest) -> Result<Self, FieldError> {
+        let action = match raw.action {
+            Some(WireField::Text(action)) => action,
+            _ => String::new(),
+        };
+        match action.as_str() {
+            "poll_now" => Ok(WatcherAction::PollNow),
+            "enable" => Ok(WatcherAction::Enable),
+            "disable" => Ok(WatcherAction::Disable),
+            "set_interval" => match raw.interval_ms {
+                Some(WireField::Whole(ms)) => {
+                    PollInterval::parse(ms).map(WatcherAction::SetInterval)
+                }
                 None => Err(FieldError::new(
                     Field::IntervalMs,
                     "set_interval needs interval_ms: 1000 to 60000 milliseconds",
                 )),
+                Some(_) => Err(PollInterval::rule()),
             },
             _ => Err(FieldError::new(
                 Field::Action,
@@ -155,27 +198,63 @@ mod tests {
         }
     }
 
+    fn json(value: serde_json::Value) -> Result<WatcherAction, FieldError> {
+        WatcherAction::try_from(serde_json::from_value::<WatcherControlRequest>(value).unwrap())
+    }
+
+    fn form(action: &str, seconds: Option<&str>) -> Result<WatcherAction, FieldError> {
+        WatcherAction::try_from(WatcherControlRequest::from_form(
+            action.into(),
+            seconds.map(Into::into),
+        ))
+    }
+
     #[test]
-    fn actions_are_parsed_with_their_fields() {
+    fn actions_are_parsed_with_their_fields_the_same_at_both_doors() {
+        use serde_json::json;
+        let five = Ok(WatcherAction::SetInterval(PollInterval(5_000)));
         assert_eq!(
-            WatcherAction::parse(Some("set_interval"), Some(5_000)),
-            Ok(WatcherAction::SetInterval(PollInterval(5_000)))
+            json(json!({"action": "set_interval", "interval_ms": 5000})),
+            five
         );
+        assert_eq!(form("set_interval", Some(" 5 ")), five);
         assert_eq!(
-            WatcherAction::parse(Some("set_interval"), None)
-                .unwrap_err()
-                .field,
-            Field::IntervalMs
-        );
-        assert_eq!(
-            WatcherAction::parse(Some("restart"), None)
-                .unwrap_err()
-                .field,
-            Field::Action
-        );
-        assert_eq!(
-            WatcherAction::parse(Some("poll_now"), None),
+            json(json!({"action": "poll_now"})),
             Ok(WatcherAction::PollNow)
+        );
+        assert_eq!(form("poll_now", None), Ok(WatcherAction::PollNow));
+        let field = |r: Result<WatcherAction, FieldError>| r.unwrap_err().field;
+        for (json_input, form_input, named) in [
+            (
+                json!({"action": "restart", "interval_ms": "x"}),
+                ("restart", Some("x")),
+                Field::Action,
+            ),
+            (json!({"interval_ms": 5000}), ("", Some("5")), Field::Action),
+            (
+                json!({"action": "set_interval"}),
+                ("set_interval", Some("")),
+                Field::IntervalMs,
+            ),
+            (
+                json!({"action": "set_interval", "interval_ms": "5s"}),
+                ("set_interval", Some("5s")),
+                Field::IntervalMs,
+            ),
+            (
+                json!({"action": "set_interval", "interval_ms": 500}),
+                ("set_interval", Some("0")),
+                Field::IntervalMs,
+            ),
+        ] {
+            let (action, seconds) = form_input;
+            assert_eq!(field(json(json_input.clone())), named, "{json_input}");
+            assert_eq!(field(form(action, seconds)), named, "{action} {seconds:?}");
+        }
+        assert_eq!(
+            json(json!({"action": "set_interval", "interval_ms": "5s"})),
+            form("set_interval", Some("5s")),
+            "the same rule, in the same words"
         );
     }
 }

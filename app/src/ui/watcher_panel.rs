@@ -30,22 +30,9 @@ pub async fn control_watcher(
         async {
             let watcher = expect_context::<std::sync::Arc<crate::server::watcher::Watcher>>();
             let actor = crate::server::auth::current_actor().await?;
-            let interval_ms = match interval_seconds.as_deref().map(str::trim) {
-                None | Some("") => None,
-                Some(s) => Some(
-                    s.parse::<i64>()
-                        .ok()
-                        .and_then(|s| s.checked_mul(1000))
-                        .ok_or_else(|| {
-                            crate::domain::FieldError::new(
-                                crate::domain::Field::IntervalMs,
-                                "Poll interval must be a whole number of seconds from 1 to 60",
-                            )
-                        })?,
-                ),
-            };
-            let action = crate::domain::watcher::WatcherAction::parse(Some(&action), interval_ms)?;
-            watcher.control(&actor, action).await
+            let raw =
+                crate::domain::watcher::WatcherControlRequest::from_form(action, interval_seconds);
+            watcher.control(&actor, raw).await
         }
         .await,
     )

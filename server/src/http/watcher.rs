@@ -1,7 +1,6 @@
 use super::{AnyCaller, ApiError, Caller};
 use crate::state::AppState;
-use app::domain::watcher::{WatcherAction, WatcherStatus};
-use app::domain::{Field, FieldError};
+use app::domain::watcher::{WatcherControlRequest, WatcherStatus};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -24,16 +23,6 @@ pub async fn control(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<WatcherStatus>, ApiError> {
-    let json = super::json::object(&headers, &body)?;
-    let interval_ms = match json.get("interval_ms") {
-        None | Some(serde_json::Value::Null) => None,
-        Some(v) => Some(v.as_i64().ok_or_else(|| {
-            FieldError::new(
-                Field::IntervalMs,
-                "Poll interval must be a whole number of milliseconds from 1000 to 60000",
-            )
-        })?),
-    };
-    let action = WatcherAction::parse(json.get("action").and_then(|v| v.as_str()), interval_ms)?;
-    Ok(Json(state.watcher.control(&actor, action).await?))
+    let raw: WatcherControlRequest = super::json::parse(&headers, &body)?;
+    Ok(Json(state.watcher.control(&actor, raw).await?))
 }

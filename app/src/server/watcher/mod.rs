@@ -11,8 +11,8 @@ use crate::domain::events::ServerEvent;
 use crate::domain::shield::{Coverage, ScanResult};
 use crate::domain::traffic::{TrafficFilter, SOURCE_WATCHER};
 use crate::domain::watcher::{
-    finding_severity, PollInterval, RunState, WatcherAction, WatcherError, WatcherStatus,
-    RECENT_ERRORS,
+    finding_severity, PollInterval, RunState, WatcherAction, WatcherControlRequest, WatcherError,
+    WatcherStatus, RECENT_ERRORS,
 };
 use crate::domain::AppError;
 use crate::domain::Verdict;
@@ -152,9 +152,10 @@ impl Watcher {
     pub async fn control(
         &self,
         actor: &Actor,
-        action: WatcherAction,
+        raw: WatcherControlRequest,
     ) -> Result<WatcherStatus, AppError> {
         actor.require(Permission::WatcherControl)?;
+        let action = WatcherAction::try_from(raw)?;
         let now = self.clock.now();
         let current = *self.controls.borrow();
         let (next, audit_action, details) = match action {
