@@ -101,20 +101,7 @@ impl BreakGlassService {
         raw: ActivationRequest,
     ) -> Result<ActivatedWindow, AppError> {
         self.refuse_unpermitted(actor, raw.reason_text()).await?;
-        self.activate_parsed(actor, Activation::try_from(raw)?)
-            .await
-    }
-
-    async fn activate_parsed(
-        &self,
-        actor: &Actor,
-        activation: Activation,
-    ) -> Result<ActivatedWindow, AppError> {
-        if let Err(e) = actor.require(Permission::BreakGlassActivate) {
-            self.record_denied(actor, Self::denial(&activation, &e))
-                .await?;
-            return Err(e);
-        }
+        let activation = Activation::try_from(raw)?;
         if self.link.borrow().degraded() {
             // Another replica may have activated unheard: only the database can say, and
             // this replica cannot hear it. The attempt is audited if the store is reachable.
