@@ -83,6 +83,40 @@ test('activation shows the banner in every tab, counts down, and Deactivate Now 
   await expect(page.getByRole('button', { name: 'BREAK-GLASS' })).toBeDisabled();
 });
 
+test('Extend moves the end of the window in every tab, and a refusal says why', async ({ page, context, server }) => {
+  await login(page, server);
+  await activateByApi(page, server, 'LiteLLM proxy is down, INC-2001', 30);
+  const other = await openTab(context, server, '/alerts');
+  const countdown = other.getByTestId('countdown');
+  await expect(countdown).toHaveText(/^\d\d:\d\d$/);
+  expect(seconds(await countdown.textContent())).toBeLessThanOrEqual(30 * 60);
+
+  const banner = page.getByTestId('break-glass-banner');
+  await banner.getByRole('button', { name: 'Extend', exact: true }).click();
+  const form = page.getByTestId('extend-form');
+  await form.getByLabel('Why').fill('vendor needs another hour');
+  await form.getByLabel('Minutes').fill('60');
+  await form.getByRole('button', { name: 'Extend', exact: true }).click();
+  await expect(form).toBeHidden();
+  // The other tab heard the new end over the shared event stream.
+  for (const tab of [page, other]) {
+    await expect.poll(async () => seconds(await tab.getByTestId('countdown').textContent()))
+      .toBeGreaterThan(89 * 60);
+  }
+
+  // Beyond four hours from the activation: refused, and the form says how much is left.
+  await banner.getByRole('button', { name: 'Extend', exact: true }).click();
+  await form.getByLabel('Why').fill('and then some more time');
+  await form.getByLabel('Minutes').fill('200');
+  await form.getByRole('button', { name: 'Extend', exact: true }).click();
+  await expect(page.getByTestId('extend-error')).toContainText('at most 150 more minutes');
+  await expect(form).toBeVisible();
+  // On a phone the open form wraps inside the banner: nothing scrolls sideways.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: 'test-results/layout/banner-extend-390.png' });
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+});
+
 test('eight tabs share one event stream and all show the banner', async ({ page, context, server }) => {
   await login(page, server);
   const tabs = [page];

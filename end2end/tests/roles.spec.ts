@@ -20,6 +20,7 @@ test('an admin creates a viewer, who sees the banner but no controls', async ({ 
   await login(viewer, server, 'vera', PASSWORD);
   await expect(viewer.getByTestId('break-glass-banner')).toContainText('outage while a viewer watches');
   await expect(viewer.getByRole('button', { name: 'Deactivate Now' })).toHaveCount(0);
+  await expect(viewer.getByRole('button', { name: 'Extend', exact: true })).toHaveCount(0);
   await expect(viewer.getByTestId('break-glass-button')).toHaveCount(0);
   await expect(viewer.getByTestId('break-glass-card')).toContainText('Your role cannot activate break-glass.');
   await expect(viewer.getByTestId('operators-card')).toHaveCount(0);
@@ -60,6 +61,8 @@ test('an operator can deactivate but not activate', async ({ page, browser, serv
   await activateByApi(page, server, 'admin opened it, operator closes it');
   const banner = operator.getByTestId('break-glass-banner');
   await expect(banner).toBeVisible();
+  // An operator may end the bypass but not lengthen it.
+  await expect(banner.getByRole('button', { name: 'Extend', exact: true })).toHaveCount(0);
   await banner.getByRole('button', { name: 'Deactivate Now' }).click();
   await banner.getByRole('button', { name: 'Yes, deactivate' }).click();
   await expect(operator.getByTestId('break-glass-banner')).toHaveCount(0);

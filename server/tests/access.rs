@@ -77,6 +77,9 @@ fn route_sample(method: &str, path: &str, ids: &Ids) -> Option<(String, Option<V
         ("POST", "/api/operators/{id}/role") => json!({"role": "viewer"}),
         ("POST", "/api/operators/{id}/password") => json!({"password": "a reset password!"}),
         ("POST", "/api/break-glass/activate") => activation("access table check", 15),
+        ("POST", "/api/break-glass/extend") => {
+            json!({"reason": "access table check", "minutes": 15})
+        }
         ("POST", "/api/shield/scan") => json!({"text": "hello"}),
         ("PUT", "/api/shield/mode") => json!({"mode": "OBSERVE"}),
         ("POST", "/api/keys") => json!({"name": "sample key", "scopes": ["gateway"]}),
@@ -117,6 +120,7 @@ fn server_fn_sample(name: &str, ids: &Ids) -> Option<String> {
         "activate_break_glass" => {
             "reason=access+table+check&duration_minutes=15&confirm=CONFIRM".into()
         }
+        "extend_break_glass" => "reason=access+table+check&minutes=15".into(),
         "set_shield_mode" => "mode=OBSERVE".into(),
         "create_api_key" => "name=fn+key&gateway=on&expires_at=&rate_limit_per_minute=".into(),
         "revoke_api_key" => format!("id={}", ids.spare_key),

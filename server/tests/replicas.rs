@@ -129,6 +129,22 @@ async fn an_activation_on_one_replica_reaches_the_others_stream_and_gateway() {
         "BYPASSED/break-glass"
     );
 
+    // A extends the window: B's tabs count down to the new end.
+    let before = status(&on_b, &b).await["expires_at"].clone();
+    let res = on_a
+        .post(a.url("/api/break-glass/extend"))
+        .json(&serde_json::json!({"reason": "the shield is still down", "minutes": 30}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let extended: serde_json::Value = res.json().await.unwrap();
+    let seen = stream_b.next_named("state").await;
+    assert_eq!(seen.data["change"], "extended");
+    assert_eq!(seen.data["status"]["expires_at"], extended["expires_at"]);
+    assert_ne!(seen.data["status"]["expires_at"], before);
+    assert_eq!(stream_b.next_named("alert").await.data["severity"], "HIGH");
+
     // And back: B deactivates (with less privilege it could, too); A's tabs hear it.
     let mut stream_a = SseReader::open(&on_a, &a.url("/api/events")).await;
     assert_eq!(

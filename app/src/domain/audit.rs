@@ -8,6 +8,7 @@ pub const ACTIVATE: &str = "break_glass.activate";
 pub const ACTIVATE_DENIED: &str = "break_glass.activate_denied";
 pub const DEACTIVATE: &str = "break_glass.deactivate";
 pub const EXPIRE: &str = "break_glass.expire";
+pub const EXTEND: &str = "break_glass.extend";
 pub const LOGIN: &str = "auth.login";
 pub const LOGIN_FAILED: &str = "auth.login_failed";
 pub const LOGOUT: &str = "auth.logout";
@@ -31,11 +32,12 @@ pub const PASSWORD_CHANGE: &str = "auth.change_password";
 pub const LOGOUT_EVERYWHERE: &str = "auth.logout_everywhere";
 
 /// Every action the trail records, for the filter's choices.
-pub const ACTIONS: [&str; 25] = [
+pub const ACTIONS: [&str; 26] = [
     ACTIVATE,
     ACTIVATE_DENIED,
     DEACTIVATE,
     EXPIRE,
+    EXTEND,
     LOGIN,
     LOGIN_FAILED,
     LOGOUT,

@@ -12,6 +12,7 @@ pub const MAX_STREAMS_PER_SESSION: usize = 16;
 #[serde(rename_all = "snake_case")]
 pub enum StateChange {
     Activated,
+    Extended,
     Deactivated,
     Expired,
     CoolDownOver,

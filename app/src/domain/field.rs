@@ -31,6 +31,7 @@ macro_rules! fields {
 fields! {
     Reason => "reason",
     DurationMinutes => "duration_minutes",
+    Minutes => "minutes",
     Confirm => "confirm",
     Body => "body",
     Username => "username",

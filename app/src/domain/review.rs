@@ -117,7 +117,7 @@ impl Review {
         let p = &self.progress;
         let mut out = format!("# Break-glass window #{} review\n\n", w.id);
         out.push_str(&format!(
-            "- Activated by: {}\n- From: {}\n- To: {} ({} {})\n- Requested duration: {} minutes\n\
+            "- Activated by: {}\n- From: {}\n- To: {} ({} {})\n- Duration (extensions included): {} minutes\n\
              - Unscanned requests: {}\n\nReason:\n\n{}\n",
             inline(&w.activated_by),
             utc(w.activated_at),
@@ -132,6 +132,19 @@ impl Review {
             w.unscanned_count,
             fenced(&w.reason),
         ));
+        if !w.extensions.is_empty() {
+            out.push_str("\n## Extensions\n");
+            for e in &w.extensions {
+                out.push_str(&format!(
+                    "\n- {} by {}: {} minutes more, to {}. Reason:\n\n{}\n",
+                    utc(e.at),
+                    inline(&e.by),
+                    e.minutes,
+                    utc(e.expires_after),
+                    fenced(&e.reason),
+                ));
+            }
+        }
         out.push_str(&format!(
             "\n## Session Watcher progress\n\n- Transcript messages scanned from the window: {}\n\
              - Bypassed requests rescanned: {} of {} ({} pending, {} without kept text)\n\

@@ -4,16 +4,19 @@
 
 use crate::domain::alerts::Severity;
 use crate::domain::audit;
-use crate::domain::break_glass::machine::{Change, EndKind, Ended, Lifecycle, Refusal, COOL_DOWN};
+use crate::domain::break_glass::machine::{
+    Change, EndKind, Ended, ExtendRefusal, Lifecycle, Refusal, COOL_DOWN,
+};
 use crate::domain::break_glass::status::{active_minutes, seconds_until, ActivatedWindow};
 use crate::domain::break_glass::{
-    Activation, ActivationRequest, BreakGlassStatus, DeactivationSummary,
+    Activation, ActivationRequest, BreakGlassStatus, DeactivationSummary, Extension,
+    ExtensionRequest,
 };
 use crate::domain::events::{ServerEvent, StateChange, StateEvent};
 use crate::domain::time_format;
 use crate::domain::AppError;
 use crate::domain::Link;
-use crate::domain::{Actor, Permission, Reader, Scope};
+use crate::domain::{Actor, Field, FieldError, Permission, Reader, Scope};
 use crate::server::alerts::{self, NewAlert};
 use crate::server::audit_trail;
 use crate::server::clock::SharedClock;
@@ -175,6 +178,97 @@ impl BreakGlassService {
         self.publish_change(Some(StateChange::Activated));
         self.events.publish(&ServerEvent::Alert(alert));
         Ok(activated)
+    }
+
+    /// Moves the open window's end later, as either door received the request: audited, with
+    /// a HIGH alert, and every tab's countdown moves with the state event. The whole window
+    /// never lasts more than 4 hours from its activation; a degraded replica refuses, as it
+    /// refuses activations.
+    pub async fn extend(
+        &self,
+        actor: &Actor,
+        raw: ExtensionRequest,
+    ) -> Result<ActivatedWindow, AppError> {
+        actor.require(Permission::BreakGlassActivate)?;
+        let extension = Extension::try_from(raw)?;
+        if self.link.borrow().degraded() {
+            return Err(AppError::Degraded);
+        }
+        let mut lifecycle = self.lifecycle.lock().await;
+        let now = self.now();
+        self.advance_locked(&mut lifecycle, now).await?;
+        let Lifecycle::Active(before) = lifecycle.clone() else {
+            return Err(AppError::NotActive);
+        };
+        let after = lifecycle
+            .extend(now, extension.minutes)
+            .map_err(|refusal| match refusal {
+                ExtendRefusal::NotActive => AppError::NotActive,
+                ExtendRefusal::BeyondLimit { max_minutes } => FieldError::new(
+                    Field::Minutes,
+                    match max_minutes {
+                        0 => "This window already lasts 4 hours from its activation: it cannot \
+                              be extended"
+                            .to_owned(),
+                        m => format!(
+                            "A window lasts at most 4 hours from its activation: this one can \
+                             be extended by at most {m} more minutes"
+                        ),
+                    },
+                )
+                .into(),
+            })?;
+        let by = &actor.operator.username;
+        let mut tx = self.pool.begin().await?;
+        let Some(id) =
+            store::extend(&mut tx, &before, &after, now, by, extension.reason.as_str()).await?
+        else {
+            // Another writer ended or extended it first: take the stored truth.
+            drop(tx);
+            self.adopt_stored(&mut lifecycle, now).await?;
+            return Err(AppError::Conflict(
+                "The window changed meanwhile (ended or extended elsewhere); look again".into(),
+            ));
+        };
+        let minutes = extension.minutes.minutes();
+        let alert = alerts::insert(
+            &mut tx,
+            NewAlert {
+                at: now,
+                severity: Severity::High,
+                source: ALERT_SOURCE,
+                title: format!("Break-Glass Extended — {minutes} more minutes of shield bypass"),
+                message: format!(
+                    "{by} extended break-glass by {minutes} minutes, until {}. Reason: {}",
+                    time_format::utc(after.expires_at),
+                    extension.reason.as_str()
+                ),
+                window_id: Some(id),
+                link: None,
+            },
+        )
+        .await?;
+        audit_trail::record(
+            &mut tx,
+            now,
+            by,
+            audit::EXTEND,
+            serde_json::json!({
+                "window_id": id,
+                "reason": extension.reason.as_str(),
+                "minutes": minutes,
+                "expires_before": before.expires_at,
+                "expires_at": after.expires_at,
+            }),
+            actor.source_addr.as_deref(),
+        )
+        .await?;
+        tx.commit().await?;
+        let extended = ActivatedWindow::new(id, &after);
+        self.commit_state(&mut lifecycle, Lifecycle::Active(after));
+        self.publish_change(Some(StateChange::Extended));
+        self.events.publish(&ServerEvent::Alert(alert));
+        Ok(extended)
     }
 
     pub async fn deactivate(&self, actor: &Actor) -> Result<DeactivationSummary, AppError> {
@@ -460,6 +554,11 @@ impl BreakGlassService {
 fn adopted_change(before: &Lifecycle, after: &Lifecycle) -> Option<StateChange> {
     match (before, after) {
         (Lifecycle::Active(was), Lifecycle::Active(now)) if was == now => None,
+        (Lifecycle::Active(was), Lifecycle::Active(now))
+            if was.activated_at == now.activated_at =>
+        {
+            Some(StateChange::Extended)
+        }
         (_, Lifecycle::Active(_)) => Some(StateChange::Activated),
         (Lifecycle::Active(window), Lifecycle::CoolingDown { until }) => {
             if *until - COOL_DOWN >= window.expires_at {
@@ -483,8 +582,7 @@ fn refusal_error(refusal: Refusal, now: DateTime<Utc>) -> AppError {
     }
 }
 
-/// The newest windows with their end (if they ended), for pickers and reviews.
-/// The latest windows, for the Traffic Monitor's quick picks.
+/// The newest windows with their end (if they ended), for the Traffic Monitor's quick picks.
 pub async fn recent_windows(
     pool: &Pool,
     actor: &Actor,
@@ -545,6 +643,18 @@ mod tests {
                 Some(StateChange::CoolDownOver),
             ),
             (active.clone(), active.clone(), None),
+            (
+                active.clone(),
+                Lifecycle::Active(
+                    Lifecycle::Active(w.clone())
+                        .extend(
+                            t0,
+                            crate::domain::break_glass::ExtensionMinutes::parse(15).unwrap(),
+                        )
+                        .unwrap(),
+                ),
+                Some(StateChange::Extended),
+            ),
             // A whole window came and went unheard: only the status can be shown.
             (Lifecycle::Inactive, deactivated, None),
             (active, Lifecycle::Inactive, None),

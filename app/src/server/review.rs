@@ -69,7 +69,7 @@ impl Reviews {
             ForReview::StillOpen => Err(AppError::Conflict(format!(
                 "Break-glass window #{id} is still active; it can be reviewed once it ends"
             ))),
-            ForReview::Ended(window) => Ok(window),
+            ForReview::Ended(window) => Ok(*window),
         }
     }
 

@@ -1,5 +1,5 @@
 use super::live::Live;
-use crate::domain::break_glass::DeactivationSummary;
+use crate::domain::break_glass::{ActivatedWindow, DeactivationSummary};
 use crate::domain::time_format;
 use crate::domain::AppError;
 use crate::domain::Permission;
@@ -13,6 +13,24 @@ pub async fn deactivate_break_glass() -> Result<DeactivationSummary, AppError> {
                 expect_context::<std::sync::Arc<crate::server::break_glass::BreakGlassService>>();
             let actor = crate::server::auth::current_actor().await?;
             break_glass.deactivate(&actor).await
+        }
+        .await,
+    )
+}
+
+/// Moves the open window's end later: `reason` (10 to 500 characters) and `minutes`, as typed.
+#[server]
+pub async fn extend_break_glass(
+    reason: String,
+    minutes: String,
+) -> Result<ActivatedWindow, AppError> {
+    crate::server::server_fn_result(
+        async {
+            let break_glass =
+                expect_context::<std::sync::Arc<crate::server::break_glass::BreakGlassService>>();
+            let actor = crate::server::auth::current_actor().await?;
+            let raw = crate::domain::break_glass::ExtensionRequest::from_form(reason, minutes);
+            break_glass.extend(&actor, raw).await
         }
         .await,
     )
@@ -37,9 +55,61 @@ pub fn BreakGlassBanner() -> impl IntoView {
                 <span class="banner-countdown" data-testid="countdown" aria-live="off">
                     {move || live.seconds_until(expires_at).map(time_format::mm_ss)}
                 </span>
+                <Extend/>
                 <DeactivateNow/>
             </div>
         })
+    }
+}
+
+/// "Extend": a reason and a number of minutes; shown to those who may activate. The window's
+/// new end reaches every tab through the state event.
+#[component]
+fn Extend() -> impl IntoView {
+    let live = expect_context::<Live>();
+    let extend = ServerAction::<ExtendBreakGlass>::new();
+    let open = RwSignal::new(false);
+    let allowed = move || {
+        live.me
+            .get()
+            .is_some_and(|me| me.can(Permission::BreakGlassActivate))
+    };
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = extend.value().get() {
+            extend.value().set(None);
+            open.set(false);
+        }
+    });
+    view! {
+        <Show when=allowed>
+            <Show
+                when=move || open.get()
+                fallback=move || view! {
+                    <button class="banner-button secondary" on:click=move |_| open.set(true)>
+                        "Extend"
+                    </button>
+                }
+            >
+                <ActionForm action=extend attr:class="banner-extend" attr:data-testid="extend-form">
+                    <label for="bg-extend-reason">"Why"</label>
+                    <input id="bg-extend-reason" name="reason" required minlength="10"
+                        maxlength="500" placeholder="Reason for more time"/>
+                    <label for="bg-extend-minutes">"Minutes"</label>
+                    <input id="bg-extend-minutes" name="minutes" inputmode="numeric" size="4"
+                        value="30"/>
+                    <button type="submit" class="banner-button" disabled=move || extend.pending().get()>
+                        "Extend"
+                    </button>
+                    <button type="button" class="banner-button secondary"
+                        on:click=move |_| { extend.value().set(None); open.set(false); }>
+                        "Cancel"
+                    </button>
+                </ActionForm>
+            </Show>
+            {move || extend.value().get().and_then(|r| r.err()).map(|e| view! {
+                <span class="banner-error" role="alert" data-testid="extend-error">{e.to_string()}</span>
+            })}
+        </Show>
     }
 }
 

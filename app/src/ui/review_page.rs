@@ -96,8 +96,22 @@ fn ReviewReport(review: Review, sign_off: ServerAction<SignOffReview>) -> impl I
                 <dt>"Activated by"</dt><dd>{w.activated_by.clone()}</dd>
                 <dt>"From"</dt><dd>{time_format::utc(w.activated_at)}</dd>
                 <dt>"To"</dt><dd>{time_format::utc(w.ended_at)} " (" {how} ")"</dd>
-                <dt>"Requested"</dt><dd>{w.duration_minutes} " minutes"</dd>
+                <dt>"Duration"</dt><dd>{w.duration_minutes} " minutes"</dd>
                 <dt>"Reason"</dt><dd><q class="reason">{w.reason.clone()}</q></dd>
+                {(!w.extensions.is_empty()).then(|| view! {
+                    <dt>"Extended"</dt>
+                    <dd data-testid="review-extensions">
+                        <ul class="extensions">
+                            {w.extensions.iter().map(|e| view! {
+                                <li>
+                                    {time_format::utc(e.at)} " by " {e.by.clone()} ": "
+                                    {e.minutes} " minutes more, to " {time_format::utc(e.expires_after)}
+                                    " — " <q class="reason">{e.reason.clone()}</q>
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    </dd>
+                })}
                 <dt>"Unscanned requests"</dt><dd data-testid="review-unscanned">{w.unscanned_count}</dd>
             </dl>
         </section>

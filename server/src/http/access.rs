@@ -130,6 +130,12 @@ pub const ROUTES: &[Endpoint] = &[
     ),
     e(
         "POST",
+        "/api/break-glass/extend",
+        Allowed(BreakGlassActivate),
+        Api(|| post(break_glass::extend)),
+    ),
+    e(
+        "POST",
         "/api/break-glass/deactivate",
         Allowed(BreakGlassDeactivate),
         Api(|| post(break_glass::deactivate)),
@@ -296,6 +302,7 @@ pub const SERVER_FNS: &[(&str, Access)] = &[
     ("create_operator", Allowed(OperatorsManage)),
     ("change_operator", Allowed(OperatorsManage)),
     ("activate_break_glass", Allowed(BreakGlassActivate)),
+    ("extend_break_glass", Allowed(BreakGlassActivate)),
     ("deactivate_break_glass", Allowed(BreakGlassDeactivate)),
     ("litellm_outage", Allowed(AlertsRead)),
     ("current_shield_mode", Allowed(StatusRead)),

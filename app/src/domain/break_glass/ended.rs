@@ -29,7 +29,21 @@ pub struct EndedWindow {
     pub end_kind: EndKind,
     pub ended_by: String,
     pub unscanned_count: i64,
+    /// Every extension, oldest first; `duration_minutes` and `expires_at` include them.
+    #[serde(default)]
+    pub extensions: Vec<WindowExtension>,
     pub reviewed: Option<SignOff>,
+}
+
+/// One extension of a window: who moved its end, when, by how much and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowExtension {
+    pub at: DateTime<Utc>,
+    pub by: String,
+    pub minutes: i64,
+    pub reason: String,
+    pub expires_before: DateTime<Utc>,
+    pub expires_after: DateTime<Utc>,
 }
 
 /// A window that ended and still waits for its review.

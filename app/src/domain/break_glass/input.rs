@@ -222,10 +222,130 @@ impl TryFrom<ActivationRequest> for Activation {
     }
 }
 
+/// How many minutes an extension adds: whole minutes, at least 1 and at most what could still
+/// fit in a window of the shortest duration. Whether they fit in the window at hand (which
+/// never lasts more than 4 hours from its activation) is the lifecycle's decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtensionMinutes(u32);
+
+pub const EXTENSION_MAX_MINUTES: u32 = DURATION_MAX_MINUTES - DURATION_MIN_MINUTES;
+
+impl ExtensionMinutes {
+    pub fn parse(minutes: i64) -> Result<Self, FieldError> {
+        match u32::try_from(minutes) {
+            Ok(m) if (1..=EXTENSION_MAX_MINUTES).contains(&m) => Ok(Self(m)),
+            _ => Err(Self::rule()),
+        }
+    }
+
+    fn rule() -> FieldError {
+        FieldError::new(
+            Field::Minutes,
+            format!("Minutes must be a whole number from 1 to {EXTENSION_MAX_MINUTES}"),
+        )
+    }
+
+    pub fn minutes(self) -> u32 {
+        self.0
+    }
+}
+
+/// A valid extension: built only by `Extension::try_from(ExtensionRequest)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Extension {
+    pub reason: Reason,
+    pub minutes: ExtensionMinutes,
+}
+
+/// An extension as either door receives it: the banner's "Extend" form or
+/// `POST /api/break-glass/extend`.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ExtensionRequest {
+    #[serde(default)]
+    pub reason: Option<WireField>,
+    #[serde(default)]
+    pub minutes: Option<WireField>,
+}
+
+impl ExtensionRequest {
+    /// The form's two fields, as typed.
+    pub fn from_form(reason: String, minutes: String) -> Self {
+        Self {
+            reason: Some(WireField::Text(reason)),
+            minutes: Some(WireField::Text(minutes)),
+        }
+    }
+}
+
+impl TryFrom<ExtensionRequest> for Extension {
+    type Error = FieldError;
+
+    /// Reason, then minutes: the first that is missing, mistyped or invalid is the one named.
+    fn try_from(raw: ExtensionRequest) -> Result<Self, FieldError> {
+        let reason = match raw.reason {
+            Some(WireField::Text(text)) => Reason::parse(&text)?,
+            _ => {
+                return Err(FieldError::new(
+                    Field::Reason,
+                    format!(
+                        "Reason is required: text of {REASON_MIN_CHARS} to {REASON_MAX_CHARS} characters"
+                    ),
+                ))
+            }
+        };
+        let minutes = match raw.minutes {
+            Some(WireField::Whole(minutes)) => ExtensionMinutes::parse(minutes)?,
+            Some(WireField::Text(text)) => {
+                ExtensionMinutes::parse(text.trim().parse().map_err(|_| ExtensionMinutes::rule())?)?
+            }
+            _ => return Err(ExtensionMinutes::rule()),
+        };
+        Ok(Self { reason, minutes })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn an_extension_names_reason_then_minutes_the_same_at_both_doors() {
+        let json = |v: serde_json::Value| {
+            Extension::try_from(serde_json::from_value::<ExtensionRequest>(v).unwrap())
+        };
+        let form =
+            |r: &str, m: &str| Extension::try_from(ExtensionRequest::from_form(r.into(), m.into()));
+        let ok = json(serde_json::json!({"reason": "still waiting on the vendor", "minutes": 30}))
+            .unwrap();
+        assert_eq!(ok.minutes.minutes(), 30);
+        assert_eq!(form(" still waiting on the vendor ", " 30 "), Ok(ok));
+        for (reason, minutes, field) in [
+            ("short", "0", Field::Reason),
+            ("still waiting on the vendor", "0", Field::Minutes),
+            ("still waiting on the vendor", "226", Field::Minutes),
+            (
+                "still waiting on the vendor",
+                "half an hour",
+                Field::Minutes,
+            ),
+        ] {
+            let from_form = form(reason, minutes).unwrap_err();
+            let minutes_json = minutes
+                .parse::<i64>()
+                .map_or_else(|_| serde_json::json!(minutes), |m| serde_json::json!(m));
+            let from_json =
+                json(serde_json::json!({"reason": reason, "minutes": minutes_json})).unwrap_err();
+            assert_eq!(from_form.field, field, "{reason} {minutes}");
+            assert_eq!(from_form, from_json, "{reason} {minutes}");
+        }
+        assert_eq!(
+            json(serde_json::json!({"reason": "still waiting on the vendor"}))
+                .unwrap_err()
+                .field,
+            Field::Minutes
+        );
+    }
 
     #[test]
     fn reason_is_trimmed_and_counted_in_characters() {

@@ -3,7 +3,7 @@
 //! Nothing here reads a clock or touches I/O; every transition takes `now` as an argument, so
 //! the service (which does the I/O) and the property tests drive the same code.
 
-use super::input::{Activation, BypassDuration, Reason};
+use super::input::{Activation, BypassDuration, ExtensionMinutes, Reason, DURATION_MAX_MINUTES};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -76,6 +76,17 @@ pub enum Refusal {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NotActive;
 
+/// Why a window could not be extended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExtendRefusal {
+    NotActive,
+    /// The window would last more than 4 hours from its activation; `max_minutes` is what
+    /// could still be added (possibly 0).
+    BeyondLimit {
+        max_minutes: u32,
+    },
+}
+
 impl Lifecycle {
     /// The state after a window ended at `ended_at`.
     pub fn after_end(ended_at: DateTime<Utc>) -> Self {
@@ -141,6 +152,31 @@ impl Lifecycle {
                 kind: EndKind::Deactivated,
             }),
             _ => Err(NotActive),
+        }
+    }
+
+    /// Moves the active window's end `minutes` later. The whole window never lasts more than
+    /// 4 hours from its activation: `expires_at` stays `activated_at + duration`.
+    pub fn extend(
+        &self,
+        now: DateTime<Utc>,
+        minutes: ExtensionMinutes,
+    ) -> Result<Window, ExtendRefusal> {
+        match self {
+            Lifecycle::Active(w) if now < w.expires_at => {
+                let total = w.duration.minutes() + minutes.minutes();
+                let duration = BypassDuration::parse(i64::from(total)).map_err(|_| {
+                    ExtendRefusal::BeyondLimit {
+                        max_minutes: DURATION_MAX_MINUTES.saturating_sub(w.duration.minutes()),
+                    }
+                })?;
+                Ok(Window {
+                    expires_at: w.activated_at + duration.as_delta(),
+                    duration,
+                    ..w.clone()
+                })
+            }
+            _ => Err(ExtendRefusal::NotActive),
         }
     }
 
@@ -240,6 +276,7 @@ mod tests {
     #[derive(Clone, Debug)]
     enum Op {
         Activate(i64),
+        Extend(i64),
         Deactivate,
         Tick,
     }
@@ -247,6 +284,7 @@ mod tests {
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
             (15i64..=240).prop_map(Op::Activate),
+            (1i64..=225).prop_map(Op::Extend),
             Just(Op::Deactivate),
             Just(Op::Tick),
         ]
@@ -304,6 +342,37 @@ mod tests {
                             prop_assert!(!matches!(state, Lifecycle::Active(_)));
                         }
                     },
+                    Op::Extend(m) => {
+                        let minutes = ExtensionMinutes::parse(m).unwrap();
+                        match state.extend(now, minutes) {
+                            Ok(w) => {
+                                let Lifecycle::Active(before) = &state else {
+                                    panic!("only an active window is extended");
+                                };
+                                // Later by exactly the minutes, never past 4 hours, the rest
+                                // of the window unchanged.
+                                prop_assert_eq!(w.expires_at - before.expires_at, TimeDelta::minutes(m));
+                                prop_assert!(w.expires_at - w.activated_at <= TimeDelta::hours(4));
+                                prop_assert_eq!(w.expires_at - w.activated_at, w.duration.as_delta());
+                                prop_assert_eq!((w.activated_at, &w.reason), (before.activated_at, &before.reason));
+                                state = Lifecycle::Active(w);
+                            }
+                            Err(ExtendRefusal::BeyondLimit { max_minutes }) => {
+                                let Lifecycle::Active(w) = &state else {
+                                    panic!("only an active window is judged against the limit");
+                                };
+                                prop_assert!(u32::try_from(m).unwrap() > max_minutes);
+                                // What is left is exactly what fills the window to 4 hours.
+                                prop_assert_eq!(
+                                    w.duration.as_delta() + TimeDelta::minutes(i64::from(max_minutes)),
+                                    TimeDelta::hours(4)
+                                );
+                            }
+                            Err(ExtendRefusal::NotActive) => {
+                                prop_assert!(!matches!(state, Lifecycle::Active(_)));
+                            }
+                        }
+                    }
                     Op::Tick => {}
                 }
                 if let Lifecycle::Active(w) = &state {

@@ -6,7 +6,10 @@ pub mod input;
 pub mod machine;
 pub mod status;
 
-pub use ended::{review_path, AwaitingReview, EndedWindow, SignOff};
-pub use input::{Activation, ActivationRequest, BypassDuration, Confirmation, Reason};
+pub use ended::{review_path, AwaitingReview, EndedWindow, SignOff, WindowExtension};
+pub use input::{
+    Activation, ActivationRequest, BypassDuration, Confirmation, Extension, ExtensionMinutes,
+    ExtensionRequest, Reason,
+};
 pub use machine::{EndKind, Lifecycle};
 pub use status::{ActivatedWindow, BreakGlassStatus, DeactivationSummary, Phase};

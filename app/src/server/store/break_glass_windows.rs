@@ -1,8 +1,9 @@
-//! The `break_glass_windows` table: every window, its end and its review.
+//! The `break_glass_windows` table (every window, its end and its review) and
+//! `break_glass_extensions` (each move of an open window's end).
 
 use crate::domain::break_glass::machine::{EndKind, Ended, Lifecycle, Window};
 use crate::domain::break_glass::status::ActivatedWindow;
-use crate::domain::break_glass::{AwaitingReview, EndedWindow, SignOff};
+use crate::domain::break_glass::{AwaitingReview, EndedWindow, SignOff, WindowExtension};
 use crate::domain::break_glass::{BypassDuration, Reason};
 use crate::server::database::{from_millis, to_millis, Conn, Pool};
 use chrono::{DateTime, Utc};
@@ -161,7 +162,7 @@ pub async fn open_at(conn: &mut Conn, at: DateTime<Utc>) -> Result<Option<i64>, 
 pub enum ForReview {
     NoSuchWindow,
     StillOpen,
-    Ended(EndedWindow),
+    Ended(Box<EndedWindow>),
 }
 
 /// Window `id` as its review shows it.
@@ -196,7 +197,7 @@ pub async fn for_review(pool: &Pool, id: i64) -> Result<ForReview, sqlx::Error> 
         }),
         _ => None,
     };
-    Ok(ForReview::Ended(EndedWindow {
+    Ok(ForReview::Ended(Box::new(EndedWindow {
         id,
         activated_at: from_millis(row.get("activated_at")),
         expires_at: from_millis(row.get("expires_at")),
@@ -209,8 +210,74 @@ pub async fn for_review(pool: &Pool, id: i64) -> Result<ForReview, sqlx::Error> 
         unscanned_count: row
             .get::<Option<i64>, _>("unscanned_count")
             .unwrap_or_default(),
+        extensions: extensions(pool, id).await?,
         reviewed,
-    }))
+    })))
+}
+
+/// Moves the end of the open window `before` to that of `after` and records who did it and
+/// why, in the caller's transaction. Returns the window's id, or `None` when the stored window
+/// is no longer `before` (another writer ended or extended it first).
+pub async fn extend(
+    conn: &mut Conn,
+    before: &Window,
+    after: &Window,
+    at: DateTime<Utc>,
+    by: &str,
+    reason: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    let id: Option<i64> = sqlx::query_scalar(
+        "UPDATE break_glass_windows SET duration_minutes = $1, expires_at = $2 \
+         WHERE ended_at IS NULL AND activated_at = $3 AND expires_at = $4 RETURNING id",
+    )
+    .bind(i64::from(after.duration.minutes()))
+    .bind(to_millis(after.expires_at))
+    .bind(to_millis(before.activated_at))
+    .bind(to_millis(before.expires_at))
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    sqlx::query(
+        "INSERT INTO break_glass_extensions \
+         (window_id, at, extended_by, minutes, reason, expires_before, expires_after) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id)
+    .bind(to_millis(at))
+    .bind(by)
+    .bind(i64::from(
+        after.duration.minutes() - before.duration.minutes(),
+    ))
+    .bind(reason)
+    .bind(to_millis(before.expires_at))
+    .bind(to_millis(after.expires_at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(Some(id))
+}
+
+/// The extensions of window `id`, oldest first.
+pub async fn extensions(pool: &Pool, id: i64) -> Result<Vec<WindowExtension>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT at, extended_by, minutes, reason, expires_before, expires_after \
+         FROM break_glass_extensions WHERE window_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| WindowExtension {
+            at: from_millis(r.get("at")),
+            by: r.get("extended_by"),
+            minutes: r.get("minutes"),
+            reason: r.get("reason"),
+            expires_before: from_millis(r.get("expires_before")),
+            expires_after: from_millis(r.get("expires_after")),
+        })
+        .collect())
 }
 
 /// Signs off ended window `id` once: false when it is open or was signed off already.
