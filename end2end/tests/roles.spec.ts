@@ -1,4 +1,4 @@
-import { test, expect, login, activateByApi } from './fixtures';
+import { test, expect, login, activateByApi, openTab } from './fixtures';
 
 const PASSWORD = 'a long enough password';
 
@@ -78,4 +78,37 @@ test('log out everywhere ends the other tabs of another browser too', async ({ p
   await expect(page).toHaveURL(/\/login$/);
   await other.reload();
   await expect(other).toHaveURL(/\/login$/);
+});
+
+test('a second operator acknowledges the window in another browser; every tab of both sees it', async ({ page, context, browser, server }) => {
+  await login(page, server);
+  const created = await page.request.post(`${server.url}/api/operators`, {
+    headers: { Origin: server.url },
+    data: { username: 'sam', password: PASSWORD, role: 'security_manager' },
+  });
+  expect(created.status()).toBe(201);
+  await activateByApi(page, server, 'LiteLLM down, paging the second person');
+  const second = await openTab(context, server, '/traffic');
+  for (const tab of [page, second]) {
+    await expect(tab.getByTestId('ack-state')).toContainText('Not yet acknowledged');
+  }
+  // The activator answers for nobody: no Acknowledge for them.
+  await expect(page.getByRole('button', { name: 'Acknowledge', exact: true })).toHaveCount(0);
+
+  const samContext = await browser.newContext();
+  const sam = await samContext.newPage();
+  await login(sam, server, 'sam', PASSWORD);
+  await expect(sam.getByTestId('ack-state')).toContainText('Not yet acknowledged');
+  await sam.getByRole('button', { name: 'Acknowledge', exact: true }).click();
+  const form = sam.getByTestId('ack-form');
+  await form.getByLabel('Note').fill('too short');
+  await form.getByRole('button', { name: 'Acknowledge', exact: true }).click();
+  await expect(sam.getByTestId('ack-error')).toContainText('Note must be 10 to 500 characters');
+  await form.getByLabel('Note').fill('called the activator, outage confirmed');
+  await form.getByRole('button', { name: 'Acknowledge', exact: true }).click();
+  for (const tab of [page, second, sam]) {
+    await expect(tab.getByTestId('ack-state')).toHaveText('Acknowledged by sam');
+  }
+  await expect(sam.getByRole('button', { name: 'Acknowledge', exact: true })).toHaveCount(0);
+  await samContext.close();
 });

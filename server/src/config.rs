@@ -17,6 +17,9 @@ ENVIRONMENT:
                                database has no operator yet; when unset, a generated password is
                                printed once on that first start
     BREAKGLASS_SESSION_HOURS   login session lifetime in hours, 1 to 168 (default 12)
+    BREAKGLASS_ACK_MINUTES     minutes after an activation by which a second operator must
+                               acknowledge the window, 1 to 240 (default 15); past it, a
+                               CRITICAL escalation
     BREAKGLASS_SECURE_COOKIES  `true` when served over HTTPS: session cookies get `Secure`
                                (default false)
     BREAKGLASS_LITELLM_URL     base URL of the LiteLLM proxy that normal traffic goes to
@@ -48,6 +51,7 @@ pub struct Config {
     pub database_url: String,
     pub admin_password: Option<String>,
     pub session_hours: i64,
+    pub ack_minutes: i64,
     pub secure_cookies: bool,
     pub site_root: String,
     pub litellm_url: String,
@@ -132,6 +136,19 @@ impl Config {
                     )
                 })?,
         };
+        let ack_minutes = match get("BREAKGLASS_ACK_MINUTES") {
+            None => 15,
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|m| (1..=240).contains(m))
+                .ok_or_else(|| {
+                    ConfigError(
+                        "BREAKGLASS_ACK_MINUTES must be a whole number of minutes from 1 to 240"
+                            .into(),
+                    )
+                })?,
+        };
         let secure_cookies = match get("BREAKGLASS_SECURE_COOKIES").as_deref() {
             None | Some("false") => false,
             Some("true") => true,
@@ -193,6 +210,7 @@ impl Config {
             database_url,
             admin_password: get("BREAKGLASS_ADMIN_PASSWORD"),
             session_hours,
+            ack_minutes,
             secure_cookies,
             site_root: get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
         })
@@ -218,6 +236,7 @@ mod tests {
         assert_eq!(c.site_addr.to_string(), "127.0.0.1:3000");
         assert_eq!(c.database_url, "sqlite://data/breakglass.db");
         assert_eq!(c.session_hours, 12);
+        assert_eq!(c.ack_minutes, 15);
         assert!(!c.secure_cookies);
         assert_eq!(
             c.traffic_fsync,

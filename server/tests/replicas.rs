@@ -282,6 +282,61 @@ async fn when_every_replicas_timer_fires_one_expiry_is_recorded() {
 }
 
 #[tokio::test]
+async fn when_every_replicas_timer_finds_a_window_unacknowledged_one_escalation_is_recorded() {
+    let cluster = Cluster::start().await;
+    let db = cluster.db().await;
+    let replicas = [
+        cluster.replica().await,
+        cluster.replica().await,
+        cluster.replica().await,
+    ];
+    let mut streams = Vec::new();
+    for r in &replicas {
+        let mut s = SseReader::open(&r.admin().await, &r.url("/api/events")).await;
+        s.next_named("state").await;
+        streams.push(s);
+    }
+    // A window whose acknowledgement falls due in three seconds, with an hour still to run.
+    let now = chrono::Utc::now().timestamp_millis();
+    sqlx::query(
+        "INSERT INTO break_glass_windows \
+         (activated_at, expires_at, duration_minutes, reason, activated_by, ack_due_at) \
+         VALUES ($1, $2, 60, 'LiteLLM is down for everyone', 'admin', $3)",
+    )
+    .bind(now)
+    .bind(now + 60 * 60_000)
+    .bind(now + 3_000)
+    .execute(&db)
+    .await
+    .unwrap();
+    for s in &mut streams {
+        assert_eq!(s.next_named("state").await.data["change"], "activated");
+    }
+    // Each replica's tabs hear the escalation and its one alert, in whichever order they come.
+    for s in &mut streams {
+        let (mut changes, mut alerts) = (Vec::new(), Vec::new());
+        while changes.is_empty() || alerts.is_empty() {
+            let e = s.next().await.expect("stream still open");
+            match e.event.as_str() {
+                "state" => changes.push(e.data),
+                "alert" => alerts.push(e.data["title"].clone()),
+                _ => {}
+            }
+        }
+        assert_eq!(changes[0]["change"], "ack_overdue");
+        assert_eq!(changes[0]["status"]["ack_overdue"], true);
+        assert_eq!(alerts, ["Break-Glass Not Acknowledged"]);
+    }
+    for sql in [
+        "SELECT COUNT(*) FROM alerts WHERE title = 'Break-Glass Not Acknowledged'",
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'break_glass.ack_overdue'",
+        "SELECT COUNT(*) FROM break_glass_windows WHERE ack_overdue_at IS NOT NULL",
+    ] {
+        assert_eq!(count(&db, sql).await, 1, "{sql}");
+    }
+}
+
+#[tokio::test]
 async fn a_replica_restarted_during_a_window_comes_back_bypassing() {
     let cluster = Cluster::start().await;
     let db = cluster.db().await;

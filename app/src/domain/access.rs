@@ -55,6 +55,7 @@ pub enum Permission {
     BreakGlassReview,
     WatcherControl,
     OperatorsManage,
+    BreakGlassAcknowledge,
     TrafficRead,
     AlertsRead,
     StatusRead,
@@ -73,6 +74,7 @@ impl Permission {
             Permission::BreakGlassReview => "sign off break-glass reviews",
             Permission::WatcherControl => "control the Session Watcher",
             Permission::OperatorsManage => "manage operators",
+            Permission::BreakGlassAcknowledge => "acknowledge a break-glass window",
             Permission::TrafficRead => "read the traffic records",
             Permission::AlertsRead => "read alerts",
             Permission::StatusRead => "read the break-glass, watcher and shield status",
@@ -113,6 +115,11 @@ pub const PERMISSIONS: &[(Permission, &[Role])] = &[
         &[Role::Admin, Role::SecurityManager],
     ),
     (Permission::OperatorsManage, &[Role::Admin]),
+    // The second person who answers for a window: those who could have opened it.
+    (
+        Permission::BreakGlassAcknowledge,
+        &[Role::Admin, Role::SecurityManager],
+    ),
     // Every role reads the traffic, the alerts and the status; stated here so that a role
     // could lose them.
     (Permission::TrafficRead, &ROLES),

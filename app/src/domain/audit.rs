@@ -9,6 +9,8 @@ pub const ACTIVATE_DENIED: &str = "break_glass.activate_denied";
 pub const DEACTIVATE: &str = "break_glass.deactivate";
 pub const EXPIRE: &str = "break_glass.expire";
 pub const EXTEND: &str = "break_glass.extend";
+pub const ACKNOWLEDGE: &str = "break_glass.acknowledge";
+pub const ACK_OVERDUE: &str = "break_glass.ack_overdue";
 pub const LOGIN: &str = "auth.login";
 pub const LOGIN_FAILED: &str = "auth.login_failed";
 pub const LOGOUT: &str = "auth.logout";
@@ -32,12 +34,14 @@ pub const PASSWORD_CHANGE: &str = "auth.change_password";
 pub const LOGOUT_EVERYWHERE: &str = "auth.logout_everywhere";
 
 /// Every action the trail records, for the filter's choices.
-pub const ACTIONS: [&str; 26] = [
+pub const ACTIONS: [&str; 28] = [
     ACTIVATE,
     ACTIVATE_DENIED,
     DEACTIVATE,
     EXPIRE,
     EXTEND,
+    ACKNOWLEDGE,
+    ACK_OVERDUE,
     LOGIN,
     LOGIN_FAILED,
     LOGOUT,

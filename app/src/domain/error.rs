@@ -20,6 +20,9 @@ pub enum AppError {
     BadCredentials,
     /// 403: logged in, but not allowed.
     Forbidden(String),
+    /// 403: the role may, but not for this window: its activator cannot be the second person
+    /// who answers for it (separation of duties).
+    OwnWindow,
     /// 404
     NotFound(String),
     /// 409: break-glass is already active.
@@ -53,7 +56,7 @@ impl AppError {
         match self {
             AppError::Invalid(_) => 400,
             AppError::Unauthorized | AppError::BadCredentials => 401,
-            AppError::Forbidden(_) => 403,
+            AppError::Forbidden(_) | AppError::OwnWindow => 403,
             AppError::NotFound(_) => 404,
             AppError::AlreadyActive { .. } | AppError::NotActive | AppError::Conflict(_) => 409,
             AppError::CoolingDown { .. }
@@ -92,6 +95,7 @@ impl AppError {
             AppError::Unauthorized => "unauthorized",
             AppError::BadCredentials => "bad_credentials",
             AppError::Forbidden(_) => "forbidden",
+            AppError::OwnWindow => "own_window",
             AppError::NotFound(_) => "not_found",
             AppError::AlreadyActive { .. } => "already_active",
             AppError::NotActive => "not_active",
@@ -145,6 +149,9 @@ impl fmt::Display for AppError {
             }
             AppError::BadCredentials => f.write_str("Wrong username or password"),
             AppError::Forbidden(what) => write!(f, "You are not allowed to {what}"),
+            AppError::OwnWindow => f.write_str(
+                "You opened this window yourself: a second operator must acknowledge it",
+            ),
             AppError::NotFound(what) => write!(f, "{what} was not found"),
             AppError::AlreadyActive { expires_at } => write!(
                 f,

@@ -12,6 +12,8 @@ pub const MAX_STREAMS_PER_SESSION: usize = 16;
 #[serde(rename_all = "snake_case")]
 pub enum StateChange {
     Activated,
+    Acknowledged,
+    AckOverdue,
     Extended,
     Deactivated,
     Expired,

@@ -57,6 +57,7 @@ fields! {
     IntervalMs => "interval_ms",
     Action => "action",
     Notes => "notes",
+    Note => "note",
     Role => "role",
     CurrentPassword => "current_password",
     NewPassword => "new_password",

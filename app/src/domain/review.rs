@@ -132,6 +132,25 @@ impl Review {
             w.unscanned_count,
             fenced(&w.reason),
         ));
+        out.push_str("\n## Acknowledgement\n\n");
+        match &w.acknowledged {
+            Some(a) => out.push_str(&format!(
+                "Acknowledged by {} at {}{}. Note:\n\n{}\n",
+                inline(&a.by),
+                utc(a.at),
+                if w.ack_overdue {
+                    ", after it fell due (escalated)"
+                } else {
+                    ""
+                },
+                fenced(&a.notes),
+            )),
+            None => out.push_str(if w.ack_overdue {
+                "Never acknowledged: escalated when it fell due.\n"
+            } else {
+                "Never acknowledged.\n"
+            }),
+        }
         if !w.extensions.is_empty() {
             out.push_str("\n## Extensions\n");
             for e in &w.extensions {

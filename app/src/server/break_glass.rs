@@ -5,12 +5,13 @@
 use crate::domain::alerts::Severity;
 use crate::domain::audit;
 use crate::domain::break_glass::machine::{
-    Change, EndKind, Ended, ExtendRefusal, Lifecycle, Refusal, COOL_DOWN,
+    AckRefusal, AckState, Change, EndKind, Ended, ExtendRefusal, Lifecycle, Refusal, Window,
+    COOL_DOWN,
 };
 use crate::domain::break_glass::status::{active_minutes, seconds_until, ActivatedWindow};
 use crate::domain::break_glass::{
-    Activation, ActivationRequest, BreakGlassStatus, DeactivationSummary, Extension,
-    ExtensionRequest,
+    AckNote, AcknowledgementRequest, Activation, ActivationRequest, BreakGlassStatus,
+    DeactivationSummary, Extension, ExtensionRequest,
 };
 use crate::domain::events::{ServerEvent, StateChange, StateEvent};
 use crate::domain::time_format;
@@ -24,7 +25,7 @@ use crate::server::database::Pool;
 use crate::server::events::EventHub;
 use crate::server::store::break_glass_windows::{self as store, InsertRefused};
 use crate::server::traffic;
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use std::sync::Arc;
 use tokio::sync::{watch, Mutex};
 
@@ -40,6 +41,8 @@ pub struct BreakGlassService {
     current: watch::Sender<Lifecycle>,
     /// Whether this replica hears the others (see `replication`); activation waits for it.
     link: watch::Receiver<Link>,
+    /// How long after an activation its acknowledgement is due (the deployment's policy).
+    ack_within: TimeDelta,
 }
 
 impl BreakGlassService {
@@ -50,8 +53,9 @@ impl BreakGlassService {
         clock: SharedClock,
         events: EventHub,
         link: watch::Receiver<Link>,
+        ack_within: TimeDelta,
     ) -> Result<Arc<Self>, sqlx::Error> {
-        let stored = store::load(&pool).await?;
+        let stored = store::load(&pool, ack_within).await?;
         let service = Arc::new(Self {
             pool,
             clock,
@@ -59,6 +63,7 @@ impl BreakGlassService {
             lifecycle: Mutex::new(stored.clone()),
             current: watch::channel(stored).0,
             link,
+            ack_within,
         });
         service.advance().await?;
         Ok(service)
@@ -119,16 +124,17 @@ impl BreakGlassService {
         let mut lifecycle = self.lifecycle.lock().await;
         let now = self.now();
         self.advance_locked(&mut lifecycle, now).await?;
-        let window = match lifecycle.activate(now, &activation, &actor.operator.username) {
-            Ok(w) => w,
-            Err(refusal) => {
-                let e = refusal_error(refusal, now);
-                drop(lifecycle);
-                self.record_denied(actor, Self::denial(&activation, &e))
-                    .await?;
-                return Err(e);
-            }
-        };
+        let window =
+            match lifecycle.activate(now, &activation, &actor.operator.username, self.ack_within) {
+                Ok(w) => w,
+                Err(refusal) => {
+                    let e = refusal_error(refusal, now);
+                    drop(lifecycle);
+                    self.record_denied(actor, Self::denial(&activation, &e))
+                        .await?;
+                    return Err(e);
+                }
+            };
         let mut tx = self.pool.begin().await?;
         let id = match store::insert(&mut tx, &window).await {
             Ok(id) => id,
@@ -271,6 +277,60 @@ impl BreakGlassService {
         Ok(extended)
     }
 
+    /// A second operator answers for the open window: never its activator; in time or late
+    /// (after the escalation), once. Audited; every tab hears it.
+    pub async fn acknowledge(
+        &self,
+        actor: &Actor,
+        raw: AcknowledgementRequest,
+    ) -> Result<ActivatedWindow, AppError> {
+        actor.require(Permission::BreakGlassAcknowledge)?;
+        let note = AckNote::try_from(raw)?;
+        let mut lifecycle = self.lifecycle.lock().await;
+        let now = self.now();
+        self.advance_locked(&mut lifecycle, now).await?;
+        let Lifecycle::Active(before) = lifecycle.clone() else {
+            return Err(AppError::NotActive);
+        };
+        let by = &actor.operator.username;
+        let after = lifecycle
+            .acknowledge(now, by)
+            .map_err(|refusal| match refusal {
+                AckRefusal::NotActive => AppError::NotActive,
+                AckRefusal::OwnActivation => AppError::OwnWindow,
+                AckRefusal::AlreadyAcknowledged => {
+                    AppError::Conflict("This window is already acknowledged".into())
+                }
+            })?;
+        let mut tx = self.pool.begin().await?;
+        let Some(id) = store::acknowledge(&mut tx, &before, now, by, note.as_str()).await? else {
+            drop(tx);
+            self.adopt_stored(&mut lifecycle, now).await?;
+            return Err(AppError::Conflict(
+                "The window changed meanwhile (acknowledged or ended elsewhere); look again".into(),
+            ));
+        };
+        audit_trail::record(
+            &mut tx,
+            now,
+            by,
+            audit::ACKNOWLEDGE,
+            serde_json::json!({
+                "window_id": id,
+                "note": note.as_str(),
+                "activated_by": before.activated_by,
+                "late": now > before.acknowledgement.due_at,
+            }),
+            actor.source_addr.as_deref(),
+        )
+        .await?;
+        tx.commit().await?;
+        let acknowledged = ActivatedWindow::new(id, &after);
+        self.commit_state(&mut lifecycle, Lifecycle::Active(after));
+        self.publish_change(Some(StateChange::Acknowledged));
+        Ok(acknowledged)
+    }
+
     pub async fn deactivate(&self, actor: &Actor) -> Result<DeactivationSummary, AppError> {
         actor.require(Permission::BreakGlassDeactivate)?;
         let mut lifecycle = self.lifecycle.lock().await;
@@ -351,13 +411,26 @@ impl BreakGlassService {
                     if self.record_end(ended, audit::SYSTEM, None).await?.is_none() {
                         // Another writer ended it: a replica whose timer fired too (then the
                         // store agrees with this tick), or a deactivation not heard of yet.
-                        let stored = store::load(&self.pool).await?;
+                        let stored = store::load(&self.pool, self.ack_within).await?;
                         if stored.tick(now).0 != next {
                             self.adopt(lifecycle, stored, now);
                             return Ok(());
                         }
                     }
                     published.push(StateChange::Expired);
+                }
+                Change::AckOverdue(window) => {
+                    if !self.record_overdue(window).await? {
+                        // Another writer got there first: a replica whose timer fired too
+                        // (then the store agrees with this tick), or an acknowledgement or end
+                        // not heard of yet.
+                        let stored = store::load(&self.pool, self.ack_within).await?;
+                        if stored.tick(now).0 != next {
+                            self.adopt(lifecycle, stored, now);
+                            return Ok(());
+                        }
+                    }
+                    published.push(StateChange::AckOverdue);
                 }
                 Change::CoolDownOver => published.push(StateChange::CoolDownOver),
             }
@@ -383,7 +456,7 @@ impl BreakGlassService {
         lifecycle: &mut Lifecycle,
         now: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
-        let stored = store::load(&self.pool).await?;
+        let stored = store::load(&self.pool, self.ack_within).await?;
         self.adopt(lifecycle, stored, now);
         Ok(())
     }
@@ -397,13 +470,58 @@ impl BreakGlassService {
         }
         let change = adopted_change(&mine, &stored_now);
         // An expiry that nobody has recorded yet stays due, for the timer to record.
-        let next = if due.iter().any(|c| matches!(c, Change::Expired(_))) {
+        let next = if due
+            .iter()
+            .any(|c| matches!(c, Change::Expired(_) | Change::AckOverdue(_)))
+        {
             stored
         } else {
             stored_now
         };
         self.commit_state(lifecycle, next);
         self.publish_change(change);
+    }
+
+    /// Escalates a window nobody acknowledged in time: marks it overdue with a CRITICAL alert
+    /// and an audit record, in one transaction, once across replicas. False when the store
+    /// no longer has it pending (escalated elsewhere, acknowledged, or ended).
+    async fn record_overdue(&self, window: &Window) -> Result<bool, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let Some(id) = store::mark_overdue(&mut tx, window).await? else {
+            return Ok(false);
+        };
+        let alert = alerts::insert(
+            &mut tx,
+            NewAlert {
+                at: window.acknowledgement.due_at,
+                severity: Severity::Critical,
+                source: ALERT_SOURCE,
+                title: "Break-Glass Not Acknowledged".to_owned(),
+                message: format!(
+                    "Nobody has acknowledged the break-glass window {} opened at {} (due {}). \
+                     Someone with break_glass:acknowledge other than {} must look at it now.",
+                    window.activated_by,
+                    time_format::utc(window.activated_at),
+                    time_format::utc(window.acknowledgement.due_at),
+                    window.activated_by,
+                ),
+                window_id: Some(id),
+                link: None,
+            },
+        )
+        .await?;
+        audit_trail::record(
+            &mut tx,
+            window.acknowledgement.due_at,
+            audit::SYSTEM,
+            audit::ACK_OVERDUE,
+            serde_json::json!({ "window_id": id, "due_at": window.acknowledgement.due_at }),
+            None,
+        )
+        .await?;
+        tx.commit().await?;
+        self.events.publish(&ServerEvent::Alert(alert));
+        Ok(true)
     }
 
     /// Closes the window in storage with its alert and audit record, in one transaction.
@@ -557,7 +675,14 @@ fn adopted_change(before: &Lifecycle, after: &Lifecycle) -> Option<StateChange> 
         (Lifecycle::Active(was), Lifecycle::Active(now))
             if was.activated_at == now.activated_at =>
         {
-            Some(StateChange::Extended)
+            match (&was.acknowledgement.state, &now.acknowledgement.state) {
+                (AckState::Acknowledged { .. }, _) | (_, AckState::Pending) => {
+                    Some(StateChange::Extended)
+                }
+                (_, AckState::Acknowledged { .. }) => Some(StateChange::Acknowledged),
+                (AckState::Pending, AckState::Overdue) => Some(StateChange::AckOverdue),
+                (AckState::Overdue, AckState::Overdue) => Some(StateChange::Extended),
+            }
         }
         (_, Lifecycle::Active(_)) => Some(StateChange::Activated),
         (Lifecycle::Active(window), Lifecycle::CoolingDown { until }) => {
@@ -595,7 +720,7 @@ pub async fn recent_windows(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::break_glass::machine::Window;
+    use crate::domain::break_glass::machine::{Acknowledgement, Window};
     use crate::domain::break_glass::{BypassDuration, Reason};
 
     fn window(at: DateTime<Utc>) -> Window {
@@ -605,6 +730,10 @@ mod tests {
             duration: BypassDuration::parse(30).unwrap(),
             reason: Reason::parse("LiteLLM is down for everyone").unwrap(),
             activated_by: "admin".into(),
+            acknowledgement: Acknowledgement {
+                due_at: at + chrono::TimeDelta::minutes(15),
+                state: AckState::Pending,
+            },
         }
     }
 
@@ -643,6 +772,20 @@ mod tests {
                 Some(StateChange::CoolDownOver),
             ),
             (active.clone(), active.clone(), None),
+            (
+                active.clone(),
+                Lifecycle::Active(
+                    active
+                        .acknowledge(t0 + chrono::TimeDelta::minutes(1), "second")
+                        .unwrap(),
+                ),
+                Some(StateChange::Acknowledged),
+            ),
+            (
+                active.clone(),
+                active.tick(w.acknowledgement.due_at).0,
+                Some(StateChange::AckOverdue),
+            ),
             (
                 active.clone(),
                 Lifecycle::Active(

@@ -1,5 +1,5 @@
 use super::live::Live;
-use crate::domain::break_glass::{ActivatedWindow, DeactivationSummary};
+use crate::domain::break_glass::{ActivatedWindow, BreakGlassStatus, DeactivationSummary};
 use crate::domain::time_format;
 use crate::domain::AppError;
 use crate::domain::Permission;
@@ -36,6 +36,23 @@ pub async fn extend_break_glass(
     )
 }
 
+/// A second operator answers for the open window, with a `note` of 10 to 500 characters.
+#[server]
+pub async fn acknowledge_break_glass(note: String) -> Result<ActivatedWindow, AppError> {
+    crate::server::server_fn_result(
+        async {
+            let break_glass =
+                expect_context::<std::sync::Arc<crate::server::break_glass::BreakGlassService>>();
+            let actor = crate::server::auth::current_actor().await?;
+            let raw = crate::domain::break_glass::AcknowledgementRequest {
+                note: Some(crate::domain::WireField::Text(note)),
+            };
+            break_glass.acknowledge(&actor, raw).await
+        }
+        .await,
+    )
+}
+
 /// The red banner on top of every page while break-glass is active.
 #[component]
 pub fn BreakGlassBanner() -> impl IntoView {
@@ -55,10 +72,77 @@ pub fn BreakGlassBanner() -> impl IntoView {
                 <span class="banner-countdown" data-testid="countdown" aria-live="off">
                     {move || live.seconds_until(expires_at).map(time_format::mm_ss)}
                 </span>
+                <AckState status=status.clone()/>
+                <Acknowledge activated_by=status.activated_by.clone().unwrap_or_default()
+                    acknowledged=status.acknowledged_by.is_some()/>
                 <Extend/>
                 <DeactivateNow/>
             </div>
         })
+    }
+}
+
+/// Whether a second operator has answered for the window, as everyone sees it.
+#[component]
+fn AckState(status: BreakGlassStatus) -> impl IntoView {
+    match (status.acknowledged_by, status.ack_overdue) {
+        (Some(by), _) => view! {
+            <span class="pill ok" data-testid="ack-state">"Acknowledged by " {by}</span>
+        }
+        .into_any(),
+        (None, true) => view! {
+            <span class="pill danger" data-testid="ack-state">"Not yet acknowledged — overdue"</span>
+        }
+        .into_any(),
+        (None, false) => view! {
+            <span class="pill warn" data-testid="ack-state">
+                "Not yet acknowledged"
+                {status.ack_due_at.map(|due| format!(" (due {})", time_format::utc(due)))}
+            </span>
+        }
+        .into_any(),
+    }
+}
+
+/// "Acknowledge", with a note; shown to those who may acknowledge, except the activator.
+#[component]
+fn Acknowledge(activated_by: String, acknowledged: bool) -> impl IntoView {
+    let live = expect_context::<Live>();
+    let acknowledge = ServerAction::<AcknowledgeBreakGlass>::new();
+    let open = RwSignal::new(false);
+    let allowed = move || {
+        !acknowledged
+            && live.me.get().is_some_and(|me| {
+                me.can(Permission::BreakGlassAcknowledge) && me.username != activated_by
+            })
+    };
+    view! {
+        <Show when=allowed>
+            <Show
+                when=move || open.get()
+                fallback=move || view! {
+                    <button class="banner-button" on:click=move |_| open.set(true)>
+                        "Acknowledge"
+                    </button>
+                }
+            >
+                <ActionForm action=acknowledge attr:class="banner-extend" attr:data-testid="ack-form">
+                    <label for="bg-ack-note">"Note"</label>
+                    <input id="bg-ack-note" name="note" required maxlength="500"
+                        placeholder="What you checked"/>
+                    <button type="submit" class="banner-button" disabled=move || acknowledge.pending().get()>
+                        "Acknowledge"
+                    </button>
+                    <button type="button" class="banner-button secondary"
+                        on:click=move |_| { acknowledge.value().set(None); open.set(false); }>
+                        "Cancel"
+                    </button>
+                </ActionForm>
+            </Show>
+            {move || acknowledge.value().get().and_then(|r| r.err()).map(|e| view! {
+                <span class="banner-error" role="alert" data-testid="ack-error">{e.to_string()}</span>
+            })}
+        </Show>
     }
 }
 
@@ -92,7 +176,7 @@ fn Extend() -> impl IntoView {
             >
                 <ActionForm action=extend attr:class="banner-extend" attr:data-testid="extend-form">
                     <label for="bg-extend-reason">"Why"</label>
-                    <input id="bg-extend-reason" name="reason" required minlength="10"
+                    <input id="bg-extend-reason" name="reason" required
                         maxlength="500" placeholder="Reason for more time"/>
                     <label for="bg-extend-minutes">"Minutes"</label>
                     <input id="bg-extend-minutes" name="minutes" inputmode="numeric" size="4"

@@ -98,6 +98,21 @@ fn ReviewReport(review: Review, sign_off: ServerAction<SignOffReview>) -> impl I
                 <dt>"To"</dt><dd>{time_format::utc(w.ended_at)} " (" {how} ")"</dd>
                 <dt>"Duration"</dt><dd>{w.duration_minutes} " minutes"</dd>
                 <dt>"Reason"</dt><dd><q class="reason">{w.reason.clone()}</q></dd>
+                <dt>"Acknowledged"</dt>
+                <dd data-testid="review-acknowledged">
+                    {match w.acknowledged.clone() {
+                        Some(a) => view! {
+                            {a.by} ", " {time_format::utc(a.at)}
+                            {w.ack_overdue.then_some(" (late: escalated)")} " — "
+                            <q class="reason">{a.notes}</q>
+                        }.into_any(),
+                        None => view! {
+                            <span class="pill danger">
+                                {if w.ack_overdue { "Never (escalated)" } else { "Never" }}
+                            </span>
+                        }.into_any(),
+                    }}
+                </dd>
                 {(!w.extensions.is_empty()).then(|| view! {
                     <dt>"Extended"</dt>
                     <dd data-testid="review-extensions">

@@ -130,6 +130,12 @@ pub const ROUTES: &[Endpoint] = &[
     ),
     e(
         "POST",
+        "/api/break-glass/acknowledge",
+        Allowed(BreakGlassAcknowledge),
+        Api(|| post(break_glass::acknowledge)),
+    ),
+    e(
+        "POST",
         "/api/break-glass/extend",
         Allowed(BreakGlassActivate),
         Api(|| post(break_glass::extend)),
@@ -303,6 +309,7 @@ pub const SERVER_FNS: &[(&str, Access)] = &[
     ("change_operator", Allowed(OperatorsManage)),
     ("activate_break_glass", Allowed(BreakGlassActivate)),
     ("extend_break_glass", Allowed(BreakGlassActivate)),
+    ("acknowledge_break_glass", Allowed(BreakGlassAcknowledge)),
     ("deactivate_break_glass", Allowed(BreakGlassDeactivate)),
     ("litellm_outage", Allowed(AlertsRead)),
     ("current_shield_mode", Allowed(StatusRead)),

@@ -1,7 +1,8 @@
 use super::{AnyCaller, ApiError, Caller};
 use crate::state::AppState;
 use app::domain::break_glass::{
-    ActivatedWindow, ActivationRequest, BreakGlassStatus, DeactivationSummary, ExtensionRequest,
+    AcknowledgementRequest, ActivatedWindow, ActivationRequest, BreakGlassStatus,
+    DeactivationSummary, ExtensionRequest,
 };
 use axum::body::Bytes;
 use axum::extract::State;
@@ -23,6 +24,17 @@ pub async fn activate(
 ) -> Result<Json<ActivatedWindow>, ApiError> {
     let raw: ActivationRequest = super::json::parse(&headers, &body)?;
     Ok(Json(state.break_glass.activate(&actor, raw).await?))
+}
+
+/// `POST /api/break-glass/acknowledge {note}`: a second operator answers for the open window.
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<ActivatedWindow>, ApiError> {
+    let raw: AcknowledgementRequest = super::json::parse(&headers, &body)?;
+    Ok(Json(state.break_glass.acknowledge(&actor, raw).await?))
 }
 
 /// `POST /api/break-glass/extend {reason, minutes}`: the open window's end moves later.

@@ -29,6 +29,12 @@ pub struct EndedWindow {
     pub end_kind: EndKind,
     pub ended_by: String,
     pub unscanned_count: i64,
+    /// The second operator's acknowledgement (their note in `notes`), if anyone gave it.
+    #[serde(default)]
+    pub acknowledged: Option<SignOff>,
+    /// Whether the acknowledgement fell due unacknowledged (escalated).
+    #[serde(default)]
+    pub ack_overdue: bool,
     /// Every extension, oldest first; `duration_minutes` and `expires_at` include them.
     #[serde(default)]
     pub extensions: Vec<WindowExtension>,

@@ -222,6 +222,56 @@ impl TryFrom<ActivationRequest> for Activation {
     }
 }
 
+/// What the acknowledging operator says about the window: 10 to 500 characters, trimmed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AckNote(String);
+
+impl AckNote {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let note = raw.trim();
+        let chars = note.chars().count();
+        if (REASON_MIN_CHARS..=REASON_MAX_CHARS).contains(&chars)
+            && !note.chars().any(char::is_control)
+        {
+            Ok(Self(note.to_owned()))
+        } else {
+            Err(Self::rule())
+        }
+    }
+
+    fn rule() -> FieldError {
+        FieldError::new(
+            Field::Note,
+            format!(
+                "Note must be {REASON_MIN_CHARS} to {REASON_MAX_CHARS} characters of text, on one line"
+            ),
+        )
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An acknowledgement as either door receives it: the banner's form or
+/// `POST /api/break-glass/acknowledge`.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct AcknowledgementRequest {
+    #[serde(default)]
+    pub note: Option<WireField>,
+}
+
+impl TryFrom<AcknowledgementRequest> for AckNote {
+    type Error = FieldError;
+
+    fn try_from(raw: AcknowledgementRequest) -> Result<Self, FieldError> {
+        match raw.note {
+            Some(WireField::Text(text)) => AckNote::parse(&text),
+            _ => Err(AckNote::rule()),
+        }
+    }
+}
+
 /// How many minutes an extension adds: whole minutes, at least 1 and at most what could still
 /// fit in a window of the shortest duration. Whether they fit in the window at hand (which
 /// never lasts more than 4 hours from its activation) is the lifecycle's decision.

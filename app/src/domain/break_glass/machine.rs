@@ -17,6 +17,29 @@ pub struct Window {
     pub duration: BypassDuration,
     pub reason: Reason,
     pub activated_by: String,
+    pub acknowledgement: Acknowledgement,
+}
+
+/// A second operator's acknowledgement of a window: due by `due_at`; past it unacknowledged,
+/// the window is overdue (escalated once), and it can still be acknowledged late.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acknowledgement {
+    pub due_at: DateTime<Utc>,
+    pub state: AckState,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum AckState {
+    Pending,
+    Overdue,
+    Acknowledged { at: DateTime<Utc>, by: String },
+}
+
+impl Acknowledgement {
+    pub fn is_acknowledged(&self) -> bool {
+        matches!(self.state, AckState::Acknowledged { .. })
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,6 +86,8 @@ pub enum Lifecycle {
 /// What happened when time moved on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
+    /// The acknowledgement of the open window fell due unacknowledged.
+    AckOverdue(Window),
     Expired(Ended),
     CoolDownOver,
 }
@@ -75,6 +100,15 @@ pub enum Refusal {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NotActive;
+
+/// Why a window could not be acknowledged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AckRefusal {
+    NotActive,
+    /// Nobody acknowledges their own activation.
+    OwnActivation,
+    AlreadyAcknowledged,
+}
 
 /// Why a window could not be extended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,6 +136,16 @@ impl Lifecycle {
         let mut changes = Vec::new();
         loop {
             match &state {
+                Lifecycle::Active(w)
+                    if w.acknowledgement.state == AckState::Pending
+                        && now >= w.acknowledgement.due_at
+                        && w.acknowledgement.due_at < w.expires_at =>
+                {
+                    let mut overdue = w.clone();
+                    overdue.acknowledgement.state = AckState::Overdue;
+                    changes.push(Change::AckOverdue(overdue.clone()));
+                    state = Lifecycle::Active(overdue);
+                }
                 Lifecycle::Active(w) if now >= w.expires_at => {
                     let ended = Ended {
                         window: w.clone(),
@@ -120,13 +164,14 @@ impl Lifecycle {
         }
     }
 
-    /// Opens a window at `now`. The caller ticks first, so an expired window or a finished
-    /// cool-down never blocks an activation.
+    /// Opens a window at `now`, to be acknowledged within `ack_within`. The caller ticks
+    /// first, so an expired window or a finished cool-down never blocks an activation.
     pub fn activate(
         &self,
         now: DateTime<Utc>,
         activation: &Activation,
         actor: &str,
+        ack_within: TimeDelta,
     ) -> Result<Window, Refusal> {
         match self {
             Lifecycle::Active(w) => Err(Refusal::AlreadyActive {
@@ -139,6 +184,10 @@ impl Lifecycle {
                 duration: activation.duration,
                 reason: activation.reason.clone(),
                 activated_by: actor.to_owned(),
+                acknowledgement: Acknowledgement {
+                    due_at: now + ack_within,
+                    state: AckState::Pending,
+                },
             }),
         }
     }
@@ -180,11 +229,37 @@ impl Lifecycle {
         }
     }
 
+    /// `by` acknowledges the active window at `now` (in time or late); never the activator.
+    pub fn acknowledge(&self, now: DateTime<Utc>, by: &str) -> Result<Window, AckRefusal> {
+        match self {
+            Lifecycle::Active(w) if now < w.expires_at => {
+                if w.acknowledgement.is_acknowledged() {
+                    return Err(AckRefusal::AlreadyAcknowledged);
+                }
+                if w.activated_by == by {
+                    return Err(AckRefusal::OwnActivation);
+                }
+                let mut acknowledged = w.clone();
+                acknowledged.acknowledgement.state = AckState::Acknowledged {
+                    at: now,
+                    by: by.to_owned(),
+                };
+                Ok(acknowledged)
+            }
+            _ => Err(AckRefusal::NotActive),
+        }
+    }
+
     /// The next instant at which `tick` would change something.
     pub fn next_deadline(&self) -> Option<DateTime<Utc>> {
         match self {
             Lifecycle::Inactive => None,
-            Lifecycle::Active(w) => Some(w.expires_at),
+            Lifecycle::Active(w) => match w.acknowledgement.state {
+                AckState::Pending if w.acknowledgement.due_at < w.expires_at => {
+                    Some(w.acknowledgement.due_at)
+                }
+                _ => Some(w.expires_at),
+            },
             Lifecycle::CoolingDown { until } => Some(*until),
         }
     }
@@ -205,6 +280,8 @@ mod tests {
         .unwrap()
     }
 
+    const ACK: TimeDelta = TimeDelta::minutes(15);
+
     fn t0() -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000, 0).unwrap()
     }
@@ -223,12 +300,12 @@ mod tests {
     fn full_cycle() {
         let now = t0();
         let w = Lifecycle::Inactive
-            .activate(now, &activation(15), "alice")
+            .activate(now, &activation(15), "alice", ACK)
             .unwrap();
         assert_eq!(w.expires_at, now + TimeDelta::minutes(15));
         let active = Lifecycle::Active(w.clone());
         assert_eq!(
-            active.activate(now, &activation(30), "bob"),
+            active.activate(now, &activation(30), "bob", ACK),
             Err(Refusal::AlreadyActive {
                 expires_at: w.expires_at
             })
@@ -244,7 +321,7 @@ mod tests {
         );
         assert!(matches!(&changes[..], [Change::Expired(e)] if e.ended_at == w.expires_at));
         assert!(cooling
-            .activate(w.expires_at, &activation(15), "a")
+            .activate(w.expires_at, &activation(15), "a", ACK)
             .is_err());
         let (inactive, changes) = cooling.tick(w.expires_at + COOL_DOWN);
         assert_eq!(inactive, Lifecycle::Inactive);
@@ -254,17 +331,28 @@ mod tests {
     #[test]
     fn a_long_gap_expires_and_ends_the_cool_down_in_one_tick() {
         let w = Lifecycle::Inactive
-            .activate(t0(), &activation(60), "alice")
+            .activate(t0(), &activation(60), "alice", ACK)
             .unwrap();
         let (state, changes) = Lifecycle::Active(w).tick(t0() + TimeDelta::days(1));
         assert_eq!(state, Lifecycle::Inactive);
-        assert_eq!(changes.len(), 2);
+        // In the order they fell due: the acknowledgement nobody gave, the end, the cool-down.
+        assert!(
+            matches!(
+                changes.as_slice(),
+                [
+                    Change::AckOverdue(_),
+                    Change::Expired(_),
+                    Change::CoolDownOver
+                ]
+            ),
+            "{changes:?}"
+        );
     }
 
     #[test]
     fn deactivation_ends_now_and_starts_the_cool_down() {
         let w = Lifecycle::Inactive
-            .activate(t0(), &activation(60), "alice")
+            .activate(t0(), &activation(60), "alice", ACK)
             .unwrap();
         let at = t0() + TimeDelta::minutes(7);
         let ended = Lifecycle::Active(w).deactivate(at).unwrap();
@@ -276,6 +364,7 @@ mod tests {
     #[derive(Clone, Debug)]
     enum Op {
         Activate(i64),
+        Acknowledge { by_activator: bool },
         Extend(i64),
         Deactivate,
         Tick,
@@ -285,6 +374,7 @@ mod tests {
         prop_oneof![
             (15i64..=240).prop_map(Op::Activate),
             (1i64..=225).prop_map(Op::Extend),
+            any::<bool>().prop_map(|by_activator| Op::Acknowledge { by_activator }),
             Just(Op::Deactivate),
             Just(Op::Tick),
         ]
@@ -300,10 +390,19 @@ mod tests {
             let mut now = t0();
             let mut state = Lifecycle::Inactive;
             let mut last_end: Option<DateTime<Utc>> = None;
+            let mut escalations = 0;
             for (op, advance_secs) in steps {
                 now += TimeDelta::seconds(advance_secs);
                 let (ticked, changes) = state.tick(now);
                 for change in &changes {
+                    if let Change::AckOverdue(w) = change {
+                        // Escalated at most once, only past the due time, never once acknowledged.
+                        escalations += 1;
+                        prop_assert_eq!(escalations, 1);
+                        prop_assert!(now >= w.acknowledgement.due_at);
+                        prop_assert!(w.acknowledgement.due_at < w.expires_at);
+                        prop_assert_eq!(&w.acknowledgement.state, &AckState::Overdue);
+                    }
                     if let Change::Expired(e) = change {
                         // A window never outlives its expires_at: it ends exactly then.
                         prop_assert_eq!(e.ended_at, e.window.expires_at);
@@ -313,7 +412,7 @@ mod tests {
                 }
                 state = ticked;
                 match op {
-                    Op::Activate(m) => match state.activate(now, &activation(m), "op") {
+                    Op::Activate(m) => match state.activate(now, &activation(m), "op", ACK) {
                         Ok(w) => {
                             // Never two active windows; no activation during cool-down.
                             prop_assert_eq!(&state, &Lifecycle::Inactive);
@@ -321,6 +420,8 @@ mod tests {
                                 prop_assert!(now >= end + COOL_DOWN);
                             }
                             prop_assert_eq!(w.expires_at - w.activated_at, TimeDelta::minutes(m));
+                            prop_assert_eq!(w.acknowledgement.due_at, now + ACK);
+                            escalations = 0;
                             state = Lifecycle::Active(w);
                         }
                         Err(Refusal::AlreadyActive { .. }) => {
@@ -342,6 +443,30 @@ mod tests {
                             prop_assert!(!matches!(state, Lifecycle::Active(_)));
                         }
                     },
+                    Op::Acknowledge { by_activator } => {
+                        let by = if by_activator { "op" } else { "second" };
+                        match (state.acknowledge(now, by), &state) {
+                            (Ok(w), Lifecycle::Active(before)) => {
+                                prop_assert!(!by_activator, "the activator acknowledged");
+                                prop_assert!(!before.acknowledgement.is_acknowledged());
+                                prop_assert_eq!(
+                                    &w.acknowledgement.state,
+                                    &AckState::Acknowledged { at: now, by: by.to_owned() }
+                                );
+                                state = Lifecycle::Active(w);
+                            }
+                            (Err(AckRefusal::OwnActivation), Lifecycle::Active(_)) => {
+                                prop_assert!(by_activator);
+                            }
+                            (Err(AckRefusal::AlreadyAcknowledged), Lifecycle::Active(w)) => {
+                                prop_assert!(w.acknowledgement.is_acknowledged());
+                            }
+                            (Err(AckRefusal::NotActive), s) => {
+                                prop_assert!(!matches!(s, Lifecycle::Active(_)));
+                            }
+                            (result, s) => prop_assert!(false, "{:?} from {:?}", result, s),
+                        }
+                    }
                     Op::Extend(m) => {
                         let minutes = ExtensionMinutes::parse(m).unwrap();
                         match state.extend(now, minutes) {

@@ -8,8 +8,8 @@ pub mod status;
 
 pub use ended::{review_path, AwaitingReview, EndedWindow, SignOff, WindowExtension};
 pub use input::{
-    Activation, ActivationRequest, BypassDuration, Confirmation, Extension, ExtensionMinutes,
-    ExtensionRequest, Reason,
+    AckNote, AcknowledgementRequest, Activation, ActivationRequest, BypassDuration, Confirmation,
+    Extension, ExtensionMinutes, ExtensionRequest, Reason,
 };
 pub use machine::{EndKind, Lifecycle};
 pub use status::{ActivatedWindow, BreakGlassStatus, DeactivationSummary, Phase};

@@ -1,7 +1,7 @@
 //! The status every client sees: the JSON of `GET /api/break-glass/status` and of the SSE
 //! `state` event.
 
-use super::machine::{Lifecycle, Window};
+use super::machine::{AckState, Lifecycle, Window};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +23,16 @@ pub struct BreakGlassStatus {
     pub reason: Option<String>,
     pub duration_minutes: Option<u32>,
     pub activated_by: Option<String>,
+    /// When a second operator's acknowledgement of the open window is due.
+    #[serde(default)]
+    pub ack_due_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub acknowledged_by: Option<String>,
+    #[serde(default)]
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// Past `ack_due_at` with no acknowledgement: escalated.
+    #[serde(default)]
+    pub ack_overdue: bool,
     pub cool_down_until: Option<DateTime<Utc>>,
     pub cool_down_remaining_seconds: i64,
     pub server_time: DateTime<Utc>,
@@ -49,6 +59,10 @@ impl BreakGlassStatus {
             reason: None,
             duration_minutes: None,
             activated_by: None,
+            ack_due_at: None,
+            acknowledged_by: None,
+            acknowledged_at: None,
+            ack_overdue: false,
             cool_down_until: None,
             cool_down_remaining_seconds: 0,
             server_time: now,
@@ -65,6 +79,16 @@ impl BreakGlassStatus {
                 reason: Some(w.reason.as_str().to_owned()),
                 duration_minutes: Some(w.duration.minutes()),
                 activated_by: Some(w.activated_by.clone()),
+                ack_due_at: Some(w.acknowledgement.due_at),
+                acknowledged_by: match &w.acknowledgement.state {
+                    AckState::Acknowledged { by, .. } => Some(by.clone()),
+                    _ => None,
+                },
+                acknowledged_at: match &w.acknowledgement.state {
+                    AckState::Acknowledged { at, .. } => Some(*at),
+                    _ => None,
+                },
+                ack_overdue: w.acknowledgement.state == AckState::Overdue,
                 ..inactive
             },
             Lifecycle::CoolingDown { until } => Self {

@@ -1,12 +1,14 @@
 //! The `break_glass_windows` table (every window, its end and its review) and
 //! `break_glass_extensions` (each move of an open window's end).
 
-use crate::domain::break_glass::machine::{EndKind, Ended, Lifecycle, Window};
+use crate::domain::break_glass::machine::{
+    AckState, Acknowledgement, EndKind, Ended, Lifecycle, Window,
+};
 use crate::domain::break_glass::status::ActivatedWindow;
 use crate::domain::break_glass::{AwaitingReview, EndedWindow, SignOff, WindowExtension};
 use crate::domain::break_glass::{BypassDuration, Reason};
 use crate::server::database::{from_millis, to_millis, Conn, Pool};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::Row;
 
 /// Why a window could not be inserted although the service's own state allowed it: another
@@ -18,23 +20,43 @@ pub enum InsertRefused {
 }
 
 /// The lifecycle as stored: the open window if any, else the cool-down after the last end.
-/// Ticking it to `now` is the caller's job.
-pub async fn load(pool: &Pool) -> Result<Lifecycle, sqlx::Error> {
+/// Ticking it to `now` is the caller's job. A window stored without a due time for its
+/// acknowledgement (written by an older version) is due `ack_within` after its activation.
+pub async fn load(pool: &Pool, ack_within: TimeDelta) -> Result<Lifecycle, sqlx::Error> {
     let open = sqlx::query(
-        "SELECT activated_at, expires_at, duration_minutes, reason, activated_by \
+        "SELECT activated_at, expires_at, duration_minutes, reason, activated_by, ack_due_at, \
+         acknowledged_at, acknowledged_by, ack_overdue_at \
          FROM break_glass_windows WHERE ended_at IS NULL",
     )
     .fetch_optional(pool)
     .await?;
     if let Some(r) = open {
         let reason: String = r.get("reason");
+        let activated_at = from_millis(r.get("activated_at"));
         let window = Window {
-            activated_at: from_millis(r.get("activated_at")),
+            activated_at,
             expires_at: from_millis(r.get("expires_at")),
             duration: BypassDuration::parse(r.get("duration_minutes"))
                 .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
             reason: Reason::parse(&reason).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
             activated_by: r.get("activated_by"),
+            acknowledgement: Acknowledgement {
+                due_at: r
+                    .get::<Option<i64>, _>("ack_due_at")
+                    .map_or_else(|| activated_at + ack_within, from_millis),
+                state: match (
+                    r.get::<Option<i64>, _>("acknowledged_at"),
+                    r.get::<Option<String>, _>("acknowledged_by"),
+                    r.get::<Option<i64>, _>("ack_overdue_at"),
+                ) {
+                    (Some(at), Some(by), _) => AckState::Acknowledged {
+                        at: from_millis(at),
+                        by,
+                    },
+                    (_, _, Some(_)) => AckState::Overdue,
+                    _ => AckState::Pending,
+                },
+            },
         };
         return Ok(Lifecycle::Active(window));
     }
@@ -52,14 +74,15 @@ pub async fn insert(
 ) -> Result<i64, InsertRefused> {
     sqlx::query_scalar(
         "INSERT INTO break_glass_windows \
-         (activated_at, expires_at, duration_minutes, reason, activated_by) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+         (activated_at, expires_at, duration_minutes, reason, activated_by, ack_due_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(to_millis(w.activated_at))
     .bind(to_millis(w.expires_at))
     .bind(i64::from(w.duration.minutes()))
     .bind(w.reason.as_str())
     .bind(&w.activated_by)
+    .bind(to_millis(w.acknowledgement.due_at))
     .fetch_one(conn)
     .await
     .map_err(|e| match &e {
@@ -170,7 +193,8 @@ pub async fn for_review(pool: &Pool, id: i64) -> Result<ForReview, sqlx::Error> 
     let Some(row) = sqlx::query(
         "SELECT id, activated_at, expires_at, duration_minutes, reason, activated_by, \
          ended_at, end_kind, ended_by, unscanned_count, reviewed_at, reviewed_by, \
-         review_notes FROM break_glass_windows WHERE id = $1",
+         review_notes, acknowledged_at, acknowledged_by, ack_note, ack_overdue_at \
+         FROM break_glass_windows WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(pool)
@@ -210,6 +234,19 @@ pub async fn for_review(pool: &Pool, id: i64) -> Result<ForReview, sqlx::Error> 
         unscanned_count: row
             .get::<Option<i64>, _>("unscanned_count")
             .unwrap_or_default(),
+        acknowledged: match (
+            row.get::<Option<i64>, _>("acknowledged_at"),
+            row.get::<Option<String>, _>("acknowledged_by"),
+            row.get::<Option<String>, _>("ack_note"),
+        ) {
+            (Some(at), Some(by), Some(notes)) => Some(SignOff {
+                at: from_millis(at),
+                by,
+                notes,
+            }),
+            _ => None,
+        },
+        ack_overdue: row.get::<Option<i64>, _>("ack_overdue_at").is_some(),
         extensions: extensions(pool, id).await?,
         reviewed,
     })))
@@ -256,6 +293,42 @@ pub async fn extend(
     .execute(&mut *conn)
     .await?;
     Ok(Some(id))
+}
+
+/// Records `by`'s acknowledgement of the open window `w`, with their note. Returns the
+/// window's id, or `None` when it is no longer open or someone acknowledged it first.
+pub async fn acknowledge(
+    conn: &mut Conn,
+    w: &Window,
+    at: DateTime<Utc>,
+    by: &str,
+    note: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE break_glass_windows SET acknowledged_at = $1, acknowledged_by = $2, \
+         ack_note = $3 WHERE ended_at IS NULL AND activated_at = $4 AND acknowledged_at IS NULL \
+         RETURNING id",
+    )
+    .bind(to_millis(at))
+    .bind(by)
+    .bind(note)
+    .bind(to_millis(w.activated_at))
+    .fetch_optional(conn)
+    .await
+}
+
+/// Records that the open window `w` went unacknowledged past its due time, once: `None`
+/// when another replica recorded it first, or the window was acknowledged or ended meanwhile.
+pub async fn mark_overdue(conn: &mut Conn, w: &Window) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE break_glass_windows SET ack_overdue_at = $1 WHERE ended_at IS NULL \
+         AND activated_at = $2 AND acknowledged_at IS NULL AND ack_overdue_at IS NULL \
+         RETURNING id",
+    )
+    .bind(to_millis(w.acknowledgement.due_at))
+    .bind(to_millis(w.activated_at))
+    .fetch_optional(conn)
+    .await
 }
 
 /// The extensions of window `id`, oldest first.
