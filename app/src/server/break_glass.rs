@@ -2,7 +2,7 @@
 //! expiry timer. Every transition goes through here, whether it comes from the JSON API, a
 //! server function or the clock.
 
-use crate::domain::alerts::Severity;
+use crate::domain::alerts::{Alert, Severity};
 use crate::domain::audit;
 use crate::domain::break_glass::machine::{
     AckRefusal, AckState, Change, EndKind, Ended, ExtendRefusal, Lifecycle, Refusal, Window,
@@ -179,11 +179,13 @@ impl BreakGlassService {
         )
         .await?;
         tx.commit().await?;
-        let activated = ActivatedWindow::new(id, &window);
-        self.commit_state(&mut lifecycle, Lifecycle::Active(window));
-        self.publish_change(Some(StateChange::Activated));
-        self.events.publish(&ServerEvent::Alert(alert));
-        Ok(activated)
+        Ok(self.announce(
+            &mut lifecycle,
+            id,
+            window,
+            StateChange::Activated,
+            Some(alert),
+        ))
     }
 
     /// Moves the open window's end later, as either door received the request: audited, with
@@ -270,11 +272,13 @@ impl BreakGlassService {
         )
         .await?;
         tx.commit().await?;
-        let extended = ActivatedWindow::new(id, &after);
-        self.commit_state(&mut lifecycle, Lifecycle::Active(after));
-        self.publish_change(Some(StateChange::Extended));
-        self.events.publish(&ServerEvent::Alert(alert));
-        Ok(extended)
+        Ok(self.announce(
+            &mut lifecycle,
+            id,
+            after,
+            StateChange::Extended,
+            Some(alert),
+        ))
     }
 
     /// A second operator answers for the open window: never its activator; in time or late
@@ -325,10 +329,7 @@ impl BreakGlassService {
         )
         .await?;
         tx.commit().await?;
-        let acknowledged = ActivatedWindow::new(id, &after);
-        self.commit_state(&mut lifecycle, Lifecycle::Active(after));
-        self.publish_change(Some(StateChange::Acknowledged));
-        Ok(acknowledged)
+        Ok(self.announce(&mut lifecycle, id, after, StateChange::Acknowledged, None))
     }
 
     pub async fn deactivate(&self, actor: &Actor) -> Result<DeactivationSummary, AppError> {
@@ -650,6 +651,25 @@ impl BreakGlassService {
             Lifecycle::Inactive => return AppError::Internal,
         };
         refusal_error(refusal, now)
+    }
+
+    /// After a committed transition to the open window `window` (id `id`): takes it as the
+    /// state, tells every tab what changed, then its alert.
+    fn announce(
+        &self,
+        lifecycle: &mut Lifecycle,
+        id: i64,
+        window: Window,
+        change: StateChange,
+        alert: Option<Alert>,
+    ) -> ActivatedWindow {
+        let answer = ActivatedWindow::new(id, &window);
+        self.commit_state(lifecycle, Lifecycle::Active(window));
+        self.publish_change(Some(change));
+        if let Some(alert) = alert {
+            self.events.publish(&ServerEvent::Alert(alert));
+        }
+        answer
     }
 
     fn commit_state(&self, lifecycle: &mut Lifecycle, next: Lifecycle) {

@@ -21,6 +21,19 @@ pub const CONFIRMATION_WORD: &str = "CONFIRM";
 pub struct Reason(String);
 
 impl Reason {
+    /// A raw type's reason field: text, judged by `parse`; anything else is missing.
+    pub fn from_wire(field: Option<WireField>) -> Result<Self, FieldError> {
+        match field {
+            Some(WireField::Text(text)) => Self::parse(&text),
+            _ => Err(FieldError::new(
+                Field::Reason,
+                format!(
+                    "Reason is required: text of {REASON_MIN_CHARS} to {REASON_MAX_CHARS} characters"
+                ),
+            )),
+        }
+    }
+
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
         let trimmed = raw.trim();
         let error = |message: String| Err(FieldError::new(Field::Reason, message));
@@ -194,17 +207,7 @@ impl TryFrom<ActivationRequest> for Activation {
     /// Reason, then duration, then confirmation: the first that is missing, mistyped or
     /// invalid is the one named.
     fn try_from(raw: ActivationRequest) -> Result<Self, FieldError> {
-        let reason = match raw.reason {
-            Some(WireField::Text(text)) => Reason::parse(&text)?,
-            _ => {
-                return Err(FieldError::new(
-                    Field::Reason,
-                    format!(
-                        "Reason is required: text of {REASON_MIN_CHARS} to {REASON_MAX_CHARS} characters"
-                    ),
-                ))
-            }
-        };
+        let reason = Reason::from_wire(raw.reason)?;
         let duration = match raw.duration_minutes {
             Some(WireField::Whole(minutes)) => BypassDuration::parse(minutes)?,
             Some(WireField::Text(text)) => BypassDuration::parse_input(&text)?,
@@ -332,17 +335,7 @@ impl TryFrom<ExtensionRequest> for Extension {
 
     /// Reason, then minutes: the first that is missing, mistyped or invalid is the one named.
     fn try_from(raw: ExtensionRequest) -> Result<Self, FieldError> {
-        let reason = match raw.reason {
-            Some(WireField::Text(text)) => Reason::parse(&text)?,
-            _ => {
-                return Err(FieldError::new(
-                    Field::Reason,
-                    format!(
-                        "Reason is required: text of {REASON_MIN_CHARS} to {REASON_MAX_CHARS} characters"
-                    ),
-                ))
-            }
-        };
+        let reason = Reason::from_wire(raw.reason)?;
         let minutes = match raw.minutes {
             Some(WireField::Whole(minutes)) => ExtensionMinutes::parse(minutes)?,
             Some(WireField::Text(text)) => {
