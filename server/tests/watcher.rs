@@ -224,8 +224,17 @@ async fn an_injection_inside_a_past_window_is_found_alerted_and_reviewed() {
     let mut s = TestServer::start(&db, clock.clone()).await;
     let admin = s.admin().await;
     let key = s.create_api_key(&admin, "litellm").await;
-
+    // A security manager opens the window; the admin reviews it.
     let res = admin
+        .post(s.url("/api/operators"))
+        .json(&json!({"username": "sam", "password": "a long enough password", "role": "security_manager"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let sam = s.logged_in("sam", "a long enough password").await;
+
+    let res = sam
         .post(s.url("/api/break-glass/activate"))
         .json(&activation("LiteLLM outage, agents must keep working", 30))
         .send()
@@ -403,6 +412,18 @@ async fn an_injection_inside_a_past_window_is_found_alerted_and_reviewed() {
             .json(&json!({ "notes": notes }))
             .send()
     };
+    // Whoever opened the window does not sign off its review.
+    let res = sam
+        .post(s.url(&format!("/api/reviews/{window_id}/sign-off")))
+        .json(&json!({"notes": "I opened it and I say it was fine"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"]["code"],
+        "own_window"
+    );
     let res = sign_off("ok").await.unwrap();
     assert_eq!(res.status(), 400);
     assert_eq!(

@@ -20,8 +20,8 @@ pub enum AppError {
     BadCredentials,
     /// 403: logged in, but not allowed.
     Forbidden(String),
-    /// 403: the role may, but not for this window: its activator cannot be the second person
-    /// who answers for it (separation of duties).
+    /// 403: the role may, but not for this window: its activator can neither acknowledge it
+    /// nor sign off its review (separation of duties).
     OwnWindow,
     /// 404
     NotFound(String),
@@ -150,7 +150,7 @@ impl fmt::Display for AppError {
             AppError::BadCredentials => f.write_str("Wrong username or password"),
             AppError::Forbidden(what) => write!(f, "You are not allowed to {what}"),
             AppError::OwnWindow => f.write_str(
-                "You opened this window yourself: a second operator must acknowledge it",
+                "You opened this window yourself: a second operator must acknowledge and review it",
             ),
             AppError::NotFound(what) => write!(f, "{what} was not found"),
             AppError::AlreadyActive { expires_at } => write!(

@@ -89,6 +89,10 @@ impl Reviews {
                 crate::domain::time_format::utc(s.at)
             )));
         }
+        if window.activated_by == actor.operator.username {
+            // Separation of duties: whoever opened the window does not close its review.
+            return Err(AppError::OwnWindow);
+        }
         let now = self.clock.now();
         let mut tx = self.pool.begin().await?;
         let signed = break_glass_windows::sign_off(

@@ -211,10 +211,15 @@ fn SignOffCard(
     sign_off: ServerAction<SignOffReview>,
 ) -> impl IntoView {
     let live = expect_context::<Live>();
+    let activated_by = window.activated_by.clone();
+    let own = {
+        let activated_by = activated_by.clone();
+        move || live.me.get().is_some_and(|me| me.username == activated_by)
+    };
     let may_sign = move || {
         live.me
             .get()
-            .is_some_and(|me| me.can(Permission::BreakGlassReview))
+            .is_some_and(|me| me.can(Permission::BreakGlassReview) && me.username != activated_by)
     };
     let id = window.id;
     view! {
@@ -226,7 +231,15 @@ fn SignOffCard(
                     <pre class="notes" data-testid="review-notes">{s.notes}</pre>
                 }.into_any(),
                 None => view! {
-                    <Show when=may_sign fallback=|| view! { <p class="muted">"Not reviewed yet. Your role cannot sign off reviews."</p> }>
+                    <Show when=may_sign fallback=move || view! {
+                        <p class="muted">
+                            {if own() {
+                                "Not reviewed yet. You opened this window: another operator signs off its review."
+                            } else {
+                                "Not reviewed yet. Your role cannot sign off reviews."
+                            }}
+                        </p>
+                    }>
                         <ActionForm action=sign_off>
                             <input type="hidden" name="id" value=id/>
                             <label for="review-notes">"Incident notes (at least 10 characters)"</label>
