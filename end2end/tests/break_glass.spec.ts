@@ -117,6 +117,21 @@ test('Extend moves the end of the window in every tab, and a refusal says why', 
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
 });
 
+test('an admin sets the acknowledgement deadline on the policy card; a bad value names the rule', async ({ page, server }) => {
+  await login(page, server);
+  const card = page.getByTestId('policy-card');
+  await expect(card.getByTestId('policy-ack')).toContainText('within 15 minutes');
+  await card.getByLabel('Acknowledge within (minutes)').fill('500');
+  await card.getByRole('button', { name: 'Save policy' }).click();
+  await expect(card.getByRole('alert')).toContainText('from 1 to 240');
+  await card.getByLabel('Acknowledge within (minutes)').fill('20');
+  await card.getByRole('button', { name: 'Save policy' }).click();
+  await expect(card.getByTestId('policy-ack')).toContainText('within 20 minutes');
+  const window = await activateByApi(page, server, 'LiteLLM down, policy check');
+  const due = new Date(Date.parse(window.activated_at) + 20 * 60_000).toISOString().slice(11, 19);
+  await expect(page.getByTestId('ack-state')).toContainText(due);
+});
+
 test('eight tabs share one event stream and all show the banner', async ({ page, context, server }) => {
   await login(page, server);
   const tabs = [page];

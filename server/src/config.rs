@@ -18,7 +18,8 @@ ENVIRONMENT:
                                printed once on that first start
     BREAKGLASS_SESSION_HOURS   login session lifetime in hours, 1 to 168 (default 12)
     BREAKGLASS_ACK_MINUTES     minutes after an activation by which a second operator must
-                               acknowledge the window, 1 to 240 (default 15); past it, a
+                               acknowledge the window, 1 to 240 (default 15), until an admin
+                               sets the policy on the Configuration panel; past it, a
                                CRITICAL escalation
     BREAKGLASS_SECURE_COOKIES  `true` when served over HTTPS: session cookies get `Secure`
                                (default false)
@@ -51,7 +52,8 @@ pub struct Config {
     pub database_url: String,
     pub admin_password: Option<String>,
     pub session_hours: i64,
-    pub ack_minutes: i64,
+    /// The acknowledgement deadline until an admin sets one on the Configuration panel.
+    pub ack_minutes: app::domain::break_glass::AckMinutes,
     pub secure_cookies: bool,
     pub site_root: String,
     pub litellm_url: String,
@@ -136,19 +138,14 @@ impl Config {
                     )
                 })?,
         };
-        let ack_minutes = match get("BREAKGLASS_ACK_MINUTES") {
-            None => 15,
-            Some(v) => v
-                .parse::<i64>()
-                .ok()
-                .filter(|m| (1..=240).contains(m))
-                .ok_or_else(|| {
-                    ConfigError(
-                        "BREAKGLASS_ACK_MINUTES must be a whole number of minutes from 1 to 240"
-                            .into(),
-                    )
-                })?,
-        };
+        let ack_minutes = get("BREAKGLASS_ACK_MINUTES")
+            .map_or(Some(15), |v| v.trim().parse::<i64>().ok())
+            .and_then(|m| app::domain::break_glass::AckMinutes::parse(m).ok())
+            .ok_or_else(|| {
+                ConfigError(
+                    "BREAKGLASS_ACK_MINUTES must be a whole number of minutes from 1 to 240".into(),
+                )
+            })?;
         let secure_cookies = match get("BREAKGLASS_SECURE_COOKIES").as_deref() {
             None | Some("false") => false,
             Some("true") => true,
@@ -236,7 +233,7 @@ mod tests {
         assert_eq!(c.site_addr.to_string(), "127.0.0.1:3000");
         assert_eq!(c.database_url, "sqlite://data/breakglass.db");
         assert_eq!(c.session_hours, 12);
-        assert_eq!(c.ack_minutes, 15);
+        assert_eq!(c.ack_minutes.minutes(), 15);
         assert!(!c.secure_cookies);
         assert_eq!(
             c.traffic_fsync,

@@ -135,7 +135,7 @@ pub async fn start(
         clock.clone(),
         events.clone(),
         replication.subscribe(),
-        chrono::TimeDelta::minutes(config.ack_minutes),
+        config.ack_minutes,
     )
     .await
     .map_err(StartError::Database)?;

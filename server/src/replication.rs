@@ -171,6 +171,7 @@ async fn reconnect(
 async fn catch_up(state: &AppState, lost_at: Option<DateTime<Utc>>) -> Result<(), sqlx::Error> {
     state.break_glass.resync().await?;
     reload_shield_mode(state).await?;
+    state.break_glass.reload_policy().await?;
     // Keys revoked meanwhile: every key is read again on its next request.
     state.api_keys.forget_all();
     let since = lost_at.unwrap_or_else(|| state.clock.now()) - ALERT_MARGIN;
@@ -238,6 +239,9 @@ async fn apply(state: &AppState, payload: &str) -> Result<(), sqlx::Error> {
         }
         Notice::Setting(name) if name == app::server::shield::SETTING => {
             reload_shield_mode(state).await?
+        }
+        Notice::Setting(name) if name == app::server::break_glass::POLICY_SETTING => {
+            state.break_glass.reload_policy().await?
         }
         // The Session Watcher's settings govern the watcher of the replica that wrote them
         // (docs/DEPLOYMENT.md: one replica runs it).

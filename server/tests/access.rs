@@ -99,6 +99,7 @@ fn route_sample(method: &str, path: &str, ids: &Ids) -> Option<(String, Option<V
         ("POST", "/api/operators/{id}/role") => json!({"role": "viewer"}),
         ("POST", "/api/operators/{id}/password") => json!({"password": "a reset password!"}),
         ("POST", "/api/break-glass/activate") => activation("access table check", 15),
+        ("PUT", "/api/break-glass/policy") => json!({"ack_minutes": 15}),
         ("POST", "/api/break-glass/acknowledge") => json!({"note": "seen in the access test"}),
         ("POST", "/api/break-glass/extend") => {
             json!({"reason": "access table check", "minutes": 15})
@@ -145,6 +146,7 @@ fn server_fn_sample(name: &str, ids: &Ids) -> Option<String> {
         }
         "extend_break_glass" => "reason=access+table+check&minutes=15".into(),
         "acknowledge_break_glass" => "note=seen+in+the+access+test".into(),
+        "set_policy" => "ack_minutes=15".into(),
         "set_shield_mode" => "mode=OBSERVE".into(),
         "create_api_key" => "name=fn+key&gateway=on&expires_at=&rate_limit_per_minute=".into(),
         "revoke_api_key" => format!("id={}", ids.spare_key),
@@ -165,6 +167,7 @@ fn server_fn_sample(name: &str, ids: &Ids) -> Option<String> {
         | "list_alerts"
         | "list_windows"
         | "load_watcher_status"
+        | "load_policy"
         | "windows_awaiting_review" => String::new(),
         _ => return None,
     })

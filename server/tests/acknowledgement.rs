@@ -235,3 +235,80 @@ async fn an_unacknowledged_window_escalates_once_and_can_be_acknowledged_late() 
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn an_admin_sets_the_deadline_for_the_next_window_audited_and_kept() {
+    let (_dir, db) = fresh_db();
+    let clock = ManualClock::new(Utc::now());
+    let mut s = TestServer::start(&db, clock.clone()).await;
+    let admin = s.admin().await;
+    let sam = operator(&s, &admin, "sam", "security_manager").await;
+    let url = s.url("/api/break-glass/policy");
+    let policy: Value = sam
+        .get(url.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        policy["ack_minutes"], 15,
+        "BREAKGLASS_ACK_MINUTES until an admin sets one"
+    );
+
+    // Only an admin sets it: a security manager activates, so does not set their own check.
+    let res = sam
+        .put(url.clone())
+        .json(&json!({"ack_minutes": 240}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    for bad in [json!(0), json!(241), json!("soon")] {
+        let res = admin
+            .put(url.clone())
+            .json(&json!({"ack_minutes": bad}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{bad}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["field"], "ack_minutes");
+    }
+    let res = admin
+        .put(url.clone())
+        .json(&json!({"ack_minutes": 7}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        count(&s, "SELECT COUNT(*) FROM audit_log WHERE action = 'break_glass.policy' AND details LIKE '%\"ack_minutes\":7%' AND details LIKE '%\"ack_minutes_before\":15%'").await,
+        1
+    );
+
+    // The next window is due 7 minutes after its activation, and so after a restart.
+    let (_, window) = post(
+        &sam,
+        s.url("/api/break-glass/activate"),
+        activation("shield outage INC-92", 60),
+    )
+    .await;
+    let due = ts(&window["activated_at"]) + TimeDelta::minutes(7);
+    assert_eq!(ts(&status(&admin, &s).await["ack_due_at"]), due);
+    s.stop().await;
+    let mut s = TestServer::start(&db, clock.clone()).await;
+    let admin = s.admin().await;
+    let policy: Value = admin
+        .get(s.url("/api/break-glass/policy"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(policy["ack_minutes"], 7);
+    assert_eq!(ts(&status(&admin, &s).await["ack_due_at"]), due);
+    s.stop().await;
+}

@@ -56,6 +56,7 @@ pub enum Permission {
     WatcherControl,
     OperatorsManage,
     BreakGlassAcknowledge,
+    PolicyConfigure,
     TrafficRead,
     AlertsRead,
     StatusRead,
@@ -75,6 +76,7 @@ impl Permission {
             Permission::WatcherControl => "control the Session Watcher",
             Permission::OperatorsManage => "manage operators",
             Permission::BreakGlassAcknowledge => "acknowledge a break-glass window",
+            Permission::PolicyConfigure => "set the break-glass policy",
             Permission::TrafficRead => "read the traffic records",
             Permission::AlertsRead => "read alerts",
             Permission::StatusRead => "read the break-glass, watcher and shield status",
@@ -120,6 +122,8 @@ pub const PERMISSIONS: &[(Permission, &[Role])] = &[
         Permission::BreakGlassAcknowledge,
         &[Role::Admin, Role::SecurityManager],
     ),
+    // The rules the second person works under are not set by those who activate.
+    (Permission::PolicyConfigure, &[Role::Admin]),
     // Every role reads the traffic, the alerts and the status; stated here so that a role
     // could lose them.
     (Permission::TrafficRead, &ROLES),

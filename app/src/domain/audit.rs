@@ -11,6 +11,7 @@ pub const EXPIRE: &str = "break_glass.expire";
 pub const EXTEND: &str = "break_glass.extend";
 pub const ACKNOWLEDGE: &str = "break_glass.acknowledge";
 pub const ACK_OVERDUE: &str = "break_glass.ack_overdue";
+pub const POLICY: &str = "break_glass.policy";
 pub const LOGIN: &str = "auth.login";
 pub const LOGIN_FAILED: &str = "auth.login_failed";
 pub const LOGOUT: &str = "auth.logout";
@@ -34,7 +35,7 @@ pub const PASSWORD_CHANGE: &str = "auth.change_password";
 pub const LOGOUT_EVERYWHERE: &str = "auth.logout_everywhere";
 
 /// Every action the trail records, for the filter's choices.
-pub const ACTIONS: [&str; 28] = [
+pub const ACTIONS: [&str; 29] = [
     ACTIVATE,
     ACTIVATE_DENIED,
     DEACTIVATE,
@@ -42,6 +43,7 @@ pub const ACTIONS: [&str; 28] = [
     EXTEND,
     ACKNOWLEDGE,
     ACK_OVERDUE,
+    POLICY,
     LOGIN,
     LOGIN_FAILED,
     LOGOUT,

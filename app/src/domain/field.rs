@@ -32,6 +32,7 @@ fields! {
     Reason => "reason",
     DurationMinutes => "duration_minutes",
     Minutes => "minutes",
+    AckMinutes => "ack_minutes",
     Confirm => "confirm",
     Body => "body",
     Username => "username",

@@ -10,8 +10,8 @@ use crate::domain::break_glass::machine::{
 };
 use crate::domain::break_glass::status::{active_minutes, seconds_until, ActivatedWindow};
 use crate::domain::break_glass::{
-    AckNote, AcknowledgementRequest, Activation, ActivationRequest, BreakGlassStatus,
-    DeactivationSummary, Extension, ExtensionRequest,
+    AckMinutes, AckNote, AcknowledgementRequest, Activation, ActivationRequest, BreakGlassStatus,
+    DeactivationSummary, Extension, ExtensionRequest, Policy, PolicyRequest,
 };
 use crate::domain::events::{ServerEvent, StateChange, StateEvent};
 use crate::domain::time_format;
@@ -24,6 +24,7 @@ use crate::server::clock::SharedClock;
 use crate::server::database::Pool;
 use crate::server::events::EventHub;
 use crate::server::store::break_glass_windows::{self as store, InsertRefused};
+use crate::server::store::settings;
 use crate::server::traffic;
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use std::sync::Arc;
@@ -41,8 +42,9 @@ pub struct BreakGlassService {
     current: watch::Sender<Lifecycle>,
     /// Whether this replica hears the others (see `replication`); activation waits for it.
     link: watch::Receiver<Link>,
-    /// How long after an activation its acknowledgement is due (the deployment's policy).
-    ack_within: TimeDelta,
+    /// How many minutes after an activation its acknowledgement is due (the deployment's
+    /// policy, stored as a setting; changes apply to the next activation).
+    ack: watch::Sender<AckMinutes>,
 }
 
 impl BreakGlassService {
@@ -53,9 +55,10 @@ impl BreakGlassService {
         clock: SharedClock,
         events: EventHub,
         link: watch::Receiver<Link>,
-        ack_within: TimeDelta,
+        default_ack: AckMinutes,
     ) -> Result<Arc<Self>, sqlx::Error> {
-        let stored = store::load(&pool, ack_within).await?;
+        let ack = stored_policy(&pool).await?.unwrap_or(default_ack);
+        let stored = store::load(&pool, ack.as_delta()).await?;
         let service = Arc::new(Self {
             pool,
             clock,
@@ -63,7 +66,7 @@ impl BreakGlassService {
             lifecycle: Mutex::new(stored.clone()),
             current: watch::channel(stored).0,
             link,
-            ack_within,
+            ack: watch::channel(ack).0,
         });
         service.advance().await?;
         Ok(service)
@@ -124,17 +127,21 @@ impl BreakGlassService {
         let mut lifecycle = self.lifecycle.lock().await;
         let now = self.now();
         self.advance_locked(&mut lifecycle, now).await?;
-        let window =
-            match lifecycle.activate(now, &activation, &actor.operator.username, self.ack_within) {
-                Ok(w) => w,
-                Err(refusal) => {
-                    let e = refusal_error(refusal, now);
-                    drop(lifecycle);
-                    self.record_denied(actor, Self::denial(&activation, &e))
-                        .await?;
-                    return Err(e);
-                }
-            };
+        let window = match lifecycle.activate(
+            now,
+            &activation,
+            &actor.operator.username,
+            self.ack_within(),
+        ) {
+            Ok(w) => w,
+            Err(refusal) => {
+                let e = refusal_error(refusal, now);
+                drop(lifecycle);
+                self.record_denied(actor, Self::denial(&activation, &e))
+                    .await?;
+                return Err(e);
+            }
+        };
         let mut tx = self.pool.begin().await?;
         let id = match store::insert(&mut tx, &window).await {
             Ok(id) => id,
@@ -186,6 +193,64 @@ impl BreakGlassService {
             StateChange::Activated,
             Some(alert),
         ))
+    }
+
+    fn ack_within(&self) -> TimeDelta {
+        self.ack.borrow().as_delta()
+    }
+
+    /// The policy every new window is opened under.
+    pub fn policy(&self, reader: &Reader) -> Result<Policy, AppError> {
+        reader.require(Permission::StatusRead, Scope::BreakGlassRead)?;
+        Ok(self.current_policy())
+    }
+
+    fn current_policy(&self) -> Policy {
+        Policy {
+            ack_minutes: *self.ack.borrow(),
+        }
+    }
+
+    /// Sets the policy (admins): stored as a setting and audited with the value it replaced;
+    /// the next activation is opened under it, on every replica.
+    pub async fn set_policy(&self, actor: &Actor, raw: PolicyRequest) -> Result<Policy, AppError> {
+        actor.require(Permission::PolicyConfigure)?;
+        let policy = Policy::try_from(raw)?;
+        let before = self.current_policy();
+        let now = self.now();
+        let mut tx = self.pool.begin().await?;
+        let minutes = policy.ack_minutes.minutes();
+        settings::put(
+            &mut tx,
+            POLICY_SETTING,
+            &minutes.to_string(),
+            now,
+            &actor.operator.username,
+        )
+        .await?;
+        audit_trail::record(
+            &mut tx,
+            now,
+            &actor.operator.username,
+            audit::POLICY,
+            serde_json::json!({
+                "ack_minutes": minutes,
+                "ack_minutes_before": before.ack_minutes.minutes(),
+            }),
+            actor.source_addr.as_deref(),
+        )
+        .await?;
+        tx.commit().await?;
+        self.ack.send_replace(policy.ack_minutes);
+        Ok(policy)
+    }
+
+    /// Reads the stored policy again (another replica may have set it).
+    pub async fn reload_policy(&self) -> Result<(), sqlx::Error> {
+        if let Some(ack) = stored_policy(&self.pool).await? {
+            self.ack.send_replace(ack);
+        }
+        Ok(())
     }
 
     /// Moves the open window's end later, as either door received the request: audited, with
@@ -412,7 +477,7 @@ impl BreakGlassService {
                     if self.record_end(ended, audit::SYSTEM, None).await?.is_none() {
                         // Another writer ended it: a replica whose timer fired too (then the
                         // store agrees with this tick), or a deactivation not heard of yet.
-                        let stored = store::load(&self.pool, self.ack_within).await?;
+                        let stored = store::load(&self.pool, self.ack_within()).await?;
                         if stored.tick(now).0 != next {
                             self.adopt(lifecycle, stored, now);
                             return Ok(());
@@ -425,7 +490,7 @@ impl BreakGlassService {
                         // Another writer got there first: a replica whose timer fired too
                         // (then the store agrees with this tick), or an acknowledgement or end
                         // not heard of yet.
-                        let stored = store::load(&self.pool, self.ack_within).await?;
+                        let stored = store::load(&self.pool, self.ack_within()).await?;
                         if stored.tick(now).0 != next {
                             self.adopt(lifecycle, stored, now);
                             return Ok(());
@@ -457,7 +522,7 @@ impl BreakGlassService {
         lifecycle: &mut Lifecycle,
         now: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
-        let stored = store::load(&self.pool, self.ack_within).await?;
+        let stored = store::load(&self.pool, self.ack_within()).await?;
         self.adopt(lifecycle, stored, now);
         Ok(())
     }
@@ -684,6 +749,28 @@ impl BreakGlassService {
         self.events
             .publish(&ServerEvent::State(StateEvent { change, status }));
     }
+}
+
+/// The name of the setting that holds the acknowledgement deadline, in minutes.
+pub const POLICY_SETTING: &str = "break_glass_ack_minutes";
+
+/// The stored acknowledgement deadline, if an admin set one. A stored value that is not one
+/// is an error, not a silent default.
+async fn stored_policy(pool: &Pool) -> Result<Option<AckMinutes>, sqlx::Error> {
+    settings::get(pool, POLICY_SETTING)
+        .await?
+        .map(|v| {
+            v.parse::<i64>()
+                .ok()
+                .and_then(|m| AckMinutes::parse(m).ok())
+                .ok_or_else(|| {
+                    sqlx::Error::Decode(
+                        format!("the stored setting {POLICY_SETTING} is not a deadline: {v:?}")
+                            .into(),
+                    )
+                })
+        })
+        .transpose()
 }
 
 /// What tabs are told when the stored state replaces `before`, both ticked to now: the change

@@ -1,6 +1,7 @@
 use super::account::AccountCard;
 use super::activation_dialog::ActivationDialog;
 use super::api_keys::ApiKeysCard;
+use super::break_glass_policy::BreakGlassPolicyCard;
 use super::live::Live;
 use super::operators::OperatorsCard;
 use super::review_page::AwaitingReviews;
@@ -40,6 +41,7 @@ pub fn ConfigurationPage() -> impl IntoView {
         <h1>"Configuration"</h1>
         <div class="cards">
             <BreakGlassCard/>
+            <BreakGlassPolicyCard/>
             <ShieldSettingsCard/>
             <ApiKeysCard/>
             <OperatorsCard/>

@@ -129,6 +129,18 @@ pub const ROUTES: &[Endpoint] = &[
         Api(|| post(break_glass::activate)),
     ),
     e(
+        "GET",
+        "/api/break-glass/policy",
+        AllowedOrKey(StatusRead, Scope::BreakGlassRead),
+        Api(|| get(break_glass::policy)),
+    ),
+    e(
+        "PUT",
+        "/api/break-glass/policy",
+        Allowed(PolicyConfigure),
+        Api(|| put(break_glass::set_policy)),
+    ),
+    e(
         "POST",
         "/api/break-glass/acknowledge",
         Allowed(BreakGlassAcknowledge),
@@ -310,6 +322,8 @@ pub const SERVER_FNS: &[(&str, Access)] = &[
     ("activate_break_glass", Allowed(BreakGlassActivate)),
     ("extend_break_glass", Allowed(BreakGlassActivate)),
     ("acknowledge_break_glass", Allowed(BreakGlassAcknowledge)),
+    ("load_policy", Allowed(StatusRead)),
+    ("set_policy", Allowed(PolicyConfigure)),
     ("deactivate_break_glass", Allowed(BreakGlassDeactivate)),
     ("litellm_outage", Allowed(AlertsRead)),
     ("current_shield_mode", Allowed(StatusRead)),

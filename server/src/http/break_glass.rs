@@ -2,7 +2,7 @@ use super::{AnyCaller, ApiError, Caller};
 use crate::state::AppState;
 use app::domain::break_glass::{
     AcknowledgementRequest, ActivatedWindow, ActivationRequest, BreakGlassStatus,
-    DeactivationSummary, ExtensionRequest,
+    DeactivationSummary, ExtensionRequest, Policy, PolicyRequest,
 };
 use axum::body::Bytes;
 use axum::extract::State;
@@ -24,6 +24,25 @@ pub async fn activate(
 ) -> Result<Json<ActivatedWindow>, ApiError> {
     let raw: ActivationRequest = super::json::parse(&headers, &body)?;
     Ok(Json(state.break_glass.activate(&actor, raw).await?))
+}
+
+/// `GET /api/break-glass/policy`: `{ack_minutes}`.
+pub async fn policy(
+    State(state): State<AppState>,
+    AnyCaller(reader): AnyCaller,
+) -> Result<Json<Policy>, ApiError> {
+    Ok(Json(state.break_glass.policy(&reader)?))
+}
+
+/// `PUT /api/break-glass/policy {ack_minutes}` (admins): audited; applies to the next window.
+pub async fn set_policy(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Policy>, ApiError> {
+    let raw: PolicyRequest = super::json::parse(&headers, &body)?;
+    Ok(Json(state.break_glass.set_policy(&actor, raw).await?))
 }
 
 /// `POST /api/break-glass/acknowledge {note}`: a second operator answers for the open window.

@@ -4,6 +4,7 @@
 pub mod ended;
 pub mod input;
 pub mod machine;
+pub mod policy;
 pub mod status;
 
 pub use ended::{review_path, AwaitingReview, EndedWindow, SignOff, WindowExtension};
@@ -12,4 +13,5 @@ pub use input::{
     Extension, ExtensionMinutes, ExtensionRequest, Reason,
 };
 pub use machine::{EndKind, Lifecycle};
+pub use policy::{AckMinutes, Policy, PolicyRequest};
 pub use status::{ActivatedWindow, BreakGlassStatus, DeactivationSummary, Phase};
