@@ -38,6 +38,8 @@ test('after a window, the review shows the finding and signing it off is audited
   await awaiting.getByRole('link', { name: 'Window #1' }).click();
   await expect(page).toHaveURL(/\/reviews\/1$/);
   await expect(page.getByRole('heading', { name: 'Break-glass window #1 review' })).toBeVisible();
+  // Ended before its acknowledgement fell due, unacknowledged: the review says so.
+  await expect(page.getByTestId('review-acknowledged')).toHaveText('Never');
   await expect(page.getByRole('heading', { name: 'Findings: 1 BLOCK, 0 REVIEW' })).toBeVisible();
   const findings = page.getByTestId('findings-table');
   await expect(findings).toContainText('Session e2e-session message m1 (inbound)');
