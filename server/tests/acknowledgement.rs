@@ -312,3 +312,50 @@ async fn an_admin_sets_the_deadline_for_the_next_window_audited_and_kept() {
     assert_eq!(ts(&status(&admin, &s).await["ack_due_at"]), due);
     s.stop().await;
 }
+
+/// Two second operators, ten acknowledgements at once: one is recorded, every other is
+/// refused as already acknowledged, and the trail has one acknowledgement.
+#[tokio::test]
+async fn concurrent_acknowledgements_record_exactly_one() {
+    let (_dir, db) = fresh_db();
+    let mut s = TestServer::start(&db, ManualClock::new(Utc::now())).await;
+    let admin = s.admin().await;
+    let sam = operator(&s, &admin, "sam", "security_manager").await;
+    let ada = operator(&s, &admin, "ada", "admin").await;
+    post(
+        &admin,
+        s.url("/api/break-glass/activate"),
+        activation("shield outage INC-93", 60),
+    )
+    .await;
+    let url = s.url("/api/break-glass/acknowledge");
+    let answers = futures::future::join_all((0..10).map(|i| {
+        let client = if i % 2 == 0 { &sam } else { &ada };
+        post(
+            client,
+            url.clone(),
+            json!({"note": "checked the outage with the activator"}),
+        )
+    }))
+    .await;
+    let codes: Vec<u16> = answers.iter().map(|(code, _)| *code).collect();
+    assert_eq!(
+        codes.iter().filter(|c| **c == 200).count(),
+        1,
+        "{answers:?}"
+    );
+    assert_eq!(
+        codes.iter().filter(|c| **c == 409).count(),
+        9,
+        "{answers:?}"
+    );
+    assert_eq!(
+        count(
+            &s,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'break_glass.acknowledge'"
+        )
+        .await,
+        1
+    );
+    s.stop().await;
+}

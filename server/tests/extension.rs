@@ -209,3 +209,49 @@ async fn an_extension_stays_within_four_hours_and_needs_the_activate_permission(
     assert!(widened.is_err(), "a 241-minute window was stored");
     s.stop().await;
 }
+
+/// Twenty extensions at once of a 200-minute window, ten minutes each: exactly four fit in
+/// the 4 hours, every other is refused naming `minutes`, and each success has its one record.
+#[tokio::test]
+async fn concurrent_extensions_never_take_a_window_past_four_hours() {
+    let (_dir, db) = fresh_db();
+    let mut s = TestServer::start(&db, ManualClock::new(Utc::now())).await;
+    let admin = s.admin().await;
+    post(
+        &admin,
+        s.url("/api/break-glass/activate"),
+        activation("shield outage INC-79", 200),
+    )
+    .await;
+    let url = s.url("/api/break-glass/extend");
+    let answers = futures::future::join_all((0..20).map(|_| {
+        post(
+            &admin,
+            url.clone(),
+            json!({"reason": "the outage is not over yet", "minutes": 10}),
+        )
+    }))
+    .await;
+    let ok = answers.iter().filter(|(code, _)| *code == 200).count();
+    let refused: Vec<_> = answers.iter().filter(|(code, _)| *code != 200).collect();
+    assert_eq!(ok, 4, "{answers:?}");
+    assert!(
+        refused
+            .iter()
+            .all(|(code, body)| *code == 400 && body["error"]["field"] == "minutes"),
+        "{refused:?}"
+    );
+    let pool = s.db().await;
+    let (duration, extensions): (i64, i64) = (
+        sqlx::query_scalar("SELECT duration_minutes FROM break_glass_windows")
+            .fetch_one(&pool)
+            .await
+            .unwrap(),
+        sqlx::query_scalar("SELECT COUNT(*) FROM break_glass_extensions")
+            .fetch_one(&pool)
+            .await
+            .unwrap(),
+    );
+    assert_eq!((duration, extensions), (240, 4));
+    s.stop().await;
+}
