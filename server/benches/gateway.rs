@@ -9,6 +9,10 @@
 //! The bench process (client and stub) is pinned to the first core and every gateway to the
 //! second, so that each gateway has a core of its own and none competes with the client.
 //!
+//! Two floors show what any proxy costs on this core, whatever it does per request: the same
+//! stack as the gateway (axum server, reqwest client) passing the bytes through with no
+//! authentication, scan or record, and nginx as a reverse proxy.
+//!
 //! `cargo bench -p server --bench gateway` (runs the release `breakglass` binary on 127.0.0.1
 //! with a fresh SQLite file; Portkey from `target/portkey` and LiteLLM from
 //! `target/litellm-venv` when `.ci/setup --bench` installed them, otherwise their rows are
@@ -32,6 +36,10 @@ const SCANNED: &str = "breakglass, scanned";
 const BYPASS: &str = "breakglass, bypass (durable record first)";
 const PORTKEY: &str = "Portkey gateway (Node)";
 const LITELLM: &str = "LiteLLM proxy (Python)";
+const FLOOR: &str = "floor: pass-through on the same stack (axum + reqwest)";
+const NGINX: &str = "floor: nginx reverse proxy (C)";
+/// Set in the environment of the bench binary re-run as the same-stack floor: the upstream.
+const FLOOR_UPSTREAM: &str = "GATEWAY_BENCH_FLOOR_UPSTREAM";
 /// The core the gateways run on; the bench itself runs on core 0.
 const GATEWAY_CORE: &str = "1";
 
@@ -268,6 +276,110 @@ fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// The same-stack floor: every request's body passed to `upstream` and its answer passed back,
+/// nothing else. Prints its address for `floor` to read.
+async fn pass_through(upstream: String) {
+    use axum::body::Bytes;
+    use axum::http::{header, StatusCode};
+    let client = reqwest::Client::new();
+    let url = format!("{upstream}/v1/chat/completions");
+    let app = Router::new().route(
+        "/v1/chat/completions",
+        post(move |body: Bytes| {
+            let forwarded = client
+                .post(url.clone())
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(body)
+                .send();
+            async move {
+                let answer = forwarded.await.map_err(|_| StatusCode::BAD_GATEWAY)?;
+                let status = answer.status().as_u16();
+                let bytes = answer.bytes().await.map_err(|_| StatusCode::BAD_GATEWAY)?;
+                Ok::<_, StatusCode>((
+                    StatusCode::from_u16(status).unwrap(),
+                    [(header::CONTENT_TYPE, "application/json")],
+                    bytes,
+                ))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    println!("floor listening on {}", listener.local_addr().unwrap());
+    axum::serve(listener, app).await.unwrap();
+}
+
+/// This bench binary run again as the same-stack floor, on the gateway's core.
+async fn floor(upstream: &str) -> (tokio::process::Child, Target, ()) {
+    let mut child = tokio::process::Command::from(on_gateway_core(
+        std::env::current_exe().expect("the bench knows its own path"),
+    ))
+    .env(FLOOR_UPSTREAM, upstream)
+    .stdout(Stdio::piped())
+    .kill_on_drop(true)
+    .spawn()
+    .unwrap();
+    let mut lines =
+        tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(child.stdout.take().unwrap()));
+    let address = loop {
+        let line = lines.next_line().await.unwrap();
+        let line = line.expect("the floor prints its address");
+        if let Some(address) = line.strip_prefix("floor listening on ") {
+            break address.to_owned();
+        }
+    };
+    let target = Target::new(format!("http://{address}/v1/chat/completions"), &[]);
+    (child, target, ())
+}
+
+/// nginx as a reverse proxy in front of `upstream` (one worker, keep-alive to the upstream),
+/// when it is installed.
+async fn nginx(upstream: &str) -> Option<(tokio::process::Child, Target, tempfile::TempDir)> {
+    let bin = Path::new("/usr/sbin/nginx");
+    if !bin.exists() {
+        eprintln!("nginx is not installed; its row is left out");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let upstream = upstream.trim_start_matches("http://");
+    std::fs::write(
+        dir.path().join("nginx.conf"),
+        format!(
+            "daemon off;\nmaster_process off;\nworker_processes 1;\npid {dir}/nginx.pid;\n\
+             error_log {dir}/error.log error;\nevents {{ worker_connections 1024; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {dir}/body;\n\
+             proxy_temp_path {dir}/proxy;\n\
+             upstream stub {{ server {upstream}; keepalive 32; }}\n\
+             server {{\n    listen 127.0.0.1:{port};\n\
+             location / {{ proxy_pass http://stub; proxy_http_version 1.1; \
+             proxy_set_header Connection \"\"; }}\n  }}\n}}\n",
+            dir = dir.path().display()
+        ),
+    )
+    .unwrap();
+    let child = tokio::process::Command::from(on_gateway_core(bin))
+        .arg("-c")
+        .arg(dir.path().join("nginx.conf"))
+        .arg("-p")
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let target = Target::new(format!("{url}/v1/chat/completions"), &[]);
+    // nginx answers a GET of the completions path with the stub's 405: it is up.
+    let client = reqwest::Client::new();
+    for _ in 0..900 {
+        if client.get(&target.url).send().await.is_ok() {
+            return Some((child, target, dir));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("nginx did not start within 90 s");
+}
+
 /// A real LiteLLM proxy in front of `upstream`, when it is installed.
 async fn litellm(upstream: &str) -> Option<(tokio::process::Child, Target, tempfile::TempDir)> {
     let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/litellm-venv/bin/litellm");
@@ -442,8 +554,22 @@ async fn journal_rate(
     (rate, wal)
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
+fn main() {
+    if let Ok(upstream) = std::env::var(FLOOR_UPSTREAM) {
+        // The floor runs as the gateway does: a runtime sized to the one core it is given.
+        return tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(pass_through(upstream));
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(bench());
+}
+
+async fn bench() {
     pin_bench();
     // `-- journal`: only the journal's write rate.
     if std::env::args().skip(1).any(|a| a == "journal") {
@@ -473,11 +599,18 @@ async fn main() {
     );
     let portkey = portkey(&upstream).await;
     let litellm = litellm(&upstream).await;
+    let floor = floor(&upstream).await;
+    let nginx = nginx(&upstream).await;
     let pid = |child: &tokio::process::Child| child.id();
 
     let mut rows: Vec<(&str, usize, Run)> = Vec::new();
     for (c, n) in REQUESTS {
         rows.push((DIRECT, c, measure(&direct, c, n, None).await));
+        let (child, target, _) = &floor;
+        rows.push((FLOOR, c, measure(target, c, n, pid(child)).await));
+        if let Some((child, target, _)) = &nginx {
+            rows.push((NGINX, c, measure(target, c, n, pid(child)).await));
+        }
         rows.push((
             SCANNED,
             c,
@@ -531,7 +664,7 @@ async fn main() {
             .find(|(name, rc, _)| *rc == c && *name == DIRECT)
             .unwrap()
             .2;
-        let ordered = [DIRECT, SCANNED, BYPASS, PORTKEY, LITELLM]
+        let ordered = [DIRECT, FLOOR, NGINX, SCANNED, BYPASS, PORTKEY, LITELLM]
             .into_iter()
             .flat_map(|path| {
                 rows.iter()
