@@ -42,6 +42,16 @@ ENVIRONMENT:
     BREAKGLASS_SESSIONS_DIR    root of the OpenClaw session transcripts that the Session
                                Watcher follows (<root>/agents/<agent>/sessions/*.jsonl;
                                default ~/.openclaw)
+    BREAKGLASS_SECRETS_KEY     64 hex digits (32 bytes), the same on every replica: encrypts
+                               the notification channels' secrets in the database (without
+                               it, channels take their secrets only as env:NAME)
+    BREAKGLASS_PUBLIC_URL      the address operators open (e.g. https://breakglass.example.com);
+                               links in notifications start with it (default: paths only)
+    BREAKGLASS_NOTIFY_POLL_MS  how often each replica looks for notifications to send, 10 to
+                               60000 ms (default 1000)
+    BREAKGLASS_NOTIFY_RETRY_MS the first retry's delay after a failed delivery, doubled for each
+                               next one up to 15 minutes, 10 attempts in all; 10 to 600000 ms
+                               (default 10000)
     LEPTOS_SITE_ROOT           directory of the built site (default target/site)
     RUST_LOG                   log filter (default info)
 ";
@@ -64,6 +74,40 @@ pub struct Config {
     pub upstream_timeout: std::time::Duration,
     pub shutdown_grace: std::time::Duration,
     pub traffic_fsync: app::server::traffic::Fsync,
+    pub secrets_key: Option<app::server::secrets::Sealer>,
+    pub notify: Notify,
+}
+
+/// How the notification worker works.
+#[derive(Clone, Debug)]
+pub struct Notify {
+    pub poll: std::time::Duration,
+    pub retry_base: chrono::TimeDelta,
+    pub public_url: Option<String>,
+}
+
+/// A whole number of milliseconds from `range`, or `default` when unset.
+fn millis(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    range: std::ops::RangeInclusive<u64>,
+    default: u64,
+) -> Result<std::time::Duration, ConfigError> {
+    match get(name) {
+        None => Ok(std::time::Duration::from_millis(default)),
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .map(std::time::Duration::from_millis)
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "{name} must be a whole number of milliseconds from {} to {}",
+                    range.start(),
+                    range.end()
+                ))
+            }),
+    }
 }
 
 /// A whole number of seconds from `range`, or `default` when unset.
@@ -194,7 +238,33 @@ impl Config {
                 ))
             })?,
         };
+        let secrets_key = get("BREAKGLASS_SECRETS_KEY")
+            .map(|key| {
+                app::server::secrets::Sealer::from_hex(&key).ok_or_else(|| {
+                    ConfigError(
+                        "BREAKGLASS_SECRETS_KEY must be 64 hex digits (32 bytes; e.g. from \
+                         `openssl rand -hex 32`)"
+                            .into(),
+                    )
+                })
+            })
+            .transpose()?;
+        let notify = Notify {
+            poll: millis(&get, "BREAKGLASS_NOTIFY_POLL_MS", 10..=60_000, 1_000)?,
+            retry_base: chrono::TimeDelta::from_std(millis(
+                &get,
+                "BREAKGLASS_NOTIFY_RETRY_MS",
+                10..=600_000,
+                10_000,
+            )?)
+            .expect("at most ten minutes"),
+            public_url: get("BREAKGLASS_PUBLIC_URL")
+                .map(|v| base_url("BREAKGLASS_PUBLIC_URL", v))
+                .transpose()?,
+        };
         Ok(Self {
+            secrets_key,
+            notify,
             traffic_fsync,
             upstream_timeout,
             shutdown_grace,
@@ -255,6 +325,11 @@ mod tests {
             ("BREAKGLASS_UPSTREAM_TIMEOUT_SECONDS", "0"),
             ("BREAKGLASS_SHUTDOWN_GRACE_SECONDS", "soon"),
             ("BREAKGLASS_TRAFFIC_FSYNC", "sometimes"),
+            ("BREAKGLASS_SECRETS_KEY", "not hex at all"),
+            ("BREAKGLASS_SECRETS_KEY", "abcd"),
+            ("BREAKGLASS_PUBLIC_URL", "breakglass.example.com"),
+            ("BREAKGLASS_NOTIFY_POLL_MS", "0"),
+            ("BREAKGLASS_NOTIFY_RETRY_MS", "later"),
         ] {
             let err = with(&[(k, v), ("HOME", "/h")]).unwrap_err();
             assert!(err.0.starts_with(k), "{k}: {}", err.0);

@@ -6,6 +6,7 @@
 pub mod config;
 mod gateway;
 mod http;
+mod notifications;
 mod replication;
 pub mod shield_eval;
 pub mod shield_training;
@@ -169,6 +170,11 @@ pub async fn start(
     );
     let operators =
         app::server::operators::Operators::new(pool.clone(), clock.clone(), sessions_ended.clone());
+    let notifications = app::server::notifications::Notifications::new(
+        pool.clone(),
+        clock.clone(),
+        config.secrets_key.clone(),
+    );
     let state = AppState {
         leptos_options,
         pool,
@@ -181,6 +187,7 @@ pub async fn start(
         reviews,
         operators,
         sessions,
+        notifications: notifications.clone(),
         shutdown: shutdown_rx.clone(),
         api_keys: Arc::default(),
         link: replication.subscribe(),
@@ -188,6 +195,15 @@ pub async fn start(
     tokio::spawn(break_glass.run_expiry_timer(shutdown_rx.clone()));
     tokio::spawn(watcher.run(shutdown_rx.clone()));
     tokio::spawn(journal.clone().run_sweeper(shutdown_rx.clone()));
+    tokio::spawn(
+        notifications::Worker::new(
+            notifications,
+            state.pool.clone(),
+            state.clock.clone(),
+            config.notify.clone(),
+        )
+        .run(shutdown_rx.clone()),
+    );
     if let Some(notices) = notices {
         let state = state.clone();
         tokio::spawn(async move { replication.run(state, notices).await });

@@ -8,6 +8,7 @@ use app::server::break_glass::BreakGlassService;
 use app::server::clock::SharedClock;
 use app::server::database::Pool;
 use app::server::events::EventHub;
+use app::server::notifications::Notifications;
 use app::server::operators::Operators;
 use app::server::review::Reviews;
 use app::server::shield::{ModeSetting, Shield};
@@ -35,6 +36,8 @@ pub struct AppState {
     pub operators: Operators,
     /// The reviews of ended windows.
     pub reviews: Reviews,
+    /// The notification channels and the delivery log.
+    pub notifications: Notifications,
     /// Logins, logouts, the caller of a request, and where ended sessions are announced.
     pub sessions: Sessions,
     /// Flips to `true` when the server shuts down; open event streams end then.
@@ -57,6 +60,7 @@ impl AppState {
         provide_context(self.shield_mode.clone());
         provide_context(self.watcher.clone());
         provide_context(self.api_keys.clone());
+        provide_context(self.notifications.clone());
     }
 }
 

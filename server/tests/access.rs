@@ -107,6 +107,10 @@ fn route_sample(method: &str, path: &str, ids: &Ids) -> Option<(String, Option<V
         ("POST", "/api/shield/scan") => json!({"text": "hello"}),
         ("PUT", "/api/shield/mode") => json!({"mode": "OBSERVE"}),
         ("POST", "/api/keys") => json!({"name": "sample key", "scopes": ["gateway"]}),
+        ("POST", "/api/notifications/channels") => json!({
+            "name": "sample channel", "kind": "webhook", "url": "https://hooks.example.com/x",
+            "secret": "env:SAMPLE_SIGNING_KEY", "topics": ["activation"]
+        }),
         ("POST", "/api/proxy/ingest") => {
             json!({"source": "litellm", "verdict": "ALLOW", "score": 0})
         }
@@ -150,6 +154,11 @@ fn server_fn_sample(name: &str, ids: &Ids) -> Option<String> {
         "set_shield_mode" => "mode=OBSERVE".into(),
         "create_api_key" => "name=fn+key&gateway=on&expires_at=&rate_limit_per_minute=".into(),
         "revoke_api_key" => format!("id={}", ids.spare_key),
+        "add_channel" => "name=fn+channel&kind=webhook&url=https%3A%2F%2Fhooks.example.com%2Fx\
+                          &secret=env%3ASAMPLE_KEY&mail_from=&mail_to=&smtp_user=\
+                          &topics%5B%5D=activation"
+            .into(),
+        "remove_channel" | "test_channel" => "id=1".into(),
         "update_alert" => "id=1&action=acknowledge".into(),
         "list_audit" => "action=&actor=&from=&to=&cursor=".into(),
         "list_traffic" | "load_traffic_chart" => "query=".into(),
@@ -164,6 +173,8 @@ fn server_fn_sample(name: &str, ids: &Ids) -> Option<String> {
         | "litellm_outage"
         | "current_shield_mode"
         | "list_api_keys"
+        | "list_channels"
+        | "list_deliveries"
         | "list_alerts"
         | "list_windows"
         | "load_watcher_status"

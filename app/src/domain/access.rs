@@ -57,6 +57,7 @@ pub enum Permission {
     OperatorsManage,
     BreakGlassAcknowledge,
     PolicyConfigure,
+    NotificationsConfigure,
     TrafficRead,
     AlertsRead,
     StatusRead,
@@ -77,6 +78,7 @@ impl Permission {
             Permission::OperatorsManage => "manage operators",
             Permission::BreakGlassAcknowledge => "acknowledge a break-glass window",
             Permission::PolicyConfigure => "set the break-glass policy",
+            Permission::NotificationsConfigure => "configure notification channels",
             Permission::TrafficRead => "read the traffic records",
             Permission::AlertsRead => "read alerts",
             Permission::StatusRead => "read the break-glass, watcher and shield status",
@@ -124,6 +126,8 @@ pub const PERMISSIONS: &[(Permission, &[Role])] = &[
     ),
     // The rules the second person works under are not set by those who activate.
     (Permission::PolicyConfigure, &[Role::Admin]),
+    // Channels hold secrets and decide who hears of a window.
+    (Permission::NotificationsConfigure, &[Role::Admin]),
     // Every role reads the traffic, the alerts and the status; stated here so that a role
     // could lose them.
     (Permission::TrafficRead, &ROLES),

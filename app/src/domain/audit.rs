@@ -33,9 +33,12 @@ pub const OPERATOR_ENABLE: &str = "operator.enable";
 pub const OPERATOR_PASSWORD_RESET: &str = "operator.reset_password";
 pub const PASSWORD_CHANGE: &str = "auth.change_password";
 pub const LOGOUT_EVERYWHERE: &str = "auth.logout_everywhere";
+pub const CHANNEL_ADD: &str = "notifications.channel_add";
+pub const CHANNEL_REMOVE: &str = "notifications.channel_remove";
+pub const CHANNEL_TEST: &str = "notifications.channel_test";
 
 /// Every action the trail records, for the filter's choices.
-pub const ACTIONS: [&str; 29] = [
+pub const ACTIONS: [&str; 32] = [
     ACTIVATE,
     ACTIVATE_DENIED,
     DEACTIVATE,
@@ -65,6 +68,9 @@ pub const ACTIONS: [&str; 29] = [
     OPERATOR_PASSWORD_RESET,
     PASSWORD_CHANGE,
     LOGOUT_EVERYWHERE,
+    CHANNEL_ADD,
+    CHANNEL_REMOVE,
+    CHANNEL_TEST,
 ];
 
 /// The actor of what the server does by itself.

@@ -69,6 +69,13 @@ fields! {
     SessionId => "session_id",
     RequestId => "request_id",
     Order => "order",
+    Kind => "kind",
+    Url => "url",
+    Secret => "secret",
+    MailFrom => "mail_from",
+    MailTo => "mail_to",
+    SmtpUser => "smtp_user",
+    Topics => "topics",
 }
 
 /// A rejected input: which field, and the rule it broke, in an operator's words.

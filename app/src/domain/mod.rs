@@ -10,6 +10,7 @@ pub mod events;
 mod field;
 mod link;
 pub mod login_throttle;
+pub mod notifications;
 pub mod operators;
 pub mod paging;
 pub mod review;

@@ -1,5 +1,6 @@
 use crate::domain::alerts::{Alert, AlertAction, AlertStatus, Severity};
 use crate::domain::audit;
+use crate::domain::notifications::{Notice, Topic};
 use crate::domain::AppError;
 use crate::domain::{Actor, Permission, Reader, Scope};
 use crate::server::audit_trail;
@@ -15,6 +16,8 @@ pub struct NewAlert<'a> {
     pub message: String,
     pub window_id: Option<i64>,
     pub link: Option<String>,
+    /// The notification channels subscribed to this topic are told, in the same transaction.
+    pub topic: Option<Topic>,
 }
 
 const COLUMNS: &str = "id, created_at, severity, source, title, message, status, window_id, \
@@ -54,6 +57,7 @@ pub async fn insert(
     conn: &mut crate::server::database::Conn,
     alert: NewAlert<'_>,
 ) -> Result<Alert, sqlx::Error> {
+    let topic = alert.topic;
     let row = sqlx::query(&format!(
         "INSERT INTO alerts (created_at, severity, source, title, message, window_id, link) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
@@ -65,9 +69,25 @@ pub async fn insert(
     .bind(alert.message)
     .bind(alert.window_id)
     .bind(alert.link)
-    .fetch_one(conn)
+    .fetch_one(&mut *conn)
     .await?;
-    Ok(from_row(&row))
+    let alert = from_row(&row);
+    if let Some(topic) = topic {
+        crate::server::notifications::outbox::enqueue(
+            conn,
+            &Notice {
+                topic,
+                at: alert.created_at,
+                severity: alert.severity,
+                title: alert.title.clone(),
+                message: alert.message.clone(),
+                window_id: alert.window_id,
+                link: alert.link.clone(),
+            },
+        )
+        .await?;
+    }
+    Ok(alert)
 }
 
 /// The newest `limit` alerts (with `status`, when given), for a caller who may read them.

@@ -216,6 +216,7 @@ impl Sessions {
                 ),
                 window_id: None,
                 link: Some(format!("/audit?action={}", audit::LOGIN_FAILED)),
+                topic: Some(crate::domain::notifications::Topic::FailedLogins),
             },
         )
         .await?;

@@ -14,6 +14,7 @@ use crate::domain::break_glass::{
     DeactivationSummary, Extension, ExtensionRequest, Policy, PolicyRequest,
 };
 use crate::domain::events::{ServerEvent, StateChange, StateEvent};
+use crate::domain::notifications::{Notice, Topic};
 use crate::domain::time_format;
 use crate::domain::AppError;
 use crate::domain::Link;
@@ -23,6 +24,7 @@ use crate::server::audit_trail;
 use crate::server::clock::SharedClock;
 use crate::server::database::Pool;
 use crate::server::events::EventHub;
+use crate::server::notifications::outbox;
 use crate::server::store::break_glass_windows::{self as store, InsertRefused};
 use crate::server::store::settings;
 use crate::server::traffic;
@@ -168,9 +170,13 @@ impl BreakGlassService {
                 ),
                 window_id: Some(id),
                 link: None,
+                topic: Some(Topic::Activation),
             },
         )
         .await?;
+        if window.acknowledgement.due_at < window.expires_at {
+            outbox::enqueue(&mut tx, &ack_due_notice(id, &window)).await?;
+        }
         audit_trail::record(
             &mut tx,
             now,
@@ -318,6 +324,7 @@ impl BreakGlassService {
                 ),
                 window_id: Some(id),
                 link: None,
+                topic: Some(Topic::Extension),
             },
         )
         .await?;
@@ -391,6 +398,29 @@ impl BreakGlassService {
                 "late": now > before.acknowledgement.due_at,
             }),
             actor.source_addr.as_deref(),
+        )
+        .await?;
+        outbox::enqueue(
+            &mut tx,
+            &Notice {
+                topic: Topic::Acknowledged,
+                at: now,
+                severity: Severity::Info,
+                title: format!("Break-Glass Acknowledged by {by}"),
+                message: format!(
+                    "{by} acknowledged the break-glass window {} opened at {}{}. Note: {}",
+                    before.activated_by,
+                    time_format::utc(before.activated_at),
+                    if now > before.acknowledgement.due_at {
+                        " (late)"
+                    } else {
+                        ""
+                    },
+                    note.as_str()
+                ),
+                window_id: Some(id),
+                link: None,
+            },
         )
         .await?;
         tx.commit().await?;
@@ -573,6 +603,7 @@ impl BreakGlassService {
                 ),
                 window_id: Some(id),
                 link: None,
+                topic: Some(Topic::AckOverdue),
             },
         )
         .await?;
@@ -625,6 +656,29 @@ impl BreakGlassService {
                      {unscanned} requests passed unscanned and need review.",
                     time_format::utc(ended.window.activated_at),
                     time_format::utc(ended.ended_at),
+                ),
+                window_id: Some(id),
+                link: Some(crate::domain::break_glass::review_path(id)),
+                topic: Some(match ended.kind {
+                    EndKind::Expired => Topic::Expiry,
+                    EndKind::Deactivated => Topic::Deactivation,
+                }),
+            },
+        )
+        .await?;
+        outbox::enqueue(
+            &mut tx,
+            &Notice {
+                topic: Topic::ReviewWaiting,
+                at: ended.ended_at,
+                severity: Severity::Medium,
+                title: format!("Break-Glass Review Waiting — window #{id}"),
+                message: format!(
+                    "The break-glass window {} opened at {} ended at {} with {unscanned}                      unscanned requests. Someone with break_glass:review other than {} must                      review and sign it off.",
+                    ended.window.activated_by,
+                    time_format::utc(ended.window.activated_at),
+                    time_format::utc(ended.ended_at),
+                    ended.window.activated_by,
                 ),
                 window_id: Some(id),
                 link: Some(crate::domain::break_glass::review_path(id)),
@@ -822,6 +876,30 @@ pub async fn recent_windows(
 ) -> Result<Vec<(ActivatedWindow, Option<DateTime<Utc>>)>, AppError> {
     actor.require(Permission::TrafficRead)?;
     Ok(store::recent(pool, limit).await?)
+}
+
+/// What the acknowledgers are told when a window opens: who, why, and by when to answer.
+fn ack_due_notice(id: i64, window: &Window) -> Notice {
+    Notice {
+        topic: Topic::AckDue,
+        at: window.activated_at,
+        severity: Severity::High,
+        title: format!(
+            "Break-Glass Acknowledgement Due by {}",
+            time_format::utc(window.acknowledgement.due_at)
+        ),
+        message: format!(
+            "{} activated break-glass until {}. Reason: {}. Someone with \
+             break_glass:acknowledge other than {} must acknowledge it by {}.",
+            window.activated_by,
+            time_format::utc(window.expires_at),
+            window.reason.as_str(),
+            window.activated_by,
+            time_format::utc(window.acknowledgement.due_at),
+        ),
+        window_id: Some(id),
+        link: None,
+    }
 }
 
 #[cfg(test)]

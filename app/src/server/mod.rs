@@ -10,6 +10,7 @@ pub mod clock;
 pub mod database;
 pub mod events;
 pub mod login_throttle;
+pub mod notifications;
 pub mod operators;
 pub mod review;
 pub mod secrets;

@@ -1,4 +1,5 @@
 use super::live::Live;
+use super::notification_channels::DeliveryLog;
 use crate::domain::alerts::{Alert, AlertAction, AlertStatus};
 use crate::domain::time_format;
 use crate::domain::AppError;
@@ -60,6 +61,7 @@ pub fn AlertsPage() -> impl IntoView {
                 }.into_any(),
             })}
         </Transition>
+        <DeliveryLog/>
     }
 }
 

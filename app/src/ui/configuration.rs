@@ -3,6 +3,7 @@ use super::activation_dialog::ActivationDialog;
 use super::api_keys::ApiKeysCard;
 use super::break_glass_policy::BreakGlassPolicyCard;
 use super::live::Live;
+use super::notification_channels::NotificationChannelsCard;
 use super::operators::OperatorsCard;
 use super::review_page::AwaitingReviews;
 use super::shield_settings::ShieldSettingsCard;
@@ -43,6 +44,7 @@ pub fn ConfigurationPage() -> impl IntoView {
             <BreakGlassCard/>
             <BreakGlassPolicyCard/>
             <ShieldSettingsCard/>
+            <NotificationChannelsCard/>
             <ApiKeysCard/>
             <OperatorsCard/>
             <AccountCard/>

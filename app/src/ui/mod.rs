@@ -11,6 +11,7 @@ mod configuration;
 mod layout;
 mod live;
 mod login;
+mod notification_channels;
 mod operators;
 mod review_page;
 mod shield_settings;
@@ -32,6 +33,9 @@ pub use banner::{AcknowledgeBreakGlass, DeactivateBreakGlass, ExtendBreakGlass};
 pub use break_glass_policy::{LoadPolicy, SetPolicy};
 pub use live::{Live, WhoAmI};
 pub use login::{Login, Logout};
+pub use notification_channels::{
+    AddChannel, ListChannels, ListDeliveries, RemoveChannel, TestChannel,
+};
 pub use operators::{ChangeOperator, CreateOperator, ListOperators};
 pub use review_page::{LoadReview, SignOffReview, WindowsAwaitingReview};
 pub use shield_settings::{CurrentShieldMode, SetShieldMode};

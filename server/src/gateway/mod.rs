@@ -646,6 +646,7 @@ impl Gateway {
             ),
             window_id: None,
             link: None,
+            topic: None,
         })
         .await;
     }
@@ -732,6 +733,8 @@ impl Gateway {
             ),
             window_id: None,
             link: Some(format!("/traffic?{}", filter.to_query(false))),
+            topic: matches!(severity, Severity::Critical | Severity::High)
+                .then_some(app::domain::notifications::Topic::WatcherFinding),
         })
         .await;
     }

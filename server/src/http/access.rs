@@ -4,8 +4,8 @@
 //! function that has no rule here).
 
 use super::{
-    alerts, api_keys, audit, auth, break_glass, events, health, metrics, operators, review, shield,
-    traffic, watcher,
+    alerts, api_keys, audit, auth, break_glass, events, health, metrics, notifications, operators,
+    review, shield, traffic, watcher,
 };
 use crate::gateway;
 use crate::state::AppState;
@@ -195,6 +195,36 @@ pub const ROUTES: &[Endpoint] = &[
         Api(|| post(api_keys::revoke)),
     ),
     e(
+        "GET",
+        "/api/notifications/channels",
+        Allowed(NotificationsConfigure),
+        Api(|| get(notifications::list)),
+    ),
+    e(
+        "POST",
+        "/api/notifications/channels",
+        Allowed(NotificationsConfigure),
+        Api(|| post(notifications::add)),
+    ),
+    e(
+        "POST",
+        "/api/notifications/channels/{id}/remove",
+        Allowed(NotificationsConfigure),
+        Api(|| post(notifications::remove)),
+    ),
+    e(
+        "POST",
+        "/api/notifications/channels/{id}/test",
+        Allowed(NotificationsConfigure),
+        Api(|| post(notifications::test)),
+    ),
+    e(
+        "GET",
+        "/api/notifications/deliveries",
+        Allowed(AlertsRead),
+        Api(|| get(notifications::deliveries)),
+    ),
+    e(
         "POST",
         "/api/proxy/ingest",
         ApiKey(Scope::Ingest),
@@ -331,6 +361,11 @@ pub const SERVER_FNS: &[(&str, Access)] = &[
     ("list_api_keys", Allowed(ApiKeysManage)),
     ("create_api_key", Allowed(ApiKeysManage)),
     ("revoke_api_key", Allowed(ApiKeysManage)),
+    ("list_channels", Allowed(NotificationsConfigure)),
+    ("add_channel", Allowed(NotificationsConfigure)),
+    ("remove_channel", Allowed(NotificationsConfigure)),
+    ("test_channel", Allowed(NotificationsConfigure)),
+    ("list_deliveries", Allowed(AlertsRead)),
     ("list_alerts", Allowed(AlertsRead)),
     ("update_alert", Allowed(AlertsManage)),
     ("list_audit", Allowed(AuditRead)),

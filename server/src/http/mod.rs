@@ -12,6 +12,7 @@ mod guard;
 mod health;
 mod json;
 mod metrics;
+mod notifications;
 mod operators;
 mod review;
 mod shield;

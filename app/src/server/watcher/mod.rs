@@ -675,6 +675,8 @@ impl Watcher {
                         message,
                         window_id,
                         link: Some(format!("/traffic?{}", filter.to_query(false))),
+                        topic: matches!(severity, Severity::Critical | Severity::High)
+                            .then_some(crate::domain::notifications::Topic::WatcherFinding),
                     },
                 )
                 .await?,
