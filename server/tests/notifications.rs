@@ -588,3 +588,97 @@ async fn without_a_secrets_key_only_environment_secrets_are_taken() {
     assert_eq!(channel["secret"], "environment");
     s.stop().await;
 }
+
+/// aiosmtpd on a free port of 127.0.0.1, writing each mail it accepts into `maildir`.
+async fn smtp_server(maildir: &std::path::Path) -> (tokio::process::Child, u16) {
+    let python =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/smtp-venv/bin/python");
+    assert!(
+        python.exists(),
+        "aiosmtpd is not installed: run .ci/setup --browser (it installs target/smtp-venv)"
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = tokio::process::Command::new(python)
+        .args(["-m", "aiosmtpd", "-n", "-l"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["-c", "aiosmtpd.handlers.Mailbox"])
+        .arg(maildir)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Ready when it accepts a connection.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(tokio::time::Instant::now() < deadline, "aiosmtpd did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (child, port)
+}
+
+#[tokio::test]
+async fn email_reaches_a_real_smtp_server_and_a_password_never_goes_in_clear() {
+    let (dir, db) = fresh_db();
+    let maildir = dir.path().join("maildir");
+    let (_smtp, port) = smtp_server(&maildir).await;
+    let clock = ManualClock::new(Utc::now());
+    let mut s = TestServer::start_with(&db, clock.clone(), &settings()).await;
+    let admin = s.admin().await;
+    let (code, channel) = post(
+        &admin,
+        s.url("/api/notifications/channels"),
+        json!({"name": "on-call mail", "kind": "email", "url": format!("smtp://127.0.0.1:{port}"),
+               "mail_from": "breakglass@example.com",
+               "mail_to": "oncall@example.com, ciso@example.com", "topics": ["activation"]}),
+    )
+    .await;
+    assert_eq!(code, 201, "{channel}");
+    // The same server with a login: it offers no STARTTLS, so the password is never sent.
+    let (code, with_login) = post(
+        &admin,
+        s.url("/api/notifications/channels"),
+        json!({"name": "mail with login", "kind": "email",
+               "url": format!("smtp://127.0.0.1:{port}"), "mail_from": "breakglass@example.com",
+               "mail_to": "oncall@example.com", "smtp_user": "robot",
+               "secret": "an smtp password", "topics": ["activation"]}),
+    )
+    .await;
+    assert_eq!(code, 201, "{with_login}");
+
+    let (code, _) = post(
+        &admin,
+        s.url("/api/break-glass/activate"),
+        activation("mail gateway test, INC-91", 30),
+    )
+    .await;
+    assert_eq!(code, 200);
+    let log = log_until(&s, &admin, |log| {
+        log.len() == 2 && log.iter().all(|d| d["attempts"] == 1)
+    })
+    .await;
+    let by = |name: &str| log.iter().find(|d| d["channel"] == name).unwrap();
+    assert_eq!(by("on-call mail")["status"], "delivered", "{log:#?}");
+    let refused = by("mail with login");
+    assert_eq!(refused["status"], "pending");
+    let error = refused["last_error"].as_str().unwrap();
+    assert!(error.to_lowercase().contains("tls"), "{error}");
+
+    let new = maildir.join("new");
+    let mails: Vec<_> = std::fs::read_dir(&new).unwrap().collect();
+    assert_eq!(mails.len(), 1, "one mail, for the channel without a login");
+    let mail = std::fs::read_to_string(mails[0].as_ref().unwrap().path()).unwrap();
+    let key = by("on-call mail")["idempotency_key"].as_str().unwrap();
+    assert!(mail.contains("Subject: [breakglass] Break-Glass Activated"), "{mail}");
+    assert!(mail.contains(&format!("Message-ID: <{key}@breakglass>")), "{mail}");
+    assert!(mail.contains("oncall@example.com") && mail.contains("ciso@example.com"));
+    // The body is quoted-printable: its soft line breaks joined, the reason reads whole.
+    assert!(mail.replace("=\n", "").contains("Reason: mail gateway test, INC-91"), "{mail}");
+    assert!(!mail.contains("an smtp password"));
+    s.stop().await;
+}
