@@ -240,7 +240,14 @@ async fn apply(state: &AppState, payload: &str) -> Result<(), sqlx::Error> {
         Notice::Setting(name) if name == app::server::shield::SETTING => {
             reload_shield_mode(state).await?
         }
-        Notice::Setting(name) if name == app::server::break_glass::POLICY_SETTING => {
+        Notice::Setting(name)
+            if [
+                app::server::break_glass::POLICY_SETTING,
+                app::server::break_glass::MODE_SETTING,
+                app::server::break_glass::APPROVAL_SETTING,
+            ]
+            .contains(&name.as_str()) =>
+        {
             state.break_glass.reload_policy().await?
         }
         // The Session Watcher's settings govern the watcher of the replica that wrote them

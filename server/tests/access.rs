@@ -100,7 +100,10 @@ fn route_sample(method: &str, path: &str, ids: &Ids) -> Option<(String, Option<V
         ("POST", "/api/operators/{id}/password") => json!({"password": "a reset password!"}),
         ("POST", "/api/break-glass/activate") => activation("access table check", 15),
         ("PUT", "/api/break-glass/policy") => json!({"ack_minutes": 15}),
-        ("POST", "/api/break-glass/acknowledge") => json!({"note": "seen in the access test"}),
+        ("POST", "/api/break-glass/acknowledge")
+        | ("POST", "/api/break-glass/approve")
+        | ("POST", "/api/break-glass/deny") => json!({"note": "seen in the access test"}),
+        ("POST", "/api/break-glass/request") => activation("access table check", 15),
         ("POST", "/api/break-glass/extend") => {
             json!({"reason": "access table check", "minutes": 15})
         }
@@ -149,8 +152,13 @@ fn server_fn_sample(name: &str, ids: &Ids) -> Option<String> {
             "reason=access+table+check&duration_minutes=15&confirm=CONFIRM".into()
         }
         "extend_break_glass" => "reason=access+table+check&minutes=15".into(),
-        "acknowledge_break_glass" => "note=seen+in+the+access+test".into(),
-        "set_policy" => "ack_minutes=15".into(),
+        "acknowledge_break_glass" | "approve_break_glass" | "deny_break_glass" => {
+            "note=seen+in+the+access+test".into()
+        }
+        "request_break_glass" => {
+            "reason=access+table+check&duration_minutes=15&confirm=CONFIRM".into()
+        }
+        "set_policy" => "ack_minutes=15&mode=emergency&approval_minutes=15".into(),
         "set_shield_mode" => "mode=OBSERVE".into(),
         "create_api_key" => "name=fn+key&gateway=on&expires_at=&rate_limit_per_minute=".into(),
         "revoke_api_key" => format!("id={}", ids.spare_key),

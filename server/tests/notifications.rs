@@ -616,7 +616,10 @@ async fn smtp_server(maildir: &std::path::Path) -> (tokio::process::Child, u16) 
         .await
         .is_err()
     {
-        assert!(tokio::time::Instant::now() < deadline, "aiosmtpd did not start");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "aiosmtpd did not start"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     (child, port)
@@ -674,11 +677,21 @@ async fn email_reaches_a_real_smtp_server_and_a_password_never_goes_in_clear() {
     assert_eq!(mails.len(), 1, "one mail, for the channel without a login");
     let mail = std::fs::read_to_string(mails[0].as_ref().unwrap().path()).unwrap();
     let key = by("on-call mail")["idempotency_key"].as_str().unwrap();
-    assert!(mail.contains("Subject: [breakglass] Break-Glass Activated"), "{mail}");
-    assert!(mail.contains(&format!("Message-ID: <{key}@breakglass>")), "{mail}");
+    assert!(
+        mail.contains("Subject: [breakglass] Break-Glass Activated"),
+        "{mail}"
+    );
+    assert!(
+        mail.contains(&format!("Message-ID: <{key}@breakglass>")),
+        "{mail}"
+    );
     assert!(mail.contains("oncall@example.com") && mail.contains("ciso@example.com"));
     // The body is quoted-printable: its soft line breaks joined, the reason reads whole.
-    assert!(mail.replace("=\n", "").contains("Reason: mail gateway test, INC-91"), "{mail}");
+    assert!(
+        mail.replace("=\n", "")
+            .contains("Reason: mail gateway test, INC-91"),
+        "{mail}"
+    );
     assert!(!mail.contains("an smtp password"));
     s.stop().await;
 }

@@ -589,3 +589,85 @@ async fn replicas_talk_to_postgres_over_tls_when_the_url_asks_for_it() {
     );
     assert_eq!(encrypted, connections);
 }
+
+#[tokio::test]
+async fn a_request_on_one_replica_is_approved_on_another_and_both_follow() {
+    let cluster = Cluster::start().await;
+    let db = cluster.db().await;
+    let (a, b) = (cluster.replica().await, cluster.replica().await);
+    let (on_a, on_b) = (a.admin().await, b.admin().await);
+    let key = create_key(&on_a, &a).await;
+    let mut stream_a = SseReader::open(&on_a, &a.url("/api/events")).await;
+    stream_a.next_named("state").await;
+    let mut stream_b = SseReader::open(&on_b, &b.url("/api/events")).await;
+    stream_b.next_named("state").await;
+
+    // The policy set on A reaches B's tabs: its dialog now requests.
+    let res = on_a
+        .put(a.url("/api/break-glass/policy"))
+        .json(&serde_json::json!({"mode": "approval"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let seen = stream_b.next_named("state").await;
+    assert_eq!(seen.data["status"]["approval_required"], true);
+    let res = on_a
+        .post(a.url("/api/operators"))
+        .json(
+            &serde_json::json!({"username": "sam", "password": "a long enough password",
+                                  "role": "security_manager"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let sam = a.logged_in("sam", "a long enough password").await;
+
+    let res = sam
+        .post(a.url("/api/break-glass/request"))
+        .json(&activation("LiteLLM is down for everyone", 30))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let seen = stream_b.next_named("state").await;
+    assert_eq!(seen.data["change"], "requested");
+    assert_eq!(seen.data["status"]["requested_by"], "sam");
+    // Nothing is bypassed while the request waits.
+    assert_eq!(
+        chat(&db, &b, &key, "while requested").await,
+        "ALLOW/litellm"
+    );
+
+    let res = on_b
+        .post(b.url("/api/break-glass/approve"))
+        .json(&serde_json::json!({"note": "approved from the other replica"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let seen = stream_a.next_named("state").await;
+    // A heard the policy change first, then the request, then the approval.
+    let seen = if seen.data["change"].is_null() {
+        stream_a.next_named("state").await
+    } else {
+        seen
+    };
+    assert_eq!(seen.data["change"], "requested");
+    let seen = stream_a.next_named("state").await;
+    assert_eq!(seen.data["change"], "approved");
+    assert_eq!(seen.data["status"]["activated_by"], "sam");
+    assert_eq!(
+        chat(&db, &a, &key, "after the approval").await,
+        "BYPASSED/break-glass"
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM break_glass_requests WHERE state = 'approved'"
+        )
+        .await,
+        1
+    );
+}

@@ -56,6 +56,7 @@ pub enum Permission {
     WatcherControl,
     OperatorsManage,
     BreakGlassAcknowledge,
+    BreakGlassApprove,
     PolicyConfigure,
     NotificationsConfigure,
     TrafficRead,
@@ -77,6 +78,7 @@ impl Permission {
             Permission::WatcherControl => "control the Session Watcher",
             Permission::OperatorsManage => "manage operators",
             Permission::BreakGlassAcknowledge => "acknowledge a break-glass window",
+            Permission::BreakGlassApprove => "approve or deny a break-glass request",
             Permission::PolicyConfigure => "set the break-glass policy",
             Permission::NotificationsConfigure => "configure notification channels",
             Permission::TrafficRead => "read the traffic records",
@@ -122,6 +124,11 @@ pub const PERMISSIONS: &[(Permission, &[Role])] = &[
     // The second person who answers for a window: those who could have opened it.
     (
         Permission::BreakGlassAcknowledge,
+        &[Role::Admin, Role::SecurityManager],
+    ),
+    // The second person who decides a request: those who could have activated.
+    (
+        Permission::BreakGlassApprove,
         &[Role::Admin, Role::SecurityManager],
     ),
     // The rules the second person works under are not set by those who activate.

@@ -12,6 +12,10 @@ pub const EXTEND: &str = "break_glass.extend";
 pub const ACKNOWLEDGE: &str = "break_glass.acknowledge";
 pub const ACK_OVERDUE: &str = "break_glass.ack_overdue";
 pub const POLICY: &str = "break_glass.policy";
+pub const REQUEST: &str = "break_glass.request";
+pub const APPROVE: &str = "break_glass.approve";
+pub const DENY: &str = "break_glass.deny";
+pub const REQUEST_LAPSED: &str = "break_glass.request_lapsed";
 pub const LOGIN: &str = "auth.login";
 pub const LOGIN_FAILED: &str = "auth.login_failed";
 pub const LOGOUT: &str = "auth.logout";
@@ -38,7 +42,7 @@ pub const CHANNEL_REMOVE: &str = "notifications.channel_remove";
 pub const CHANNEL_TEST: &str = "notifications.channel_test";
 
 /// Every action the trail records, for the filter's choices.
-pub const ACTIONS: [&str; 32] = [
+pub const ACTIONS: [&str; 36] = [
     ACTIVATE,
     ACTIVATE_DENIED,
     DEACTIVATE,
@@ -47,6 +51,10 @@ pub const ACTIONS: [&str; 32] = [
     ACKNOWLEDGE,
     ACK_OVERDUE,
     POLICY,
+    REQUEST,
+    APPROVE,
+    DENY,
+    REQUEST_LAPSED,
     LOGIN,
     LOGIN_FAILED,
     LOGOUT,

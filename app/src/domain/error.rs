@@ -31,6 +31,8 @@ pub enum AppError {
     NotActive,
     /// 409: a state change that the resource's lifecycle does not allow.
     Conflict(String),
+    /// 409: the policy requires a second operator's approval: request, do not activate.
+    ApprovalRequired,
     /// 429: activation refused during the cool-down.
     CoolingDown {
         until: DateTime<Utc>,
@@ -58,7 +60,10 @@ impl AppError {
             AppError::Unauthorized | AppError::BadCredentials => 401,
             AppError::Forbidden(_) | AppError::OwnWindow => 403,
             AppError::NotFound(_) => 404,
-            AppError::AlreadyActive { .. } | AppError::NotActive | AppError::Conflict(_) => 409,
+            AppError::AlreadyActive { .. }
+            | AppError::NotActive
+            | AppError::Conflict(_)
+            | AppError::ApprovalRequired => 409,
             AppError::CoolingDown { .. }
             | AppError::LoginThrottled { .. }
             | AppError::RateLimited { .. }
@@ -100,6 +105,7 @@ impl AppError {
             AppError::AlreadyActive { .. } => "already_active",
             AppError::NotActive => "not_active",
             AppError::Conflict(_) => "conflict",
+            AppError::ApprovalRequired => "approval_required",
             AppError::CoolingDown { .. } => "cooling_down",
             AppError::LoginThrottled { .. } => "login_throttled",
             AppError::RateLimited { .. } => "rate_limited",
@@ -160,6 +166,10 @@ impl fmt::Display for AppError {
             ),
             AppError::NotActive => f.write_str("Break-glass is not active"),
             AppError::Conflict(why) => f.write_str(why),
+            AppError::ApprovalRequired => f.write_str(
+                "This deployment requires a second operator's approval: request break-glass \
+                 (POST /api/break-glass/request), and another operator approves it",
+            ),
             AppError::CoolingDown {
                 retry_after_seconds,
                 ..

@@ -12,6 +12,13 @@ pub const MAX_STREAMS_PER_SESSION: usize = 16;
 #[serde(rename_all = "snake_case")]
 pub enum StateChange {
     Activated,
+    /// A request waits for a second operator's approval.
+    Requested,
+    /// A request was approved: its window opened.
+    Approved,
+    Denied,
+    /// A request nobody decided by its deadline.
+    RequestLapsed,
     Acknowledged,
     AckOverdue,
     Extended,

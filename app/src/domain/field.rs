@@ -33,6 +33,7 @@ fields! {
     DurationMinutes => "duration_minutes",
     Minutes => "minutes",
     AckMinutes => "ack_minutes",
+    ApprovalMinutes => "approval_minutes",
     Confirm => "confirm",
     Body => "body",
     Username => "username",

@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum Topic {
     Activation,
+    ApprovalRequested,
+    Approved,
+    Denied,
     AckDue,
     AckOverdue,
     Acknowledged,
@@ -25,8 +28,11 @@ pub enum Topic {
 }
 
 /// The topics a channel can subscribe to, in the order the form lists them.
-pub const TOPICS: [Topic; 10] = [
+pub const TOPICS: [Topic; 13] = [
     Topic::Activation,
+    Topic::ApprovalRequested,
+    Topic::Approved,
+    Topic::Denied,
     Topic::AckDue,
     Topic::AckOverdue,
     Topic::Acknowledged,
@@ -42,6 +48,9 @@ impl Topic {
     pub fn as_str(self) -> &'static str {
         match self {
             Topic::Activation => "activation",
+            Topic::ApprovalRequested => "approval_requested",
+            Topic::Approved => "approved",
+            Topic::Denied => "denied",
             Topic::AckDue => "ack_due",
             Topic::AckOverdue => "ack_overdue",
             Topic::Acknowledged => "acknowledged",
@@ -66,6 +75,9 @@ impl Topic {
     pub fn label(self) -> &'static str {
         match self {
             Topic::Activation => "Activation",
+            Topic::ApprovalRequested => "Approval requested",
+            Topic::Approved => "Approved",
+            Topic::Denied => "Denied or lapsed requests",
             Topic::AckDue => "Acknowledgement due",
             Topic::AckOverdue => "Acknowledgement overdue",
             Topic::Acknowledged => "Acknowledged",

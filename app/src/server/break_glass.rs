@@ -5,13 +5,13 @@
 use crate::domain::alerts::{Alert, Severity};
 use crate::domain::audit;
 use crate::domain::break_glass::machine::{
-    AckRefusal, AckState, Change, EndKind, Ended, ExtendRefusal, Lifecycle, Refusal, Window,
-    COOL_DOWN,
+    AckRefusal, AckState, Change, DecideRefusal, EndKind, Ended, ExtendRefusal, Lifecycle, Refusal,
+    Request, Window, COOL_DOWN,
 };
 use crate::domain::break_glass::status::{active_minutes, seconds_until, ActivatedWindow};
 use crate::domain::break_glass::{
     AckMinutes, AckNote, AcknowledgementRequest, Activation, ActivationRequest, BreakGlassStatus,
-    DeactivationSummary, Extension, ExtensionRequest, Policy, PolicyRequest,
+    DeactivationSummary, Extension, ExtensionRequest, Mode, Policy, PolicyChange, PolicyRequest,
 };
 use crate::domain::events::{ServerEvent, StateChange, StateEvent};
 use crate::domain::notifications::{Notice, Topic};
@@ -25,6 +25,7 @@ use crate::server::clock::SharedClock;
 use crate::server::database::Pool;
 use crate::server::events::EventHub;
 use crate::server::notifications::outbox;
+use crate::server::store::break_glass_requests::{self as requests, Decided};
 use crate::server::store::break_glass_windows::{self as store, InsertRefused};
 use crate::server::store::settings;
 use crate::server::traffic;
@@ -44,9 +45,9 @@ pub struct BreakGlassService {
     current: watch::Sender<Lifecycle>,
     /// Whether this replica hears the others (see `replication`); activation waits for it.
     link: watch::Receiver<Link>,
-    /// How many minutes after an activation its acknowledgement is due (the deployment's
-    /// policy, stored as a setting; changes apply to the next activation).
-    ack: watch::Sender<AckMinutes>,
+    /// The deployment's policy (stored as settings; changes apply to the next activation):
+    /// emergency or approval, and the deadlines of acknowledgements and decisions.
+    policy: watch::Sender<Policy>,
 }
 
 impl BreakGlassService {
@@ -59,8 +60,8 @@ impl BreakGlassService {
         link: watch::Receiver<Link>,
         default_ack: AckMinutes,
     ) -> Result<Arc<Self>, sqlx::Error> {
-        let ack = stored_policy(&pool).await?.unwrap_or(default_ack);
-        let stored = store::load(&pool, ack.as_delta()).await?;
+        let policy = stored_policy(&pool, default_ack).await?;
+        let stored = stored_state(&pool, policy.ack_minutes.as_delta()).await?;
         let service = Arc::new(Self {
             pool,
             clock,
@@ -68,7 +69,7 @@ impl BreakGlassService {
             lifecycle: Mutex::new(stored.clone()),
             current: watch::channel(stored).0,
             link,
-            ack: watch::channel(ack).0,
+            policy: watch::channel(policy).0,
         });
         service.advance().await?;
         Ok(service)
@@ -86,6 +87,7 @@ impl BreakGlassService {
         let (state, _) = self.current.borrow().tick(now);
         BreakGlassStatus {
             degraded: self.link.borrow().degraded(),
+            approval_required: self.policy.borrow().approval_required(),
             ..BreakGlassStatus::of(&state, now)
         }
     }
@@ -115,6 +117,14 @@ impl BreakGlassService {
     ) -> Result<ActivatedWindow, AppError> {
         self.refuse_unpermitted(actor, raw.reason_text()).await?;
         let activation = Activation::try_from(raw)?;
+        if self.policy.borrow().approval_required() {
+            self.record_denied(
+                actor,
+                Self::denial(&activation, &AppError::ApprovalRequired),
+            )
+            .await?;
+            return Err(AppError::ApprovalRequired);
+        }
         if self.link.borrow().degraded() {
             // Another replica may have activated unheard: only the database can say, and
             // this replica cannot hear it. The attempt is audited if the store is reachable.
@@ -202,61 +212,383 @@ impl BreakGlassService {
     }
 
     fn ack_within(&self) -> TimeDelta {
-        self.ack.borrow().as_delta()
+        self.policy.borrow().ack_minutes.as_delta()
     }
 
     /// The policy every new window is opened under.
     pub fn policy(&self, reader: &Reader) -> Result<Policy, AppError> {
         reader.require(Permission::StatusRead, Scope::BreakGlassRead)?;
-        Ok(self.current_policy())
+        Ok(*self.policy.borrow())
     }
 
-    fn current_policy(&self) -> Policy {
-        Policy {
-            ack_minutes: *self.ack.borrow(),
-        }
-    }
-
-    /// Sets the policy (admins): stored as a setting and audited with the value it replaced;
-    /// the next activation is opened under it, on every replica.
+    /// Changes the policy (admins): what the change names is stored as settings and audited
+    /// with the values it replaced; the next activation is opened under it, on every replica.
     pub async fn set_policy(&self, actor: &Actor, raw: PolicyRequest) -> Result<Policy, AppError> {
         actor.require(Permission::PolicyConfigure)?;
-        let policy = Policy::try_from(raw)?;
-        let before = self.current_policy();
+        let change = PolicyChange::try_from(raw)?;
+        let before = *self.policy.borrow();
+        let policy = before.with(change);
         let now = self.now();
+        let by = &actor.operator.username;
         let mut tx = self.pool.begin().await?;
-        let minutes = policy.ack_minutes.minutes();
-        settings::put(
-            &mut tx,
-            POLICY_SETTING,
-            &minutes.to_string(),
-            now,
-            &actor.operator.username,
-        )
-        .await?;
+        for (name, value) in [
+            (POLICY_SETTING, policy.ack_minutes.minutes().to_string()),
+            (MODE_SETTING, policy.mode.as_str().to_owned()),
+            (
+                APPROVAL_SETTING,
+                policy.approval_minutes.minutes().to_string(),
+            ),
+        ] {
+            settings::put(&mut tx, name, &value, now, by).await?;
+        }
         audit_trail::record(
             &mut tx,
             now,
-            &actor.operator.username,
+            by,
             audit::POLICY,
             serde_json::json!({
-                "ack_minutes": minutes,
+                "ack_minutes": policy.ack_minutes.minutes(),
                 "ack_minutes_before": before.ack_minutes.minutes(),
+                "mode": policy.mode.as_str(),
+                "mode_before": before.mode.as_str(),
+                "approval_minutes": policy.approval_minutes.minutes(),
+                "approval_minutes_before": before.approval_minutes.minutes(),
             }),
             actor.source_addr.as_deref(),
         )
         .await?;
         tx.commit().await?;
-        self.ack.send_replace(policy.ack_minutes);
+        self.policy.send_replace(policy);
+        // Every tab learns whether the dialog now requests or activates.
+        self.publish_change(None);
         Ok(policy)
     }
 
     /// Reads the stored policy again (another replica may have set it).
     pub async fn reload_policy(&self) -> Result<(), sqlx::Error> {
-        if let Some(ack) = stored_policy(&self.pool).await? {
-            self.ack.send_replace(ack);
+        let default_ack = self.policy.borrow().ack_minutes;
+        let policy = stored_policy(&self.pool, default_ack).await?;
+        if self.policy.send_replace(policy) != policy {
+            self.publish_change(None);
         }
         Ok(())
+    }
+
+    /// Asks for a window under the approval-required policy, as either door received it: a
+    /// second operator approves it (the window opens then) or denies it by the policy's
+    /// deadline. Audited, with a HIGH alert that tells the approvers.
+    pub async fn request(
+        &self,
+        actor: &Actor,
+        raw: ActivationRequest,
+    ) -> Result<BreakGlassStatus, AppError> {
+        self.refuse_unpermitted(actor, raw.reason_text()).await?;
+        let activation = Activation::try_from(raw)?;
+        let policy = *self.policy.borrow();
+        if !policy.approval_required() {
+            return Err(AppError::Conflict(
+                "This deployment needs no approval: activate break-glass directly".into(),
+            ));
+        }
+        if self.link.borrow().degraded() {
+            return Err(AppError::Degraded);
+        }
+        let mut lifecycle = self.lifecycle.lock().await;
+        let now = self.now();
+        self.advance_locked(&mut lifecycle, now).await?;
+        let by = &actor.operator.username;
+        let request =
+            match lifecycle.request(now, &activation, by, policy.approval_minutes.as_delta()) {
+                Ok(r) => r,
+                Err(refusal) => {
+                    let e = refusal_error(refusal, now);
+                    drop(lifecycle);
+                    self.record_denied(actor, Self::denial(&activation, &e))
+                        .await?;
+                    return Err(e);
+                }
+            };
+        let mut tx = self.pool.begin().await?;
+        let Some(id) = requests::insert(&mut tx, &request).await? else {
+            drop(tx);
+            self.adopt_stored(&mut lifecycle, now).await?;
+            return Err(AppError::Conflict(
+                "Break-glass changed meanwhile (requested or activated elsewhere); look again"
+                    .into(),
+            ));
+        };
+        let alert = alerts::insert(
+            &mut tx,
+            NewAlert {
+                at: now,
+                severity: Severity::High,
+                source: ALERT_SOURCE,
+                title: format!(
+                    "Break-Glass Requested — {} minutes, waiting for approval",
+                    request.duration.minutes()
+                ),
+                message: format!(
+                    "{by} requests a break-glass window of {} minutes. Reason: {}. Someone with \
+                     break_glass:approve other than {by} must approve or deny it by {}.",
+                    request.duration.minutes(),
+                    request.reason.as_str(),
+                    time_format::utc(request.decide_by),
+                ),
+                window_id: None,
+                link: None,
+                topic: Some(Topic::ApprovalRequested),
+            },
+        )
+        .await?;
+        audit_trail::record(
+            &mut tx,
+            now,
+            by,
+            audit::REQUEST,
+            serde_json::json!({
+                "request_id": id,
+                "reason": request.reason.as_str(),
+                "duration_minutes": request.duration.minutes(),
+                "decide_by": request.decide_by,
+            }),
+            actor.source_addr.as_deref(),
+        )
+        .await?;
+        tx.commit().await?;
+        self.commit_state(&mut lifecycle, Lifecycle::Requested(request));
+        self.publish_change(Some(StateChange::Requested));
+        self.events.publish(&ServerEvent::Alert(alert));
+        Ok(self.current_status())
+    }
+
+    /// A second operator approves the waiting request: the window opens now, for the
+    /// requested duration, in the requester's name and acknowledged by the approver.
+    pub async fn approve(
+        &self,
+        actor: &Actor,
+        raw: AcknowledgementRequest,
+    ) -> Result<ActivatedWindow, AppError> {
+        actor.require(Permission::BreakGlassApprove)?;
+        let note = AckNote::try_from(raw)?;
+        if self.link.borrow().degraded() {
+            return Err(AppError::Degraded);
+        }
+        let mut lifecycle = self.lifecycle.lock().await;
+        let now = self.now();
+        self.advance_locked(&mut lifecycle, now).await?;
+        let by = &actor.operator.username;
+        let Lifecycle::Requested(request) = lifecycle.clone() else {
+            return Err(no_request());
+        };
+        let window = lifecycle.approve(now, by).map_err(decide_error)?;
+        let mut tx = self.pool.begin().await?;
+        let Some(request_id) = requests::decide(
+            &mut tx,
+            &request,
+            Decided::Approved,
+            now,
+            by,
+            Some(note.as_str()),
+        )
+        .await?
+        else {
+            drop(tx);
+            self.adopt_stored(&mut lifecycle, now).await?;
+            return Err(AppError::Conflict(
+                "The request was decided meanwhile; look again".into(),
+            ));
+        };
+        let id = match store::insert(&mut tx, &window).await {
+            Ok(id) => id,
+            Err(refused) => {
+                drop(tx);
+                return Err(self.resync_after(refused, &mut lifecycle, now).await);
+            }
+        };
+        store::acknowledge(&mut tx, &window, now, by, note.as_str()).await?;
+        requests::opened(&mut tx, request_id, id).await?;
+        let alert = alerts::insert(
+            &mut tx,
+            NewAlert {
+                at: now,
+                severity: Severity::Critical,
+                source: ALERT_SOURCE,
+                title: format!(
+                    "Break-Glass Activated — Shield bypass for {} minutes, approved by {by}",
+                    window.duration.minutes()
+                ),
+                message: format!(
+                    "{by} approved {}'s request: break-glass is active until {}. Reason: {}. \
+                     Approval note: {}",
+                    window.activated_by,
+                    time_format::utc(window.expires_at),
+                    window.reason.as_str(),
+                    note.as_str()
+                ),
+                window_id: Some(id),
+                link: None,
+                topic: Some(Topic::Approved),
+            },
+        )
+        .await?;
+        audit_trail::record(
+            &mut tx,
+            now,
+            by,
+            audit::APPROVE,
+            serde_json::json!({
+                "request_id": request_id,
+                "window_id": id,
+                "requested_by": request.requested_by,
+                "note": note.as_str(),
+            }),
+            actor.source_addr.as_deref(),
+        )
+        .await?;
+        audit_trail::record(
+            &mut tx,
+            now,
+            &window.activated_by,
+            audit::ACTIVATE,
+            serde_json::json!({
+                "window_id": id,
+                "reason": window.reason.as_str(),
+                "duration_minutes": window.duration.minutes(),
+                "expires_at": window.expires_at,
+                "approved_by": by,
+                "request_id": request_id,
+            }),
+            actor.source_addr.as_deref(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(self.announce(
+            &mut lifecycle,
+            id,
+            window,
+            StateChange::Approved,
+            Some(alert),
+        ))
+    }
+
+    /// A second operator denies the waiting request, with a note: nothing opens, and no
+    /// cool-down runs.
+    pub async fn deny(
+        &self,
+        actor: &Actor,
+        raw: AcknowledgementRequest,
+    ) -> Result<BreakGlassStatus, AppError> {
+        actor.require(Permission::BreakGlassApprove)?;
+        let note = AckNote::try_from(raw)?;
+        let mut lifecycle = self.lifecycle.lock().await;
+        let now = self.now();
+        self.advance_locked(&mut lifecycle, now).await?;
+        let by = &actor.operator.username;
+        let request = lifecycle.deny(now, by).map_err(decide_error)?;
+        let mut tx = self.pool.begin().await?;
+        let Some(request_id) = requests::decide(
+            &mut tx,
+            &request,
+            Decided::Denied,
+            now,
+            by,
+            Some(note.as_str()),
+        )
+        .await?
+        else {
+            drop(tx);
+            self.adopt_stored(&mut lifecycle, now).await?;
+            return Err(AppError::Conflict(
+                "The request was decided meanwhile; look again".into(),
+            ));
+        };
+        let alert = alerts::insert(
+            &mut tx,
+            NewAlert {
+                at: now,
+                severity: Severity::Medium,
+                source: ALERT_SOURCE,
+                title: format!("Break-Glass Request Denied by {by}"),
+                message: format!(
+                    "{by} denied {}'s request for break-glass ({}). Note: {}",
+                    request.requested_by,
+                    request.reason.as_str(),
+                    note.as_str()
+                ),
+                window_id: None,
+                link: None,
+                topic: Some(Topic::Denied),
+            },
+        )
+        .await?;
+        audit_trail::record(
+            &mut tx,
+            now,
+            by,
+            audit::DENY,
+            serde_json::json!({
+                "request_id": request_id,
+                "requested_by": request.requested_by,
+                "note": note.as_str(),
+            }),
+            actor.source_addr.as_deref(),
+        )
+        .await?;
+        tx.commit().await?;
+        self.commit_state(&mut lifecycle, Lifecycle::Inactive);
+        self.publish_change(Some(StateChange::Denied));
+        self.events.publish(&ServerEvent::Alert(alert));
+        Ok(self.current_status())
+    }
+
+    /// Records that nobody decided `request` by its deadline, once across replicas. False when
+    /// the store no longer has it waiting.
+    async fn record_lapse(&self, request: &Request) -> Result<bool, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let Some(id) = requests::decide(
+            &mut tx,
+            request,
+            Decided::Lapsed,
+            request.decide_by,
+            audit::SYSTEM,
+            None,
+        )
+        .await?
+        else {
+            return Ok(false);
+        };
+        let alert = alerts::insert(
+            &mut tx,
+            NewAlert {
+                at: request.decide_by,
+                severity: Severity::Medium,
+                source: ALERT_SOURCE,
+                title: "Break-Glass Request Lapsed".to_owned(),
+                message: format!(
+                    "Nobody approved or denied {}'s request for break-glass ({}) by {}. It must \
+                     be made again.",
+                    request.requested_by,
+                    request.reason.as_str(),
+                    time_format::utc(request.decide_by),
+                ),
+                window_id: None,
+                link: None,
+                topic: Some(Topic::Denied),
+            },
+        )
+        .await?;
+        audit_trail::record(
+            &mut tx,
+            request.decide_by,
+            audit::SYSTEM,
+            audit::REQUEST_LAPSED,
+            serde_json::json!({ "request_id": id, "requested_by": request.requested_by }),
+            None,
+        )
+        .await?;
+        tx.commit().await?;
+        self.events.publish(&ServerEvent::Alert(alert));
+        Ok(true)
     }
 
     /// Moves the open window's end later, as either door received the request: audited, with
@@ -507,7 +839,7 @@ impl BreakGlassService {
                     if self.record_end(ended, audit::SYSTEM, None).await?.is_none() {
                         // Another writer ended it: a replica whose timer fired too (then the
                         // store agrees with this tick), or a deactivation not heard of yet.
-                        let stored = store::load(&self.pool, self.ack_within()).await?;
+                        let stored = stored_state(&self.pool, self.ack_within()).await?;
                         if stored.tick(now).0 != next {
                             self.adopt(lifecycle, stored, now);
                             return Ok(());
@@ -520,7 +852,7 @@ impl BreakGlassService {
                         // Another writer got there first: a replica whose timer fired too
                         // (then the store agrees with this tick), or an acknowledgement or end
                         // not heard of yet.
-                        let stored = store::load(&self.pool, self.ack_within()).await?;
+                        let stored = stored_state(&self.pool, self.ack_within()).await?;
                         if stored.tick(now).0 != next {
                             self.adopt(lifecycle, stored, now);
                             return Ok(());
@@ -529,6 +861,17 @@ impl BreakGlassService {
                     published.push(StateChange::AckOverdue);
                 }
                 Change::CoolDownOver => published.push(StateChange::CoolDownOver),
+                Change::RequestLapsed(request) => {
+                    if !self.record_lapse(request).await? {
+                        // Decided or lapsed elsewhere first.
+                        let stored = stored_state(&self.pool, self.ack_within()).await?;
+                        if stored.tick(now).0 != next {
+                            self.adopt(lifecycle, stored, now);
+                            return Ok(());
+                        }
+                    }
+                    published.push(StateChange::RequestLapsed);
+                }
             }
         }
         self.commit_state(lifecycle, next);
@@ -552,7 +895,7 @@ impl BreakGlassService {
         lifecycle: &mut Lifecycle,
         now: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
-        let stored = store::load(&self.pool, self.ack_within()).await?;
+        let stored = stored_state(&self.pool, self.ack_within()).await?;
         self.adopt(lifecycle, stored, now);
         Ok(())
     }
@@ -767,6 +1110,9 @@ impl BreakGlassService {
                 expires_at: w.expires_at,
             },
             Lifecycle::CoolingDown { until } => Refusal::CoolingDown { until: *until },
+            Lifecycle::Requested(r) => Refusal::Requested {
+                decide_by: r.decide_by,
+            },
             Lifecycle::Inactive => return AppError::Internal,
         };
         refusal_error(refusal, now)
@@ -805,26 +1151,35 @@ impl BreakGlassService {
     }
 }
 
-/// The name of the setting that holds the acknowledgement deadline, in minutes.
+/// The settings that hold the policy: the acknowledgement deadline (minutes), the mode, and
+/// the approval deadline (minutes).
 pub const POLICY_SETTING: &str = "break_glass_ack_minutes";
+pub const MODE_SETTING: &str = "break_glass_mode";
+pub const APPROVAL_SETTING: &str = "break_glass_approval_minutes";
 
-/// The stored acknowledgement deadline, if an admin set one. A stored value that is not one
-/// is an error, not a silent default.
-async fn stored_policy(pool: &Pool) -> Result<Option<AckMinutes>, sqlx::Error> {
-    settings::get(pool, POLICY_SETTING)
-        .await?
-        .map(|v| {
-            v.parse::<i64>()
-                .ok()
-                .and_then(|m| AckMinutes::parse(m).ok())
-                .ok_or_else(|| {
-                    sqlx::Error::Decode(
-                        format!("the stored setting {POLICY_SETTING} is not a deadline: {v:?}")
-                            .into(),
-                    )
-                })
-        })
-        .transpose()
+/// The stored policy; what an admin never set keeps its default (`default_ack`, emergency, 15
+/// minutes to decide). A stored value that is not valid is an error, not a silent default.
+async fn stored_policy(pool: &Pool, default_ack: AckMinutes) -> Result<Policy, sqlx::Error> {
+    let bad = |name: &str, v: &str| {
+        sqlx::Error::Decode(format!("the stored setting {name} is not valid: {v:?}").into())
+    };
+    let minutes = |name: &'static str, v: String| {
+        v.parse::<i64>()
+            .ok()
+            .and_then(|m| AckMinutes::parse(m).ok())
+            .ok_or_else(|| bad(name, &v))
+    };
+    let mut policy = Policy::emergency(default_ack);
+    if let Some(v) = settings::get(pool, POLICY_SETTING).await? {
+        policy.ack_minutes = minutes(POLICY_SETTING, v)?;
+    }
+    if let Some(v) = settings::get(pool, MODE_SETTING).await? {
+        policy.mode = Mode::parse(&v).ok_or_else(|| bad(MODE_SETTING, &v))?;
+    }
+    if let Some(v) = settings::get(pool, APPROVAL_SETTING).await? {
+        policy.approval_minutes = minutes(APPROVAL_SETTING, v)?;
+    }
+    Ok(policy)
 }
 
 /// What tabs are told when the stored state replaces `before`, both ticked to now: the change
@@ -845,7 +1200,12 @@ fn adopted_change(before: &Lifecycle, after: &Lifecycle) -> Option<StateChange> 
                 (AckState::Overdue, AckState::Overdue) => Some(StateChange::Extended),
             }
         }
+        (Lifecycle::Requested(_), Lifecycle::Active(_)) => Some(StateChange::Approved),
         (_, Lifecycle::Active(_)) => Some(StateChange::Activated),
+        (_, Lifecycle::Requested(_)) => Some(StateChange::Requested),
+        // Both are ticked to now: a request still waiting here but gone from the store was
+        // decided there (a lapse would have ended both).
+        (Lifecycle::Requested(_), Lifecycle::Inactive) => Some(StateChange::Denied),
         (Lifecycle::Active(window), Lifecycle::CoolingDown { until }) => {
             if *until - COOL_DOWN >= window.expires_at {
                 Some(StateChange::Expired)
@@ -865,7 +1225,35 @@ fn refusal_error(refusal: Refusal, now: DateTime<Utc>) -> AppError {
             until,
             retry_after_seconds: seconds_until(now, until),
         },
+        Refusal::Requested { decide_by } => AppError::Conflict(format!(
+            "A break-glass request waits for approval until {}: it is approved, denied or \
+             lapses first",
+            time_format::utc(decide_by)
+        )),
     }
+}
+
+fn no_request() -> AppError {
+    AppError::Conflict("No break-glass request waits for a decision".into())
+}
+
+fn decide_error(refusal: DecideRefusal) -> AppError {
+    match refusal {
+        DecideRefusal::NoRequest => no_request(),
+        DecideRefusal::OwnRequest => AppError::OwnWindow,
+    }
+}
+
+/// The lifecycle as stored: the open window, else the waiting request, else the cool-down
+/// after the last end (`store::load`).
+async fn stored_state(pool: &Pool, ack_within: TimeDelta) -> Result<Lifecycle, sqlx::Error> {
+    let stored = store::load(pool, ack_within).await?;
+    if matches!(stored, Lifecycle::Active(_)) {
+        return Ok(stored);
+    }
+    Ok(requests::pending(pool)
+        .await?
+        .map_or(stored, Lifecycle::Requested))
 }
 
 /// The newest windows with their end (if they ended), for the Traffic Monitor's quick picks.

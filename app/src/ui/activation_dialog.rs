@@ -1,7 +1,8 @@
+use super::live::Live;
 use crate::domain::break_glass::input::{
     BypassDuration, Confirmation, Reason, DURATION_PRESETS, REASON_MAX_CHARS, REASON_MIN_CHARS,
 };
-use crate::domain::break_glass::ActivatedWindow;
+use crate::domain::break_glass::{ActivatedWindow, BreakGlassStatus};
 use crate::domain::AppError;
 use leptos::html::Dialog;
 use leptos::prelude::*;
@@ -31,6 +32,29 @@ pub async fn activate_break_glass(
     )
 }
 
+/// The same fields, when the policy requires a second operator's approval: a request.
+#[server]
+pub async fn request_break_glass(
+    reason: String,
+    duration_minutes: String,
+    confirm: String,
+) -> Result<BreakGlassStatus, AppError> {
+    crate::server::server_fn_result(
+        async {
+            let break_glass =
+                expect_context::<std::sync::Arc<crate::server::break_glass::BreakGlassService>>();
+            let actor = crate::server::auth::current_actor().await?;
+            let raw = crate::domain::break_glass::ActivationRequest::from_form(
+                reason,
+                duration_minutes,
+                confirm,
+            );
+            break_glass.request(&actor, raw).await
+        }
+        .await,
+    )
+}
+
 fn preset_label(minutes: u32) -> String {
     if minutes < 60 {
         format!("{minutes}m")
@@ -40,9 +64,13 @@ fn preset_label(minutes: u32) -> String {
 }
 
 /// The confirmation dialog: reason, duration, `CONFIRM`. Each field is parsed live with the
-/// same types the server uses; the button is enabled only when all three parse.
+/// same types the server uses; the button is enabled only when all three parse. Under the
+/// approval-required policy the same dialog sends a request instead of activating.
 #[component]
 pub fn ActivationDialog(open: RwSignal<bool>) -> impl IntoView {
+    let live = expect_context::<Live>();
+    let approval = move || live.status.get().is_some_and(|s| s.approval_required);
+    let request = ServerAction::<RequestBreakGlass>::new();
     let dialog = NodeRef::<Dialog>::new();
     let reason = RwSignal::new(String::new());
     let minutes = RwSignal::new("60".to_owned());
@@ -66,11 +94,14 @@ pub fn ActivationDialog(open: RwSignal<bool>) -> impl IntoView {
         }
     });
     Effect::new(move |_| {
-        if let Some(Ok(_)) = activate.value().get() {
+        let activated = matches!(activate.value().get(), Some(Ok(_)));
+        let requested = matches!(request.value().get(), Some(Ok(_)));
+        if activated || requested {
             reason.set(String::new());
             confirm.set(String::new());
             minutes.set("60".to_owned());
             activate.value().set(None);
+            request.value().set(None);
             open.set(false);
         }
     });
@@ -80,14 +111,28 @@ pub fn ActivationDialog(open: RwSignal<bool>) -> impl IntoView {
         if !untrack(valid) {
             return;
         }
-        activate.dispatch(ActivateBreakGlass {
-            reason: reason.get_untracked(),
-            duration_minutes: minutes.get_untracked(),
-            confirm: confirm.get_untracked(),
-        });
+        let (reason, duration_minutes, confirm) = (
+            reason.get_untracked(),
+            minutes.get_untracked(),
+            confirm.get_untracked(),
+        );
+        if untrack(approval) {
+            request.dispatch(RequestBreakGlass {
+                reason,
+                duration_minutes,
+                confirm,
+            });
+        } else {
+            activate.dispatch(ActivateBreakGlass {
+                reason,
+                duration_minutes,
+                confirm,
+            });
+        }
     };
     let cancel = move |_| {
         activate.value().set(None);
+        request.value().set(None);
         open.set(false);
     };
 
@@ -100,7 +145,16 @@ pub fn ActivationDialog(open: RwSignal<bool>) -> impl IntoView {
             on:close=move |_| open.set(false)
         >
             <form on:submit=submit novalidate>
-                <h2 id="activate-title">"Activate Break-Glass"</h2>
+                <h2 id="activate-title">
+                    {move || if approval() { "Request Break-Glass" } else { "Activate Break-Glass" }}
+                </h2>
+                <Show when=approval>
+                    <p class="hint-box" data-testid="approval-hint">
+                        "This deployment requires a second operator's approval: your request "
+                        "waits on every operator's banner, and the window opens when another "
+                        "operator approves it."
+                    </p>
+                </Show>
                 <p class="warning">
                     "While break-glass is active, LLM traffic goes past the shield unscanned. "
                     "Every request is still logged as BYPASSED, alerted and audited, and must be reviewed."
@@ -167,16 +221,18 @@ pub fn ActivationDialog(open: RwSignal<bool>) -> impl IntoView {
                 </p>
 
                 <p class="server-error" role="alert" data-testid="server-error">
-                    {move || activate.value().get().and_then(|r| r.err()).map(|e| e.to_string())}
+                    {move || activate.value().get().and_then(|r| r.err())
+                        .or_else(|| request.value().get().and_then(|r| r.err()))
+                        .map(|e| e.to_string())}
                 </p>
                 <div class="actions">
                     <button type="button" on:click=cancel>"Cancel"</button>
                     <button
                         type="submit"
                         class="danger"
-                        disabled=move || !valid() || activate.pending().get()
+                        disabled=move || !valid() || activate.pending().get() || request.pending().get()
                     >
-                        "Activate Break-Glass"
+                        {move || if approval() { "Request approval" } else { "Activate Break-Glass" }}
                     </button>
                 </div>
             </form>

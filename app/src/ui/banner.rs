@@ -1,5 +1,5 @@
 use super::live::Live;
-use crate::domain::break_glass::{ActivatedWindow, BreakGlassStatus, DeactivationSummary};
+use crate::domain::break_glass::{ActivatedWindow, BreakGlassStatus, DeactivationSummary, Phase};
 use crate::domain::time_format;
 use crate::domain::AppError;
 use crate::domain::Permission;
@@ -53,32 +53,152 @@ pub async fn acknowledge_break_glass(note: String) -> Result<ActivatedWindow, Ap
     )
 }
 
-/// The red banner on top of every page while break-glass is active.
+/// A second operator approves the waiting request, with a `note` of 10 to 500 characters.
+#[server]
+pub async fn approve_break_glass(note: String) -> Result<ActivatedWindow, AppError> {
+    crate::server::server_fn_result(
+        async {
+            let break_glass =
+                expect_context::<std::sync::Arc<crate::server::break_glass::BreakGlassService>>();
+            let actor = crate::server::auth::current_actor().await?;
+            let raw = crate::domain::break_glass::AcknowledgementRequest {
+                note: Some(crate::domain::WireField::Text(note)),
+            };
+            break_glass.approve(&actor, raw).await
+        }
+        .await,
+    )
+}
+
+/// A second operator denies the waiting request, with a `note` of 10 to 500 characters.
+#[server]
+pub async fn deny_break_glass(note: String) -> Result<BreakGlassStatus, AppError> {
+    crate::server::server_fn_result(
+        async {
+            let break_glass =
+                expect_context::<std::sync::Arc<crate::server::break_glass::BreakGlassService>>();
+            let actor = crate::server::auth::current_actor().await?;
+            let raw = crate::domain::break_glass::AcknowledgementRequest {
+                note: Some(crate::domain::WireField::Text(note)),
+            };
+            break_glass.deny(&actor, raw).await
+        }
+        .await,
+    )
+}
+
+/// On top of every page: the red banner while break-glass is active, the amber one while a
+/// request waits for approval.
 #[component]
 pub fn BreakGlassBanner() -> impl IntoView {
     let live = expect_context::<Live>();
-    move || {
-        let status = live.status.get().filter(|s| s.active)?;
-        let expires_at = status.expires_at?;
-        Some(view! {
-            <div class="banner" role="alert" data-testid="break-glass-banner">
-                <strong class="banner-title">"BREAK-GLASS ACTIVE"</strong>
-                <span class="banner-text">
-                    "Shield bypassed — traffic is not scanned. "
-                    <span class="banner-reason">{status.reason.clone()}</span>
-                    " — activated by "
-                    <span class="banner-who">{status.activated_by.clone()}</span>
-                </span>
-                <span class="banner-countdown" data-testid="countdown" aria-live="off">
-                    {move || live.seconds_until(expires_at).map(time_format::mm_ss)}
-                </span>
-                <AckState status=status.clone()/>
-                <Acknowledge activated_by=status.activated_by.clone().unwrap_or_default()
-                    acknowledged=status.acknowledged_by.is_some()/>
-                <Extend/>
-                <DeactivateNow/>
-            </div>
-        })
+    move || match live.status.get() {
+        Some(s) if s.state == Phase::Requested => {
+            Some(view! { <RequestBanner status=s/> }.into_any())
+        }
+        Some(s) if s.active => Some(view! { <ActiveBanner status=s/> }.into_any()),
+        _ => None,
+    }
+}
+
+/// A request waiting for a second operator: who asks, why, for how long, and how long is left
+/// to decide; Approve and Deny for those who may decide, except the requester.
+#[component]
+fn RequestBanner(status: BreakGlassStatus) -> impl IntoView {
+    let live = expect_context::<Live>();
+    let decide_by = status.decide_by;
+    let requester = status.requested_by.clone().unwrap_or_default();
+    let may_decide = {
+        let requester = requester.clone();
+        move || {
+            live.me
+                .get()
+                .is_some_and(|me| me.can(Permission::BreakGlassApprove) && me.username != requester)
+        }
+    };
+    let mine = {
+        let requester = requester.clone();
+        move || live.me.get().is_some_and(|me| me.username == requester)
+    };
+    view! {
+        <div class="banner requested" role="alert" data-testid="request-banner">
+            <strong class="banner-title">"BREAK-GLASS REQUESTED"</strong>
+            <span class="banner-text">
+                <span class="banner-who">{requester.clone()}</span>
+                " asks for " {status.duration_minutes} " minutes of shield bypass: "
+                <span class="banner-reason">{status.reason.clone()}</span>
+            </span>
+            <span class="banner-countdown" data-testid="decide-countdown" aria-live="off">
+                {move || decide_by.and_then(|d| live.seconds_until(d)).map(time_format::mm_ss)}
+                " left to decide"
+            </span>
+            <Show when=mine>
+                <span class="pill warn" data-testid="request-state">"Waiting for a second operator's approval"</span>
+            </Show>
+            <Show when=may_decide.clone()>
+                <Decide/>
+            </Show>
+        </div>
+    }
+}
+
+/// Approve or Deny, each with a note.
+#[component]
+fn Decide() -> impl IntoView {
+    let approve = ServerAction::<ApproveBreakGlass>::new();
+    let deny = ServerAction::<DenyBreakGlass>::new();
+    let note = RwSignal::new(String::new());
+    let error = move || {
+        approve
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .or_else(|| deny.value().get().and_then(|r| r.err()))
+    };
+    let busy = move || approve.pending().get() || deny.pending().get();
+    view! {
+        <span class="banner-extend" data-testid="decide-form">
+            <label for="bg-decide-note">"Note"</label>
+            <input id="bg-decide-note" maxlength="500" placeholder="What you checked"
+                prop:value=move || note.get() on:input=move |ev| note.set(event_target_value(&ev))/>
+            <button class="banner-button" disabled=busy
+                on:click=move |_| { approve.dispatch(ApproveBreakGlass { note: note.get_untracked() }); }>
+                "Approve"
+            </button>
+            <button class="banner-button secondary" disabled=busy
+                on:click=move |_| { deny.dispatch(DenyBreakGlass { note: note.get_untracked() }); }>
+                "Deny"
+            </button>
+        </span>
+        {move || error().map(|e| view! {
+            <span class="banner-error" role="alert" data-testid="decide-error">{e.to_string()}</span>
+        })}
+    }
+}
+
+/// The red banner while break-glass is active.
+#[component]
+fn ActiveBanner(status: BreakGlassStatus) -> impl IntoView {
+    let live = expect_context::<Live>();
+    let expires_at = status.expires_at;
+    view! {
+        <div class="banner" role="alert" data-testid="break-glass-banner">
+            <strong class="banner-title">"BREAK-GLASS ACTIVE"</strong>
+            <span class="banner-text">
+                "Shield bypassed — traffic is not scanned. "
+                <span class="banner-reason">{status.reason.clone()}</span>
+                " — activated by "
+                <span class="banner-who">{status.activated_by.clone()}</span>
+            </span>
+            <span class="banner-countdown" data-testid="countdown" aria-live="off">
+                {move || expires_at.and_then(|e| live.seconds_until(e)).map(time_format::mm_ss)}
+            </span>
+            <AckState status=status.clone()/>
+            <Acknowledge activated_by=status.activated_by.clone().unwrap_or_default()
+                acknowledged=status.acknowledged_by.is_some()/>
+            <Extend/>
+            <DeactivateNow/>
+        </div>
     }
 }
 

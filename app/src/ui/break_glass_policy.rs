@@ -1,7 +1,8 @@
-//! The Break-Glass Policy card: how soon a second operator must acknowledge each window.
+//! The Break-Glass Policy card: whether a window opens at once or on a second operator's
+//! approval, and how soon that operator must acknowledge or decide.
 
 use super::live::Live;
-use crate::domain::break_glass::Policy;
+use crate::domain::break_glass::{Mode, Policy};
 use crate::domain::AppError;
 use crate::domain::Permission;
 use leptos::prelude::*;
@@ -19,16 +20,24 @@ pub async fn load_policy() -> Result<Policy, AppError> {
     )
 }
 
-/// `ack_minutes` as typed: 1 to 240.
+/// The form as typed: `ack_minutes` and `approval_minutes` 1 to 240, `mode` emergency or
+/// approval.
 #[server]
-pub async fn set_policy(ack_minutes: String) -> Result<Policy, AppError> {
+pub async fn set_policy(
+    ack_minutes: String,
+    mode: String,
+    approval_minutes: String,
+) -> Result<Policy, AppError> {
+    use crate::domain::WireField::Text;
     crate::server::server_fn_result(
         async {
             let break_glass =
                 expect_context::<std::sync::Arc<crate::server::break_glass::BreakGlassService>>();
             let actor = crate::server::auth::current_actor().await?;
             let raw = crate::domain::break_glass::PolicyRequest {
-                ack_minutes: Some(crate::domain::WireField::Text(ack_minutes)),
+                ack_minutes: Some(Text(ack_minutes)),
+                mode: Some(Text(mode)),
+                approval_minutes: Some(Text(approval_minutes)),
             };
             break_glass.set_policy(&actor, raw).await
         }
@@ -53,14 +62,40 @@ pub fn BreakGlassPolicyCard() -> impl IntoView {
                 {move || policy.get().map(|r| match r {
                     Err(e) => view! { <p class="server-error">{e.to_string()}</p> }.into_any(),
                     Ok(p) => view! {
+                        {match p.mode {
+                            Mode::Emergency => view! {
+                                <p data-testid="policy-mode">
+                                    "Emergency with acknowledgement: a window takes effect at once."
+                                </p>
+                            }.into_any(),
+                            Mode::Approval => view! {
+                                <p data-testid="policy-mode">
+                                    "Approval required: an activation is a request that a second "
+                                    "operator (never the requester) approves or denies within "
+                                    <strong>{p.approval_minutes.minutes()} " minutes"</strong>
+                                    "; the window opens at the approval."
+                                </p>
+                            }.into_any(),
+                        }}
                         <p data-testid="policy-ack">
-                            "Emergency with acknowledgement: a window takes effect at once; a second "
-                            "operator (never its activator) must acknowledge it within "
-                            <strong>{p.ack_minutes.minutes()} " minutes"</strong>
+                            "A second operator (never its activator) must acknowledge each window "
+                            "within " <strong>{p.ack_minutes.minutes()} " minutes"</strong>
                             ", or it is escalated as CRITICAL."
                         </p>
                         <Show when=may_configure>
-                            <ActionForm action=set attr:class="inline-form">
+                            <ActionForm action=set attr:class="inline-form wrap">
+                                <label for="policy-mode-select">"Activation"</label>
+                                <select id="policy-mode-select" name="mode">
+                                    <option value="emergency" selected=p.mode == Mode::Emergency>
+                                        "Emergency with acknowledgement"
+                                    </option>
+                                    <option value="approval" selected=p.mode == Mode::Approval>
+                                        "Approval required"
+                                    </option>
+                                </select>
+                                <label for="policy-approval-minutes">"Decide within (minutes)"</label>
+                                <input id="policy-approval-minutes" name="approval_minutes" inputmode="numeric"
+                                    size="4" value=p.approval_minutes.minutes().to_string()/>
                                 <label for="policy-ack-minutes">"Acknowledge within (minutes)"</label>
                                 <input id="policy-ack-minutes" name="ack_minutes" inputmode="numeric"
                                     size="4" value=p.ack_minutes.minutes().to_string()/>

@@ -89,6 +89,20 @@ fn BreakGlassCard() -> impl IntoView {
                                 </p>
                             }.into_any()
                         }
+                        Phase::Requested => {
+                            let decide_by = s.decide_by;
+                            view! {
+                                <p><span class="pill warn">"Requested"</span>
+                                    " " <strong>{s.requested_by.clone()}</strong>
+                                    " asks for " {s.duration_minutes} " minutes. Reason: "
+                                    <q class="reason">{s.reason.clone()}</q>
+                                    " A second operator must decide within "
+                                    <strong data-testid="decide-remaining">
+                                        {move || decide_by.and_then(|d| live.seconds_until(d)).map(time_format::mm_ss)}
+                                    </strong> "."
+                                </p>
+                            }.into_any()
+                        }
                         Phase::CoolingDown => {
                             let until = s.cool_down_until;
                             view! {

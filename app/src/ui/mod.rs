@@ -25,11 +25,14 @@ use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::{ParamSegment, StaticSegment};
 
 pub use account::{ChangePassword, LogoutEverywhere};
-pub use activation_dialog::ActivateBreakGlass;
+pub use activation_dialog::{ActivateBreakGlass, RequestBreakGlass};
 pub use alerts_page::{ListAlerts, UpdateAlert};
 pub use api_keys::{CreateApiKey, ListApiKeys, RevokeApiKey};
 pub use audit_page::ListAudit;
-pub use banner::{AcknowledgeBreakGlass, DeactivateBreakGlass, ExtendBreakGlass};
+pub use banner::{
+    AcknowledgeBreakGlass, ApproveBreakGlass, DeactivateBreakGlass, DenyBreakGlass,
+    ExtendBreakGlass,
+};
 pub use break_glass_policy::{LoadPolicy, SetPolicy};
 pub use live::{Live, WhoAmI};
 pub use login::{Login, Logout};

@@ -26,7 +26,41 @@ pub async fn activate(
     Ok(Json(state.break_glass.activate(&actor, raw).await?))
 }
 
-/// `GET /api/break-glass/policy`: `{ack_minutes}`.
+/// `POST /api/break-glass/request {reason, duration_minutes, confirm}` under the
+/// approval-required policy: 200 with the status, the request waiting.
+pub async fn request(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<BreakGlassStatus>, ApiError> {
+    let raw: ActivationRequest = super::json::parse(&headers, &body)?;
+    Ok(Json(state.break_glass.request(&actor, raw).await?))
+}
+
+/// `POST /api/break-glass/approve {note}`: a second operator opens the requested window.
+pub async fn approve(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<ActivatedWindow>, ApiError> {
+    let raw: AcknowledgementRequest = super::json::parse(&headers, &body)?;
+    Ok(Json(state.break_glass.approve(&actor, raw).await?))
+}
+
+/// `POST /api/break-glass/deny {note}`: a second operator turns the request down.
+pub async fn deny(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<BreakGlassStatus>, ApiError> {
+    let raw: AcknowledgementRequest = super::json::parse(&headers, &body)?;
+    Ok(Json(state.break_glass.deny(&actor, raw).await?))
+}
+
+/// `GET /api/break-glass/policy`: `{ack_minutes, mode, approval_minutes}`.
 pub async fn policy(
     State(state): State<AppState>,
     AnyCaller(reader): AnyCaller,
@@ -34,7 +68,8 @@ pub async fn policy(
     Ok(Json(state.break_glass.policy(&reader)?))
 }
 
-/// `PUT /api/break-glass/policy {ack_minutes}` (admins): audited; applies to the next window.
+/// `PUT /api/break-glass/policy {ack_minutes?, mode?, approval_minutes?}` (admins): what it
+/// names changes, audited; applies to the next window.
 pub async fn set_policy(
     State(state): State<AppState>,
     Caller(actor): Caller,

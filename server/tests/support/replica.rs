@@ -75,6 +75,11 @@ impl Replica {
 
     /// A client with its own cookies that sends this replica's Origin, logged in as admin.
     pub async fn admin(&self) -> reqwest::Client {
+        self.logged_in("admin", ADMIN_PASSWORD).await
+    }
+
+    /// The same, logged in as `username`.
+    pub async fn logged_in(&self, username: &str, password: &str) -> reqwest::Client {
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert(
             reqwest::header::ORIGIN,
@@ -87,11 +92,11 @@ impl Replica {
             .unwrap();
         let res = client
             .post(self.url("/api/auth/login"))
-            .json(&serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD}))
+            .json(&serde_json::json!({"username": username, "password": password}))
             .send()
             .await
             .unwrap();
-        assert_eq!(res.status(), 200, "login on {}", self.base);
+        assert_eq!(res.status(), 200, "login as {username} on {}", self.base);
         client
     }
 }

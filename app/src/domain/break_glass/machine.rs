@@ -1,4 +1,6 @@
-//! The break-glass lifecycle as a pure state machine: Inactive -> Active -> CoolingDown -> Inactive.
+//! The break-glass lifecycle as a pure state machine: Inactive -> Active -> CoolingDown ->
+//! Inactive; under the approval-required policy Inactive -> Requested -> Active (approved) or
+//! back to Inactive (denied, or undecided by its deadline).
 //!
 //! Nothing here reads a clock or touches I/O; every transition takes `now` as an argument, so
 //! the service (which does the I/O) and the property tests drive the same code.
@@ -73,10 +75,23 @@ pub struct Ended {
     pub kind: EndKind,
 }
 
+/// An activation waiting for a second operator's decision: approved by `decide_by`, the
+/// window opens at the approval and lasts the requested duration; undecided by then, it
+/// lapses and must be made again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub requested_at: DateTime<Utc>,
+    pub decide_by: DateTime<Utc>,
+    pub reason: Reason,
+    pub duration: BypassDuration,
+    pub requested_by: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub enum Lifecycle {
     #[default]
     Inactive,
+    Requested(Request),
     Active(Window),
     CoolingDown {
         until: DateTime<Utc>,
@@ -90,12 +105,30 @@ pub enum Change {
     AckOverdue(Window),
     Expired(Ended),
     CoolDownOver,
+    /// A request nobody decided by its deadline lapsed.
+    RequestLapsed(Request),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
-    AlreadyActive { expires_at: DateTime<Utc> },
-    CoolingDown { until: DateTime<Utc> },
+    AlreadyActive {
+        expires_at: DateTime<Utc>,
+    },
+    CoolingDown {
+        until: DateTime<Utc>,
+    },
+    /// A request waits for a decision; nothing else opens until it is decided or lapses.
+    Requested {
+        decide_by: DateTime<Utc>,
+    },
+}
+
+/// Why a request could not be approved or denied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecideRefusal {
+    NoRequest,
+    /// Nobody decides their own request.
+    OwnRequest,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,6 +192,10 @@ impl Lifecycle {
                     state = Lifecycle::Inactive;
                     changes.push(Change::CoolDownOver);
                 }
+                Lifecycle::Requested(r) if now >= r.decide_by => {
+                    changes.push(Change::RequestLapsed(r.clone()));
+                    state = Lifecycle::Inactive;
+                }
                 _ => return (state, changes),
             }
         }
@@ -173,22 +210,88 @@ impl Lifecycle {
         actor: &str,
         ack_within: TimeDelta,
     ) -> Result<Window, Refusal> {
+        self.may_open()?;
+        Ok(Window {
+            activated_at: now,
+            expires_at: now + activation.duration.as_delta(),
+            duration: activation.duration,
+            reason: activation.reason.clone(),
+            activated_by: actor.to_owned(),
+            acknowledgement: Acknowledgement {
+                due_at: now + ack_within,
+                state: AckState::Pending,
+            },
+        })
+    }
+
+    /// Nothing is open, requested or cooling down.
+    fn may_open(&self) -> Result<(), Refusal> {
         match self {
+            Lifecycle::Inactive => Ok(()),
             Lifecycle::Active(w) => Err(Refusal::AlreadyActive {
                 expires_at: w.expires_at,
             }),
             Lifecycle::CoolingDown { until } => Err(Refusal::CoolingDown { until: *until }),
-            Lifecycle::Inactive => Ok(Window {
-                activated_at: now,
-                expires_at: now + activation.duration.as_delta(),
-                duration: activation.duration,
-                reason: activation.reason.clone(),
-                activated_by: actor.to_owned(),
-                acknowledgement: Acknowledgement {
-                    due_at: now + ack_within,
-                    state: AckState::Pending,
-                },
+            Lifecycle::Requested(r) => Err(Refusal::Requested {
+                decide_by: r.decide_by,
             }),
+        }
+    }
+
+    /// Asks at `now` for a window that a second operator must approve within `decide_within`.
+    pub fn request(
+        &self,
+        now: DateTime<Utc>,
+        activation: &Activation,
+        actor: &str,
+        decide_within: TimeDelta,
+    ) -> Result<Request, Refusal> {
+        self.may_open()?;
+        Ok(Request {
+            requested_at: now,
+            decide_by: now + decide_within,
+            reason: activation.reason.clone(),
+            duration: activation.duration,
+            requested_by: actor.to_owned(),
+        })
+    }
+
+    /// `by` approves the waiting request at `now`: the window opens now for the requested
+    /// duration, in the requester's name, acknowledged by the approver (the second person has
+    /// answered for it). Never the requester.
+    pub fn approve(&self, now: DateTime<Utc>, by: &str) -> Result<Window, DecideRefusal> {
+        let request = self.waiting(now, by)?;
+        Ok(Window {
+            activated_at: now,
+            expires_at: now + request.duration.as_delta(),
+            duration: request.duration,
+            reason: request.reason.clone(),
+            activated_by: request.requested_by.clone(),
+            acknowledgement: Acknowledgement {
+                due_at: now,
+                state: AckState::Acknowledged {
+                    at: now,
+                    by: by.to_owned(),
+                },
+            },
+        })
+    }
+
+    /// `by` denies the waiting request at `now` (then nothing is open, and no cool-down runs).
+    pub fn deny(&self, now: DateTime<Utc>, by: &str) -> Result<Request, DecideRefusal> {
+        self.waiting(now, by).cloned()
+    }
+
+    fn waiting(&self, now: DateTime<Utc>, by: &str) -> Result<&Request, DecideRefusal> {
+        match self {
+            Lifecycle::Requested(r) if now < r.decide_by => {
+                if r.requested_by == by {
+                    Err(DecideRefusal::OwnRequest)
+                } else {
+                    Ok(r)
+                }
+            }
+            _ => Err(DecideRefusal::NoRequest),
         }
     }
 
@@ -261,6 +364,7 @@ impl Lifecycle {
                 _ => Some(w.expires_at),
             },
             Lifecycle::CoolingDown { until } => Some(*until),
+            Lifecycle::Requested(r) => Some(r.decide_by),
         }
     }
 }
@@ -368,11 +472,19 @@ mod tests {
         Extend(i64),
         Deactivate,
         Tick,
+        Request(i64),
+        Approve { by_requester: bool },
+        Deny { by_requester: bool },
     }
+
+    const DECIDE: TimeDelta = TimeDelta::minutes(30);
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
             (15i64..=240).prop_map(Op::Activate),
+            (15i64..=240).prop_map(Op::Request),
+            any::<bool>().prop_map(|by_requester| Op::Approve { by_requester }),
+            any::<bool>().prop_map(|by_requester| Op::Deny { by_requester }),
             (1i64..=225).prop_map(Op::Extend),
             any::<bool>().prop_map(|by_activator| Op::Acknowledge { by_activator }),
             Just(Op::Deactivate),
@@ -403,6 +515,11 @@ mod tests {
                         prop_assert!(w.acknowledgement.due_at < w.expires_at);
                         prop_assert_eq!(&w.acknowledgement.state, &AckState::Overdue);
                     }
+                    if let Change::RequestLapsed(r) = change {
+                        // A request lapses exactly at its deadline, never before.
+                        prop_assert!(now >= r.decide_by);
+                        prop_assert_eq!(r.decide_by - r.requested_at, DECIDE);
+                    }
                     if let Change::Expired(e) = change {
                         // A window never outlives its expires_at: it ends exactly then.
                         prop_assert_eq!(e.ended_at, e.window.expires_at);
@@ -432,7 +549,69 @@ mod tests {
                             // Cool-down is exactly 15 minutes after the end.
                             prop_assert_eq!(Some(until), last_end.map(|e| e + COOL_DOWN));
                         }
+                        Err(Refusal::Requested { decide_by }) => {
+                            prop_assert!(matches!(&state, Lifecycle::Requested(r) if r.decide_by == decide_by));
+                            prop_assert!(now < decide_by);
+                        }
                     },
+                    Op::Request(m) => match state.request(now, &activation(m), "op", DECIDE) {
+                        Ok(r) => {
+                            // Only from nothing: never beside a window, a cool-down or
+                            // another request.
+                            prop_assert_eq!(&state, &Lifecycle::Inactive);
+                            if let Some(end) = last_end {
+                                prop_assert!(now >= end + COOL_DOWN);
+                            }
+                            prop_assert_eq!(r.decide_by, now + DECIDE);
+                            state = Lifecycle::Requested(r);
+                        }
+                        Err(_) => prop_assert!(state != Lifecycle::Inactive),
+                    },
+                    Op::Approve { by_requester } => {
+                        let by = if by_requester { "op" } else { "second" };
+                        match (state.approve(now, by), &state) {
+                            (Ok(w), Lifecycle::Requested(r)) => {
+                                prop_assert!(!by_requester, "the requester approved");
+                                prop_assert!(now < r.decide_by);
+                                // Opens at the approval, for the duration asked, in the
+                                // requester's name, answered for by the approver.
+                                prop_assert_eq!(w.activated_at, now);
+                                prop_assert_eq!(w.duration, r.duration);
+                                prop_assert_eq!(&w.activated_by, &r.requested_by);
+                                prop_assert_eq!(
+                                    &w.acknowledgement.state,
+                                    &AckState::Acknowledged { at: now, by: by.to_owned() }
+                                );
+                                escalations = 0;
+                                state = Lifecycle::Active(w);
+                            }
+                            (Err(DecideRefusal::OwnRequest), Lifecycle::Requested(_)) => {
+                                prop_assert!(by_requester);
+                            }
+                            (Err(DecideRefusal::NoRequest), s) => {
+                                prop_assert!(!matches!(s, Lifecycle::Requested(_)));
+                            }
+                            (result, s) => prop_assert!(false, "{:?} from {:?}", result, s),
+                        }
+                    }
+                    Op::Deny { by_requester } => {
+                        let by = if by_requester { "op" } else { "second" };
+                        match (state.deny(now, by), &state) {
+                            (Ok(r), Lifecycle::Requested(waiting)) => {
+                                prop_assert!(!by_requester);
+                                prop_assert_eq!(&r, waiting);
+                                // A denial starts no cool-down.
+                                state = Lifecycle::Inactive;
+                            }
+                            (Err(DecideRefusal::OwnRequest), Lifecycle::Requested(_)) => {
+                                prop_assert!(by_requester);
+                            }
+                            (Err(DecideRefusal::NoRequest), s) => {
+                                prop_assert!(!matches!(s, Lifecycle::Requested(_)));
+                            }
+                            (result, s) => prop_assert!(false, "{:?} from {:?}", result, s),
+                        }
+                    }
                     Op::Deactivate => match state.deactivate(now) {
                         Ok(e) => {
                             prop_assert!(e.ended_at < e.window.expires_at);
@@ -505,6 +684,9 @@ mod tests {
                 }
                 if let Lifecycle::CoolingDown { until } = &state {
                     prop_assert_eq!(Some(*until), last_end.map(|e| e + COOL_DOWN));
+                }
+                if let Lifecycle::Requested(r) = &state {
+                    prop_assert!(now < r.decide_by);
                 }
             }
         }

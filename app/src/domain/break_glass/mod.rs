@@ -13,5 +13,5 @@ pub use input::{
     Extension, ExtensionMinutes, ExtensionRequest, Reason,
 };
 pub use machine::{EndKind, Lifecycle};
-pub use policy::{AckMinutes, Policy, PolicyRequest};
+pub use policy::{AckMinutes, Mode, Policy, PolicyChange, PolicyRequest};
 pub use status::{ActivatedWindow, BreakGlassStatus, DeactivationSummary, Phase};

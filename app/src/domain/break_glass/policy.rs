@@ -12,17 +12,36 @@ pub struct AckMinutes(u32);
 
 impl AckMinutes {
     pub fn parse(minutes: i64) -> Result<Self, FieldError> {
+        Self::parse_as(Field::AckMinutes, minutes)
+    }
+
+    /// The same rule for another of the policy's deadlines, named as `field`.
+    pub fn parse_as(field: Field, minutes: i64) -> Result<Self, FieldError> {
         match u32::try_from(minutes) {
             Ok(m) if (1..=ACK_MINUTES_MAX).contains(&m) => Ok(Self(m)),
-            _ => Err(Self::rule()),
+            _ => Err(Self::rule(field)),
         }
     }
 
-    fn rule() -> FieldError {
+    fn rule(field: Field) -> FieldError {
+        let what = match field {
+            Field::ApprovalMinutes => "Approval deadline",
+            _ => "Acknowledgement deadline",
+        };
         FieldError::new(
-            Field::AckMinutes,
-            format!("Acknowledgement deadline must be a whole number of minutes from 1 to {ACK_MINUTES_MAX}"),
+            field,
+            format!("{what} must be a whole number of minutes from 1 to {ACK_MINUTES_MAX}"),
         )
+    }
+
+    fn from_wire(field: Field, raw: WireField) -> Result<Self, FieldError> {
+        match raw {
+            WireField::Whole(m) => Self::parse_as(field, m),
+            WireField::Text(text) => {
+                Self::parse_as(field, text.trim().parse().map_err(|_| Self::rule(field))?)
+            }
+            _ => Err(Self::rule(field)),
+        }
     }
 
     pub fn minutes(self) -> u32 {
@@ -34,32 +53,119 @@ impl AckMinutes {
     }
 }
 
+/// How a window opens: at once, acknowledged afterwards by a second operator (the default),
+/// or only once a second operator approves a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Emergency,
+    Approval,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Emergency => "emergency",
+            Mode::Approval => "approval",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Mode::Emergency, Mode::Approval]
+            .into_iter()
+            .find(|m| m.as_str() == raw)
+    }
+}
+
+/// How long a request waits for its decision when the deployment has never said.
+pub const APPROVAL_MINUTES_DEFAULT: AckMinutes = AckMinutes(15);
+
 /// The policy as every reader sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
     pub ack_minutes: AckMinutes,
+    pub mode: Mode,
+    /// Under `Mode::Approval`: how long a request waits for a second operator's decision.
+    pub approval_minutes: AckMinutes,
+}
+
+impl Policy {
+    /// The emergency policy with `ack_minutes`: what a deployment starts with.
+    pub fn emergency(ack_minutes: AckMinutes) -> Self {
+        Self {
+            ack_minutes,
+            mode: Mode::Emergency,
+            approval_minutes: APPROVAL_MINUTES_DEFAULT,
+        }
+    }
+
+    pub fn approval_required(&self) -> bool {
+        self.mode == Mode::Approval
+    }
+
+    /// This policy with what `change` names changed, the rest kept.
+    pub fn with(self, change: PolicyChange) -> Self {
+        Self {
+            ack_minutes: change.ack_minutes.unwrap_or(self.ack_minutes),
+            mode: change.mode.unwrap_or(self.mode),
+            approval_minutes: change.approval_minutes.unwrap_or(self.approval_minutes),
+        }
+    }
 }
 
 /// A policy change as either door receives it: the Configuration panel's form or
-/// `PUT /api/break-glass/policy`.
+/// `PUT /api/break-glass/policy`. A field left out keeps its value.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct PolicyRequest {
     #[serde(default)]
     pub ack_minutes: Option<WireField>,
+    #[serde(default)]
+    pub mode: Option<WireField>,
+    #[serde(default)]
+    pub approval_minutes: Option<WireField>,
 }
 
-impl TryFrom<PolicyRequest> for Policy {
+/// What a policy change sets: at least one of its fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PolicyChange {
+    pub ack_minutes: Option<AckMinutes>,
+    pub mode: Option<Mode>,
+    pub approval_minutes: Option<AckMinutes>,
+}
+
+impl TryFrom<PolicyRequest> for PolicyChange {
     type Error = FieldError;
 
     fn try_from(raw: PolicyRequest) -> Result<Self, FieldError> {
-        let ack_minutes = match raw.ack_minutes {
-            Some(WireField::Whole(m)) => AckMinutes::parse(m)?,
-            Some(WireField::Text(text)) => {
-                AckMinutes::parse(text.trim().parse().map_err(|_| AckMinutes::rule())?)?
-            }
-            _ => return Err(AckMinutes::rule()),
-        };
-        Ok(Self { ack_minutes })
+        if raw.ack_minutes.is_none() && raw.mode.is_none() && raw.approval_minutes.is_none() {
+            return Err(FieldError::new(
+                Field::AckMinutes,
+                "Give at least one of ack_minutes, mode, approval_minutes",
+            ));
+        }
+        let ack_minutes = raw
+            .ack_minutes
+            .map(|m| AckMinutes::from_wire(Field::AckMinutes, m))
+            .transpose()?;
+        let mode = raw
+            .mode
+            .map(|m| match m {
+                WireField::Text(t) => Mode::parse(t.trim()),
+                _ => None,
+            })
+            .map(|m| {
+                m.ok_or_else(|| FieldError::new(Field::Mode, "Mode must be emergency or approval"))
+            })
+            .transpose()?;
+        let approval_minutes = raw
+            .approval_minutes
+            .map(|m| AckMinutes::from_wire(Field::ApprovalMinutes, m))
+            .transpose()?;
+        Ok(Self {
+            ack_minutes,
+            mode,
+            approval_minutes,
+        })
     }
 }
 
@@ -67,24 +173,55 @@ impl TryFrom<PolicyRequest> for Policy {
 mod tests {
     use super::*;
 
+    fn change(v: serde_json::Value) -> Result<PolicyChange, FieldError> {
+        PolicyChange::try_from(serde_json::from_value::<PolicyRequest>(v).unwrap())
+    }
+
     #[test]
-    fn the_deadline_is_one_to_240_minutes_from_either_door() {
-        let json = |v: serde_json::Value| {
-            Policy::try_from(serde_json::from_value::<PolicyRequest>(v).unwrap())
-        };
+    fn the_deadlines_are_one_to_240_minutes_from_either_door() {
         let form = |s: &str| {
-            Policy::try_from(PolicyRequest {
+            PolicyChange::try_from(PolicyRequest {
                 ack_minutes: Some(WireField::Text(s.into())),
+                ..Default::default()
             })
         };
-        assert_eq!(json(serde_json::json!({"ack_minutes": 5})), form(" 5 "));
-        assert_eq!(form("240").unwrap().ack_minutes.minutes(), 240);
+        assert_eq!(change(serde_json::json!({"ack_minutes": 5})), form(" 5 "));
+        assert_eq!(
+            form("240").unwrap().ack_minutes.map(AckMinutes::minutes),
+            Some(240)
+        );
         for bad in ["0", "241", "-3", "ten", ""] {
             assert_eq!(form(bad).unwrap_err().field, Field::AckMinutes, "{bad}");
         }
         assert_eq!(
-            json(serde_json::json!({})).unwrap_err(),
-            form("x").unwrap_err()
+            change(serde_json::json!({"approval_minutes": 0}))
+                .unwrap_err()
+                .field,
+            Field::ApprovalMinutes
+        );
+        assert_eq!(
+            change(serde_json::json!({"mode": "whenever"}))
+                .unwrap_err()
+                .field,
+            Field::Mode
+        );
+        assert_eq!(
+            change(serde_json::json!({})).unwrap_err().field,
+            Field::AckMinutes
+        );
+    }
+
+    #[test]
+    fn a_change_keeps_what_it_does_not_name() {
+        let before = Policy::emergency(AckMinutes::parse(20).unwrap());
+        let after = before.with(change(serde_json::json!({"mode": "approval"})).unwrap());
+        assert!(after.approval_required());
+        assert_eq!(after.ack_minutes, before.ack_minutes);
+        assert_eq!(after.approval_minutes, APPROVAL_MINUTES_DEFAULT);
+        let later = after.with(change(serde_json::json!({"approval_minutes": 45})).unwrap());
+        assert_eq!(
+            (later.mode, later.approval_minutes.minutes()),
+            (Mode::Approval, 45)
         );
     }
 }

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     Inactive,
+    /// A request waits for a second operator's approval.
+    Requested,
     Active,
     CoolingDown,
 }
@@ -35,6 +37,19 @@ pub struct BreakGlassStatus {
     pub ack_overdue: bool,
     pub cool_down_until: Option<DateTime<Utc>>,
     pub cool_down_remaining_seconds: i64,
+    /// The waiting request (with `reason` and `duration_minutes`): who asked, when, and by
+    /// when a second operator must decide.
+    #[serde(default)]
+    pub requested_by: Option<String>,
+    #[serde(default)]
+    pub requested_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub decide_by: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub decide_remaining_seconds: i64,
+    /// The policy: an activation must be requested and approved by a second operator.
+    #[serde(default)]
+    pub approval_required: bool,
     pub server_time: DateTime<Utc>,
     /// This replica has lost its link to the others (see `replication`): what it shows may be
     /// out of date, and it refuses to activate until it reconnects.
@@ -65,6 +80,11 @@ impl BreakGlassStatus {
             ack_overdue: false,
             cool_down_until: None,
             cool_down_remaining_seconds: 0,
+            requested_by: None,
+            requested_at: None,
+            decide_by: None,
+            decide_remaining_seconds: 0,
+            approval_required: false,
             server_time: now,
             degraded: false,
         };
@@ -89,6 +109,16 @@ impl BreakGlassStatus {
                     _ => None,
                 },
                 ack_overdue: w.acknowledgement.state == AckState::Overdue,
+                ..inactive
+            },
+            Lifecycle::Requested(r) => Self {
+                state: Phase::Requested,
+                reason: Some(r.reason.as_str().to_owned()),
+                duration_minutes: Some(r.duration.minutes()),
+                requested_by: Some(r.requested_by.clone()),
+                requested_at: Some(r.requested_at),
+                decide_by: Some(r.decide_by),
+                decide_remaining_seconds: seconds_until(now, r.decide_by),
                 ..inactive
             },
             Lifecycle::CoolingDown { until } => Self {

@@ -128,31 +128,35 @@ impl Notifications {
         let now = self.clock.now();
         let by = &actor.operator.username;
         let mut tx = self.pool.begin().await?;
-        let delivery = outbox::enqueue_for(
-            &mut tx,
-            id,
-            &Notice {
-                topic: Topic::Test,
-                at: now,
-                severity: Severity::Info,
-                title: "Test notification from breakglass".to_owned(),
-                message: format!(
-                    "{by} sent this test from the Configuration panel. If you read it, \
-                     break-glass notifications reach this channel."
-                ),
-                window_id: None,
-                link: Some("/config".to_owned()),
-            },
-        )
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("Channel {id}")))?;
+        // The audit record first: the transaction writes before it reads (see `enqueue_for`).
         audit_trail::record(
             &mut tx,
             now,
             by,
             audit::CHANNEL_TEST,
-            serde_json::json!({ "channel_id": id, "name": delivery.channel }),
+            serde_json::json!({ "channel_id": id }),
             actor.source_addr.as_deref(),
+        )
+        .await?;
+        let channel = channels::get(&mut tx, id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("Channel {id}")))?
+            .channel;
+        let delivery = outbox::enqueue_for(
+            &mut tx,
+            &channel,
+            &Notice {
+                topic: Topic::Test,
+                at: now,
+                severity: Severity::Info,
+                title: format!("Test notification for {}", channel.name),
+                message: format!(
+                    "{by} sent this test from the Configuration panel. If you read it, \
+                     break-glass notifications reach this channel."
+                ),
+                window_id: None,
+                link: Some("/configuration".to_owned()),
+            },
         )
         .await?;
         tx.commit().await?;

@@ -4,7 +4,7 @@
 //! takes over a claim whose worker died); kept as the delivery log.
 
 use crate::domain::alerts::Severity;
-use crate::domain::notifications::{Delivery, DeliveryStatus, Message, Notice, Topic};
+use crate::domain::notifications::{Channel, Delivery, DeliveryStatus, Message, Notice, Topic};
 use crate::server::database::{from_millis, to_millis, Conn, Pool, Row};
 use crate::server::secrets::random_hex;
 use chrono::{DateTime, Utc};
@@ -59,30 +59,30 @@ fn delivery(r: &Row) -> Delivery {
 }
 
 /// Writes `notice` for every channel subscribed to its topic, on `conn` (the event's own
-/// transaction: the notification exists exactly when the event does).
+/// transaction, after the event's first write: the notification exists exactly when the
+/// event does).
 pub async fn enqueue(conn: &mut Conn, notice: &Notice) -> Result<(), sqlx::Error> {
     for channel in super::channels::subscribed(conn, notice.topic).await? {
-        enqueue_for(conn, channel.id, notice).await?;
+        enqueue_for(conn, &channel, notice).await?;
     }
     Ok(())
 }
 
-/// Writes `notice` for the channel `channel_id`; `None` if there is none. One statement that
-/// writes first: on SQLite a transaction that read before writing can lose its snapshot to
-/// another writer and fail.
+/// Writes `notice` for `channel`. On SQLite a transaction that reads before its first write
+/// can lose its snapshot to another writer and fail: callers write first.
 pub async fn enqueue_for(
     conn: &mut Conn,
-    channel_id: i64,
+    channel: &Channel,
     notice: &Notice,
-) -> Result<Option<Delivery>, sqlx::Error> {
+) -> Result<Delivery, sqlx::Error> {
     let row = sqlx::query(&format!(
         "INSERT INTO notification_outbox \
          (channel_id, channel_name, idempotency_key, topic, created_at, severity, title, \
           message, window_id, link, next_attempt_at) \
-         SELECT id, name, $2, $3, $4, $5, $6, $7, $8, $9, $4 FROM notification_channels \
-         WHERE id = $1 RETURNING {COLUMNS}"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $5) RETURNING {COLUMNS}"
     ))
-    .bind(channel_id)
+    .bind(channel.id)
+    .bind(&channel.name)
     .bind(format!("bg-{}", random_hex(16)))
     .bind(notice.topic.as_str())
     .bind(to_millis(notice.at))
@@ -91,9 +91,9 @@ pub async fn enqueue_for(
     .bind(cut(&notice.message, MESSAGE_MAX))
     .bind(notice.window_id)
     .bind(notice.link.as_deref())
-    .fetch_optional(conn)
+    .fetch_one(conn)
     .await?;
-    Ok(row.as_ref().map(delivery))
+    Ok(delivery(&row))
 }
 
 /// The newest `limit` deliveries, for the log.

@@ -1,0 +1,394 @@
+//! The approval-required policy: an activation is a request that a second operator (never
+//! the requester, only a role with break_glass:approve) approves or denies by the policy's
+//! deadline; the window opens at the approval for the requested duration; a request nobody
+//! decides lapses; every step is audited, alerted and pushed to every tab, and kept across a
+//! restart.
+
+mod support;
+
+use app::server::clock::ManualClock;
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::{json, Value};
+use support::*;
+
+const PASSWORD: &str = "a long enough password";
+
+fn ts(v: &Value) -> DateTime<Utc> {
+    v.as_str().unwrap().parse().unwrap()
+}
+
+async fn post(client: &reqwest::Client, url: String, body: Value) -> (u16, Value) {
+    let res = client.post(url).json(&body).send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn status(client: &reqwest::Client, s: &TestServer) -> Value {
+    client
+        .get(s.url("/api/break-glass/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn operator(
+    s: &TestServer,
+    admin: &reqwest::Client,
+    name: &str,
+    role: &str,
+) -> reqwest::Client {
+    let (code, _) = post(
+        admin,
+        s.url("/api/operators"),
+        json!({"username": name, "password": PASSWORD, "role": role}),
+    )
+    .await;
+    assert_eq!(code, 201);
+    s.logged_in(name, PASSWORD).await
+}
+
+/// A server under the approval-required policy (20 minutes to decide), with an admin and
+/// `sam`, a security manager.
+async fn approval_server(db: &std::path::Path, clock: std::sync::Arc<ManualClock>) -> TestServer {
+    let s = TestServer::start(db, clock).await;
+    let admin = s.admin().await;
+    let res = admin
+        .put(s.url("/api/break-glass/policy"))
+        .json(&json!({"mode": "approval", "approval_minutes": 20}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let policy: Value = res.json().await.unwrap();
+    assert_eq!(
+        (policy["mode"].as_str(), policy["approval_minutes"].as_u64()),
+        (Some("approval"), Some(20))
+    );
+    assert_eq!(
+        policy["ack_minutes"], 15,
+        "a change keeps what it does not name"
+    );
+    s
+}
+
+async fn count(s: &TestServer, sql: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(&s.db().await)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_request_waits_for_a_second_operator_and_the_window_opens_at_the_approval() {
+    let (_dir, db) = fresh_db();
+    let clock = ManualClock::new(Utc::now());
+    let mut s = approval_server(&db, clock.clone()).await;
+    let admin = s.admin().await;
+    let sam = operator(&s, &admin, "sam", "security_manager").await;
+    let viewer = operator(&s, &admin, "vera", "viewer").await;
+    assert_eq!(status(&sam, &s).await["approval_required"], true);
+
+    // Activating directly is refused, and the attempt audited.
+    let (code, error) = post(
+        &sam,
+        s.url("/api/break-glass/activate"),
+        activation("LiteLLM down again, INC-501", 60),
+    )
+    .await;
+    assert_eq!(
+        (code, error["error"]["code"].as_str()),
+        (409, Some("approval_required"))
+    );
+    assert_eq!(
+        count(
+            &s,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'break_glass.activate_denied'"
+        )
+        .await,
+        1
+    );
+
+    let mut events = SseReader::open(&admin, &s.url("/api/events")).await;
+    events.next_named("state").await;
+    let (code, requested) = post(
+        &sam,
+        s.url("/api/break-glass/request"),
+        activation("LiteLLM down again, INC-501", 60),
+    )
+    .await;
+    assert_eq!(code, 200, "{requested}");
+    assert_eq!(requested["state"], "requested");
+    assert_eq!(requested["requested_by"], "sam");
+    assert_eq!(requested["active"], false);
+    let requested_at = ts(&requested["requested_at"]);
+    assert_eq!(
+        ts(&requested["decide_by"]),
+        requested_at + TimeDelta::minutes(20)
+    );
+    let event = events.next_named("state").await;
+    assert_eq!(event.data["change"], "requested");
+    assert_eq!(
+        event.data["status"]["reason"],
+        "LiteLLM down again, INC-501"
+    );
+    let alert = events.next_named("alert").await;
+    assert!(alert.data["title"]
+        .as_str()
+        .unwrap()
+        .contains("waiting for approval"));
+
+    // A second request, or an activation, waits its turn.
+    let (code, _) = post(
+        &admin,
+        s.url("/api/break-glass/request"),
+        activation("another outage entirely", 30),
+    )
+    .await;
+    assert_eq!(code, 409);
+
+    // Never the requester; never a role without break_glass:approve.
+    let note = json!({"note": "checked the incident channel"});
+    let (code, error) = post(&sam, s.url("/api/break-glass/approve"), note.clone()).await;
+    assert_eq!(
+        (code, error["error"]["code"].as_str()),
+        (403, Some("own_window"))
+    );
+    let (code, _) = post(&viewer, s.url("/api/break-glass/approve"), note.clone()).await;
+    assert_eq!(code, 403);
+    let (code, error) = post(
+        &admin,
+        s.url("/api/break-glass/approve"),
+        json!({"note": "ok"}),
+    )
+    .await;
+    assert_eq!(
+        (code, error["error"]["field"].as_str()),
+        (400, Some("note"))
+    );
+
+    clock.advance(TimeDelta::minutes(5));
+    let (code, window) = post(&admin, s.url("/api/break-glass/approve"), note).await;
+    assert_eq!(code, 200, "{window}");
+    let approved_at = ts(&window["activated_at"]);
+    assert!(approved_at >= requested_at + TimeDelta::minutes(5));
+    assert_eq!(
+        ts(&window["expires_at"]),
+        approved_at + TimeDelta::minutes(60)
+    );
+    assert_eq!(window["activated_by"], "sam");
+    let event = events.next_named("state").await;
+    assert_eq!(event.data["change"], "approved");
+    assert_eq!(event.data["status"]["active"], true);
+    // The approver has answered for it: no acknowledgement is pending.
+    assert_eq!(event.data["status"]["acknowledged_by"], "admin");
+    assert_eq!(event.data["status"]["ack_overdue"], false);
+
+    let actions: Vec<(String, String)> = sqlx::query_as(
+        "SELECT action, actor FROM audit_log WHERE action IN \
+         ('break_glass.request', 'break_glass.approve', 'break_glass.activate') ORDER BY id",
+    )
+    .fetch_all(&s.db().await)
+    .await
+    .unwrap();
+    let actions: Vec<(&str, &str)> = actions
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            ("break_glass.request", "sam"),
+            ("break_glass.approve", "admin"),
+            ("break_glass.activate", "sam"),
+        ]
+    );
+    assert_eq!(
+        count(
+            &s,
+            "SELECT COUNT(*) FROM break_glass_requests WHERE state = 'approved' \
+             AND decided_by = 'admin' AND window_id IS NOT NULL"
+        )
+        .await,
+        1
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_denied_or_undecided_request_opens_nothing_and_starts_no_cool_down() {
+    let (_dir, db) = fresh_db();
+    let clock = ManualClock::new(Utc::now());
+    let mut s = approval_server(&db, clock.clone()).await;
+    let admin = s.admin().await;
+    let sam = operator(&s, &admin, "sam", "security_manager").await;
+    let mut events = SseReader::open(&sam, &s.url("/api/events")).await;
+    events.next_named("state").await;
+
+    let (code, _) = post(
+        &sam,
+        s.url("/api/break-glass/request"),
+        activation("shield path flapping", 30),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(events.next_named("state").await.data["change"], "requested");
+    let (code, denied) = post(
+        &admin,
+        s.url("/api/break-glass/deny"),
+        json!({"note": "LiteLLM is back, no bypass needed"}),
+    )
+    .await;
+    assert_eq!(code, 200, "{denied}");
+    assert_eq!(denied["state"], "inactive");
+    assert_eq!(events.next_named("state").await.data["change"], "denied");
+
+    // No cool-down: a new request is taken at once; nobody decides it in time.
+    let (code, requested) = post(
+        &sam,
+        s.url("/api/break-glass/request"),
+        activation("shield path flapping again", 30),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(events.next_named("state").await.data["change"], "requested");
+    clock.advance(TimeDelta::minutes(20));
+    let event = events.next_named("state").await;
+    assert_eq!(event.data["change"], "request_lapsed");
+    assert_eq!(event.data["status"]["state"], "inactive");
+    let (code, _) = post(
+        &admin,
+        s.url("/api/break-glass/approve"),
+        json!({"note": "too late for this one"}),
+    )
+    .await;
+    assert_eq!(code, 409);
+    assert_eq!(
+        count(&s, "SELECT COUNT(*) FROM break_glass_windows").await,
+        0,
+        "nothing opened: {requested}"
+    );
+    assert_eq!(
+        count(
+            &s,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'break_glass.request_lapsed'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &s,
+            "SELECT COUNT(*) FROM alerts WHERE title = 'Break-Glass Request Lapsed'"
+        )
+        .await,
+        1
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_waits_across_a_restart_and_lapses_while_the_server_is_down() {
+    let (_dir, db) = fresh_db();
+    let clock = ManualClock::new(Utc::now());
+    let mut s = approval_server(&db, clock.clone()).await;
+    let admin = s.admin().await;
+    let sam = operator(&s, &admin, "sam", "security_manager").await;
+    let (code, _) = post(
+        &sam,
+        s.url("/api/break-glass/request"),
+        activation("restart during the request", 45),
+    )
+    .await;
+    assert_eq!(code, 200);
+    s.stop().await;
+
+    let mut s = TestServer::start(&db, clock.clone()).await;
+    let admin = s.admin().await;
+    let now = status(&admin, &s).await;
+    assert_eq!(
+        (now["state"].as_str(), now["requested_by"].as_str()),
+        (Some("requested"), Some("sam"))
+    );
+    assert_eq!(now["approval_required"], true, "the policy is kept too");
+    s.stop().await;
+
+    clock.advance(TimeDelta::minutes(21));
+    let mut s = TestServer::start(&db, clock.clone()).await;
+    let admin = s.admin().await;
+    assert_eq!(status(&admin, &s).await["state"], "inactive");
+    let lapsed: Vec<(String, i64)> =
+        sqlx::query_as("SELECT state, decided_at FROM break_glass_requests")
+            .fetch_all(&s.db().await)
+            .await
+            .unwrap();
+    let decide_by: i64 = sqlx::query_scalar("SELECT decide_by FROM break_glass_requests")
+        .fetch_one(&s.db().await)
+        .await
+        .unwrap();
+    assert_eq!(
+        lapsed,
+        vec![("lapsed".to_owned(), decide_by)],
+        "lapsed at its deadline"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn two_approvers_at_once_open_one_window() {
+    let (_dir, db) = fresh_db();
+    let clock = ManualClock::new(Utc::now());
+    let mut s = approval_server(&db, clock.clone()).await;
+    let admin = s.admin().await;
+    let requester = operator(&s, &admin, "rita", "security_manager").await;
+    let sam = operator(&s, &admin, "sam", "security_manager").await;
+    for round in 0..5 {
+        let (code, body) = post(
+            &requester,
+            s.url("/api/break-glass/request"),
+            activation(&format!("concurrent approvals, round {round}"), 15),
+        )
+        .await;
+        assert_eq!(code, 200, "{body}");
+        let note = json!({"note": "approving at the same moment"});
+        let (a, b, d) = tokio::join!(
+            post(&admin, s.url("/api/break-glass/approve"), note.clone()),
+            post(&sam, s.url("/api/break-glass/approve"), note.clone()),
+            post(&sam, s.url("/api/break-glass/deny"), note.clone()),
+        );
+        let codes = [a.0, b.0, d.0];
+        assert_eq!(
+            codes.iter().filter(|c| **c == 200).count(),
+            1,
+            "exactly one decision wins: {codes:?} {a:?} {b:?} {d:?}"
+        );
+        assert!(codes.iter().all(|c| [200, 409].contains(c)), "{codes:?}");
+        if status(&admin, &s).await["active"] == true {
+            let (code, _) = post(&admin, s.url("/api/break-glass/deactivate"), json!({})).await;
+            assert_eq!(code, 200);
+            clock.advance(TimeDelta::minutes(15));
+            eventually("the cool-down ends", || async {
+                status(&admin, &s).await["state"] == "inactive"
+            })
+            .await;
+        }
+    }
+    assert_eq!(
+        count(
+            &s,
+            "SELECT COUNT(*) FROM break_glass_requests WHERE state = 'pending'"
+        )
+        .await,
+        0
+    );
+    let windows = count(&s, "SELECT COUNT(*) FROM break_glass_windows").await;
+    let approved = count(
+        &s,
+        "SELECT COUNT(*) FROM break_glass_requests WHERE state = 'approved'",
+    )
+    .await;
+    assert_eq!(windows, approved, "one window for each approval");
+    s.stop().await;
+}
