@@ -128,8 +128,10 @@ fn RequestBanner(status: BreakGlassStatus) -> impl IntoView {
                 " asks for " {status.duration_minutes} " minutes of shield bypass: "
                 <span class="banner-reason">{status.reason.clone()}</span>
             </span>
-            <span class="banner-countdown" data-testid="decide-countdown" aria-live="off">
-                {move || decide_by.and_then(|d| live.seconds_until(d)).map(time_format::mm_ss)}
+            <span>
+                <span class="banner-countdown" data-testid="decide-countdown" aria-live="off">
+                    {move || decide_by.and_then(|d| live.seconds_until(d)).map(time_format::mm_ss)}
+                </span>
                 " left to decide"
             </span>
             <Show when=mine>

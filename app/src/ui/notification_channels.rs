@@ -140,7 +140,7 @@ fn ChannelsList() -> impl IntoView {
                     }).collect_view()}
                 </select>
                 <label for="channel-url">"URL"</label>
-                <input id="channel-url" name="url" size="40" maxlength="2048"
+                <input id="channel-url" name="url" maxlength="2048"
                     placeholder="https://… or smtp://host:port"/>
                 <label for="channel-secret">"Secret"</label>
                 <input id="channel-secret" name="secret" type="password" autocomplete="off"
