@@ -76,7 +76,7 @@ test('filters live in the URL, rows open to their detections, and new rows arriv
   expect(res.status()).toBe(200);
   await page.reload();
   await expect(page.getByTestId('traffic-chart').locator('rect.window')).toHaveCount(1);
-  await expect(page.getByTestId('window-picks')).toContainText('(admin)');
+  await expect(page.getByTestId('window-picks')).toContainText('(admin; not acknowledged)');
 
   await page.goto(`${server.url}/traffic?min_score=abc`);
   await expect(page.getByTestId('traffic-error')).toContainText('Minimum score must be a whole number from 0 to 100');

@@ -245,6 +245,7 @@ async fn apply(state: &AppState, payload: &str) -> Result<(), sqlx::Error> {
                 app::server::break_glass::POLICY_SETTING,
                 app::server::break_glass::MODE_SETTING,
                 app::server::break_glass::APPROVAL_SETTING,
+                app::server::break_glass::REVIEW_GATE_SETTING,
             ]
             .contains(&name.as_str()) =>
         {

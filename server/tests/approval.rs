@@ -214,6 +214,41 @@ async fn a_request_waits_for_a_second_operator_and_the_window_opens_at_the_appro
         .await,
         1
     );
+
+    // The review says who asked, who approved, when, and why.
+    let (code, _) = post(&admin, s.url("/api/break-glass/deactivate"), json!({})).await;
+    assert_eq!(code, 200);
+    let id = window["id"].as_i64().unwrap();
+    let review: Value = admin
+        .get(s.url(&format!("/api/reviews/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let approval = &review["window"]["approval"];
+    assert_eq!(
+        (
+            approval["requested_by"].as_str(),
+            approval["approved_by"].as_str()
+        ),
+        (Some("sam"), Some("admin"))
+    );
+    assert_eq!(approval["note"], "checked the incident channel");
+    let report = admin
+        .get(s.url(&format!("/api/reviews/{id}/report.md")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        report.contains("## Approval\n\nRequested by sam at")
+            && report.contains("approved by admin at"),
+        "{report}"
+    );
     s.stop().await;
 }
 
@@ -390,5 +425,83 @@ async fn two_approvers_at_once_open_one_window() {
     )
     .await;
     assert_eq!(windows, approved, "one window for each approval");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_review_gate_holds_a_new_window_until_a_second_operator_overrides_it() {
+    let (_dir, db) = fresh_db();
+    let clock = ManualClock::new(Utc::now());
+    let mut s = TestServer::start(&db, clock.clone()).await;
+    let admin = s.admin().await;
+    let sam = operator(&s, &admin, "sam", "security_manager").await;
+    let res = admin
+        .put(s.url("/api/break-glass/policy"))
+        .json(&json!({"review_gate": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // Nothing waits for review yet: the emergency policy opens at once.
+    let (code, first) = post(
+        &sam,
+        s.url("/api/break-glass/activate"),
+        activation("first outage of the day", 15),
+    )
+    .await;
+    assert_eq!(code, 200, "{first}");
+    let (code, _) = post(&sam, s.url("/api/break-glass/deactivate"), json!({})).await;
+    assert_eq!(code, 200);
+    clock.advance(TimeDelta::minutes(15));
+    eventually("the cool-down ends", || async {
+        status(&sam, &s).await["state"] == "inactive"
+    })
+    .await;
+
+    // The first window waits for its review: a new one needs a second operator.
+    let (code, error) = post(
+        &sam,
+        s.url("/api/break-glass/activate"),
+        activation("second outage of the day", 15),
+    )
+    .await;
+    assert_eq!(
+        (code, error["error"]["code"].as_str()),
+        (409, Some("review_pending"))
+    );
+    assert_eq!(error["error"]["window_id"], first["id"]);
+    let (code, requested) = post(
+        &sam,
+        s.url("/api/break-glass/request"),
+        activation("second outage of the day", 15),
+    )
+    .await;
+    assert_eq!(code, 200, "{requested}");
+    assert_eq!(requested["overrides_review_of"], first["id"]);
+    assert_eq!(requested["approval_required"], false);
+    let (code, window) = post(
+        &admin,
+        s.url("/api/break-glass/approve"),
+        json!({"note": "first window reviewed verbally, override"}),
+    )
+    .await;
+    assert_eq!(code, 200, "{window}");
+    let approve: String =
+        sqlx::query_scalar("SELECT details FROM audit_log WHERE action = 'break_glass.approve'")
+            .fetch_one(&s.db().await)
+            .await
+            .unwrap();
+    let approve: Value = serde_json::from_str(&approve).unwrap();
+    assert_eq!(approve["overrides_review_of"], first["id"]);
+    let message: String = sqlx::query_scalar(
+        "SELECT message FROM alerts WHERE title LIKE 'Break-Glass Activated%approved by admin'",
+    )
+    .fetch_one(&s.db().await)
+    .await
+    .unwrap();
+    assert!(
+        message.contains(&format!("window #{} has not been reviewed", first["id"])),
+        "{message}"
+    );
     s.stop().await;
 }

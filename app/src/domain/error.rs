@@ -33,6 +33,9 @@ pub enum AppError {
     Conflict(String),
     /// 409: the policy requires a second operator's approval: request, do not activate.
     ApprovalRequired,
+    /// 409: the policy's review gate: an earlier window waits for its review, so a new one
+    /// needs a second operator's approval (an override).
+    ReviewPending { window_id: i64 },
     /// 429: activation refused during the cool-down.
     CoolingDown {
         until: DateTime<Utc>,
@@ -63,7 +66,8 @@ impl AppError {
             AppError::AlreadyActive { .. }
             | AppError::NotActive
             | AppError::Conflict(_)
-            | AppError::ApprovalRequired => 409,
+            | AppError::ApprovalRequired
+            | AppError::ReviewPending { .. } => 409,
             AppError::CoolingDown { .. }
             | AppError::LoginThrottled { .. }
             | AppError::RateLimited { .. }
@@ -106,6 +110,7 @@ impl AppError {
             AppError::NotActive => "not_active",
             AppError::Conflict(_) => "conflict",
             AppError::ApprovalRequired => "approval_required",
+            AppError::ReviewPending { .. } => "review_pending",
             AppError::CoolingDown { .. } => "cooling_down",
             AppError::LoginThrottled { .. } => "login_throttled",
             AppError::RateLimited { .. } => "rate_limited",
@@ -124,6 +129,7 @@ impl AppError {
         });
         match self {
             AppError::Invalid(e) => error["field"] = e.field.as_str().into(),
+            AppError::ReviewPending { window_id } => error["window_id"] = (*window_id).into(),
             AppError::AlreadyActive { expires_at } => {
                 error["expires_at"] = expires_at.to_rfc3339().into()
             }
@@ -166,6 +172,11 @@ impl fmt::Display for AppError {
             ),
             AppError::NotActive => f.write_str("Break-glass is not active"),
             AppError::Conflict(why) => f.write_str(why),
+            AppError::ReviewPending { window_id } => write!(
+                f,
+                "Break-glass window #{window_id} still waits for its review: request \
+                 break-glass instead, and a second operator may approve it as an override"
+            ),
             AppError::ApprovalRequired => f.write_str(
                 "This deployment requires a second operator's approval: request break-glass \
                  (POST /api/break-glass/request), and another operator approves it",

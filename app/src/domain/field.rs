@@ -34,6 +34,7 @@ fields! {
     Minutes => "minutes",
     AckMinutes => "ack_minutes",
     ApprovalMinutes => "approval_minutes",
+    ReviewGate => "review_gate",
     Confirm => "confirm",
     Body => "body",
     Username => "username",

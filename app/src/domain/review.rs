@@ -132,6 +132,21 @@ impl Review {
             w.unscanned_count,
             fenced(&w.reason),
         ));
+        if let Some(a) = &w.approval {
+            out.push_str(&format!(
+                "\n## Approval\n\nRequested by {} at {}; approved by {} at {}{}. Note:\n\n{}\n",
+                inline(&a.requested_by),
+                utc(a.requested_at),
+                inline(&a.approved_by),
+                utc(a.approved_at),
+                a.overrides_review_of
+                    .map(|id| format!(
+                        ", overriding the review gate (window #{id} was not reviewed yet)"
+                    ))
+                    .unwrap_or_default(),
+                fenced(&a.note),
+            ));
+        }
         out.push_str("\n## Acknowledgement\n\n");
         match &w.acknowledged {
             Some(a) => out.push_str(&format!(

@@ -12,6 +12,7 @@ use crate::domain::break_glass::status::{active_minutes, seconds_until, Activate
 use crate::domain::break_glass::{
     AckMinutes, AckNote, AcknowledgementRequest, Activation, ActivationRequest, BreakGlassStatus,
     DeactivationSummary, Extension, ExtensionRequest, Mode, Policy, PolicyChange, PolicyRequest,
+    WindowPick,
 };
 use crate::domain::events::{ServerEvent, StateChange, StateEvent};
 use crate::domain::notifications::{Notice, Topic};
@@ -88,6 +89,7 @@ impl BreakGlassService {
         BreakGlassStatus {
             degraded: self.link.borrow().degraded(),
             approval_required: self.policy.borrow().approval_required(),
+            review_gate: self.policy.borrow().review_gate,
             ..BreakGlassStatus::of(&state, now)
         }
     }
@@ -117,13 +119,18 @@ impl BreakGlassService {
     ) -> Result<ActivatedWindow, AppError> {
         self.refuse_unpermitted(actor, raw.reason_text()).await?;
         let activation = Activation::try_from(raw)?;
-        if self.policy.borrow().approval_required() {
-            self.record_denied(
-                actor,
-                Self::denial(&activation, &AppError::ApprovalRequired),
-            )
-            .await?;
-            return Err(AppError::ApprovalRequired);
+        let policy = *self.policy.borrow();
+        let refused = if policy.approval_required() {
+            Some(AppError::ApprovalRequired)
+        } else {
+            self.review_gate(&policy)
+                .await?
+                .map(|window_id| AppError::ReviewPending { window_id })
+        };
+        if let Some(e) = refused {
+            self.record_denied(actor, Self::denial(&activation, &e))
+                .await?;
+            return Err(e);
         }
         if self.link.borrow().degraded() {
             // Another replica may have activated unheard: only the database can say, and
@@ -238,6 +245,10 @@ impl BreakGlassService {
                 APPROVAL_SETTING,
                 policy.approval_minutes.minutes().to_string(),
             ),
+            (
+                REVIEW_GATE_SETTING,
+                if policy.review_gate { "on" } else { "off" }.to_owned(),
+            ),
         ] {
             settings::put(&mut tx, name, &value, now, by).await?;
         }
@@ -253,6 +264,8 @@ impl BreakGlassService {
                 "mode_before": before.mode.as_str(),
                 "approval_minutes": policy.approval_minutes.minutes(),
                 "approval_minutes_before": before.approval_minutes.minutes(),
+                "review_gate": policy.review_gate,
+                "review_gate_before": before.review_gate,
             }),
             actor.source_addr.as_deref(),
         )
@@ -274,6 +287,18 @@ impl BreakGlassService {
         Ok(())
     }
 
+    /// The earlier window that the policy's review gate waits on, if the gate is on and one
+    /// still waits for its review.
+    async fn review_gate(&self, policy: &Policy) -> Result<Option<i64>, sqlx::Error> {
+        if !policy.review_gate {
+            return Ok(None);
+        }
+        Ok(store::awaiting_review(&self.pool, 1)
+            .await?
+            .first()
+            .map(|w| w.id))
+    }
+
     /// Asks for a window under the approval-required policy, as either door received it: a
     /// second operator approves it (the window opens then) or denies it by the policy's
     /// deadline. Audited, with a HIGH alert that tells the approvers.
@@ -285,9 +310,10 @@ impl BreakGlassService {
         self.refuse_unpermitted(actor, raw.reason_text()).await?;
         let activation = Activation::try_from(raw)?;
         let policy = *self.policy.borrow();
-        if !policy.approval_required() {
+        let gate = self.review_gate(&policy).await?;
+        if !policy.approval_required() && gate.is_none() {
             return Err(AppError::Conflict(
-                "This deployment needs no approval: activate break-glass directly".into(),
+                "This deployment needs no approval now: activate break-glass directly".into(),
             ));
         }
         if self.link.borrow().degraded() {
@@ -297,17 +323,22 @@ impl BreakGlassService {
         let now = self.now();
         self.advance_locked(&mut lifecycle, now).await?;
         let by = &actor.operator.username;
-        let request =
-            match lifecycle.request(now, &activation, by, policy.approval_minutes.as_delta()) {
-                Ok(r) => r,
-                Err(refusal) => {
-                    let e = refusal_error(refusal, now);
-                    drop(lifecycle);
-                    self.record_denied(actor, Self::denial(&activation, &e))
-                        .await?;
-                    return Err(e);
-                }
-            };
+        let request = match lifecycle.request(
+            now,
+            &activation,
+            by,
+            policy.approval_minutes.as_delta(),
+            gate,
+        ) {
+            Ok(r) => r,
+            Err(refusal) => {
+                let e = refusal_error(refusal, now);
+                drop(lifecycle);
+                self.record_denied(actor, Self::denial(&activation, &e))
+                    .await?;
+                return Err(e);
+            }
+        };
         let mut tx = self.pool.begin().await?;
         let Some(id) = requests::insert(&mut tx, &request).await? else {
             drop(tx);
@@ -328,10 +359,11 @@ impl BreakGlassService {
                     request.duration.minutes()
                 ),
                 message: format!(
-                    "{by} requests a break-glass window of {} minutes. Reason: {}. Someone with \
-                     break_glass:approve other than {by} must approve or deny it by {}.",
+                    "{by} requests a break-glass window of {} minutes. Reason: {}.{} Someone \
+                     with break_glass:approve other than {by} must approve or deny it by {}.",
                     request.duration.minutes(),
                     request.reason.as_str(),
+                    override_words(&request),
                     time_format::utc(request.decide_by),
                 ),
                 window_id: None,
@@ -350,6 +382,7 @@ impl BreakGlassService {
                 "reason": request.reason.as_str(),
                 "duration_minutes": request.duration.minutes(),
                 "decide_by": request.decide_by,
+                "overrides_review_of": request.overrides_review_of,
             }),
             actor.source_addr.as_deref(),
         )
@@ -418,11 +451,12 @@ impl BreakGlassService {
                     window.duration.minutes()
                 ),
                 message: format!(
-                    "{by} approved {}'s request: break-glass is active until {}. Reason: {}. \
+                    "{by} approved {}'s request: break-glass is active until {}. Reason: {}.{} \
                      Approval note: {}",
                     window.activated_by,
                     time_format::utc(window.expires_at),
                     window.reason.as_str(),
+                    override_words(&request),
                     note.as_str()
                 ),
                 window_id: Some(id),
@@ -441,6 +475,7 @@ impl BreakGlassService {
                 "window_id": id,
                 "requested_by": request.requested_by,
                 "note": note.as_str(),
+                "overrides_review_of": request.overrides_review_of,
             }),
             actor.source_addr.as_deref(),
         )
@@ -1156,6 +1191,7 @@ impl BreakGlassService {
 pub const POLICY_SETTING: &str = "break_glass_ack_minutes";
 pub const MODE_SETTING: &str = "break_glass_mode";
 pub const APPROVAL_SETTING: &str = "break_glass_approval_minutes";
+pub const REVIEW_GATE_SETTING: &str = "break_glass_review_gate";
 
 /// The stored policy; what an admin never set keeps its default (`default_ack`, emergency, 15
 /// minutes to decide). A stored value that is not valid is an error, not a silent default.
@@ -1178,6 +1214,13 @@ async fn stored_policy(pool: &Pool, default_ack: AckMinutes) -> Result<Policy, s
     }
     if let Some(v) = settings::get(pool, APPROVAL_SETTING).await? {
         policy.approval_minutes = minutes(APPROVAL_SETTING, v)?;
+    }
+    if let Some(v) = settings::get(pool, REVIEW_GATE_SETTING).await? {
+        policy.review_gate = match v.as_str() {
+            "on" => true,
+            "off" => false,
+            _ => return Err(bad(REVIEW_GATE_SETTING, &v)),
+        };
     }
     Ok(policy)
 }
@@ -1233,6 +1276,14 @@ fn refusal_error(refusal: Refusal, now: DateTime<Utc>) -> AppError {
     }
 }
 
+/// What a request says of the review gate it overrides, if it does.
+fn override_words(request: &Request) -> String {
+    request
+        .overrides_review_of
+        .map(|id| format!(" It overrides the review gate: window #{id} has not been reviewed yet."))
+        .unwrap_or_default()
+}
+
 fn no_request() -> AppError {
     AppError::Conflict("No break-glass request waits for a decision".into())
 }
@@ -1256,14 +1307,21 @@ async fn stored_state(pool: &Pool, ack_within: TimeDelta) -> Result<Lifecycle, s
         .map_or(stored, Lifecycle::Requested))
 }
 
-/// The newest windows with their end (if they ended), for the Traffic Monitor's quick picks.
+/// The newest windows with their end (if they ended), who approved and acknowledged them and
+/// how often they were extended, for the Traffic Monitor's quick picks.
 pub async fn recent_windows(
     pool: &Pool,
     actor: &Actor,
     limit: u32,
-) -> Result<Vec<(ActivatedWindow, Option<DateTime<Utc>>)>, AppError> {
+) -> Result<Vec<WindowPick>, AppError> {
     actor.require(Permission::TrafficRead)?;
-    Ok(store::recent(pool, limit).await?)
+    let mut picks = store::recent(pool, limit).await?;
+    // The newest approved windows include every approved one among the newest windows.
+    let approvers = requests::approvers(pool, limit).await?;
+    for pick in &mut picks {
+        pick.approved_by = approvers.get(&pick.window.id).cloned();
+    }
+    Ok(picks)
 }
 
 /// What the acknowledgers are told when a window opens: who, why, and by when to answer.

@@ -6,6 +6,7 @@ use crate::domain::{Actor, Permission};
 use crate::server::audit_trail;
 use crate::server::clock::SharedClock;
 use crate::server::database::Pool;
+use crate::server::store::break_glass_requests;
 use crate::server::store::break_glass_windows::{self, ForReview};
 use crate::server::traffic;
 use crate::server::watcher::Watcher;
@@ -69,7 +70,10 @@ impl Reviews {
             ForReview::StillOpen => Err(AppError::Conflict(format!(
                 "Break-glass window #{id} is still active; it can be reviewed once it ends"
             ))),
-            ForReview::Ended(window) => Ok(*window),
+            ForReview::Ended(mut window) => {
+                window.approval = break_glass_requests::approval_of(&self.pool, id).await?;
+                Ok(*window)
+            }
         }
     }
 

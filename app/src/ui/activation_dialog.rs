@@ -220,6 +220,22 @@ pub fn ActivationDialog(open: RwSignal<bool>) -> impl IntoView {
                     {move || (!confirm.get().is_empty()).then(confirm_error).flatten().map(|e| e.message)}
                 </p>
 
+                <Show when=move || matches!(
+                    activate.value().get(),
+                    Some(Err(AppError::ReviewPending { .. }))
+                )>
+                    <button type="button" class="danger" data-testid="request-override"
+                        disabled=move || !valid() || request.pending().get()
+                        on:click=move |_| {
+                            request.dispatch(RequestBreakGlass {
+                                reason: reason.get_untracked(),
+                                duration_minutes: minutes.get_untracked(),
+                                confirm: confirm.get_untracked(),
+                            });
+                        }>
+                        "Request an override"
+                    </button>
+                </Show>
                 <p class="server-error" role="alert" data-testid="server-error">
                     {move || activate.value().get().and_then(|r| r.err())
                         .or_else(|| request.value().get().and_then(|r| r.err()))

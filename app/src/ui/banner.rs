@@ -127,6 +127,11 @@ fn RequestBanner(status: BreakGlassStatus) -> impl IntoView {
                 <span class="banner-who">{requester.clone()}</span>
                 " asks for " {status.duration_minutes} " minutes of shield bypass: "
                 <span class="banner-reason">{status.reason.clone()}</span>
+                {status.overrides_review_of.map(|id| view! {
+                    <span class="banner-override" data-testid="request-override-note">
+                        " — an override: window #" {id} " has not been reviewed yet"
+                    </span>
+                })}
             </span>
             <span>
                 <span class="banner-countdown" data-testid="decide-countdown" aria-live="off">

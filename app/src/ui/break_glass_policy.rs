@@ -21,12 +21,13 @@ pub async fn load_policy() -> Result<Policy, AppError> {
 }
 
 /// The form as typed: `ack_minutes` and `approval_minutes` 1 to 240, `mode` emergency or
-/// approval.
+/// approval, `review_gate` present when its box is ticked.
 #[server]
 pub async fn set_policy(
     ack_minutes: String,
     mode: String,
     approval_minutes: String,
+    review_gate: Option<String>,
 ) -> Result<Policy, AppError> {
     use crate::domain::WireField::Text;
     crate::server::server_fn_result(
@@ -38,6 +39,9 @@ pub async fn set_policy(
                 ack_minutes: Some(Text(ack_minutes)),
                 mode: Some(Text(mode)),
                 approval_minutes: Some(Text(approval_minutes)),
+                review_gate: Some(serde_json::Value::String(
+                    if review_gate.is_some() { "on" } else { "off" }.to_owned(),
+                )),
             };
             break_glass.set_policy(&actor, raw).await
         }
@@ -77,6 +81,12 @@ pub fn BreakGlassPolicyCard() -> impl IntoView {
                                 </p>
                             }.into_any(),
                         }}
+                        <Show when=move || p.review_gate>
+                            <p data-testid="policy-review-gate">
+                                "Review gate: while an earlier window waits for its review, a new "
+                                "one opens only when a second operator approves it (an override)."
+                            </p>
+                        </Show>
                         <p data-testid="policy-ack">
                             "A second operator (never its activator) must acknowledge each window "
                             "within " <strong>{p.ack_minutes.minutes()} " minutes"</strong>
@@ -96,6 +106,10 @@ pub fn BreakGlassPolicyCard() -> impl IntoView {
                                 <label for="policy-approval-minutes">"Decide within (minutes)"</label>
                                 <input id="policy-approval-minutes" name="approval_minutes" inputmode="numeric"
                                     size="4" value=p.approval_minutes.minutes().to_string()/>
+                                <label class="check">
+                                    <input type="checkbox" name="review_gate" value="on" checked=p.review_gate/>
+                                    "Hold new windows while a review is pending"
+                                </label>
                                 <label for="policy-ack-minutes">"Acknowledge within (minutes)"</label>
                                 <input id="policy-ack-minutes" name="ack_minutes" inputmode="numeric"
                                     size="4" value=p.ack_minutes.minutes().to_string()/>

@@ -98,6 +98,17 @@ fn ReviewReport(review: Review, sign_off: ServerAction<SignOffReview>) -> impl I
                 <dt>"To"</dt><dd>{time_format::utc(w.ended_at)} " (" {how} ")"</dd>
                 <dt>"Duration"</dt><dd>{w.duration_minutes} " minutes"</dd>
                 <dt>"Reason"</dt><dd><q class="reason">{w.reason.clone()}</q></dd>
+                {w.approval.clone().map(|a| view! {
+                    <dt>"Approved"</dt>
+                    <dd data-testid="review-approval">
+                        {a.approved_by} ", " {time_format::utc(a.approved_at)}
+                        " (requested by " {a.requested_by} " at " {time_format::utc(a.requested_at)} ")"
+                        {a.overrides_review_of.map(|id| format!(
+                            "; an override: window #{id} had not been reviewed"
+                        ))}
+                        " — " <q class="reason">{a.note}</q>
+                    </dd>
+                })}
                 <dt>"Acknowledged"</dt>
                 <dd data-testid="review-acknowledged">
                     {match w.acknowledged.clone() {

@@ -1,7 +1,7 @@
 use super::shield_settings::current_shield_mode;
 use super::traffic_chart::TrafficChart;
 use super::watcher_panel::WatcherPanel;
-use crate::domain::break_glass::ActivatedWindow;
+use crate::domain::break_glass::WindowPick;
 use crate::domain::time_format;
 use crate::domain::traffic::{Chart, TrafficFilter, TrafficPage, TrafficRecord, OUTCOMES, SOURCES};
 use crate::domain::AppError;
@@ -39,8 +39,7 @@ pub async fn load_traffic_chart(query: String) -> Result<Chart, AppError> {
 
 /// Past break-glass windows, newest first, for the time-range quick pick.
 #[server]
-pub async fn list_windows(
-) -> Result<Vec<(ActivatedWindow, Option<chrono::DateTime<chrono::Utc>>)>, AppError> {
+pub async fn list_windows() -> Result<Vec<WindowPick>, AppError> {
     crate::server::server_fn_result(
         async {
             let pool = expect_context::<crate::server::database::Pool>();
@@ -140,15 +139,17 @@ pub fn TrafficPage() -> impl IntoView {
         <Transition fallback=|| ()>
             {move || windows.get().and_then(|r| r.ok()).filter(|w| !w.is_empty()).map(|list| view! {
                 <p class="window-picks" data-testid="window-picks">"Break-glass windows: "
-                    {list.into_iter().map(|(w, ended)| {
-                        let to = ended.unwrap_or(w.expires_at);
+                    {list.into_iter().map(|pick| {
+                        let people = pick.people();
+                        let w = pick.window;
+                        let to = pick.ended_at.unwrap_or(w.expires_at);
                         let href = format!(
                             "/traffic?source=break-glass&from={}&to={}",
                             time_format::local_input(w.activated_at),
                             time_format::local_input(to),
                         );
                         view! {
-                            <A href=href>{time_format::utc(w.activated_at)}" – "{time_format::utc(to)}" ("{w.activated_by}")"</A>
+                            <A href=href>{time_format::utc(w.activated_at)}" – "{time_format::utc(to)}" ("{people}")"</A>
                         }
                     }).collect_view()}
                 </p>

@@ -85,6 +85,9 @@ pub struct Request {
     pub reason: Reason,
     pub duration: BypassDuration,
     pub requested_by: String,
+    /// The earlier window still waiting for its review, when the policy's review gate made
+    /// this a request: approving it overrides the gate.
+    pub overrides_review_of: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -245,6 +248,7 @@ impl Lifecycle {
         activation: &Activation,
         actor: &str,
         decide_within: TimeDelta,
+        overrides_review_of: Option<i64>,
     ) -> Result<Request, Refusal> {
         self.may_open()?;
         Ok(Request {
@@ -253,6 +257,7 @@ impl Lifecycle {
             reason: activation.reason.clone(),
             duration: activation.duration,
             requested_by: actor.to_owned(),
+            overrides_review_of,
         })
     }
 
@@ -554,7 +559,7 @@ mod tests {
                             prop_assert!(now < decide_by);
                         }
                     },
-                    Op::Request(m) => match state.request(now, &activation(m), "op", DECIDE) {
+                    Op::Request(m) => match state.request(now, &activation(m), "op", DECIDE, None) {
                         Ok(r) => {
                             // Only from nothing: never beside a window, a cool-down or
                             // another request.

@@ -7,7 +7,9 @@ pub mod machine;
 pub mod policy;
 pub mod status;
 
-pub use ended::{review_path, AwaitingReview, EndedWindow, SignOff, WindowExtension};
+pub use ended::{
+    review_path, Approval, AwaitingReview, EndedWindow, SignOff, WindowExtension, WindowPick,
+};
 pub use input::{
     AckNote, AcknowledgementRequest, Activation, ActivationRequest, BypassDuration, Confirmation,
     Extension, ExtensionMinutes, ExtensionRequest, Reason,

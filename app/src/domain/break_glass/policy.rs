@@ -85,8 +85,11 @@ pub const APPROVAL_MINUTES_DEFAULT: AckMinutes = AckMinutes(15);
 pub struct Policy {
     pub ack_minutes: AckMinutes,
     pub mode: Mode,
-    /// Under `Mode::Approval`: how long a request waits for a second operator's decision.
+    /// How long a request waits for a second operator's decision.
     pub approval_minutes: AckMinutes,
+    /// Refuse a new activation while an earlier window waits for its review, unless a second
+    /// operator approves a request (recorded as an override).
+    pub review_gate: bool,
 }
 
 impl Policy {
@@ -96,6 +99,7 @@ impl Policy {
             ack_minutes,
             mode: Mode::Emergency,
             approval_minutes: APPROVAL_MINUTES_DEFAULT,
+            review_gate: false,
         }
     }
 
@@ -109,6 +113,7 @@ impl Policy {
             ack_minutes: change.ack_minutes.unwrap_or(self.ack_minutes),
             mode: change.mode.unwrap_or(self.mode),
             approval_minutes: change.approval_minutes.unwrap_or(self.approval_minutes),
+            review_gate: change.review_gate.unwrap_or(self.review_gate),
         }
     }
 }
@@ -123,6 +128,9 @@ pub struct PolicyRequest {
     pub mode: Option<WireField>,
     #[serde(default)]
     pub approval_minutes: Option<WireField>,
+    /// `true`/`false` from the API; `on`/`off` from the form.
+    #[serde(default)]
+    pub review_gate: Option<serde_json::Value>,
 }
 
 /// What a policy change sets: at least one of its fields.
@@ -131,16 +139,21 @@ pub struct PolicyChange {
     pub ack_minutes: Option<AckMinutes>,
     pub mode: Option<Mode>,
     pub approval_minutes: Option<AckMinutes>,
+    pub review_gate: Option<bool>,
 }
 
 impl TryFrom<PolicyRequest> for PolicyChange {
     type Error = FieldError;
 
     fn try_from(raw: PolicyRequest) -> Result<Self, FieldError> {
-        if raw.ack_minutes.is_none() && raw.mode.is_none() && raw.approval_minutes.is_none() {
+        if raw.ack_minutes.is_none()
+            && raw.mode.is_none()
+            && raw.approval_minutes.is_none()
+            && raw.review_gate.is_none()
+        {
             return Err(FieldError::new(
                 Field::AckMinutes,
-                "Give at least one of ack_minutes, mode, approval_minutes",
+                "Give at least one of ack_minutes, mode, approval_minutes, review_gate",
             ));
         }
         let ack_minutes = raw
@@ -161,10 +174,28 @@ impl TryFrom<PolicyRequest> for PolicyChange {
             .approval_minutes
             .map(|m| AckMinutes::from_wire(Field::ApprovalMinutes, m))
             .transpose()?;
+        let review_gate = raw
+            .review_gate
+            .map(|v| match v {
+                serde_json::Value::Bool(b) => Some(b),
+                serde_json::Value::String(s) => match s.trim() {
+                    "on" | "true" => Some(true),
+                    "off" | "false" => Some(false),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .map(|v| {
+                v.ok_or_else(|| {
+                    FieldError::new(Field::ReviewGate, "Review gate must be true or false")
+                })
+            })
+            .transpose()?;
         Ok(Self {
             ack_minutes,
             mode,
             approval_minutes,
+            review_gate,
         })
     }
 }
@@ -208,6 +239,18 @@ mod tests {
         assert_eq!(
             change(serde_json::json!({})).unwrap_err().field,
             Field::AckMinutes
+        );
+        assert_eq!(
+            change(serde_json::json!({"review_gate": "sometimes"}))
+                .unwrap_err()
+                .field,
+            Field::ReviewGate
+        );
+        assert_eq!(
+            change(serde_json::json!({"review_gate": true}))
+                .unwrap()
+                .review_gate,
+            Some(true)
         );
     }
 

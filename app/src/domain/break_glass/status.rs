@@ -47,6 +47,13 @@ pub struct BreakGlassStatus {
     pub decide_by: Option<DateTime<Utc>>,
     #[serde(default)]
     pub decide_remaining_seconds: i64,
+    /// The request overrides the review gate: this earlier window still waits for review.
+    #[serde(default)]
+    pub overrides_review_of: Option<i64>,
+    /// The policy refuses activation while an earlier window waits for review, unless a
+    /// second operator approves a request (an override).
+    #[serde(default)]
+    pub review_gate: bool,
     /// The policy: an activation must be requested and approved by a second operator.
     #[serde(default)]
     pub approval_required: bool,
@@ -84,6 +91,8 @@ impl BreakGlassStatus {
             requested_at: None,
             decide_by: None,
             decide_remaining_seconds: 0,
+            overrides_review_of: None,
+            review_gate: false,
             approval_required: false,
             server_time: now,
             degraded: false,
@@ -119,6 +128,7 @@ impl BreakGlassStatus {
                 requested_at: Some(r.requested_at),
                 decide_by: Some(r.decide_by),
                 decide_remaining_seconds: seconds_until(now, r.decide_by),
+                overrides_review_of: r.overrides_review_of,
                 ..inactive
             },
             Lifecycle::CoolingDown { until } => Self {

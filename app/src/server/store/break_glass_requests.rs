@@ -2,7 +2,7 @@
 //! (the approval-required policy), and how each was decided.
 
 use crate::domain::break_glass::machine::Request;
-use crate::domain::break_glass::{BypassDuration, Reason};
+use crate::domain::break_glass::{Approval, BypassDuration, Reason};
 use crate::server::database::{from_millis, to_millis, Conn, Pool};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -28,8 +28,8 @@ impl Decided {
 /// The waiting request, if one waits.
 pub async fn pending(pool: &Pool) -> Result<Option<Request>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT requested_at, decide_by, requested_by, reason, duration_minutes \
-         FROM break_glass_requests WHERE state = 'pending'",
+        "SELECT requested_at, decide_by, requested_by, reason, duration_minutes, \
+         overrides_review_of FROM break_glass_requests WHERE state = 'pending'",
     )
     .fetch_optional(pool)
     .await?;
@@ -42,6 +42,7 @@ pub async fn pending(pool: &Pool) -> Result<Option<Request>, sqlx::Error> {
             duration: BypassDuration::parse(r.get("duration_minutes"))
                 .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
             requested_by: r.get("requested_by"),
+            overrides_review_of: r.get("overrides_review_of"),
         })
     })
     .transpose()
@@ -52,14 +53,15 @@ pub async fn pending(pool: &Pool) -> Result<Option<Request>, sqlx::Error> {
 pub async fn insert(conn: &mut Conn, request: &Request) -> Result<Option<i64>, sqlx::Error> {
     let inserted = sqlx::query_scalar(
         "INSERT INTO break_glass_requests \
-         (requested_at, decide_by, requested_by, reason, duration_minutes) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+         (requested_at, decide_by, requested_by, reason, duration_minutes, overrides_review_of) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(to_millis(request.requested_at))
     .bind(to_millis(request.decide_by))
     .bind(&request.requested_by)
     .bind(request.reason.as_str())
     .bind(i64::from(request.duration.minutes()))
+    .bind(request.overrides_review_of)
     .fetch_one(conn)
     .await;
     match inserted {
@@ -104,4 +106,41 @@ pub async fn opened(conn: &mut Conn, request_id: i64, window_id: i64) -> Result<
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// The approved request that opened window `window_id`, if one did.
+pub async fn approval_of(pool: &Pool, window_id: i64) -> Result<Option<Approval>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT requested_at, requested_by, decided_at, decided_by, note, overrides_review_of \
+         FROM break_glass_requests WHERE window_id = $1 AND state = 'approved'",
+    )
+    .bind(window_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| Approval {
+        requested_at: from_millis(r.get("requested_at")),
+        requested_by: r.get("requested_by"),
+        approved_at: from_millis(r.get::<Option<i64>, _>("decided_at").unwrap_or_default()),
+        approved_by: r.get::<Option<String>, _>("decided_by").unwrap_or_default(),
+        note: r.get::<Option<String>, _>("note").unwrap_or_default(),
+        overrides_review_of: r.get("overrides_review_of"),
+    }))
+}
+
+/// The approvers of the newest `limit` approved windows, by window id.
+pub async fn approvers(
+    pool: &Pool,
+    limit: u32,
+) -> Result<std::collections::HashMap<i64, String>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT window_id, decided_by FROM break_glass_requests \
+         WHERE state = 'approved' AND window_id IS NOT NULL ORDER BY window_id DESC LIMIT $1",
+    )
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get("window_id"), r.get("decided_by")))
+        .collect())
 }

@@ -5,7 +5,9 @@ use crate::domain::break_glass::machine::{
     AckState, Acknowledgement, EndKind, Ended, Lifecycle, Window,
 };
 use crate::domain::break_glass::status::ActivatedWindow;
-use crate::domain::break_glass::{AwaitingReview, EndedWindow, SignOff, WindowExtension};
+use crate::domain::break_glass::{
+    AwaitingReview, EndedWindow, SignOff, WindowExtension, WindowPick,
+};
 use crate::domain::break_glass::{BypassDuration, Reason};
 use crate::server::database::{from_millis, to_millis, Conn, Pool};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -114,32 +116,32 @@ pub async fn close(
     .await
 }
 
-pub async fn recent(
-    pool: &Pool,
-    limit: u32,
-) -> Result<Vec<(ActivatedWindow, Option<chrono::DateTime<chrono::Utc>>)>, sqlx::Error> {
+pub async fn recent(pool: &Pool, limit: u32) -> Result<Vec<WindowPick>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT id, activated_at, expires_at, duration_minutes, reason, activated_by, ended_at \
-         FROM break_glass_windows ORDER BY activated_at DESC LIMIT $1",
+        "SELECT w.id, w.activated_at, w.expires_at, w.duration_minutes, w.reason, \
+         w.activated_by, w.ended_at, w.acknowledged_by, \
+         (SELECT COUNT(*) FROM break_glass_extensions e WHERE e.window_id = w.id) AS extensions \
+         FROM break_glass_windows w ORDER BY w.activated_at DESC LIMIT $1",
     )
     .bind(i64::from(limit))
     .fetch_all(pool)
     .await?;
     Ok(rows
         .iter()
-        .map(|r| {
-            (
-                ActivatedWindow {
-                    id: r.get("id"),
-                    activated_at: from_millis(r.get("activated_at")),
-                    expires_at: from_millis(r.get("expires_at")),
-                    duration_minutes: u32::try_from(r.get::<i64, _>("duration_minutes"))
-                        .unwrap_or_default(),
-                    reason: r.get("reason"),
-                    activated_by: r.get("activated_by"),
-                },
-                r.get::<Option<i64>, _>("ended_at").map(from_millis),
-            )
+        .map(|r| WindowPick {
+            window: ActivatedWindow {
+                id: r.get("id"),
+                activated_at: from_millis(r.get("activated_at")),
+                expires_at: from_millis(r.get("expires_at")),
+                duration_minutes: u32::try_from(r.get::<i64, _>("duration_minutes"))
+                    .unwrap_or_default(),
+                reason: r.get("reason"),
+                activated_by: r.get("activated_by"),
+            },
+            ended_at: r.get::<Option<i64>, _>("ended_at").map(from_millis),
+            approved_by: None,
+            acknowledged_by: r.get("acknowledged_by"),
+            extensions: r.get("extensions"),
         })
         .collect())
 }
@@ -248,6 +250,7 @@ pub async fn for_review(pool: &Pool, id: i64) -> Result<ForReview, sqlx::Error> 
         },
         ack_overdue: row.get::<Option<i64>, _>("ack_overdue_at").is_some(),
         extensions: extensions(pool, id).await?,
+        approval: None,
         reviewed,
     })))
 }
