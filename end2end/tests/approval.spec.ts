@@ -2,7 +2,7 @@ import { test, expect, login, openTab, seconds } from './fixtures';
 
 const PASSWORD = 'a long enough password';
 
-test('two operators in two browsers: a request, its approval and an extension reach every tab', async ({ page, context, browser, server }) => {
+test('two operators in two browsers: a request, an extension and their approvals reach every tab', async ({ page, context, browser, server }) => {
   // Browser 1: the admin, with two tabs. The policy card switches to approval required.
   await login(page, server);
   const created = await page.request.post(`${server.url}/api/operators`, {
@@ -57,7 +57,7 @@ test('two operators in two browsers: a request, its approval and an extension re
       .toBeLessThanOrEqual(30 * 60);
   }
 
-  // Sam extends from his browser; every tab of both browsers counts down to the new end.
+  // Sam asks for more time from his browser: under this policy it waits for the admin too.
   const banner = sam.getByTestId('break-glass-banner');
   await banner.getByRole('button', { name: 'Extend', exact: true }).click();
   const form = sam.getByTestId('extend-form');
@@ -66,6 +66,16 @@ test('two operators in two browsers: a request, its approval and an extension re
   await form.getByRole('button', { name: 'Extend', exact: true }).click();
   await expect(form).toBeHidden();
   for (const tab of [...adminTabs, ...samTabs]) {
+    await expect(tab.getByTestId('extension-asked')).toContainText('Extension of 30 minutes asked by sam');
+    expect(seconds(await tab.getByTestId('countdown').textContent())).toBeLessThanOrEqual(30 * 60);
+  }
+  await expect(sam.getByTestId('decide-form')).toHaveCount(0);
+  const approveMore = page.getByTestId('decide-form');
+  await approveMore.getByLabel('Note').fill('half an hour more is fine');
+  await approveMore.getByRole('button', { name: 'Approve' }).click();
+  // Every tab of both browsers counts down to the new end.
+  for (const tab of [...adminTabs, ...samTabs]) {
+    await expect(tab.getByTestId('extension-asked')).toHaveCount(0);
     await expect.poll(async () => seconds(await tab.getByTestId('countdown').textContent()))
       .toBeGreaterThan(59 * 60);
   }

@@ -505,3 +505,112 @@ async fn the_review_gate_holds_a_new_window_until_a_second_operator_overrides_it
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn under_the_approval_policy_an_extension_waits_for_a_second_operator_too() {
+    let (_dir, db) = fresh_db();
+    let clock = ManualClock::new(Utc::now());
+    let mut s = approval_server(&db, clock.clone()).await;
+    let admin = s.admin().await;
+    let sam = operator(&s, &admin, "sam", "security_manager").await;
+    let (code, _) = post(
+        &sam,
+        s.url("/api/break-glass/request"),
+        activation("LiteLLM down, INC-777", 30),
+    )
+    .await;
+    assert_eq!(code, 200);
+    let note = json!({"note": "checked on the incident bridge"});
+    let (code, window) = post(&admin, s.url("/api/break-glass/approve"), note.clone()).await;
+    assert_eq!(code, 200);
+    let end = ts(&window["expires_at"]);
+    let mut events = SseReader::open(&admin, &s.url("/api/events")).await;
+    events.next_named("state").await;
+
+    let ask = json!({"reason": "vendor still restoring", "minutes": 45});
+    let (code, asked) = post(&sam, s.url("/api/break-glass/extend"), ask.clone()).await;
+    assert_eq!(code, 200, "{asked}");
+    assert_eq!(
+        ts(&asked["expires_at"]),
+        end,
+        "nothing moves before the approval"
+    );
+    let event = events.next_named("state").await;
+    assert_eq!(event.data["change"], "extension_requested");
+    assert_eq!(event.data["status"]["extension_requested_by"], "sam");
+    assert_eq!(event.data["status"]["extension_minutes"], 45);
+    let (code, _) = post(&sam, s.url("/api/break-glass/extend"), ask.clone()).await;
+    assert_eq!(code, 409, "one extension waits at a time");
+    let (code, error) = post(&sam, s.url("/api/break-glass/approve"), note.clone()).await;
+    assert_eq!(
+        (code, error["error"]["code"].as_str()),
+        (403, Some("own_window"))
+    );
+
+    let (code, extended) = post(&admin, s.url("/api/break-glass/approve"), note.clone()).await;
+    assert_eq!(code, 200, "{extended}");
+    assert_eq!(ts(&extended["expires_at"]), end + TimeDelta::minutes(45));
+    let event = events.next_named("state").await;
+    assert_eq!(event.data["change"], "extended");
+    assert_eq!(event.data["status"]["extension_requested_by"], Value::Null);
+    let by: String =
+        sqlx::query_scalar("SELECT extended_by FROM break_glass_extensions WHERE minutes = 45")
+            .fetch_one(&s.db().await)
+            .await
+            .unwrap();
+    assert_eq!(by, "sam");
+
+    // Denied: the end stays. Undecided: it lapses, and the end stays.
+    let (code, _) = post(
+        &sam,
+        s.url("/api/break-glass/extend"),
+        json!({"reason": "a little more time", "minutes": 15}),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        events.next_named("state").await.data["change"],
+        "extension_requested"
+    );
+    let (code, _) = post(
+        &admin,
+        s.url("/api/break-glass/deny"),
+        json!({"note": "wrap it up, no more"}),
+    )
+    .await;
+    assert_eq!(code, 200);
+    let event = events.next_named("state").await;
+    assert_eq!(event.data["change"], "denied");
+    assert_eq!(
+        ts(&event.data["status"]["expires_at"]),
+        end + TimeDelta::minutes(45)
+    );
+    let (code, _) = post(
+        &sam,
+        s.url("/api/break-glass/extend"),
+        json!({"reason": "a little more time", "minutes": 15}),
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        events.next_named("state").await.data["change"],
+        "extension_requested"
+    );
+    clock.advance(TimeDelta::minutes(20));
+    let event = events.next_named("state").await;
+    assert_eq!(event.data["change"], "request_lapsed");
+    assert_eq!(event.data["status"]["active"], true);
+    assert_eq!(
+        ts(&event.data["status"]["expires_at"]),
+        end + TimeDelta::minutes(45)
+    );
+    assert_eq!(
+        count(
+            &s,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'break_glass.extend_request'"
+        )
+        .await,
+        3
+    );
+    s.stop().await;
+}

@@ -16,6 +16,7 @@ pub const REQUEST: &str = "break_glass.request";
 pub const APPROVE: &str = "break_glass.approve";
 pub const DENY: &str = "break_glass.deny";
 pub const REQUEST_LAPSED: &str = "break_glass.request_lapsed";
+pub const EXTEND_REQUEST: &str = "break_glass.extend_request";
 pub const LOGIN: &str = "auth.login";
 pub const LOGIN_FAILED: &str = "auth.login_failed";
 pub const LOGOUT: &str = "auth.logout";
@@ -42,7 +43,7 @@ pub const CHANNEL_REMOVE: &str = "notifications.channel_remove";
 pub const CHANNEL_TEST: &str = "notifications.channel_test";
 
 /// Every action the trail records, for the filter's choices.
-pub const ACTIONS: [&str; 36] = [
+pub const ACTIONS: [&str; 37] = [
     ACTIVATE,
     ACTIVATE_DENIED,
     DEACTIVATE,
@@ -55,6 +56,7 @@ pub const ACTIONS: [&str; 36] = [
     APPROVE,
     DENY,
     REQUEST_LAPSED,
+    EXTEND_REQUEST,
     LOGIN,
     LOGIN_FAILED,
     LOGOUT,

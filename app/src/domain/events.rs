@@ -19,6 +19,8 @@ pub enum StateChange {
     Denied,
     /// A request nobody decided by its deadline.
     RequestLapsed,
+    /// An extension of the open window waits for a second operator's approval.
+    ExtensionRequested,
     Acknowledged,
     AckOverdue,
     Extended,

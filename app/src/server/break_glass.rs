@@ -5,8 +5,8 @@
 use crate::domain::alerts::{Alert, Severity};
 use crate::domain::audit;
 use crate::domain::break_glass::machine::{
-    AckRefusal, AckState, Change, DecideRefusal, EndKind, Ended, ExtendRefusal, Lifecycle, Refusal,
-    Request, Window, COOL_DOWN,
+    AckRefusal, AckState, Change, DecideRefusal, EndKind, Ended, ExtendRefusal, ExtensionAsk,
+    Lifecycle, Refusal, Request, Window, COOL_DOWN,
 };
 use crate::domain::break_glass::status::{active_minutes, seconds_until, ActivatedWindow};
 use crate::domain::break_glass::{
@@ -287,6 +287,260 @@ impl BreakGlassService {
         Ok(())
     }
 
+    /// Stores an extension asked for under the approval policy (the window's end stays until
+    /// a second operator approves it): audited, with a HIGH alert that tells the approvers.
+    async fn ask_extension(
+        &self,
+        actor: &Actor,
+        lifecycle: &mut Lifecycle,
+        before: Window,
+        asked: Window,
+        now: DateTime<Utc>,
+    ) -> Result<ActivatedWindow, AppError> {
+        let by = &actor.operator.username;
+        let Some(ask) = asked.extension_request.clone() else {
+            return Err(AppError::Internal);
+        };
+        let mut tx = self.pool.begin().await?;
+        let Some(id) = store::ask_extension(&mut tx, &before, &ask).await? else {
+            drop(tx);
+            self.adopt_stored(lifecycle, now).await?;
+            return Err(AppError::Conflict(
+                "The window changed meanwhile (ended, or an extension asked elsewhere); look again"
+                    .into(),
+            ));
+        };
+        let minutes = ask.minutes.minutes();
+        let alert = alerts::insert(
+            &mut tx,
+            NewAlert {
+                at: now,
+                severity: Severity::High,
+                source: ALERT_SOURCE,
+                title: format!(
+                    "Break-Glass Extension Requested — {minutes} more minutes, waiting for approval"
+                ),
+                message: format!(
+                    "{by} asks to extend break-glass by {minutes} minutes. Reason: {}. Someone \
+                     with break_glass:approve other than {by} must approve or deny it by {}.",
+                    ask.reason.as_str(),
+                    time_format::utc(ask.decide_by),
+                ),
+                window_id: Some(id),
+                link: None,
+                topic: Some(Topic::ApprovalRequested),
+            },
+        )
+        .await?;
+        audit_trail::record(
+            &mut tx,
+            now,
+            by,
+            audit::EXTEND_REQUEST,
+            serde_json::json!({
+                "window_id": id,
+                "reason": ask.reason.as_str(),
+                "minutes": minutes,
+                "decide_by": ask.decide_by,
+            }),
+            actor.source_addr.as_deref(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(self.announce(
+            lifecycle,
+            id,
+            asked,
+            StateChange::ExtensionRequested,
+            Some(alert),
+        ))
+    }
+
+    /// A second operator approves the extension waiting on the open window: its end moves,
+    /// recorded as the requester's extension with the approver's name.
+    async fn approve_extension(
+        &self,
+        actor: &Actor,
+        lifecycle: &mut Lifecycle,
+        before: Window,
+        note: &AckNote,
+        now: DateTime<Utc>,
+    ) -> Result<ActivatedWindow, AppError> {
+        let by = &actor.operator.username;
+        let Some(ask) = before.extension_request.clone() else {
+            return Err(no_request());
+        };
+        let after = lifecycle.approve_extension(now, by).map_err(decide_error)?;
+        let mut tx = self.pool.begin().await?;
+        let cleared = store::clear_extension_ask(&mut tx, &before, &ask).await?;
+        let extended = match cleared {
+            Some(_) => {
+                store::extend(
+                    &mut tx,
+                    &before,
+                    &after,
+                    now,
+                    &ask.requested_by,
+                    ask.reason.as_str(),
+                )
+                .await?
+            }
+            None => None,
+        };
+        let Some(id) = extended else {
+            drop(tx);
+            self.adopt_stored(lifecycle, now).await?;
+            return Err(AppError::Conflict(
+                "The extension was decided meanwhile, or the window ended; look again".into(),
+            ));
+        };
+        let minutes = ask.minutes.minutes();
+        let alert = alerts::insert(
+            &mut tx,
+            NewAlert {
+                at: now,
+                severity: Severity::High,
+                source: ALERT_SOURCE,
+                title: format!(
+                    "Break-Glass Extended — {minutes} more minutes of shield bypass, approved by {by}"
+                ),
+                message: format!(
+                    "{by} approved {}'s extension by {minutes} minutes, until {}. Reason: {}. \
+                     Approval note: {}",
+                    ask.requested_by,
+                    time_format::utc(after.expires_at),
+                    ask.reason.as_str(),
+                    note.as_str()
+                ),
+                window_id: Some(id),
+                link: None,
+                topic: Some(Topic::Extension),
+            },
+        )
+        .await?;
+        audit_trail::record(
+            &mut tx,
+            now,
+            by,
+            audit::APPROVE,
+            serde_json::json!({
+                "window_id": id,
+                "extension_minutes": minutes,
+                "requested_by": ask.requested_by,
+                "note": note.as_str(),
+            }),
+            actor.source_addr.as_deref(),
+        )
+        .await?;
+        audit_trail::record(
+            &mut tx,
+            now,
+            &ask.requested_by,
+            audit::EXTEND,
+            serde_json::json!({
+                "window_id": id,
+                "reason": ask.reason.as_str(),
+                "minutes": minutes,
+                "expires_before": before.expires_at,
+                "expires_at": after.expires_at,
+                "approved_by": by,
+            }),
+            actor.source_addr.as_deref(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(self.announce(lifecycle, id, after, StateChange::Extended, Some(alert)))
+    }
+
+    /// A second operator denies the extension waiting on the open window: its end stays.
+    async fn deny_extension(
+        &self,
+        actor: &Actor,
+        lifecycle: &mut Lifecycle,
+        before: Window,
+        note: &AckNote,
+        now: DateTime<Utc>,
+    ) -> Result<BreakGlassStatus, AppError> {
+        let by = &actor.operator.username;
+        let Some(ask) = before.extension_request.clone() else {
+            return Err(no_request());
+        };
+        let after = lifecycle.deny_extension(now, by).map_err(decide_error)?;
+        let mut tx = self.pool.begin().await?;
+        let Some(id) = store::clear_extension_ask(&mut tx, &before, &ask).await? else {
+            drop(tx);
+            self.adopt_stored(lifecycle, now).await?;
+            return Err(AppError::Conflict(
+                "The extension was decided meanwhile, or the window ended; look again".into(),
+            ));
+        };
+        let alert = alerts::insert(
+            &mut tx,
+            NewAlert {
+                at: now,
+                severity: Severity::Medium,
+                source: ALERT_SOURCE,
+                title: format!("Break-Glass Extension Denied by {by}"),
+                message: format!(
+                    "{by} denied {}'s extension by {} minutes ({}). Note: {}",
+                    ask.requested_by,
+                    ask.minutes.minutes(),
+                    ask.reason.as_str(),
+                    note.as_str()
+                ),
+                window_id: Some(id),
+                link: None,
+                topic: Some(Topic::Denied),
+            },
+        )
+        .await?;
+        audit_trail::record(
+            &mut tx,
+            now,
+            by,
+            audit::DENY,
+            serde_json::json!({
+                "window_id": id,
+                "extension_minutes": ask.minutes.minutes(),
+                "requested_by": ask.requested_by,
+                "note": note.as_str(),
+            }),
+            actor.source_addr.as_deref(),
+        )
+        .await?;
+        tx.commit().await?;
+        self.announce(lifecycle, id, after, StateChange::Denied, Some(alert));
+        Ok(self.current_status())
+    }
+
+    /// Takes a lapsed extension off the open window, once across replicas. False when the
+    /// store no longer has it waiting.
+    async fn record_extension_lapse(
+        &self,
+        before: &Window,
+        ask: &ExtensionAsk,
+    ) -> Result<bool, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let Some(id) = store::clear_extension_ask(&mut tx, before, ask).await? else {
+            return Ok(false);
+        };
+        audit_trail::record(
+            &mut tx,
+            ask.decide_by,
+            audit::SYSTEM,
+            audit::REQUEST_LAPSED,
+            serde_json::json!({
+                "window_id": id,
+                "extension_minutes": ask.minutes.minutes(),
+                "requested_by": ask.requested_by,
+            }),
+            None,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// The earlier window that the policy's review gate waits on, if the gate is on and one
     /// still waits for its review.
     async fn review_gate(&self, policy: &Policy) -> Result<Option<i64>, sqlx::Error> {
@@ -410,8 +664,14 @@ impl BreakGlassService {
         let now = self.now();
         self.advance_locked(&mut lifecycle, now).await?;
         let by = &actor.operator.username;
-        let Lifecycle::Requested(request) = lifecycle.clone() else {
-            return Err(no_request());
+        let request = match lifecycle.clone() {
+            Lifecycle::Requested(request) => request,
+            Lifecycle::Active(before) if before.extension_request.is_some() => {
+                return self
+                    .approve_extension(actor, &mut lifecycle, before, &note, now)
+                    .await;
+            }
+            _ => return Err(no_request()),
         };
         let window = lifecycle.approve(now, by).map_err(decide_error)?;
         let mut tx = self.pool.begin().await?;
@@ -519,6 +779,13 @@ impl BreakGlassService {
         let now = self.now();
         self.advance_locked(&mut lifecycle, now).await?;
         let by = &actor.operator.username;
+        if let Lifecycle::Active(before) = lifecycle.clone() {
+            if before.extension_request.is_some() {
+                return self
+                    .deny_extension(actor, &mut lifecycle, before, &note, now)
+                    .await;
+            }
+        }
         let request = lifecycle.deny(now, by).map_err(decide_error)?;
         let mut tx = self.pool.begin().await?;
         let Some(request_id) = requests::decide(
@@ -646,25 +913,25 @@ impl BreakGlassService {
         let Lifecycle::Active(before) = lifecycle.clone() else {
             return Err(AppError::NotActive);
         };
+        let by = &actor.operator.username;
+        let policy = *self.policy.borrow();
+        if policy.approval_required() {
+            let asked = lifecycle
+                .ask_extension(
+                    now,
+                    extension.minutes,
+                    &extension.reason,
+                    by,
+                    policy.approval_minutes.as_delta(),
+                )
+                .map_err(extend_error)?;
+            return self
+                .ask_extension(actor, &mut lifecycle, before, asked, now)
+                .await;
+        }
         let after = lifecycle
             .extend(now, extension.minutes)
-            .map_err(|refusal| match refusal {
-                ExtendRefusal::NotActive => AppError::NotActive,
-                ExtendRefusal::BeyondLimit { max_minutes } => FieldError::new(
-                    Field::Minutes,
-                    match max_minutes {
-                        0 => "This window already lasts 4 hours from its activation: it cannot \
-                              be extended"
-                            .to_owned(),
-                        m => format!(
-                            "A window lasts at most 4 hours from its activation: this one can \
-                             be extended by at most {m} more minutes"
-                        ),
-                    },
-                )
-                .into(),
-            })?;
-        let by = &actor.operator.username;
+            .map_err(extend_error)?;
         let mut tx = self.pool.begin().await?;
         let Some(id) =
             store::extend(&mut tx, &before, &after, now, by, extension.reason.as_str()).await?
@@ -896,6 +1163,23 @@ impl BreakGlassService {
                     published.push(StateChange::AckOverdue);
                 }
                 Change::CoolDownOver => published.push(StateChange::CoolDownOver),
+                Change::ExtensionLapsed(_) => {
+                    // The ask as it stood before this tick took it off.
+                    let ask = match &*lifecycle {
+                        Lifecycle::Active(w) => w.extension_request.clone().map(|a| (w.clone(), a)),
+                        _ => None,
+                    };
+                    if let Some((before, ask)) = ask {
+                        if !self.record_extension_lapse(&before, &ask).await? {
+                            let stored = stored_state(&self.pool, self.ack_within()).await?;
+                            if stored.tick(now).0 != next {
+                                self.adopt(lifecycle, stored, now);
+                                return Ok(());
+                            }
+                        }
+                    }
+                    published.push(StateChange::RequestLapsed);
+                }
                 Change::RequestLapsed(request) => {
                     if !self.record_lapse(request).await? {
                         // Decided or lapsed elsewhere first.
@@ -1232,6 +1516,17 @@ fn adopted_change(before: &Lifecycle, after: &Lifecycle) -> Option<StateChange> 
     match (before, after) {
         (Lifecycle::Active(was), Lifecycle::Active(now)) if was == now => None,
         (Lifecycle::Active(was), Lifecycle::Active(now))
+            if was.activated_at == now.activated_at
+                && was.extension_request != now.extension_request =>
+        {
+            match (&was.extension_request, &now.extension_request) {
+                (_, Some(_)) => Some(StateChange::ExtensionRequested),
+                (Some(_), None) if now.expires_at > was.expires_at => Some(StateChange::Extended),
+                (Some(_), None) => Some(StateChange::Denied),
+                (None, None) => None,
+            }
+        }
+        (Lifecycle::Active(was), Lifecycle::Active(now))
             if was.activated_at == now.activated_at =>
         {
             match (&was.acknowledgement.state, &now.acknowledgement.state) {
@@ -1273,6 +1568,28 @@ fn refusal_error(refusal: Refusal, now: DateTime<Utc>) -> AppError {
              lapses first",
             time_format::utc(decide_by)
         )),
+    }
+}
+
+fn extend_error(refusal: ExtendRefusal) -> AppError {
+    match refusal {
+        ExtendRefusal::NotActive => AppError::NotActive,
+        ExtendRefusal::AlreadyAsked => {
+            AppError::Conflict("An extension of this window already waits for approval".into())
+        }
+        ExtendRefusal::BeyondLimit { max_minutes } => FieldError::new(
+            Field::Minutes,
+            match max_minutes {
+                0 => "This window already lasts 4 hours from its activation: it cannot be \
+                      extended"
+                    .to_owned(),
+                m => format!(
+                    "A window lasts at most 4 hours from its activation: this one can be \
+                     extended by at most {m} more minutes"
+                ),
+            },
+        )
+        .into(),
     }
 }
 
@@ -1365,6 +1682,7 @@ mod tests {
                 due_at: at + chrono::TimeDelta::minutes(15),
                 state: AckState::Pending,
             },
+            extension_request: None,
         }
     }
 

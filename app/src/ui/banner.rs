@@ -201,11 +201,39 @@ fn ActiveBanner(status: BreakGlassStatus) -> impl IntoView {
                 {move || expires_at.and_then(|e| live.seconds_until(e)).map(time_format::mm_ss)}
             </span>
             <AckState status=status.clone()/>
+            {status.extension_requested_by.clone().map(|asker| view! {
+                <ExtensionAsked asker=asker minutes=status.extension_minutes.unwrap_or_default()
+                    reason=status.extension_reason.clone().unwrap_or_default()/>
+            })}
             <Acknowledge activated_by=status.activated_by.clone().unwrap_or_default()
                 acknowledged=status.acknowledged_by.is_some()/>
             <Extend/>
             <DeactivateNow/>
         </div>
+    }
+}
+
+/// An extension waiting for approval, as everyone sees it; Approve and Deny for those who may
+/// decide, except the operator who asked.
+#[component]
+fn ExtensionAsked(asker: String, minutes: u32, reason: String) -> impl IntoView {
+    let live = expect_context::<Live>();
+    let may_decide = {
+        let asker = asker.clone();
+        move || {
+            live.me
+                .get()
+                .is_some_and(|me| me.can(Permission::BreakGlassApprove) && me.username != asker)
+        }
+    };
+    view! {
+        <span class="pill warn" data-testid="extension-asked">
+            "Extension of " {minutes} " minutes asked by " {asker} " — waiting for approval: "
+            {reason}
+        </span>
+        <Show when=may_decide.clone()>
+            <Decide/>
+        </Show>
     }
 }
 

@@ -20,6 +20,19 @@ pub struct Window {
     pub reason: Reason,
     pub activated_by: String,
     pub acknowledgement: Acknowledgement,
+    /// Under the approval policy: an extension waiting for a second operator's decision.
+    pub extension_request: Option<ExtensionAsk>,
+}
+
+/// An extension asked for under the approval policy: applied when a second operator approves
+/// it by `decide_by` (and the window is still open); dropped when denied or undecided.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtensionAsk {
+    pub minutes: ExtensionMinutes,
+    pub reason: Reason,
+    pub requested_by: String,
+    pub requested_at: DateTime<Utc>,
+    pub decide_by: DateTime<Utc>,
 }
 
 /// A second operator's acknowledgement of a window: due by `due_at`; past it unacknowledged,
@@ -110,6 +123,8 @@ pub enum Change {
     CoolDownOver,
     /// A request nobody decided by its deadline lapsed.
     RequestLapsed(Request),
+    /// An extension nobody decided by its deadline lapsed (the window stays as it was).
+    ExtensionLapsed(Window),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,6 +170,8 @@ pub enum ExtendRefusal {
     BeyondLimit {
         max_minutes: u32,
     },
+    /// An extension already waits for a decision.
+    AlreadyAsked,
 }
 
 impl Lifecycle {
@@ -172,6 +189,16 @@ impl Lifecycle {
         let mut changes = Vec::new();
         loop {
             match &state {
+                Lifecycle::Active(w)
+                    if w.extension_request
+                        .as_ref()
+                        .is_some_and(|x| now >= x.decide_by && x.decide_by < w.expires_at) =>
+                {
+                    let mut lapsed = w.clone();
+                    lapsed.extension_request = None;
+                    changes.push(Change::ExtensionLapsed(lapsed.clone()));
+                    state = Lifecycle::Active(lapsed);
+                }
                 Lifecycle::Active(w)
                     if w.acknowledgement.state == AckState::Pending
                         && now >= w.acknowledgement.due_at
@@ -224,6 +251,7 @@ impl Lifecycle {
                 due_at: now + ack_within,
                 state: AckState::Pending,
             },
+            extension_request: None,
         })
     }
 
@@ -279,6 +307,7 @@ impl Lifecycle {
                     by: by.to_owned(),
                 },
             },
+            extension_request: None,
         })
     }
 
@@ -337,6 +366,77 @@ impl Lifecycle {
         }
     }
 
+    /// Under the approval policy: asks at `now` to extend the open window by `minutes`,
+    /// judged against the 4-hour limit now and again at the approval.
+    pub fn ask_extension(
+        &self,
+        now: DateTime<Utc>,
+        minutes: ExtensionMinutes,
+        reason: &Reason,
+        by: &str,
+        decide_within: TimeDelta,
+    ) -> Result<Window, ExtendRefusal> {
+        self.extend(now, minutes)?;
+        let Lifecycle::Active(w) = self else {
+            return Err(ExtendRefusal::NotActive);
+        };
+        if w.extension_request.is_some() {
+            return Err(ExtendRefusal::AlreadyAsked);
+        }
+        Ok(Window {
+            extension_request: Some(ExtensionAsk {
+                minutes,
+                reason: reason.clone(),
+                requested_by: by.to_owned(),
+                requested_at: now,
+                decide_by: now + decide_within,
+            }),
+            ..w.clone()
+        })
+    }
+
+    /// `by` approves the waiting extension: the window's end moves. Never its requester.
+    pub fn approve_extension(&self, now: DateTime<Utc>, by: &str) -> Result<Window, DecideRefusal> {
+        let ask = self.extension_waiting(now, by)?;
+        let mut extended = self
+            .extend(now, ask.minutes)
+            .map_err(|_| DecideRefusal::NoRequest)?;
+        extended.extension_request = None;
+        Ok(extended)
+    }
+
+    /// `by` denies the waiting extension: the window stays as it was. Never its requester.
+    pub fn deny_extension(&self, now: DateTime<Utc>, by: &str) -> Result<Window, DecideRefusal> {
+        self.extension_waiting(now, by)?;
+        let Lifecycle::Active(w) = self else {
+            return Err(DecideRefusal::NoRequest);
+        };
+        Ok(Window {
+            extension_request: None,
+            ..w.clone()
+        })
+    }
+
+    fn extension_waiting(
+        &self,
+        now: DateTime<Utc>,
+        by: &str,
+    ) -> Result<&ExtensionAsk, DecideRefusal> {
+        match self {
+            Lifecycle::Active(w) if now < w.expires_at => match &w.extension_request {
+                Some(ask) if now < ask.decide_by => {
+                    if ask.requested_by == by {
+                        Err(DecideRefusal::OwnRequest)
+                    } else {
+                        Ok(ask)
+                    }
+                }
+                _ => Err(DecideRefusal::NoRequest),
+            },
+            _ => Err(DecideRefusal::NoRequest),
+        }
+    }
+
     /// `by` acknowledges the active window at `now` (in time or late); never the activator.
     pub fn acknowledge(&self, now: DateTime<Utc>, by: &str) -> Result<Window, AckRefusal> {
         match self {
@@ -362,12 +462,19 @@ impl Lifecycle {
     pub fn next_deadline(&self) -> Option<DateTime<Utc>> {
         match self {
             Lifecycle::Inactive => None,
-            Lifecycle::Active(w) => match w.acknowledgement.state {
-                AckState::Pending if w.acknowledgement.due_at < w.expires_at => {
-                    Some(w.acknowledgement.due_at)
-                }
-                _ => Some(w.expires_at),
-            },
+            Lifecycle::Active(w) => {
+                let ack = match w.acknowledgement.state {
+                    AckState::Pending if w.acknowledgement.due_at < w.expires_at => {
+                        w.acknowledgement.due_at
+                    }
+                    _ => w.expires_at,
+                };
+                let ask = w
+                    .extension_request
+                    .as_ref()
+                    .map_or(w.expires_at, |x| x.decide_by);
+                Some(ack.min(ask).min(w.expires_at))
+            }
             Lifecycle::CoolingDown { until } => Some(*until),
             Lifecycle::Requested(r) => Some(r.decide_by),
         }
@@ -480,6 +587,8 @@ mod tests {
         Request(i64),
         Approve { by_requester: bool },
         Deny { by_requester: bool },
+        AskExtension(i64),
+        DecideExtension { approve: bool, by_requester: bool },
     }
 
     const DECIDE: TimeDelta = TimeDelta::minutes(30);
@@ -490,6 +599,13 @@ mod tests {
             (15i64..=240).prop_map(Op::Request),
             any::<bool>().prop_map(|by_requester| Op::Approve { by_requester }),
             any::<bool>().prop_map(|by_requester| Op::Deny { by_requester }),
+            (1i64..=225).prop_map(Op::AskExtension),
+            (any::<bool>(), any::<bool>()).prop_map(|(approve, by_requester)| {
+                Op::DecideExtension {
+                    approve,
+                    by_requester,
+                }
+            }),
             (1i64..=225).prop_map(Op::Extend),
             any::<bool>().prop_map(|by_activator| Op::Acknowledge { by_activator }),
             Just(Op::Deactivate),
@@ -519,6 +635,9 @@ mod tests {
                         prop_assert!(now >= w.acknowledgement.due_at);
                         prop_assert!(w.acknowledgement.due_at < w.expires_at);
                         prop_assert_eq!(&w.acknowledgement.state, &AckState::Overdue);
+                    }
+                    if let Change::ExtensionLapsed(w) = change {
+                        prop_assert!(w.extension_request.is_none());
                     }
                     if let Change::RequestLapsed(r) = change {
                         // A request lapses exactly at its deadline, never before.
@@ -596,6 +715,62 @@ mod tests {
                             (Err(DecideRefusal::NoRequest), s) => {
                                 prop_assert!(!matches!(s, Lifecycle::Requested(_)));
                             }
+                            (result, s) => prop_assert!(false, "{:?} from {:?}", result, s),
+                        }
+                    }
+                    Op::AskExtension(m) => {
+                        let minutes = ExtensionMinutes::parse(m).unwrap();
+                        let reason = activation(15).reason;
+                        match (state.ask_extension(now, minutes, &reason, "asker", DECIDE), &state) {
+                            (Ok(w), Lifecycle::Active(before)) => {
+                                // Nothing moves until it is approved.
+                                prop_assert!(before.extension_request.is_none());
+                                prop_assert_eq!(w.expires_at, before.expires_at);
+                                prop_assert_eq!(
+                                    w.extension_request.as_ref().map(|x| x.decide_by),
+                                    Some(now + DECIDE)
+                                );
+                                state = Lifecycle::Active(w);
+                            }
+                            (Err(ExtendRefusal::AlreadyAsked), Lifecycle::Active(w)) => {
+                                prop_assert!(w.extension_request.is_some());
+                            }
+                            (Err(ExtendRefusal::BeyondLimit { .. }), Lifecycle::Active(_)) => {}
+                            (Err(ExtendRefusal::NotActive), s) => {
+                                prop_assert!(!matches!(s, Lifecycle::Active(_)));
+                            }
+                            (result, s) => prop_assert!(false, "{:?} from {:?}", result, s),
+                        }
+                    }
+                    Op::DecideExtension { approve, by_requester } => {
+                        let by = if by_requester { "asker" } else { "second" };
+                        let decided = if approve {
+                            state.approve_extension(now, by)
+                        } else {
+                            state.deny_extension(now, by)
+                        };
+                        match (decided, &state) {
+                            (Ok(w), Lifecycle::Active(before)) => {
+                                let ask = before.extension_request.clone();
+                                prop_assert!(!by_requester, "the asker decided");
+                                prop_assert!(ask.is_some());
+                                prop_assert!(w.extension_request.is_none());
+                                let moved = w.expires_at - before.expires_at;
+                                if approve {
+                                    prop_assert_eq!(
+                                        moved,
+                                        TimeDelta::minutes(i64::from(ask.unwrap().minutes.minutes()))
+                                    );
+                                    prop_assert!(w.expires_at - w.activated_at <= TimeDelta::hours(4));
+                                } else {
+                                    prop_assert_eq!(moved, TimeDelta::zero());
+                                }
+                                state = Lifecycle::Active(w);
+                            }
+                            (Err(DecideRefusal::OwnRequest), Lifecycle::Active(w)) => {
+                                prop_assert!(by_requester && w.extension_request.is_some());
+                            }
+                            (Err(DecideRefusal::NoRequest), _) => {}
                             (result, s) => prop_assert!(false, "{:?} from {:?}", result, s),
                         }
                     }
@@ -679,6 +854,9 @@ mod tests {
                             }
                             Err(ExtendRefusal::NotActive) => {
                                 prop_assert!(!matches!(state, Lifecycle::Active(_)));
+                            }
+                            Err(ExtendRefusal::AlreadyAsked) => {
+                                prop_assert!(false, "a direct extension never waits for approval");
                             }
                         }
                     }

@@ -54,6 +54,15 @@ pub struct BreakGlassStatus {
     /// second operator approves a request (an override).
     #[serde(default)]
     pub review_gate: bool,
+    /// An extension of the open window waiting for a second operator's approval.
+    #[serde(default)]
+    pub extension_requested_by: Option<String>,
+    #[serde(default)]
+    pub extension_minutes: Option<u32>,
+    #[serde(default)]
+    pub extension_reason: Option<String>,
+    #[serde(default)]
+    pub extension_decide_by: Option<DateTime<Utc>>,
     /// The policy: an activation must be requested and approved by a second operator.
     #[serde(default)]
     pub approval_required: bool,
@@ -93,6 +102,10 @@ impl BreakGlassStatus {
             decide_remaining_seconds: 0,
             overrides_review_of: None,
             review_gate: false,
+            extension_requested_by: None,
+            extension_minutes: None,
+            extension_reason: None,
+            extension_decide_by: None,
             approval_required: false,
             server_time: now,
             degraded: false,
@@ -118,6 +131,16 @@ impl BreakGlassStatus {
                     _ => None,
                 },
                 ack_overdue: w.acknowledgement.state == AckState::Overdue,
+                extension_requested_by: w
+                    .extension_request
+                    .as_ref()
+                    .map(|x| x.requested_by.clone()),
+                extension_minutes: w.extension_request.as_ref().map(|x| x.minutes.minutes()),
+                extension_reason: w
+                    .extension_request
+                    .as_ref()
+                    .map(|x| x.reason.as_str().to_owned()),
+                extension_decide_by: w.extension_request.as_ref().map(|x| x.decide_by),
                 ..inactive
             },
             Lifecycle::Requested(r) => Self {

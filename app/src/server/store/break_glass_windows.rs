@@ -2,13 +2,13 @@
 //! `break_glass_extensions` (each move of an open window's end).
 
 use crate::domain::break_glass::machine::{
-    AckState, Acknowledgement, EndKind, Ended, Lifecycle, Window,
+    AckState, Acknowledgement, EndKind, Ended, ExtensionAsk, Lifecycle, Window,
 };
 use crate::domain::break_glass::status::ActivatedWindow;
 use crate::domain::break_glass::{
     AwaitingReview, EndedWindow, SignOff, WindowExtension, WindowPick,
 };
-use crate::domain::break_glass::{BypassDuration, Reason};
+use crate::domain::break_glass::{BypassDuration, ExtensionMinutes, Reason};
 use crate::server::database::{from_millis, to_millis, Conn, Pool};
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::Row;
@@ -27,7 +27,8 @@ pub enum InsertRefused {
 pub async fn load(pool: &Pool, ack_within: TimeDelta) -> Result<Lifecycle, sqlx::Error> {
     let open = sqlx::query(
         "SELECT activated_at, expires_at, duration_minutes, reason, activated_by, ack_due_at, \
-         acknowledged_at, acknowledged_by, ack_overdue_at \
+         acknowledged_at, acknowledged_by, ack_overdue_at, ext_ask_minutes, ext_ask_reason, \
+         ext_ask_by, ext_ask_at, ext_ask_decide_by \
          FROM break_glass_windows WHERE ended_at IS NULL",
     )
     .fetch_optional(pool)
@@ -35,7 +36,27 @@ pub async fn load(pool: &Pool, ack_within: TimeDelta) -> Result<Lifecycle, sqlx:
     if let Some(r) = open {
         let reason: String = r.get("reason");
         let activated_at = from_millis(r.get("activated_at"));
+        let extension_request = match (
+            r.get::<Option<i64>, _>("ext_ask_minutes"),
+            r.get::<Option<String>, _>("ext_ask_reason"),
+            r.get::<Option<String>, _>("ext_ask_by"),
+            r.get::<Option<i64>, _>("ext_ask_at"),
+            r.get::<Option<i64>, _>("ext_ask_decide_by"),
+        ) {
+            (Some(minutes), Some(reason), Some(by), Some(at), Some(decide_by)) => {
+                Some(ExtensionAsk {
+                    minutes: ExtensionMinutes::parse(minutes)
+                        .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                    reason: Reason::parse(&reason).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                    requested_by: by,
+                    requested_at: from_millis(at),
+                    decide_by: from_millis(decide_by),
+                })
+            }
+            _ => None,
+        };
         let window = Window {
+            extension_request,
             activated_at,
             expires_at: from_millis(r.get("expires_at")),
             duration: BypassDuration::parse(r.get("duration_minutes"))
@@ -296,6 +317,46 @@ pub async fn extend(
     .execute(&mut *conn)
     .await?;
     Ok(Some(id))
+}
+
+/// Stores the extension asked for on the open window `w`; `None` when the window is no
+/// longer open or an extension already waits (another writer first).
+pub async fn ask_extension(
+    conn: &mut Conn,
+    w: &Window,
+    ask: &ExtensionAsk,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE break_glass_windows SET ext_ask_minutes = $1, ext_ask_reason = $2, \
+         ext_ask_by = $3, ext_ask_at = $4, ext_ask_decide_by = $5 \
+         WHERE ended_at IS NULL AND activated_at = $6 AND ext_ask_at IS NULL RETURNING id",
+    )
+    .bind(i64::from(ask.minutes.minutes()))
+    .bind(ask.reason.as_str())
+    .bind(&ask.requested_by)
+    .bind(to_millis(ask.requested_at))
+    .bind(to_millis(ask.decide_by))
+    .bind(to_millis(w.activated_at))
+    .fetch_optional(conn)
+    .await
+}
+
+/// Takes the decided (or lapsed) extension `ask` off the open window `w`; `None` when it no
+/// longer waits there (decided elsewhere first, or the window ended).
+pub async fn clear_extension_ask(
+    conn: &mut Conn,
+    w: &Window,
+    ask: &ExtensionAsk,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE break_glass_windows SET ext_ask_minutes = NULL, ext_ask_reason = NULL, \
+         ext_ask_by = NULL, ext_ask_at = NULL, ext_ask_decide_by = NULL \
+         WHERE ended_at IS NULL AND activated_at = $1 AND ext_ask_at = $2 RETURNING id",
+    )
+    .bind(to_millis(w.activated_at))
+    .bind(to_millis(ask.requested_at))
+    .fetch_optional(conn)
+    .await
 }
 
 /// Records `by`'s acknowledgement of the open window `w`, with their note. Returns the
