@@ -7,48 +7,9 @@
 mod support;
 
 use app::server::clock::ManualClock;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{TimeDelta, Utc};
 use serde_json::{json, Value};
 use support::*;
-
-const PASSWORD: &str = "a long enough password";
-
-fn ts(v: &Value) -> DateTime<Utc> {
-    v.as_str().unwrap().parse().unwrap()
-}
-
-async fn post(client: &reqwest::Client, url: String, body: Value) -> (u16, Value) {
-    let res = client.post(url).json(&body).send().await.unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
-async fn status(client: &reqwest::Client, s: &TestServer) -> Value {
-    client
-        .get(s.url("/api/break-glass/status"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-async fn operator(
-    s: &TestServer,
-    admin: &reqwest::Client,
-    name: &str,
-    role: &str,
-) -> reqwest::Client {
-    let (code, _) = post(
-        admin,
-        s.url("/api/operators"),
-        json!({"username": name, "password": PASSWORD, "role": role}),
-    )
-    .await;
-    assert_eq!(code, 201);
-    s.logged_in(name, PASSWORD).await
-}
 
 /// A server under the approval-required policy (20 minutes to decide), with an admin and
 /// `sam`, a security manager.
@@ -72,13 +33,6 @@ async fn approval_server(db: &std::path::Path, clock: std::sync::Arc<ManualClock
         "a change keeps what it does not name"
     );
     s
-}
-
-async fn count(s: &TestServer, sql: &str) -> i64 {
-    sqlx::query_scalar(sql)
-        .fetch_one(&s.db().await)
-        .await
-        .unwrap()
 }
 
 #[tokio::test]

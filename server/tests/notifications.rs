@@ -20,7 +20,7 @@ use support::*;
 
 const SIGNING_KEY: &str = "a signing key only the receiver and breakglass know";
 const SECRETS_KEY: &str = "6b6579206f6620746865207465737473206f66206e6f74696669636174696f6e";
-const PASSWORD: &str = "a long enough password";
+const PASSWORD: &str = OPERATOR_PASSWORD;
 
 /// What a receiver got: the path, the idempotency key, the body, and whether its signature and
 /// timestamp held.
@@ -146,12 +146,6 @@ fn settings() -> Vec<(&'static str, String)> {
             "https://breakglass.example.com".to_owned(),
         ),
     ]
-}
-
-async fn post(client: &reqwest::Client, url: String, body: Value) -> (u16, Value) {
-    let res = client.post(url).json(&body).send().await.unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
 }
 
 async fn add_webhook(s: &TestServer, admin: &reqwest::Client, url: &str, topics: Value) -> Value {

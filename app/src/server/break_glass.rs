@@ -1136,62 +1136,42 @@ impl BreakGlassService {
         }
         let mut published = Vec::new();
         for change in &changes {
-            match change {
-                Change::Expired(ended) => {
-                    if self.record_end(ended, audit::SYSTEM, None).await?.is_none() {
-                        // Another writer ended it: a replica whose timer fired too (then the
-                        // store agrees with this tick), or a deactivation not heard of yet.
-                        let stored = stored_state(&self.pool, self.ack_within()).await?;
-                        if stored.tick(now).0 != next {
-                            self.adopt(lifecycle, stored, now);
-                            return Ok(());
-                        }
-                    }
-                    published.push(StateChange::Expired);
-                }
+            let (recorded, heard) = match change {
+                Change::Expired(ended) => (
+                    self.record_end(ended, audit::SYSTEM, None).await?.is_some(),
+                    StateChange::Expired,
+                ),
                 Change::AckOverdue(window) => {
-                    if !self.record_overdue(window).await? {
-                        // Another writer got there first: a replica whose timer fired too
-                        // (then the store agrees with this tick), or an acknowledgement or end
-                        // not heard of yet.
-                        let stored = stored_state(&self.pool, self.ack_within()).await?;
-                        if stored.tick(now).0 != next {
-                            self.adopt(lifecycle, stored, now);
-                            return Ok(());
-                        }
-                    }
-                    published.push(StateChange::AckOverdue);
+                    (self.record_overdue(window).await?, StateChange::AckOverdue)
                 }
-                Change::CoolDownOver => published.push(StateChange::CoolDownOver),
-                Change::ExtensionLapsed(_) => {
-                    // The ask as it stood before this tick took it off.
-                    let ask = match &*lifecycle {
-                        Lifecycle::Active(w) => w.extension_request.clone().map(|a| (w.clone(), a)),
-                        _ => None,
-                    };
-                    if let Some((before, ask)) = ask {
-                        if !self.record_extension_lapse(&before, &ask).await? {
-                            let stored = stored_state(&self.pool, self.ack_within()).await?;
-                            if stored.tick(now).0 != next {
-                                self.adopt(lifecycle, stored, now);
-                                return Ok(());
-                            }
-                        }
-                    }
-                    published.push(StateChange::RequestLapsed);
-                }
-                Change::RequestLapsed(request) => {
-                    if !self.record_lapse(request).await? {
-                        // Decided or lapsed elsewhere first.
-                        let stored = stored_state(&self.pool, self.ack_within()).await?;
-                        if stored.tick(now).0 != next {
-                            self.adopt(lifecycle, stored, now);
-                            return Ok(());
-                        }
-                    }
-                    published.push(StateChange::RequestLapsed);
+                Change::CoolDownOver => (true, StateChange::CoolDownOver),
+                Change::RequestLapsed(request) => (
+                    self.record_lapse(request).await?,
+                    StateChange::RequestLapsed,
+                ),
+                // The ask as it stood before this tick took it off.
+                Change::ExtensionLapsed(_) => match &*lifecycle {
+                    Lifecycle::Active(before) => match &before.extension_request {
+                        Some(ask) => (
+                            self.record_extension_lapse(before, ask).await?,
+                            StateChange::RequestLapsed,
+                        ),
+                        None => (true, StateChange::RequestLapsed),
+                    },
+                    _ => (true, StateChange::RequestLapsed),
+                },
+            };
+            if !recorded {
+                // Another writer recorded it first: a replica whose timer fired too (then the
+                // store agrees with this tick), or a decision, acknowledgement or end not
+                // heard of yet.
+                let stored = stored_state(&self.pool, self.ack_within()).await?;
+                if stored.tick(now).0 != next {
+                    self.adopt(lifecycle, stored, now);
+                    return Ok(());
                 }
             }
+            published.push(heard);
         }
         self.commit_state(lifecycle, next);
         for change in published {

@@ -302,3 +302,59 @@ impl SseReader {
         }
     }
 }
+
+/// The password of the operators `operator` creates.
+pub const OPERATOR_PASSWORD: &str = "a long enough password";
+
+/// An RFC 3339 time from a JSON string.
+pub fn ts(v: &serde_json::Value) -> chrono::DateTime<chrono::Utc> {
+    v.as_str().unwrap().parse().unwrap()
+}
+
+/// POSTs `body` as JSON: the status and the JSON answer (`null` when there is none).
+pub async fn post(
+    client: &reqwest::Client,
+    url: String,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let res = client.post(url).json(&body).send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// `GET /api/break-glass/status` as `client`.
+pub async fn status(client: &reqwest::Client, s: &TestServer) -> serde_json::Value {
+    client
+        .get(s.url("/api/break-glass/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Creates the operator `name` with `role` through the admin API and logs them in.
+pub async fn operator(
+    s: &TestServer,
+    admin: &reqwest::Client,
+    name: &str,
+    role: &str,
+) -> reqwest::Client {
+    let (code, _) = post(
+        admin,
+        s.url("/api/operators"),
+        serde_json::json!({"username": name, "password": OPERATOR_PASSWORD, "role": role}),
+    )
+    .await;
+    assert_eq!(code, 201);
+    s.logged_in(name, OPERATOR_PASSWORD).await
+}
+
+/// The one number `sql` selects, from the test's database.
+pub async fn count(s: &TestServer, sql: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(&s.db().await)
+        .await
+        .unwrap()
+}
