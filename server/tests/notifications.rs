@@ -251,6 +251,10 @@ async fn a_signed_webhook_hears_a_window_from_activation_to_review() {
     assert_eq!(activated.path, "/hook");
     assert_eq!(activated.body["idempotency_key"], activated.key.as_str());
     assert_eq!(activated.body["severity"], "CRITICAL");
+    assert_eq!(
+        activated.body["link"],
+        "https://breakglass.example.com/configuration"
+    );
     let text = activated.body["message"].as_str().unwrap();
     assert!(
         text.contains("admin activated break-glass until")

@@ -17,6 +17,7 @@ const COLUMNS: &str = "id, channel_id, channel_name, idempotency_key, topic, cre
 /// Caps of what one row holds (the migration's checks): a longer text is cut, never refused,
 /// so that an event is never lost for its notification's length.
 const TITLE_MAX: usize = 300;
+const DEFAULT_LINK: &str = "/configuration";
 const MESSAGE_MAX: usize = 4000;
 const ERROR_MAX: usize = 500;
 
@@ -90,7 +91,9 @@ pub async fn enqueue_for(
     .bind(cut(&notice.title, TITLE_MAX))
     .bind(cut(&notice.message, MESSAGE_MAX))
     .bind(notice.window_id)
-    .bind(notice.link.as_deref())
+    // Without a page of its own, a notification leads to the Configuration panel, where the
+    // Break-Glass card and the banner show the state.
+    .bind(notice.link.as_deref().unwrap_or(DEFAULT_LINK))
     .fetch_one(conn)
     .await?;
     Ok(delivery(&row))
