@@ -1,4 +1,6 @@
 import { test, expect, login, openTab, seconds } from './fixtures';
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
 
 const PASSWORD = 'a long enough password';
 
@@ -114,5 +116,52 @@ test('a denied request leaves nothing open, and says so in every tab', async ({ 
   }
   // No cool-down after a denial: the button is ready again.
   await expect(sam.getByRole('button', { name: 'BREAK-GLASS' })).toBeEnabled();
+  await samContext.close();
+});
+
+test('the review gate turns an activation into an override that a second operator approves', async ({ page, browser, server }) => {
+  await login(page, server);
+  await page.request.post(`${server.url}/api/operators`, {
+    headers: { Origin: server.url },
+    data: { username: 'sam', password: PASSWORD, role: 'security_manager' },
+  });
+  const policy = page.getByTestId('policy-card');
+  await policy.getByLabel('Hold new windows while a review is pending').check();
+  await policy.getByRole('button', { name: 'Save policy' }).click();
+  await expect(policy.getByTestId('policy-review-gate')).toBeVisible();
+  // A window from an hour ago that nobody has reviewed yet (written as the server would).
+  const db = join(dirname(server.sessionsDir), 'breakglass.db');
+  const hourAgo = Date.now() - 3_600_000;
+  execFileSync('python3', ['-c', `
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("INSERT INTO break_glass_windows (activated_at, expires_at, duration_minutes, reason, "
+           "activated_by, ack_due_at, ended_at, end_kind, ended_by, unscanned_count) "
+           "VALUES (?, ?, 15, 'an earlier outage, not reviewed', 'admin', ?, ?, 'expired', 'system', 0)",
+           (int(sys.argv[2]), int(sys.argv[2]) + 900000, int(sys.argv[2]) + 900000, int(sys.argv[2]) + 900000))
+db.commit()
+`, db, String(hourAgo)]);
+
+  await page.getByRole('button', { name: 'BREAK-GLASS' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Activate Break-Glass' });
+  await dialog.getByLabel('Reason').fill('LiteLLM down again before the review');
+  await dialog.getByLabel('Type CONFIRM to proceed').fill('CONFIRM');
+  await dialog.getByRole('button', { name: 'Activate Break-Glass' }).click();
+  await expect(dialog.getByTestId('server-error')).toContainText('still waits for its review');
+  await dialog.getByTestId('request-override').click();
+  await expect(dialog).toBeHidden();
+
+  const samContext = await browser.newContext();
+  const sam = await samContext.newPage();
+  await login(sam, server, 'sam', PASSWORD);
+  for (const tab of [page, sam]) {
+    await expect(tab.getByTestId('request-override-note')).toContainText('has not been reviewed yet');
+  }
+  const decide = sam.getByTestId('decide-form');
+  await decide.getByLabel('Note').fill('override: the review is booked for tomorrow');
+  await decide.getByRole('button', { name: 'Approve' }).click();
+  for (const tab of [page, sam]) {
+    await expect(tab.getByTestId('break-glass-banner')).toContainText('activated by admin');
+  }
   await samContext.close();
 });
