@@ -7,6 +7,9 @@ breakglass — the LLM security shield's emergency bypass
 
 USAGE:
     breakglass [--help]
+    breakglass audit verify    checks the audit trail's hash chain (and MACs, with
+                               BREAKGLASS_AUDIT_KEY) in DATABASE_URL; exit status 1 names the
+                               first entry that does not fit
 
 ENVIRONMENT:
     LEPTOS_SITE_ADDR           listen address (default 127.0.0.1:3000)
@@ -45,6 +48,10 @@ ENVIRONMENT:
     BREAKGLASS_SECRETS_KEY     64 hex digits (32 bytes), the same on every replica: encrypts
                                the notification channels' secrets in the database (without
                                it, channels take their secrets only as env:NAME)
+    BREAKGLASS_AUDIT_KEY       64 hex digits (32 bytes), the same on every replica: each audit
+                               entry's link in the hash chain carries an HMAC under it, so
+                               that rewriting the trail needs the key, not only database
+                               access (`breakglass audit verify` checks it)
     BREAKGLASS_PUBLIC_URL      the address operators open (e.g. https://breakglass.example.com);
                                links in notifications start with it (default: paths only)
     BREAKGLASS_NOTIFY_POLL_MS  how often each replica looks for notifications to send, 10 to
@@ -75,7 +82,18 @@ pub struct Config {
     pub shutdown_grace: std::time::Duration,
     pub traffic_fsync: app::server::traffic::Fsync,
     pub secrets_key: Option<app::server::secrets::Sealer>,
+    pub audit_key: Option<AuditKey>,
     pub notify: Notify,
+}
+
+/// The key of the audit chain's MACs (`BREAKGLASS_AUDIT_KEY`), never printed.
+#[derive(Clone)]
+pub struct AuditKey(pub Vec<u8>);
+
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditKey(…)")
+    }
 }
 
 /// How the notification worker works.
@@ -249,6 +267,21 @@ impl Config {
                 })
             })
             .transpose()?;
+        let audit_key = get("BREAKGLASS_AUDIT_KEY")
+            .map(|key| {
+                hex::decode(key.trim())
+                    .ok()
+                    .filter(|k| k.len() == 32)
+                    .map(AuditKey)
+                    .ok_or_else(|| {
+                        ConfigError(
+                            "BREAKGLASS_AUDIT_KEY must be 64 hex digits (32 bytes; e.g. from \
+                             `openssl rand -hex 32`)"
+                                .into(),
+                        )
+                    })
+            })
+            .transpose()?;
         let notify = Notify {
             poll: millis(&get, "BREAKGLASS_NOTIFY_POLL_MS", 10..=60_000, 1_000)?,
             retry_base: chrono::TimeDelta::from_std(millis(
@@ -264,6 +297,7 @@ impl Config {
         };
         Ok(Self {
             secrets_key,
+            audit_key,
             notify,
             traffic_fsync,
             upstream_timeout,
@@ -327,6 +361,7 @@ mod tests {
             ("BREAKGLASS_TRAFFIC_FSYNC", "sometimes"),
             ("BREAKGLASS_SECRETS_KEY", "not hex at all"),
             ("BREAKGLASS_SECRETS_KEY", "abcd"),
+            ("BREAKGLASS_AUDIT_KEY", "0123"),
             ("BREAKGLASS_PUBLIC_URL", "breakglass.example.com"),
             ("BREAKGLASS_NOTIFY_POLL_MS", "0"),
             ("BREAKGLASS_NOTIFY_RETRY_MS", "later"),

@@ -93,6 +93,7 @@ pub async fn start(
     let pool = app::server::database::connect(&config.database_url)
         .await
         .map_err(StartError::Database)?;
+    app::server::audit_trail::use_mac_key(config.audit_key.clone().map(|k| k.0));
     let generated_admin_password = app::server::auth::ensure_bootstrap_admin(
         &pool,
         config.admin_password.as_deref(),

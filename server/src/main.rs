@@ -9,6 +9,10 @@ async fn main() -> std::process::ExitCode {
         print!("{HELP}");
         return std::process::ExitCode::SUCCESS;
     }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args == ["audit", "verify"] {
+        return audit_verify().await;
+    }
     if let Some(arg) = std::env::args().nth(1) {
         eprintln!(
             "breakglass: unknown argument {arg:?}; configuration is by environment\n\n{HELP}"
@@ -80,5 +84,51 @@ async fn stop_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+    }
+}
+
+/// `breakglass audit verify`: checks the audit trail's chain in `DATABASE_URL` (with the MACs
+/// when `BREAKGLASS_AUDIT_KEY` is set); exits 1 naming the first entry that does not fit.
+async fn audit_verify() -> std::process::ExitCode {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("breakglass: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    app::server::audit_trail::use_mac_key(config.audit_key.map(|k| k.0));
+    let checked = match app::server::database::connect(&config.database_url).await {
+        Ok(pool) => app::server::audit_trail::verify_chain(&pool).await,
+        Err(e) => Err(e),
+    };
+    match checked {
+        Ok(c) => {
+            println!(
+                "{} entries checked{}, {} from before the chain; head {}",
+                c.checked,
+                if c.macs_checked {
+                    " with their MACs"
+                } else {
+                    " (no BREAKGLASS_AUDIT_KEY: hashes only)"
+                },
+                c.before_chain,
+                c.head.as_deref().unwrap_or("(empty)")
+            );
+            match (c.first_bad_id, c.why) {
+                (Some(id), Some(why)) => {
+                    println!("audit entry {id} does not fit: {why}");
+                    std::process::ExitCode::FAILURE
+                }
+                _ => {
+                    println!("the audit trail is intact");
+                    std::process::ExitCode::SUCCESS
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("breakglass: cannot read the audit trail: {e}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }

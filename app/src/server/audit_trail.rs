@@ -2,8 +2,12 @@ use crate::domain::audit::{AuditEntry, AuditFilter, AuditOrder, AuditPage};
 use crate::domain::{AppError, Permission, Reader, Scope};
 use crate::server::database::{from_millis, to_millis, Pool, Statement};
 use chrono::{DateTime, Utc};
+use sha2::Digest;
 use sqlx::Row;
 
+/// Appends an entry to the trail and links it into the hash chain, in the caller's
+/// transaction (on PostgreSQL the insert takes the 'audit' turn, so entries and their links
+/// follow commit order).
 pub async fn record(
     conn: &mut crate::server::database::Conn,
     at: DateTime<Utc>,
@@ -12,17 +16,188 @@ pub async fn record(
     details: serde_json::Value,
     source_addr: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO audit_log (at, actor, action, details, source_addr) VALUES ($1, $2, $3, $4, $5)",
+    let details = details.to_string();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO audit_log (at, actor, action, details, source_addr) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(to_millis(at))
     .bind(actor)
     .bind(action)
-    .bind(details.to_string())
+    .bind(&details)
     .bind(source_addr)
+    .fetch_one(&mut *conn)
+    .await?;
+    let prev: Option<String> =
+        sqlx::query_scalar("SELECT row_hash FROM audit_chain ORDER BY audit_id DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+    let prev = prev.unwrap_or_else(|| GENESIS.to_owned());
+    let row_hash = link_hash(
+        &prev,
+        &canonical(id, to_millis(at), actor, action, &details, source_addr),
+    );
+    sqlx::query(
+        "INSERT INTO audit_chain (audit_id, prev_hash, row_hash, mac) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(id)
+    .bind(&prev)
+    .bind(&row_hash)
+    .bind(mac_key().map(|key| mac(key, &row_hash)))
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The `prev_hash` of the first link of the chain.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// An entry's content as its hash covers it: a JSON array, the same bytes on both stores.
+fn canonical(
+    id: i64,
+    at_millis: i64,
+    actor: &str,
+    action: &str,
+    details: &str,
+    source_addr: Option<&str>,
+) -> String {
+    serde_json::json!([id, at_millis, actor, action, details, source_addr]).to_string()
+}
+
+/// Hex SHA-256 of the previous link's hash, a newline, and the entry's canonical content.
+fn link_hash(prev: &str, canonical: &str) -> String {
+    let mut h = sha2::Sha256::new();
+    h.update(prev.as_bytes());
+    h.update(b"\n");
+    h.update(canonical.as_bytes());
+    hex::encode(h.finalize())
+}
+
+fn mac(key: &[u8], row_hash: &str) -> String {
+    use hmac::Mac;
+    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key");
+    m.update(row_hash.as_bytes());
+    hex::encode(m.finalize().into_bytes())
+}
+
+static MAC_KEY: std::sync::OnceLock<Option<Vec<u8>>> = std::sync::OnceLock::new();
+
+/// The key every link's MAC is made with (`BREAKGLASS_AUDIT_KEY`), for this process; the first
+/// call decides. Without one, links carry hashes only.
+pub fn use_mac_key(key: Option<Vec<u8>>) {
+    let _ = MAC_KEY.set(key);
+}
+
+fn mac_key() -> Option<&'static [u8]> {
+    MAC_KEY.get().and_then(|k| k.as_deref())
+}
+
+/// What checking the chain found.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChainCheck {
+    pub ok: bool,
+    /// Entries checked against the chain.
+    pub checked: i64,
+    /// Entries written before the chain existed (not covered by it).
+    pub before_chain: i64,
+    /// The hash of the last link: what a checkpoint records.
+    pub head: Option<String>,
+    /// Whether the links' MACs were checked (a key is set).
+    pub macs_checked: bool,
+    /// The first entry that does not fit, and why.
+    pub first_bad_id: Option<i64>,
+    pub why: Option<String>,
+}
+
+/// Checks the whole chain, in id order: each entry's link must exist, follow the link before
+/// it, hash the entry's content as stored, and (with a key) carry the right MAC. Names the
+/// first entry that does not fit: an edited, inserted, deleted or reordered row shows there.
+pub async fn verify_chain(pool: &Pool) -> Result<ChainCheck, sqlx::Error> {
+    let key = mac_key();
+    let mut check = ChainCheck {
+        ok: true,
+        checked: 0,
+        before_chain: 0,
+        head: None,
+        macs_checked: key.is_some(),
+        first_bad_id: None,
+        why: None,
+    };
+    let mut expected_prev: Option<String> = None;
+    let mut after = i64::MIN;
+    loop {
+        let rows = sqlx::query(
+            "SELECT a.id, a.at, a.actor, a.action, a.details, a.source_addr, c.prev_hash, \
+             c.row_hash, c.mac FROM audit_log a LEFT JOIN audit_chain c ON c.audit_id = a.id \
+             WHERE a.id > $1 ORDER BY a.id LIMIT 1000",
+        )
+        .bind(after)
+        .fetch_all(pool)
+        .await?;
+        if rows.is_empty() {
+            break;
+        }
+        for r in &rows {
+            let id: i64 = r.get("id");
+            after = id;
+            let link: Option<String> = r.get("row_hash");
+            let bad = |why: &str| (id, why.to_owned());
+            let found = match (&expected_prev, link) {
+                // Not yet in the chain: an entry from before it existed.
+                (None, None) => {
+                    check.before_chain += 1;
+                    None
+                }
+                (Some(_), None) => Some(bad("it has no link in the chain (inserted around it)")),
+                (expected, Some(row_hash)) => {
+                    let prev: String = r.get("prev_hash");
+                    let content = canonical(
+                        id,
+                        r.get("at"),
+                        r.get("actor"),
+                        r.get("action"),
+                        r.get("details"),
+                        r.get("source_addr"),
+                    );
+                    let mac_stored: Option<String> = r.get("mac");
+                    let follows = match expected {
+                        Some(e) => &prev == e,
+                        None => prev == GENESIS,
+                    };
+                    if !follows {
+                        Some(bad(
+                            "it does not follow the entry before it (an entry was deleted, \
+                             inserted or reordered)",
+                        ))
+                    } else if link_hash(&prev, &content) != row_hash {
+                        Some(bad("its content is not what was written (edited)"))
+                    } else if key.is_some_and(|k| mac_stored.as_deref() != Some(&mac(k, &row_hash)))
+                    {
+                        Some(bad("its MAC does not match (rewritten without the key)"))
+                    } else {
+                        check.checked += 1;
+                        expected_prev = Some(row_hash);
+                        None
+                    }
+                }
+            };
+            if let Some((id, why)) = found {
+                check.ok = false;
+                check.first_bad_id = Some(id);
+                check.why = Some(why);
+                check.head = expected_prev;
+                return Ok(check);
+            }
+        }
+    }
+    check.head = expected_prev;
+    Ok(check)
+}
+
+/// `verify_chain` for a caller who may read the trail.
+pub async fn verify(pool: &Pool, reader: &Reader) -> Result<ChainCheck, AppError> {
+    reader.require(Permission::AuditRead, Scope::AuditRead)?;
+    Ok(verify_chain(pool).await?)
 }
 
 /// One page of the trail, for an operator who may read it or a key with the `audit:read`

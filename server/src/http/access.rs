@@ -274,6 +274,12 @@ pub const ROUTES: &[Endpoint] = &[
     ),
     e(
         "GET",
+        "/api/audit/verify",
+        AllowedOrKey(AuditRead, Scope::AuditRead),
+        Api(|| get(audit::verify)),
+    ),
+    e(
+        "GET",
         "/api/watcher/status",
         AllowedOrKey(StatusRead, Scope::BreakGlassRead),
         Api(|| get(watcher::status)),

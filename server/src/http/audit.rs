@@ -18,3 +18,14 @@ pub async fn list(
         app::server::audit_trail::list(&state.pool, &reader, &filter).await?,
     ))
 }
+
+/// `GET /api/audit/verify`: checks the whole hash chain of the trail and names the first entry
+/// that does not fit (same access as the trail).
+pub async fn verify(
+    State(state): State<AppState>,
+    AnyCaller(reader): AnyCaller,
+) -> Result<Json<app::server::audit_trail::ChainCheck>, ApiError> {
+    Ok(Json(
+        app::server::audit_trail::verify(&state.pool, &reader).await?,
+    ))
+}

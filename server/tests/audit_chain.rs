@@ -1,0 +1,227 @@
+//! The audit trail is a hash chain with a keyed MAC: `GET /api/audit/verify` and
+//! `breakglass audit verify` check it. Someone with direct database access (who can drop the
+//! append-only triggers) edits, deletes, reorders and forges entries with SQL, and each is
+//! caught at the entry where it happened, on both stores.
+
+mod support;
+
+use app::server::clock::ManualClock;
+use chrono::Utc;
+use serde_json::{json, Value};
+use sha2::Digest;
+use support::*;
+
+const AUDIT_KEY: &str = "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf";
+
+/// A server with the audit key, whose trail holds a dozen entries (logins and policy changes).
+async fn server_with_a_trail() -> (tempfile::TempDir, TestServer, Vec<i64>) {
+    let (dir, db) = fresh_db();
+    let s = TestServer::start_with(
+        &db,
+        ManualClock::new(Utc::now()),
+        &[("BREAKGLASS_AUDIT_KEY", AUDIT_KEY.to_owned())],
+    )
+    .await;
+    let admin = s.admin().await;
+    for minutes in 10..20 {
+        let res = admin
+            .put(s.url("/api/break-glass/policy"))
+            .json(&json!({ "ack_minutes": minutes }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM audit_log ORDER BY id")
+        .fetch_all(&s.db().await)
+        .await
+        .unwrap();
+    assert!(ids.len() >= 11, "{ids:?}");
+    (dir, s, ids)
+}
+
+async fn verify(s: &TestServer) -> Value {
+    let res = s
+        .admin()
+        .await
+        .get(s.url("/api/audit/verify"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+/// `breakglass audit verify` on the test's database: its exit status and what it printed.
+fn cli(s: &TestServer) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_breakglass"))
+        .args(["audit", "verify"])
+        .env_clear()
+        .env("DATABASE_URL", database_url(&s.db_path))
+        .env("BREAKGLASS_AUDIT_KEY", AUDIT_KEY)
+        .env("BREAKGLASS_SESSIONS_DIR", "/nonexistent")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// What an insider with database access does first: drop the append-only triggers.
+async fn tamper(s: &TestServer, statements: &[String]) {
+    let pool = s.db().await;
+    let unlock: &[&str] = if on_postgres() {
+        &[
+            "ALTER TABLE audit_log DISABLE TRIGGER USER",
+            "ALTER TABLE audit_chain DISABLE TRIGGER USER",
+        ]
+    } else {
+        &[
+            "DROP TRIGGER audit_log_no_update",
+            "DROP TRIGGER audit_log_no_delete",
+            "DROP TRIGGER audit_chain_no_update",
+            "DROP TRIGGER audit_chain_no_delete",
+        ]
+    };
+    for sql in unlock
+        .iter()
+        .map(|s| s.to_string())
+        .chain(statements.iter().cloned())
+    {
+        sqlx::query(&sql).execute(&pool).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn an_untouched_trail_verifies_through_the_api_and_the_command() {
+    let (_dir, mut s, ids) = server_with_a_trail().await;
+    let check = verify(&s).await;
+    assert_eq!(check["ok"], true, "{check}");
+    assert_eq!(check["macs_checked"], true);
+    // Every entry, the checker's own login included.
+    assert_eq!(
+        check["checked"],
+        count(&s, "SELECT COUNT(*) FROM audit_log").await
+    );
+    assert!(ids.len() >= 11);
+    let (ok, out) = cli(&s);
+    assert!(ok, "{out}");
+    assert!(out.contains("the audit trail is intact"), "{out}");
+    // Nobody may check it without logging in or an audit:read key.
+    let res = s
+        .client()
+        .get(s.url("/api/audit/verify"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn an_edited_entry_is_named() {
+    let (_dir, mut s, ids) = server_with_a_trail().await;
+    let k = ids[5];
+    tamper(
+        &s,
+        &[format!(
+            "UPDATE audit_log SET details = '{{}}' WHERE id = {k}"
+        )],
+    )
+    .await;
+    let check = verify(&s).await;
+    assert_eq!(
+        (check["ok"].as_bool(), check["first_bad_id"].as_i64()),
+        (Some(false), Some(k))
+    );
+    assert!(check["why"].as_str().unwrap().contains("edited"), "{check}");
+    let (ok, out) = cli(&s);
+    assert!(!ok);
+    assert!(
+        out.contains(&format!("audit entry {k} does not fit")),
+        "{out}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_deleted_entry_is_named_by_the_one_after_it() {
+    let (_dir, mut s, ids) = server_with_a_trail().await;
+    let k = ids[4];
+    tamper(
+        &s,
+        &[
+            format!("DELETE FROM audit_chain WHERE audit_id = {k}"),
+            format!("DELETE FROM audit_log WHERE id = {k}"),
+        ],
+    )
+    .await;
+    let check = verify(&s).await;
+    assert_eq!(check["first_bad_id"].as_i64(), Some(ids[5]), "{check}");
+    assert!(check["why"].as_str().unwrap().contains("does not follow"));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn reordered_entries_are_named() {
+    let (_dir, mut s, ids) = server_with_a_trail().await;
+    let (a, b) = (ids[6], ids[7]);
+    let details = |id: i64| format!("(SELECT details FROM audit_log WHERE id = {id})");
+    // Swap the two entries' contents (one statement, so the second reads the first's old value).
+    tamper(
+        &s,
+        &[format!(
+            "UPDATE audit_log SET details = CASE id WHEN {a} THEN {} ELSE {} END \
+             WHERE id IN ({a}, {b})",
+            details(b),
+            details(a)
+        )],
+    )
+    .await;
+    let check = verify(&s).await;
+    assert_eq!(check["first_bad_id"].as_i64(), Some(a), "{check}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_forger_without_the_key_who_recomputes_the_hashes_is_caught_by_the_mac() {
+    let (_dir, mut s, ids) = server_with_a_trail().await;
+    let k = ids[3];
+    // Rewrite entry k and every link from it on with correct SHA-256 hashes: only the MACs,
+    // which need the key, are left as they were.
+    let pool = s.db().await;
+    let rows: Vec<(i64, i64, String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT id, at, actor, action, details, source_addr FROM audit_log ORDER BY id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let mut prev: String =
+        sqlx::query_scalar("SELECT prev_hash FROM audit_chain WHERE audit_id = $1")
+            .bind(k)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let mut statements = vec![format!(
+        "UPDATE audit_log SET details = '{{\"forged\":true}}' WHERE id = {k}"
+    )];
+    for (id, at, actor, action, details, source) in rows.into_iter().filter(|r| r.0 >= k) {
+        let details = if id == k {
+            "{\"forged\":true}".to_owned()
+        } else {
+            details
+        };
+        let canonical = json!([id, at, actor, action, details, source]).to_string();
+        let hash = hex::encode(sha2::Sha256::digest(format!("{prev}\n{canonical}")));
+        statements.push(format!(
+            "UPDATE audit_chain SET prev_hash = '{prev}', row_hash = '{hash}' WHERE audit_id = {id}"
+        ));
+        prev = hash;
+    }
+    tamper(&s, &statements).await;
+    let check = verify(&s).await;
+    assert_eq!(check["first_bad_id"].as_i64(), Some(k), "{check}");
+    assert!(check["why"].as_str().unwrap().contains("MAC"), "{check}");
+    s.stop().await;
+}
