@@ -52,6 +52,13 @@ ENVIRONMENT:
                                entry's link in the hash chain carries an HMAC under it, so
                                that rewriting the trail needs the key, not only database
                                access (`breakglass audit verify` checks it)
+    BREAKGLASS_AUDIT_CHECKPOINTS
+                               a file outside the database where the audit chain's head is
+                               appended whenever it moved (JSON lines, fsynced; also logged);
+                               `audit verify` checks them (default: no checkpoints)
+    BREAKGLASS_AUDIT_CHECKPOINT_MS
+                               how often the head is checked for a checkpoint, 10 to 3600000
+                               ms (default 60000)
     BREAKGLASS_PUBLIC_URL      the address operators open (e.g. https://breakglass.example.com);
                                links in notifications start with it (default: paths only)
     BREAKGLASS_NOTIFY_POLL_MS  how often each replica looks for notifications to send, 10 to
@@ -83,6 +90,9 @@ pub struct Config {
     pub traffic_fsync: app::server::traffic::Fsync,
     pub secrets_key: Option<app::server::secrets::Sealer>,
     pub audit_key: Option<AuditKey>,
+    /// Where checkpoints of the audit chain's head go, and how often.
+    pub audit_checkpoints: Option<std::path::PathBuf>,
+    pub audit_checkpoint_every: std::time::Duration,
     pub notify: Notify,
 }
 
@@ -282,6 +292,13 @@ impl Config {
                     })
             })
             .transpose()?;
+        let audit_checkpoints = get("BREAKGLASS_AUDIT_CHECKPOINTS").map(std::path::PathBuf::from);
+        let audit_checkpoint_every = millis(
+            &get,
+            "BREAKGLASS_AUDIT_CHECKPOINT_MS",
+            10..=3_600_000,
+            60_000,
+        )?;
         let notify = Notify {
             poll: millis(&get, "BREAKGLASS_NOTIFY_POLL_MS", 10..=60_000, 1_000)?,
             retry_base: chrono::TimeDelta::from_std(millis(
@@ -298,6 +315,8 @@ impl Config {
         Ok(Self {
             secrets_key,
             audit_key,
+            audit_checkpoints,
+            audit_checkpoint_every,
             notify,
             traffic_fsync,
             upstream_timeout,
@@ -362,6 +381,7 @@ mod tests {
             ("BREAKGLASS_SECRETS_KEY", "not hex at all"),
             ("BREAKGLASS_SECRETS_KEY", "abcd"),
             ("BREAKGLASS_AUDIT_KEY", "0123"),
+            ("BREAKGLASS_AUDIT_CHECKPOINT_MS", "5"),
             ("BREAKGLASS_PUBLIC_URL", "breakglass.example.com"),
             ("BREAKGLASS_NOTIFY_POLL_MS", "0"),
             ("BREAKGLASS_NOTIFY_RETRY_MS", "later"),

@@ -3,6 +3,7 @@
 
 #![recursion_limit = "256"]
 
+mod audit_checkpoints;
 pub mod config;
 mod gateway;
 mod http;
@@ -189,6 +190,7 @@ pub async fn start(
         operators,
         sessions,
         notifications: notifications.clone(),
+        audit_checkpoints: config.audit_checkpoints.clone().map(Arc::new),
         shutdown: shutdown_rx.clone(),
         api_keys: Arc::default(),
         link: replication.subscribe(),
@@ -196,6 +198,20 @@ pub async fn start(
     tokio::spawn(break_glass.run_expiry_timer(shutdown_rx.clone()));
     tokio::spawn(watcher.run(shutdown_rx.clone()));
     tokio::spawn(journal.clone().run_sweeper(shutdown_rx.clone()));
+    match &config.audit_checkpoints {
+        Some(path) => {
+            tokio::spawn(audit_checkpoints::run(
+                state.pool.clone(),
+                path.clone(),
+                config.audit_checkpoint_every,
+                shutdown_rx.clone(),
+            ));
+        }
+        None => tracing::warn!(
+            "BREAKGLASS_AUDIT_CHECKPOINTS is not set: the audit chain's head is not kept outside \
+             the database, so entries removed from the end of the trail would go unnoticed"
+        ),
+    }
     tokio::spawn(
         notifications::Worker::new(
             notifications,

@@ -99,7 +99,15 @@ async fn audit_verify() -> std::process::ExitCode {
     };
     app::server::audit_trail::use_mac_key(config.audit_key.map(|k| k.0));
     let checked = match app::server::database::connect(&config.database_url).await {
-        Ok(pool) => app::server::audit_trail::verify_chain(&pool).await,
+        Ok(pool) => match app::server::audit_trail::verify_chain(&pool).await {
+            Ok(check) => match &config.audit_checkpoints {
+                Some(path) => {
+                    app::server::audit_trail::verify_checkpoints(&pool, check, path).await
+                }
+                None => Ok(check),
+            },
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e),
     };
     match checked {
@@ -115,16 +123,16 @@ async fn audit_verify() -> std::process::ExitCode {
                 c.before_chain,
                 c.head.as_deref().unwrap_or("(empty)")
             );
-            match (c.first_bad_id, c.why) {
-                (Some(id), Some(why)) => {
-                    println!("audit entry {id} does not fit: {why}");
-                    std::process::ExitCode::FAILURE
-                }
-                _ => {
-                    println!("the audit trail is intact");
-                    std::process::ExitCode::SUCCESS
-                }
+            if c.ok {
+                println!("the audit trail is intact");
+                return std::process::ExitCode::SUCCESS;
             }
+            let why = c.why.unwrap_or_default();
+            match c.first_bad_id {
+                Some(id) => println!("audit entry {id} does not fit: {why}"),
+                None => println!("the audit trail does not fit: {why}"),
+            }
+            std::process::ExitCode::FAILURE
         }
         Err(e) => {
             eprintln!("breakglass: cannot read the audit trail: {e}");

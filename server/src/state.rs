@@ -38,6 +38,8 @@ pub struct AppState {
     pub reviews: Reviews,
     /// The notification channels and the delivery log.
     pub notifications: Notifications,
+    /// The file of the audit chain's checkpoints, if one is kept.
+    pub audit_checkpoints: Option<Arc<std::path::PathBuf>>,
     /// Logins, logouts, the caller of a request, and where ended sessions are announced.
     pub sessions: Sessions,
     /// Flips to `true` when the server shuts down; open event streams end then.

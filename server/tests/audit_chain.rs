@@ -54,12 +54,17 @@ async fn verify(s: &TestServer) -> Value {
 
 /// `breakglass audit verify` on the test's database: its exit status and what it printed.
 fn cli(s: &TestServer) -> (bool, String) {
+    cli_with(s, &[])
+}
+
+fn cli_with(s: &TestServer, env: &[(&str, String)]) -> (bool, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_breakglass"))
         .args(["audit", "verify"])
         .env_clear()
         .env("DATABASE_URL", database_url(&s.db_path))
         .env("BREAKGLASS_AUDIT_KEY", AUDIT_KEY)
         .env("BREAKGLASS_SESSIONS_DIR", "/nonexistent")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .output()
         .unwrap();
     (
@@ -223,5 +228,77 @@ async fn a_forger_without_the_key_who_recomputes_the_hashes_is_caught_by_the_mac
     let check = verify(&s).await;
     assert_eq!(check["first_bad_id"].as_i64(), Some(k), "{check}");
     assert!(check["why"].as_str().unwrap().contains("MAC"), "{check}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn entries_removed_from_the_end_with_their_links_are_caught_by_a_checkpoint() {
+    let (dir, db) = fresh_db();
+    let file = dir.path().join("audit-checkpoints.jsonl");
+    let mut s = TestServer::start_with(
+        &db,
+        ManualClock::new(Utc::now()),
+        &[
+            ("BREAKGLASS_AUDIT_KEY", AUDIT_KEY.to_owned()),
+            ("BREAKGLASS_AUDIT_CHECKPOINTS", file.display().to_string()),
+            ("BREAKGLASS_AUDIT_CHECKPOINT_MS", "20".to_owned()),
+        ],
+    )
+    .await;
+    let admin = s.admin().await;
+    for minutes in 10..14 {
+        let res = admin
+            .put(s.url("/api/break-glass/policy"))
+            .json(&json!({ "ack_minutes": minutes }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM audit_log ORDER BY id")
+        .fetch_all(&s.db().await)
+        .await
+        .unwrap();
+    let last = *ids.last().unwrap();
+    // The writer records the head once it moved there.
+    eventually("a checkpoint names the newest entry", || async {
+        std::fs::read_to_string(&file)
+            .unwrap_or_default()
+            .contains(&format!("\"audit_id\":{last},"))
+    })
+    .await;
+    let checkpoints = ("BREAKGLASS_AUDIT_CHECKPOINTS", file.display().to_string());
+    let (ok, out) = cli_with(&s, &[checkpoints.clone()]);
+    assert!(ok, "{out}");
+
+    // The two newest entries go, links and all: the chain that is left is whole.
+    let newest = &ids[ids.len() - 2..];
+    tamper(
+        &s,
+        &newest
+            .iter()
+            .flat_map(|id| {
+                [
+                    format!("DELETE FROM audit_chain WHERE audit_id = {id}"),
+                    format!("DELETE FROM audit_log WHERE id = {id}"),
+                ]
+            })
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    let (ok, out) = cli(&s);
+    assert!(
+        ok,
+        "without its checkpoints the shortened chain looks whole: {out}"
+    );
+    let (ok, out) = cli_with(&s, &[checkpoints]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("a checkpoint says entry"), "{out}");
+    let check = verify(&s).await;
+    assert_eq!(check["ok"], false, "{check}");
+    assert!(
+        newest.contains(&check["first_bad_id"].as_i64().unwrap()),
+        "{check}"
+    );
     s.stop().await;
 }

@@ -194,10 +194,85 @@ pub async fn verify_chain(pool: &Pool) -> Result<ChainCheck, sqlx::Error> {
     Ok(check)
 }
 
-/// `verify_chain` for a caller who may read the trail.
-pub async fn verify(pool: &Pool, reader: &Reader) -> Result<ChainCheck, AppError> {
+/// `verify_chain` for a caller who may read the trail, then the checkpoints.
+pub async fn verify(
+    pool: &Pool,
+    reader: &Reader,
+    checkpoints: Option<&std::path::Path>,
+) -> Result<ChainCheck, AppError> {
     reader.require(Permission::AuditRead, Scope::AuditRead)?;
-    Ok(verify_chain(pool).await?)
+    let check = verify_chain(pool).await?;
+    Ok(match checkpoints {
+        Some(path) => verify_checkpoints(pool, check, path).await?,
+        None => check,
+    })
+}
+
+/// The chain's head: the last link's entry id and hash.
+pub async fn head(pool: &Pool) -> Result<Option<Checkpoint>, sqlx::Error> {
+    let row =
+        sqlx::query("SELECT audit_id, row_hash FROM audit_chain ORDER BY audit_id DESC LIMIT 1")
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.map(|r| Checkpoint {
+        audit_id: r.get("audit_id"),
+        row_hash: r.get("row_hash"),
+    }))
+}
+
+/// A record of the chain's head, kept outside the database: entries removed from the end of
+/// the trail (with their links) leave a checkpoint that no longer fits.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Checkpoint {
+    pub audit_id: i64,
+    pub row_hash: String,
+}
+
+/// Checks every checkpoint in the file at `path` (JSON lines) against the chain: each must
+/// name an entry whose link still has that hash. A chain that is already broken is reported
+/// as it is.
+pub async fn verify_checkpoints(
+    pool: &Pool,
+    mut check: ChainCheck,
+    path: &std::path::Path,
+) -> Result<ChainCheck, sqlx::Error> {
+    if !check.ok {
+        return Ok(check);
+    }
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(check);
+    };
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let Ok(point) = serde_json::from_str::<Checkpoint>(line) else {
+            check.ok = false;
+            check.why = Some(format!(
+                "the checkpoint file has a line that is not one: {line}"
+            ));
+            return Ok(check);
+        };
+        let stored: Option<String> =
+            sqlx::query_scalar("SELECT row_hash FROM audit_chain WHERE audit_id = $1")
+                .bind(point.audit_id)
+                .fetch_optional(pool)
+                .await?;
+        if stored.as_deref() != Some(point.row_hash.as_str()) {
+            check.ok = false;
+            check.first_bad_id = Some(point.audit_id);
+            check.why = Some(format!(
+                "a checkpoint says entry {} had the hash {}; the trail {} (entries removed \
+                 from its end, or rewritten)",
+                point.audit_id,
+                point.row_hash,
+                if stored.is_some() {
+                    "has another"
+                } else {
+                    "no longer has it"
+                }
+            ));
+            return Ok(check);
+        }
+    }
+    Ok(check)
 }
 
 /// One page of the trail, for an operator who may read it or a key with the `audit:read`

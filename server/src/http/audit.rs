@@ -26,6 +26,11 @@ pub async fn verify(
     AnyCaller(reader): AnyCaller,
 ) -> Result<Json<app::server::audit_trail::ChainCheck>, ApiError> {
     Ok(Json(
-        app::server::audit_trail::verify(&state.pool, &reader).await?,
+        app::server::audit_trail::verify(
+            &state.pool,
+            &reader,
+            state.audit_checkpoints.as_deref().map(|p| p.as_path()),
+        )
+        .await?,
     ))
 }
