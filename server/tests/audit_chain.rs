@@ -268,7 +268,7 @@ async fn entries_removed_from_the_end_with_their_links_are_caught_by_a_checkpoin
     })
     .await;
     let checkpoints = ("BREAKGLASS_AUDIT_CHECKPOINTS", file.display().to_string());
-    let (ok, out) = cli_with(&s, &[checkpoints.clone()]);
+    let (ok, out) = cli_with(&s, std::slice::from_ref(&checkpoints));
     assert!(ok, "{out}");
 
     // The two newest entries go, links and all: the chain that is left is whole.
