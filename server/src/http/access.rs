@@ -280,6 +280,12 @@ pub const ROUTES: &[Endpoint] = &[
     ),
     e(
         "GET",
+        "/api/audit/export",
+        AllowedOrKey(AuditRead, Scope::AuditRead),
+        Api(|| get(audit::export)),
+    ),
+    e(
+        "GET",
         "/api/watcher/status",
         AllowedOrKey(StatusRead, Scope::BreakGlassRead),
         Api(|| get(watcher::status)),

@@ -34,3 +34,38 @@ pub async fn verify(
         .await?,
     ))
 }
+
+/// `GET /api/audit/export?cursor&limit`: entries after `cursor`, oldest first, as JSON lines
+/// with their chain links (`limit` 1 to 1,000, default 100). `X-Next-Cursor` is the id to pass
+/// as `cursor` next time (the same when nothing new was written).
+pub async fn export(
+    State(state): State<AppState>,
+    AnyCaller(reader): AnyCaller,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let filter = AuditFilter::parse(|k| match k {
+        "cursor" | "limit" => query.get(k).cloned(),
+        _ => None,
+    })?;
+    let entries =
+        app::server::audit_trail::export(&state.pool, &reader, filter.cursor, filter.limit).await?;
+    let next = entries.last().map(|e| e.id).or(filter.cursor).unwrap_or(0);
+    let mut body = String::new();
+    for entry in &entries {
+        body.push_str(&serde_json::to_string(entry).map_err(|_| app::domain::AppError::Internal)?);
+        body.push('\n');
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-ndjson".to_owned()),
+            (
+                header::HeaderName::from_static("x-next-cursor"),
+                next.to_string(),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
