@@ -59,6 +59,8 @@ ENVIRONMENT:
     BREAKGLASS_AUDIT_CHECKPOINT_MS
                                how often the head is checked for a checkpoint, 10 to 3600000
                                ms (default 60000)
+    BREAKGLASS_AUDIT_SYSLOG    host:port of a syslog receiver: every audit entry, with its chain
+                               link, as RFC 5424 over TCP (octet-counted), at least once
     BREAKGLASS_PUBLIC_URL      the address operators open (e.g. https://breakglass.example.com);
                                links in notifications start with it (default: paths only)
     BREAKGLASS_NOTIFY_POLL_MS  how often each replica looks for notifications to send, 10 to
@@ -93,6 +95,8 @@ pub struct Config {
     /// Where checkpoints of the audit chain's head go, and how often.
     pub audit_checkpoints: Option<std::path::PathBuf>,
     pub audit_checkpoint_every: std::time::Duration,
+    /// `host:port` of a syslog receiver (RFC 5424 over TCP) for the audit trail.
+    pub audit_syslog: Option<String>,
     pub notify: Notify,
 }
 
@@ -299,6 +303,22 @@ impl Config {
             10..=3_600_000,
             60_000,
         )?;
+        let audit_syslog = get("BREAKGLASS_AUDIT_SYSLOG")
+            .map(|v| {
+                let v = v.trim().to_owned();
+                match v.rsplit_once(':') {
+                    Some((host, port))
+                        if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) =>
+                    {
+                        Ok(v)
+                    }
+                    _ => Err(ConfigError(
+                        "BREAKGLASS_AUDIT_SYSLOG must be host:port of a syslog receiver over TCP"
+                            .into(),
+                    )),
+                }
+            })
+            .transpose()?;
         let notify = Notify {
             poll: millis(&get, "BREAKGLASS_NOTIFY_POLL_MS", 10..=60_000, 1_000)?,
             retry_base: chrono::TimeDelta::from_std(millis(
@@ -317,6 +337,7 @@ impl Config {
             audit_key,
             audit_checkpoints,
             audit_checkpoint_every,
+            audit_syslog,
             notify,
             traffic_fsync,
             upstream_timeout,
@@ -382,6 +403,7 @@ mod tests {
             ("BREAKGLASS_SECRETS_KEY", "abcd"),
             ("BREAKGLASS_AUDIT_KEY", "0123"),
             ("BREAKGLASS_AUDIT_CHECKPOINT_MS", "5"),
+            ("BREAKGLASS_AUDIT_SYSLOG", "syslog.example.com"),
             ("BREAKGLASS_PUBLIC_URL", "breakglass.example.com"),
             ("BREAKGLASS_NOTIFY_POLL_MS", "0"),
             ("BREAKGLASS_NOTIFY_RETRY_MS", "later"),

@@ -4,6 +4,7 @@
 #![recursion_limit = "256"]
 
 mod audit_checkpoints;
+mod audit_syslog;
 pub mod config;
 mod gateway;
 mod http;
@@ -198,6 +199,14 @@ pub async fn start(
     tokio::spawn(break_glass.run_expiry_timer(shutdown_rx.clone()));
     tokio::spawn(watcher.run(shutdown_rx.clone()));
     tokio::spawn(journal.clone().run_sweeper(shutdown_rx.clone()));
+    if let Some(target) = &config.audit_syslog {
+        tokio::spawn(audit_syslog::run(
+            state.pool.clone(),
+            state.clock.clone(),
+            target.clone(),
+            shutdown_rx.clone(),
+        ));
+    }
     match &config.audit_checkpoints {
         Some(path) => {
             tokio::spawn(audit_checkpoints::run(

@@ -362,6 +362,16 @@ pub async fn export(
     limit: u32,
 ) -> Result<Vec<ChainedEntry>, AppError> {
     reader.require(Permission::AuditRead, Scope::AuditRead)?;
+    Ok(after(pool, cursor, limit).await?)
+}
+
+/// Up to `limit` entries after `cursor`, oldest first, with their links (for the export and
+/// the syslog sink).
+pub async fn after(
+    pool: &Pool,
+    cursor: Option<i64>,
+    limit: u32,
+) -> Result<Vec<ChainedEntry>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT a.id, a.at, a.actor, a.action, a.details, a.source_addr, c.prev_hash, \
          c.row_hash, c.mac FROM audit_log a LEFT JOIN audit_chain c ON c.audit_id = a.id \

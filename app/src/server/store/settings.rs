@@ -31,3 +31,43 @@ pub async fn put(
     .await?;
     Ok(())
 }
+
+/// Sets `name` to `value` only if it still holds `expected` (absent when `None`): a
+/// compare-and-set, `false` when another writer changed it first.
+pub async fn replace_if(
+    pool: &Pool,
+    name: &str,
+    expected: Option<&str>,
+    value: &str,
+    at: DateTime<Utc>,
+    by: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = match expected {
+        Some(expected) => {
+            sqlx::query(
+                "UPDATE settings SET value = $1, updated_at = $2, updated_by = $3 \
+                 WHERE name = $4 AND value = $5",
+            )
+            .bind(value)
+            .bind(to_millis(at))
+            .bind(by)
+            .bind(name)
+            .bind(expected)
+            .execute(pool)
+            .await?
+        }
+        None => {
+            sqlx::query(
+                "INSERT INTO settings (name, value, updated_at, updated_by) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(name)
+            .bind(value)
+            .bind(to_millis(at))
+            .bind(by)
+            .execute(pool)
+            .await?
+        }
+    };
+    Ok(done.rows_affected() == 1)
+}
