@@ -31,7 +31,9 @@ test('two operators in two browsers: a request, an extension and their approvals
   await dialog.getByLabel('Minutes').fill('30');
   await dialog.getByLabel('Type CONFIRM to proceed').fill('CONFIRM');
   await dialog.getByRole('button', { name: 'Request approval' }).click();
-  await expect(dialog).toBeHidden();
+  // The dialog stays and follows the request.
+  const state = dialog.getByTestId('dialog-request-state');
+  await expect(state).toContainText("Waiting for a second operator's approval");
 
   for (const tab of [...adminTabs, ...samTabs]) {
     const banner = tab.getByTestId('request-banner');
@@ -49,6 +51,9 @@ test('two operators in two browsers: a request, an extension and their approvals
   const decide = adminTabs[1].getByTestId('decide-form');
   await decide.getByLabel('Note').fill('confirmed on the incident bridge');
   await decide.getByRole('button', { name: 'Approve' }).click();
+  await expect(state).toContainText('Approved by admin');
+  await state.getByRole('button', { name: 'Close' }).click();
+  await expect(dialog).toBeHidden();
 
   for (const tab of [...adminTabs, ...samTabs]) {
     const banner = tab.getByTestId('break-glass-banner');
@@ -149,6 +154,8 @@ db.commit()
   await dialog.getByRole('button', { name: 'Activate Break-Glass' }).click();
   await expect(dialog.getByTestId('server-error')).toContainText('still waits for its review');
   await dialog.getByTestId('request-override').click();
+  await expect(dialog.getByTestId('dialog-request-state')).toContainText('Waiting');
+  await dialog.getByRole('button', { name: 'Close' }).click();
   await expect(dialog).toBeHidden();
 
   const samContext = await browser.newContext();

@@ -93,6 +93,8 @@ pub fn ActivationDialog(open: RwSignal<bool>) -> impl IntoView {
             d.close();
         }
     });
+    // After a request the dialog stays open and follows it until it is decided.
+    let waiting = RwSignal::new(false);
     Effect::new(move |_| {
         let activated = matches!(activate.value().get(), Some(Ok(_)));
         let requested = matches!(request.value().get(), Some(Ok(_)));
@@ -102,7 +104,11 @@ pub fn ActivationDialog(open: RwSignal<bool>) -> impl IntoView {
             minutes.set("60".to_owned());
             activate.value().set(None);
             request.value().set(None);
-            open.set(false);
+            if requested {
+                waiting.set(true);
+            } else {
+                open.set(false);
+            }
         }
     });
 
@@ -144,7 +150,10 @@ pub fn ActivationDialog(open: RwSignal<bool>) -> impl IntoView {
             data-testid="activation-dialog"
             on:close=move |_| open.set(false)
         >
-            <form on:submit=submit novalidate>
+            <Show when=move || waiting.get()>
+                <RequestState done=move || { waiting.set(false); open.set(false); }/>
+            </Show>
+            <form on:submit=submit novalidate class:hidden=move || waiting.get()>
                 <h2 id="activate-title">
                     {move || if approval() { "Request Break-Glass" } else { "Activate Break-Glass" }}
                 </h2>
@@ -253,5 +262,45 @@ pub fn ActivationDialog(open: RwSignal<bool>) -> impl IntoView {
                 </div>
             </form>
         </dialog>
+    }
+}
+
+/// The request just sent, as it stands: waiting (with the time left to decide), approved, or
+/// denied or lapsed.
+#[component]
+fn RequestState(done: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+    use crate::domain::break_glass::Phase;
+    let live = expect_context::<Live>();
+    view! {
+        <div class="request-state" data-testid="dialog-request-state" role="status">
+            <h2>"Break-Glass Requested"</h2>
+            {move || match live.status.get() {
+                Some(s) if s.state == Phase::Requested => {
+                    let decide_by = s.decide_by;
+                    view! {
+                        <p>
+                            "Waiting for a second operator's approval: "
+                            <strong>
+                                {move || decide_by.and_then(|d| live.seconds_until(d)).map(crate::domain::time_format::mm_ss)}
+                            </strong>
+                            " left to decide. You can close this; every tab's banner follows it too."
+                        </p>
+                    }.into_any()
+                }
+                Some(s) if s.active => view! {
+                    <p>
+                        "Approved by " <strong>{s.acknowledged_by.clone()}</strong>
+                        ": break-glass is active until "
+                        {s.expires_at.map(crate::domain::time_format::utc)} "."
+                    </p>
+                }.into_any(),
+                _ => view! {
+                    <p>"The request was denied or lapsed: nothing was opened."</p>
+                }.into_any(),
+            }}
+            <div class="actions">
+                <button type="button" on:click=move |_| done()>"Close"</button>
+            </div>
+        </div>
     }
 }
