@@ -12,3 +12,5 @@ CREATE TRIGGER audit_chain_no_update BEFORE UPDATE ON audit_chain
     FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
 CREATE TRIGGER audit_chain_no_delete BEFORE DELETE ON audit_chain
     FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+CREATE TRIGGER audit_chain_no_truncate BEFORE TRUNCATE ON audit_chain
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();

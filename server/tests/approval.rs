@@ -568,3 +568,51 @@ async fn under_the_approval_policy_an_extension_waits_for_a_second_operator_too(
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_request_that_lapsed_while_its_replica_was_down_is_recorded_by_another() {
+    let (_dir, db) = fresh_db();
+    let clock = ManualClock::new(Utc::now());
+    let mut a = approval_server(&db, clock.clone()).await;
+    let mut b = TestServer::start(&db, clock.clone()).await;
+    let on_a = a.admin().await;
+    let sam = operator(&a, &on_a, "sam", "security_manager").await;
+    let (code, _) = post(
+        &sam,
+        a.url("/api/break-glass/request"),
+        activation("asked on the replica that then stopped", 30),
+    )
+    .await;
+    assert_eq!(code, 200);
+    a.stop().await;
+    // Past the deadline, with nobody left to have recorded the lapse but B.
+    clock.advance(TimeDelta::minutes(21));
+    let sam_on_b = b.logged_in("sam", OPERATOR_PASSWORD).await;
+    eventually("B takes a new request", || async {
+        post(
+            &sam_on_b,
+            b.url("/api/break-glass/request"),
+            activation("asked again on the other replica", 30),
+        )
+        .await
+        .0 == 200
+    })
+    .await;
+    assert_eq!(
+        count(
+            &b,
+            "SELECT COUNT(*) FROM break_glass_requests WHERE state = 'lapsed'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &b,
+            "SELECT COUNT(*) FROM break_glass_requests WHERE state = 'pending'"
+        )
+        .await,
+        1
+    );
+    b.stop().await;
+}

@@ -535,6 +535,9 @@ async fn the_database_refuses_a_second_open_window_and_activation_in_cool_down()
     let (_dir, db) = fresh_db();
     let mut s = TestServer::start(&db, ManualClock::new(Utc::now())).await;
     let pool = s.db().await;
+    // The database alone is under test: a running server would take the rows written here
+    // as its state and record their expiry.
+    s.stop().await;
     let insert = |at: i64| {
         sqlx::query("INSERT INTO break_glass_windows (activated_at, expires_at, duration_minutes, reason, activated_by) VALUES ($1, $2, 15, 'written directly', 'test')")
             .bind(at)

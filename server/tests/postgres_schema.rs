@@ -117,14 +117,29 @@ async fn postgres_has_the_sqlite_schema_and_enforces_the_same_rules() {
         .execute(&mut conn)
         .await
         .unwrap();
+    sqlx::query(
+        "INSERT INTO audit_chain (audit_id, prev_hash, row_hash) \
+         SELECT id, repeat('0', 64), repeat('1', 64) FROM audit_log",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
     for sql in [
         "UPDATE audit_log SET actor = 'mallory'",
         "DELETE FROM audit_log",
-        "TRUNCATE audit_log",
+        "UPDATE audit_chain SET row_hash = prev_hash",
+        "DELETE FROM audit_chain",
+        "TRUNCATE audit_chain",
     ] {
         let e = refused(&mut conn, sql).await;
         assert!(e.contains("append-only"), "{sql}: {e}");
     }
+    // The chain's links refer to the trail: it cannot be emptied while they do.
+    let e = refused(&mut conn, "TRUNCATE audit_log").await;
+    assert!(
+        e.contains("append-only") || e.contains("foreign key"),
+        "TRUNCATE audit_log: {e}"
+    );
 
     let e = refused(
         &mut conn,

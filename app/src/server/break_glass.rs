@@ -1203,21 +1203,20 @@ impl BreakGlassService {
     fn adopt(&self, lifecycle: &mut Lifecycle, stored: Lifecycle, now: DateTime<Utc>) {
         let (mine, _) = lifecycle.tick(now);
         let (stored_now, due) = stored.tick(now);
-        if stored_now == mine {
+        // What time has done to the stored state but nobody has recorded yet (an expiry, an
+        // escalation, a lapse) stays due, for the timer to record; even when this replica's
+        // own state already shows its outcome, or the store would keep it (a request nobody
+        // marked lapsed blocks every new one).
+        let unrecorded = due.iter().any(|c| !matches!(c, Change::CoolDownOver));
+        if stored_now == mine && !unrecorded {
             return;
         }
+        let changed = stored_now != mine;
         let change = adopted_change(&mine, &stored_now);
-        // An expiry that nobody has recorded yet stays due, for the timer to record.
-        let next = if due
-            .iter()
-            .any(|c| matches!(c, Change::Expired(_) | Change::AckOverdue(_)))
-        {
-            stored
-        } else {
-            stored_now
-        };
-        self.commit_state(lifecycle, next);
-        self.publish_change(change);
+        self.commit_state(lifecycle, if unrecorded { stored } else { stored_now });
+        if changed {
+            self.publish_change(change);
+        }
     }
 
     /// Escalates a window nobody acknowledged in time: marks it overdue with a CRITICAL alert
