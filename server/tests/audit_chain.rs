@@ -491,6 +491,18 @@ async fn a_syslog_receiver_gets_every_entry_with_its_link_and_the_rest_after_a_r
     s.stop().await;
 }
 
+/// An entry as stored, with its link: id, at, actor, action, details, source, prev, hash.
+type StoredLink = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+);
+
 #[tokio::test]
 async fn both_stores_follow_the_documented_recipe_byte_for_byte() {
     // Text that stores could encode differently: escapes, non-ASCII, format characters, NULL.
@@ -518,16 +530,7 @@ async fn both_stores_follow_the_documented_recipe_byte_for_byte() {
             .unwrap();
         }
         // Recomputed here from the rows as stored, by the recipe in docs/SECURITY.md.
-        let rows: Vec<(
-            i64,
-            i64,
-            String,
-            String,
-            String,
-            Option<String>,
-            String,
-            String,
-        )> = sqlx::query_as(
+        let rows: Vec<StoredLink> = sqlx::query_as(
             "SELECT a.id, a.at, a.actor, a.action, a.details, a.source_addr, c.prev_hash, \
                  c.row_hash FROM audit_log a JOIN audit_chain c ON c.audit_id = a.id ORDER BY a.id",
         )
