@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub const ACTIVATE: &str = "break_glass.activate";
+pub const DRILL: &str = "break_glass.drill";
 pub const ACTIVATE_DENIED: &str = "break_glass.activate_denied";
 pub const DEACTIVATE: &str = "break_glass.deactivate";
 pub const EXPIRE: &str = "break_glass.expire";
@@ -43,8 +44,9 @@ pub const CHANNEL_REMOVE: &str = "notifications.channel_remove";
 pub const CHANNEL_TEST: &str = "notifications.channel_test";
 
 /// Every action the trail records, for the filter's choices.
-pub const ACTIONS: [&str; 37] = [
+pub const ACTIONS: [&str; 38] = [
     ACTIVATE,
+    DRILL,
     ACTIVATE_DENIED,
     DEACTIVATE,
     EXPIRE,

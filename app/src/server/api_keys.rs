@@ -1,5 +1,6 @@
 use crate::domain::api_keys::{ApiKey, CreatedApiKey, KeyRequest, KeySpec, KEY_PREFIX};
 use crate::domain::audit;
+use crate::domain::break_glass::ScopedKey;
 use crate::domain::AppError;
 use crate::domain::Scope;
 use crate::domain::{Actor, KeyCaller, Permission};
@@ -94,6 +95,40 @@ pub async fn list(pool: &Pool, actor: &Actor) -> Result<Vec<ApiKey>, AppError> {
         .fetch_all(pool)
         .await?;
     Ok(rows.iter().map(from_row).collect())
+}
+
+/// The keys a break-glass window may be scoped to: live (neither revoked nor expired at
+/// `now`) and allowed through the gateway. Offered to whoever may activate, without secrets.
+pub async fn scopable(
+    pool: &Pool,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Vec<ScopedKey>, AppError> {
+    actor.require(Permission::BreakGlassActivate)?;
+    Ok(live_gateway_keys(pool, now).await?)
+}
+
+/// Live keys with the gateway scope, oldest first, as a window's scope names them.
+pub async fn live_gateway_keys(
+    pool: &Pool,
+    now: DateTime<Utc>,
+) -> Result<Vec<ScopedKey>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM api_keys WHERE revoked_at IS NULL \
+         AND (expires_at IS NULL OR expires_at > $1) ORDER BY id"
+    ))
+    .bind(to_millis(now))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(from_row)
+        .filter(|k| k.scopes.contains(&Scope::Gateway))
+        .map(|k| ScopedKey {
+            id: k.id,
+            name: format!("{} ({}…)", k.name, k.prefix),
+        })
+        .collect())
 }
 
 pub async fn revoke(

@@ -11,8 +11,8 @@ use crate::domain::break_glass::machine::{
 use crate::domain::break_glass::status::{active_minutes, seconds_until, ActivatedWindow};
 use crate::domain::break_glass::{
     AckMinutes, AckNote, AcknowledgementRequest, Activation, ActivationRequest, BreakGlassStatus,
-    DeactivationSummary, Extension, ExtensionRequest, Mode, Policy, PolicyChange, PolicyRequest,
-    WindowPick,
+    BypassScope, DeactivationSummary, DrillDays, Extension, ExtensionRequest, Mode, Policy,
+    PolicyChange, PolicyRequest, ScopeChoice, WindowPick,
 };
 use crate::domain::events::{ServerEvent, StateChange, StateEvent};
 use crate::domain::notifications::{Notice, Topic};
@@ -21,6 +21,7 @@ use crate::domain::AppError;
 use crate::domain::Link;
 use crate::domain::{Actor, Field, FieldError, Permission, Reader, Scope};
 use crate::server::alerts::{self, NewAlert};
+use crate::server::api_keys;
 use crate::server::audit_trail;
 use crate::server::clock::SharedClock;
 use crate::server::database::Pool;
@@ -49,6 +50,8 @@ pub struct BreakGlassService {
     /// The deployment's policy (stored as settings; changes apply to the next activation):
     /// emergency or approval, and the deadlines of acknowledgements and decisions.
     policy: watch::Sender<Policy>,
+    /// When the newest drill started (from the store; moved by every drill on any replica).
+    last_drill: watch::Sender<Option<DateTime<Utc>>>,
 }
 
 impl BreakGlassService {
@@ -63,7 +66,9 @@ impl BreakGlassService {
     ) -> Result<Arc<Self>, sqlx::Error> {
         let policy = stored_policy(&pool, default_ack).await?;
         let stored = stored_state(&pool, policy.ack_minutes.as_delta()).await?;
+        let last_drill = store::last_drill(&pool).await?;
         let service = Arc::new(Self {
+            last_drill: watch::channel(last_drill).0,
             pool,
             clock,
             events,
@@ -86,10 +91,14 @@ impl BreakGlassService {
     fn current_status(&self) -> BreakGlassStatus {
         let now = self.now();
         let (state, _) = self.current.borrow().tick(now);
+        let policy = *self.policy.borrow();
+        let last_drill_at = *self.last_drill.borrow();
         BreakGlassStatus {
             degraded: self.link.borrow().degraded(),
-            approval_required: self.policy.borrow().approval_required(),
-            review_gate: self.policy.borrow().review_gate,
+            approval_required: policy.approval_required(),
+            review_gate: policy.review_gate,
+            last_drill_at,
+            drill_overdue: last_drill_at.is_none_or(|at| now - at > policy.drill_days.as_delta()),
             ..BreakGlassStatus::of(&state, now)
         }
     }
@@ -99,11 +108,19 @@ impl BreakGlassService {
         self.publish_change(None);
     }
 
-    /// Whether traffic bypasses the shield right now. Reads memory only: the gateway asks on
-    /// every request, and the answer changes the moment a transition commits.
-    pub fn bypassing(&self) -> bool {
+    /// Whether a request with this key and model bypasses the shield right now: a real
+    /// window is open and its scope covers both. Reads memory only: the gateway asks on every
+    /// request, and the answer changes the moment a transition commits.
+    pub fn bypasses(&self, key_id: i64, model: &str) -> bool {
         let (state, _) = self.current.borrow().tick(self.now());
-        matches!(state, Lifecycle::Active(_))
+        matches!(state, Lifecycle::Active(w) if w.bypasses(key_id, model))
+    }
+
+    /// Whether every model this key calls bypasses the shield right now (which upstream lists
+    /// the models).
+    pub fn bypasses_key(&self, key_id: i64) -> bool {
+        let (state, _) = self.current.borrow().tick(self.now());
+        matches!(state, Lifecycle::Active(w) if w.scope.models.is_empty() && w.bypasses(key_id, ""))
     }
 
     pub fn subscribe(&self) -> watch::Receiver<Lifecycle> {
@@ -111,16 +128,40 @@ impl BreakGlassService {
     }
 
     /// An activation as either door received it: refused (and audited) for a role that may
-    /// not activate before it is parsed, then parsed in form order, then carried out.
+    /// not activate before it is parsed, then parsed in form order, then carried out. An open
+    /// drill ends at once.
     pub async fn activate(
         &self,
         actor: &Actor,
         raw: ActivationRequest,
     ) -> Result<ActivatedWindow, AppError> {
+        self.open(actor, raw, false).await
+    }
+
+    /// Starts a drill, as either door received it: the activation's input, dialog, banner,
+    /// alerts, notifications, acknowledgement, end and review, all marked as a drill, with no
+    /// bypass and no cool-down after it. Needs no approval and passes the review gate.
+    pub async fn start_drill(
+        &self,
+        actor: &Actor,
+        raw: ActivationRequest,
+    ) -> Result<ActivatedWindow, AppError> {
+        self.open(actor, raw, true).await
+    }
+
+    async fn open(
+        &self,
+        actor: &Actor,
+        raw: ActivationRequest,
+        drill: bool,
+    ) -> Result<ActivatedWindow, AppError> {
         self.refuse_unpermitted(actor, raw.reason_text()).await?;
         let activation = Activation::try_from(raw)?;
+        let scope = self.named_scope(&activation.scope).await?;
         let policy = *self.policy.borrow();
-        let refused = if policy.approval_required() {
+        let refused = if drill {
+            None
+        } else if policy.approval_required() {
             Some(AppError::ApprovalRequired)
         } else {
             self.review_gate(&policy)
@@ -146,13 +187,20 @@ impl BreakGlassService {
         let mut lifecycle = self.lifecycle.lock().await;
         let now = self.now();
         self.advance_locked(&mut lifecycle, now).await?;
-        let window = match lifecycle.activate(
-            now,
-            &activation,
-            &actor.operator.username,
-            self.ack_within(),
-        ) {
-            Ok(w) => w,
+        let by = &actor.operator.username;
+        let (opened, superseded) = if drill {
+            (
+                lifecycle.drill(now, &activation, by, self.ack_within()),
+                None,
+            )
+        } else {
+            (
+                lifecycle.activate(now, &activation, by, self.ack_within()),
+                lifecycle.superseded_drill(now),
+            )
+        };
+        let window = match opened {
+            Ok(w) => w.scoped(scope),
             Err(refusal) => {
                 let e = refusal_error(refusal, now);
                 drop(lifecycle);
@@ -162,6 +210,19 @@ impl BreakGlassService {
             }
         };
         let mut tx = self.pool.begin().await?;
+        let drill_end = match &superseded {
+            Some(ended) => match self.write_end(&mut tx, ended, by, None).await? {
+                Some((_, alert)) => Some(alert),
+                None => {
+                    drop(tx);
+                    self.adopt_stored(&mut lifecycle, now).await?;
+                    return Err(AppError::Conflict(
+                        "The drill changed meanwhile (ended elsewhere); look again".into(),
+                    ));
+                }
+            },
+            None => None,
+        };
         let id = match store::insert(&mut tx, &window).await {
             Ok(id) => id,
             Err(refused) => {
@@ -175,14 +236,28 @@ impl BreakGlassService {
                 at: now,
                 severity: Severity::Critical,
                 source: ALERT_SOURCE,
-                title: format!(
-                    "Break-Glass Activated — Shield bypass for {} minutes",
-                    window.duration.minutes()
-                ),
+                title: if window.drill {
+                    format!(
+                        "[DRILL] Break-Glass Drill Started — {} minutes, nothing bypassed",
+                        window.duration.minutes()
+                    )
+                } else {
+                    format!(
+                        "Break-Glass Activated — Shield bypass of {} for {} minutes",
+                        window.scope.describe(),
+                        window.duration.minutes()
+                    )
+                },
                 message: format!(
-                    "{} activated break-glass until {}. Reason: {}",
+                    "{} {} until {}. Scope: {}. Reason: {}",
                     window.activated_by,
+                    if window.drill {
+                        "started a break-glass drill (traffic is still scanned)"
+                    } else {
+                        "activated break-glass"
+                    },
                     time_format::utc(window.expires_at),
+                    window.scope.describe(),
                     window.reason.as_str()
                 ),
                 window_id: Some(id),
@@ -197,18 +272,30 @@ impl BreakGlassService {
         audit_trail::record(
             &mut tx,
             now,
-            &actor.operator.username,
-            audit::ACTIVATE,
+            by,
+            if window.drill {
+                audit::DRILL
+            } else {
+                audit::ACTIVATE
+            },
             serde_json::json!({
                 "window_id": id,
                 "reason": window.reason.as_str(),
                 "duration_minutes": window.duration.minutes(),
                 "expires_at": window.expires_at,
+                "scope": window.scope,
+                "scope_text": window.scope.describe(),
             }),
             actor.source_addr.as_deref(),
         )
         .await?;
         tx.commit().await?;
+        if let Some(alert) = drill_end {
+            self.events.publish(&ServerEvent::Alert(alert));
+        }
+        if window.drill {
+            self.last_drill.send_replace(Some(now));
+        }
         Ok(self.announce(
             &mut lifecycle,
             id,
@@ -216,6 +303,17 @@ impl BreakGlassService {
             StateChange::Activated,
             Some(alert),
         ))
+    }
+
+    /// The operator's scope with each key's name; a key that is not live with the gateway
+    /// scope is refused by its id.
+    async fn named_scope(&self, choice: &ScopeChoice) -> Result<BypassScope, AppError> {
+        let keys = if choice.keys.is_empty() {
+            Vec::new()
+        } else {
+            api_keys::live_gateway_keys(&self.pool, self.now()).await?
+        };
+        Ok(choice.named(|id| keys.iter().find(|k| k.id == id).map(|k| k.name.clone()))?)
     }
 
     fn ack_within(&self) -> TimeDelta {
@@ -249,6 +347,7 @@ impl BreakGlassService {
                 REVIEW_GATE_SETTING,
                 if policy.review_gate { "on" } else { "off" }.to_owned(),
             ),
+            (DRILL_SETTING, policy.drill_days.days().to_string()),
         ] {
             settings::put(&mut tx, name, &value, now, by).await?;
         }
@@ -266,6 +365,8 @@ impl BreakGlassService {
                 "approval_minutes_before": before.approval_minutes.minutes(),
                 "review_gate": policy.review_gate,
                 "review_gate_before": before.review_gate,
+                "drill_days": policy.drill_days.days(),
+                "drill_days_before": before.drill_days.days(),
             }),
             actor.source_addr.as_deref(),
         )
@@ -547,10 +648,7 @@ impl BreakGlassService {
         if !policy.review_gate {
             return Ok(None);
         }
-        Ok(store::awaiting_review(&self.pool, 1)
-            .await?
-            .first()
-            .map(|w| w.id))
+        store::gating_review(&self.pool).await
     }
 
     /// Asks for a window under the approval-required policy, as either door received it: a
@@ -563,6 +661,7 @@ impl BreakGlassService {
     ) -> Result<BreakGlassStatus, AppError> {
         self.refuse_unpermitted(actor, raw.reason_text()).await?;
         let activation = Activation::try_from(raw)?;
+        let scope = self.named_scope(&activation.scope).await?;
         let policy = *self.policy.borrow();
         let gate = self.review_gate(&policy).await?;
         if !policy.approval_required() && gate.is_none() {
@@ -584,7 +683,7 @@ impl BreakGlassService {
             policy.approval_minutes.as_delta(),
             gate,
         ) {
-            Ok(r) => r,
+            Ok(r) => Request { scope, ..r },
             Err(refusal) => {
                 let e = refusal_error(refusal, now);
                 drop(lifecycle);
@@ -593,7 +692,19 @@ impl BreakGlassService {
                 return Err(e);
             }
         };
+        let superseded = lifecycle.superseded_drill(now);
         let mut tx = self.pool.begin().await?;
+        let drill_end = match &superseded {
+            Some(ended) => self.write_end(&mut tx, ended, by, None).await?,
+            None => None,
+        };
+        if superseded.is_some() != drill_end.is_some() {
+            drop(tx);
+            self.adopt_stored(&mut lifecycle, now).await?;
+            return Err(AppError::Conflict(
+                "The drill changed meanwhile (ended elsewhere); look again".into(),
+            ));
+        }
         let Some(id) = requests::insert(&mut tx, &request).await? else {
             drop(tx);
             self.adopt_stored(&mut lifecycle, now).await?;
@@ -613,9 +724,11 @@ impl BreakGlassService {
                     request.duration.minutes()
                 ),
                 message: format!(
-                    "{by} requests a break-glass window of {} minutes. Reason: {}.{} Someone \
-                     with break_glass:approve other than {by} must approve or deny it by {}.",
+                    "{by} requests a break-glass window of {} minutes bypassing {}. Reason: \
+                     {}.{} Someone with break_glass:approve other than {by} must approve or \
+                     deny it by {}.",
                     request.duration.minutes(),
+                    request.scope.describe(),
                     request.reason.as_str(),
                     override_words(&request),
                     time_format::utc(request.decide_by),
@@ -637,11 +750,16 @@ impl BreakGlassService {
                 "duration_minutes": request.duration.minutes(),
                 "decide_by": request.decide_by,
                 "overrides_review_of": request.overrides_review_of,
+                "scope": request.scope,
+                "scope_text": request.scope.describe(),
             }),
             actor.source_addr.as_deref(),
         )
         .await?;
         tx.commit().await?;
+        if let Some((_, alert)) = drill_end {
+            self.events.publish(&ServerEvent::Alert(alert));
+        }
         self.commit_state(&mut lifecycle, Lifecycle::Requested(request));
         self.publish_change(Some(StateChange::Requested));
         self.events.publish(&ServerEvent::Alert(alert));
@@ -711,9 +829,10 @@ impl BreakGlassService {
                     window.duration.minutes()
                 ),
                 message: format!(
-                    "{by} approved {}'s request: break-glass is active until {}. Reason: {}.{} \
-                     Approval note: {}",
+                    "{by} approved {}'s request: break-glass bypasses {} until {}. Reason: \
+                     {}.{} Approval note: {}",
                     window.activated_by,
+                    window.scope.describe(),
                     time_format::utc(window.expires_at),
                     window.reason.as_str(),
                     override_words(&request),
@@ -752,6 +871,8 @@ impl BreakGlassService {
                 "expires_at": window.expires_at,
                 "approved_by": by,
                 "request_id": request_id,
+                "scope": window.scope,
+                "scope_text": window.scope.describe(),
             }),
             actor.source_addr.as_deref(),
         )
@@ -950,7 +1071,10 @@ impl BreakGlassService {
                 at: now,
                 severity: Severity::High,
                 source: ALERT_SOURCE,
-                title: format!("Break-Glass Extended — {minutes} more minutes of shield bypass"),
+                title: drill_marked(
+                    before.drill,
+                    &format!("Break-Glass Extended — {minutes} more minutes of shield bypass"),
+                ),
                 message: format!(
                     "{by} extended break-glass by {minutes} minutes, until {}. Reason: {}",
                     time_format::utc(after.expires_at),
@@ -1040,7 +1164,7 @@ impl BreakGlassService {
                 topic: Topic::Acknowledged,
                 at: now,
                 severity: Severity::Info,
-                title: format!("Break-Glass Acknowledged by {by}"),
+                title: drill_marked(before.drill, &format!("Break-Glass Acknowledged by {by}")),
                 message: format!(
                     "{by} acknowledged the break-glass window {} opened at {}{}. Note: {}",
                     before.activated_by,
@@ -1079,7 +1203,7 @@ impl BreakGlassService {
             self.adopt_stored(&mut lifecycle, now).await?;
             return Err(AppError::NotActive);
         };
-        self.commit_state(&mut lifecycle, Lifecycle::after_end(now));
+        self.commit_state(&mut lifecycle, Lifecycle::after(&ended));
         self.publish_change(Some(StateChange::Deactivated));
         Ok(DeactivationSummary {
             duration_actual_minutes: active_minutes(ended.window.activated_at, ended.ended_at),
@@ -1186,6 +1310,8 @@ impl BreakGlassService {
     pub async fn resync(&self) -> Result<(), sqlx::Error> {
         let mut lifecycle = self.lifecycle.lock().await;
         let now = self.now();
+        self.last_drill
+            .send_replace(store::last_drill(&self.pool).await?);
         self.adopt_stored(&mut lifecycle, now).await
     }
 
@@ -1233,7 +1359,7 @@ impl BreakGlassService {
                 at: window.acknowledgement.due_at,
                 severity: Severity::Critical,
                 source: ALERT_SOURCE,
-                title: "Break-Glass Not Acknowledged".to_owned(),
+                title: drill_marked(window.drill, "Break-Glass Not Acknowledged"),
                 message: format!(
                     "Nobody has acknowledged the break-glass window {} opened at {} (due {}). \
                      Someone with break_glass:acknowledge other than {} must look at it now.",
@@ -1271,11 +1397,35 @@ impl BreakGlassService {
         source_addr: Option<&str>,
     ) -> Result<Option<i64>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        let unscanned =
-            traffic::count_bypassed(&mut tx, ended.window.activated_at, ended.ended_at).await?;
-        let Some(id) = store::close(&mut tx, ended, ended_by, unscanned).await? else {
+        let Some((unscanned, alert)) = self.write_end(&mut tx, ended, ended_by, source_addr).await?
+        else {
             return Ok(None);
         };
+        tx.commit().await?;
+        self.events.publish(&ServerEvent::Alert(alert));
+        Ok(Some(unscanned))
+    }
+
+    /// Writes a window's end, its alert, notifications and audit record in the caller's
+    /// transaction: the unscanned count and the alert to publish after the commit, or `None`
+    /// if the window had already been closed.
+    async fn write_end(
+        &self,
+        tx: &mut crate::server::database::Conn,
+        ended: &Ended,
+        ended_by: &str,
+        source_addr: Option<&str>,
+    ) -> Result<Option<(i64, Alert)>, sqlx::Error> {
+        // A drill bypassed nothing, whatever else was recorded meanwhile.
+        let unscanned = if ended.window.drill {
+            0
+        } else {
+            traffic::count_bypassed(&mut *tx, ended.window.activated_at, ended.ended_at).await?
+        };
+        let Some(id) = store::close(&mut *tx, ended, ended_by, unscanned).await? else {
+            return Ok(None);
+        };
+        let drill = ended.window.drill;
         let minutes = active_minutes(ended.window.activated_at, ended.ended_at);
         let (title, action, how) = match ended.kind {
             EndKind::Expired => ("Break-Glass Expired", audit::EXPIRE, "expired".to_owned()),
@@ -1286,18 +1436,28 @@ impl BreakGlassService {
             ),
         };
         let alert = alerts::insert(
-            &mut tx,
+            &mut *tx,
             NewAlert {
                 at: ended.ended_at,
                 severity: Severity::High,
                 source: ALERT_SOURCE,
-                title: title.to_owned(),
-                message: format!(
-                    "Break-glass {how} after {minutes} minutes active ({} to {}); \
-                     {unscanned} requests passed unscanned and need review.",
-                    time_format::utc(ended.window.activated_at),
-                    time_format::utc(ended.ended_at),
-                ),
+                title: drill_marked(drill, title),
+                message: if drill {
+                    format!(
+                        "The break-glass drill {how} after {minutes} minutes ({} to {}); \
+                         nothing was bypassed. Its review waits.",
+                        time_format::utc(ended.window.activated_at),
+                        time_format::utc(ended.ended_at),
+                    )
+                } else {
+                    format!(
+                        "Break-glass {how} after {minutes} minutes active ({} to {}, {}); \
+                         {unscanned} requests passed unscanned and need review.",
+                        time_format::utc(ended.window.activated_at),
+                        time_format::utc(ended.ended_at),
+                        ended.window.scope.describe(),
+                    )
+                },
                 window_id: Some(id),
                 link: Some(crate::domain::break_glass::review_path(id)),
                 topic: Some(match ended.kind {
@@ -1308,14 +1468,17 @@ impl BreakGlassService {
         )
         .await?;
         outbox::enqueue(
-            &mut tx,
+            &mut *tx,
             &Notice {
                 topic: Topic::ReviewWaiting,
                 at: ended.ended_at,
                 severity: Severity::Medium,
-                title: format!("Break-Glass Review Waiting — window #{id}"),
+                title: drill_marked(drill, &format!("Break-Glass Review Waiting — window #{id}")),
                 message: format!(
-                    "The break-glass window {} opened at {} ended at {} with {unscanned}                      unscanned requests. Someone with break_glass:review other than {} must                      review and sign it off.",
+                    "The break-glass {} {} opened at {} ended at {} with {unscanned} unscanned \
+                     requests. Someone with break_glass:review other than {} must review and \
+                     sign it off.",
+                    if drill { "drill" } else { "window" },
                     ended.window.activated_by,
                     time_format::utc(ended.window.activated_at),
                     time_format::utc(ended.ended_at),
@@ -1327,7 +1490,7 @@ impl BreakGlassService {
         )
         .await?;
         audit_trail::record(
-            &mut tx,
+            &mut *tx,
             ended.ended_at,
             ended_by,
             action,
@@ -1336,13 +1499,13 @@ impl BreakGlassService {
                 "active_minutes": minutes,
                 "unscanned_traffic": unscanned,
                 "activated_by": ended.window.activated_by,
+                "scope_text": ended.window.scope.describe(),
+                "drill": drill,
             }),
             source_addr,
         )
         .await?;
-        tx.commit().await?;
-        self.events.publish(&ServerEvent::Alert(alert));
-        Ok(Some(unscanned))
+        Ok(Some((unscanned, alert)))
     }
 
     /// Refuses (and audits) an activation by a role that may not activate, before its input
@@ -1455,6 +1618,7 @@ pub const POLICY_SETTING: &str = "break_glass_ack_minutes";
 pub const MODE_SETTING: &str = "break_glass_mode";
 pub const APPROVAL_SETTING: &str = "break_glass_approval_minutes";
 pub const REVIEW_GATE_SETTING: &str = "break_glass_review_gate";
+pub const DRILL_SETTING: &str = "break_glass_drill_days";
 
 /// The stored policy; what an admin never set keeps its default (`default_ack`, emergency, 15
 /// minutes to decide). A stored value that is not valid is an error, not a silent default.
@@ -1484,6 +1648,13 @@ async fn stored_policy(pool: &Pool, default_ack: AckMinutes) -> Result<Policy, s
             "off" => false,
             _ => return Err(bad(REVIEW_GATE_SETTING, &v)),
         };
+    }
+    if let Some(v) = settings::get(pool, DRILL_SETTING).await? {
+        policy.drill_days = v
+            .parse::<i64>()
+            .ok()
+            .and_then(|d| DrillDays::parse(d).ok())
+            .ok_or_else(|| bad(DRILL_SETTING, &v))?;
     }
     Ok(policy)
 }
@@ -1621,14 +1792,26 @@ pub async fn recent_windows(
 }
 
 /// What the acknowledgers are told when a window opens: who, why, and by when to answer.
+/// A title marked as a drill's when it is one.
+fn drill_marked(drill: bool, title: &str) -> String {
+    if drill {
+        format!("[DRILL] {title}")
+    } else {
+        title.to_owned()
+    }
+}
+
 fn ack_due_notice(id: i64, window: &Window) -> Notice {
     Notice {
         topic: Topic::AckDue,
         at: window.activated_at,
         severity: Severity::High,
-        title: format!(
-            "Break-Glass Acknowledgement Due by {}",
-            time_format::utc(window.acknowledgement.due_at)
+        title: drill_marked(
+            window.drill,
+            &format!(
+                "Break-Glass Acknowledgement Due by {}",
+                time_format::utc(window.acknowledgement.due_at)
+            ),
         ),
         message: format!(
             "{} activated break-glass until {}. Reason: {}. Someone with \
@@ -1662,6 +1845,8 @@ mod tests {
                 state: AckState::Pending,
             },
             extension_request: None,
+            scope: BypassScope::default(),
+            drill: false,
         }
     }
 

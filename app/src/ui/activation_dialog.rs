@@ -2,7 +2,8 @@ use super::live::Live;
 use crate::domain::break_glass::input::{
     BypassDuration, Confirmation, Reason, DURATION_PRESETS, REASON_MAX_CHARS, REASON_MIN_CHARS,
 };
-use crate::domain::break_glass::{ActivatedWindow, BreakGlassStatus};
+use crate::domain::break_glass::{ActivatedWindow, BreakGlassStatus, ScopeChoice, ScopedKey};
+use crate::domain::WireField;
 use crate::domain::AppError;
 use leptos::html::Dialog;
 use leptos::prelude::*;
@@ -14,6 +15,8 @@ use leptos::prelude::*;
 pub async fn activate_break_glass(
     reason: String,
     duration_minutes: String,
+    scope_keys: Option<String>,
+    scope_models: Option<String>,
     confirm: String,
 ) -> Result<ActivatedWindow, AppError> {
     crate::server::server_fn_result(
@@ -21,11 +24,7 @@ pub async fn activate_break_glass(
             let break_glass =
                 expect_context::<std::sync::Arc<crate::server::break_glass::BreakGlassService>>();
             let actor = crate::server::auth::current_actor().await?;
-            let raw = crate::domain::break_glass::ActivationRequest::from_form(
-                reason,
-                duration_minutes,
-                confirm,
-            );
+            let raw = activation_form(reason, duration_minutes, scope_keys, scope_models, confirm);
             break_glass.activate(&actor, raw).await
         }
         .await,
@@ -37,6 +36,8 @@ pub async fn activate_break_glass(
 pub async fn request_break_glass(
     reason: String,
     duration_minutes: String,
+    scope_keys: Option<String>,
+    scope_models: Option<String>,
     confirm: String,
 ) -> Result<BreakGlassStatus, AppError> {
     crate::server::server_fn_result(
@@ -44,15 +45,59 @@ pub async fn request_break_glass(
             let break_glass =
                 expect_context::<std::sync::Arc<crate::server::break_glass::BreakGlassService>>();
             let actor = crate::server::auth::current_actor().await?;
-            let raw = crate::domain::break_glass::ActivationRequest::from_form(
-                reason,
-                duration_minutes,
-                confirm,
-            );
+            let raw = activation_form(reason, duration_minutes, scope_keys, scope_models, confirm);
             break_glass.request(&actor, raw).await
         }
         .await,
     )
+}
+
+/// The same fields, for a drill: the whole procedure, nothing bypassed.
+#[server]
+pub async fn start_drill(
+    reason: String,
+    duration_minutes: String,
+    scope_keys: Option<String>,
+    scope_models: Option<String>,
+    confirm: String,
+) -> Result<ActivatedWindow, AppError> {
+    crate::server::server_fn_result(
+        async {
+            let break_glass =
+                expect_context::<std::sync::Arc<crate::server::break_glass::BreakGlassService>>();
+            let actor = crate::server::auth::current_actor().await?;
+            let raw = activation_form(reason, duration_minutes, scope_keys, scope_models, confirm);
+            break_glass.start_drill(&actor, raw).await
+        }
+        .await,
+    )
+}
+
+/// The API keys the dialog offers for the scope.
+#[server]
+pub async fn scope_keys() -> Result<Vec<ScopedKey>, AppError> {
+    crate::server::server_fn_result(
+        async {
+            let pool = expect_context::<crate::server::database::Pool>();
+            let clock = expect_context::<crate::server::clock::SharedClock>();
+            let actor = crate::server::auth::current_actor().await?;
+            crate::server::api_keys::scopable(&pool, &actor, clock.now()).await
+        }
+        .await,
+    )
+}
+
+/// The dialog's fields as typed; scope fields left out bypass everything, as in the API.
+#[cfg(feature = "ssr")]
+fn activation_form(
+    reason: String,
+    duration_minutes: String,
+    scope_keys: Option<String>,
+    scope_models: Option<String>,
+    confirm: String,
+) -> crate::domain::break_glass::ActivationRequest {
+    crate::domain::break_glass::ActivationRequest::from_form(reason, duration_minutes, confirm)
+        .with_scope(scope_keys.unwrap_or_default(), scope_models.unwrap_or_default())
 }
 
 fn preset_label(minutes: u32) -> String {
@@ -63,25 +108,68 @@ fn preset_label(minutes: u32) -> String {
     }
 }
 
-/// The confirmation dialog: reason, duration, `CONFIRM`. Each field is parsed live with the
-/// same types the server uses; the button is enabled only when all three parse. Under the
-/// approval-required policy the same dialog sends a request instead of activating.
+/// The confirmation dialog: reason, duration, scope, `CONFIRM`. Each field is parsed live
+/// with the same types the server uses; the button is enabled only when all of them parse.
+/// Under the approval-required policy the same dialog sends a request instead of activating;
+/// with `drill` set it starts a drill.
 #[component]
-pub fn ActivationDialog(open: RwSignal<bool>) -> impl IntoView {
+pub fn ActivationDialog(open: RwSignal<bool>, drill: RwSignal<bool>) -> impl IntoView {
     let live = expect_context::<Live>();
-    let approval = move || live.status.get().is_some_and(|s| s.approval_required);
+    let approval =
+        move || !drill.get() && live.status.get().is_some_and(|s| s.approval_required);
     let request = ServerAction::<RequestBreakGlass>::new();
     let dialog = NodeRef::<Dialog>::new();
     let reason = RwSignal::new(String::new());
     let minutes = RwSignal::new("60".to_owned());
+    let chosen_keys = RwSignal::new(std::collections::BTreeSet::<i64>::new());
+    let models = RwSignal::new(String::new());
     let confirm = RwSignal::new(String::new());
     let activate = ServerAction::<ActivateBreakGlass>::new();
+    let rehearse = ServerAction::<StartDrill>::new();
+    let offered_keys = Resource::new(
+        move || open.get(),
+        |open| async move {
+            if open {
+                scope_keys().await
+            } else {
+                Ok(Vec::new())
+            }
+        },
+    );
 
+    let keys_text = move || {
+        chosen_keys
+            .get()
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let scope = move || {
+        ScopeChoice::from_wire(
+            Some(WireField::Text(keys_text())),
+            Some(WireField::Text(models.get())),
+        )
+    };
+    let scope_words = move || {
+        let offered = offered_keys.get().and_then(Result::ok).unwrap_or_default();
+        scope().ok().and_then(|choice| {
+            choice
+                .named(|id| offered.iter().find(|k| k.id == id).map(|k| k.name.clone()))
+                .ok()
+                .map(|named| named.describe())
+        })
+    };
     let reason_error = move || Reason::parse(&reason.get()).err();
     let duration_error = move || BypassDuration::parse_input(&minutes.get()).err();
+    let scope_error = move || scope().err();
     let confirm_error = move || Confirmation::parse(&confirm.get()).err();
-    let valid =
-        move || reason_error().is_none() && duration_error().is_none() && confirm_error().is_none();
+    let valid = move || {
+        reason_error().is_none()
+            && duration_error().is_none()
+            && scope_error().is_none()
+            && confirm_error().is_none()
+    };
 
     Effect::new(move |_| {
         let Some(d) = dialog.get() else { return };
@@ -96,13 +184,17 @@ pub fn ActivationDialog(open: RwSignal<bool>) -> impl IntoView {
     // After a request the dialog stays open and follows it until it is decided.
     let waiting = RwSignal::new(false);
     Effect::new(move |_| {
-        let activated = matches!(activate.value().get(), Some(Ok(_)));
+        let activated = matches!(activate.value().get(), Some(Ok(_)))
+            || matches!(rehearse.value().get(), Some(Ok(_)));
         let requested = matches!(request.value().get(), Some(Ok(_)));
         if activated || requested {
             reason.set(String::new());
             confirm.set(String::new());
             minutes.set("60".to_owned());
+            chosen_keys.set(Default::default());
+            models.set(String::new());
             activate.value().set(None);
+            rehearse.value().set(None);
             request.value().set(None);
             if requested {
                 waiting.set(true);
@@ -122,22 +214,36 @@ pub fn ActivationDialog(open: RwSignal<bool>) -> impl IntoView {
             minutes.get_untracked(),
             confirm.get_untracked(),
         );
-        if untrack(approval) {
+        let (scope_keys, scope_models) = (Some(untrack(keys_text)), Some(models.get_untracked()));
+        if drill.get_untracked() {
+            rehearse.dispatch(StartDrill {
+                reason,
+                duration_minutes,
+                scope_keys,
+                scope_models,
+                confirm,
+            });
+        } else if untrack(approval) {
             request.dispatch(RequestBreakGlass {
                 reason,
                 duration_minutes,
+                scope_keys,
+                scope_models,
                 confirm,
             });
         } else {
             activate.dispatch(ActivateBreakGlass {
                 reason,
                 duration_minutes,
+                scope_keys,
+                scope_models,
                 confirm,
             });
         }
     };
     let cancel = move |_| {
         activate.value().set(None);
+        rehearse.value().set(None);
         request.value().set(None);
         open.set(false);
     };
@@ -155,8 +261,22 @@ pub fn ActivationDialog(open: RwSignal<bool>) -> impl IntoView {
             </Show>
             <form on:submit=submit novalidate class:hidden=move || waiting.get()>
                 <h2 id="activate-title">
-                    {move || if approval() { "Request Break-Glass" } else { "Activate Break-Glass" }}
+                    {move || if drill.get() {
+                        "Start a Break-Glass Drill"
+                    } else if approval() {
+                        "Request Break-Glass"
+                    } else {
+                        "Activate Break-Glass"
+                    }}
                 </h2>
+                <Show when=move || drill.get()>
+                    <p class="hint-box" data-testid="drill-hint">
+                        "A drill rehearses the whole procedure: the banner (marked DRILL) in every "
+                        "tab, alerts and notifications marked as a drill, the acknowledgement, the "
+                        "end and the review. Nothing is bypassed: traffic stays scanned, no "
+                        "cool-down follows, and a real activation ends the drill at once."
+                    </p>
+                </Show>
                 <Show when=approval>
                     <p class="hint-box" data-testid="approval-hint">
                         "This deployment requires a second operator's approval: your request "
@@ -164,10 +284,13 @@ pub fn ActivationDialog(open: RwSignal<bool>) -> impl IntoView {
                         "operator approves it."
                     </p>
                 </Show>
-                <p class="warning">
-                    "While break-glass is active, LLM traffic goes past the shield unscanned. "
-                    "Every request is still logged as BYPASSED, alerted and audited, and must be reviewed."
-                </p>
+                <Show when=move || !drill.get()>
+                    <p class="warning">
+                        "While break-glass is active, LLM traffic in its scope goes past the shield "
+                        "unscanned. Every such request is still logged as BYPASSED, alerted and "
+                        "audited, and must be reviewed."
+                    </p>
+                </Show>
 
                 <label for="bg-reason">"Reason"</label>
                 <textarea
@@ -215,6 +338,59 @@ pub fn ActivationDialog(open: RwSignal<bool>) -> impl IntoView {
                     </p>
                 </fieldset>
 
+                <fieldset class="scope" data-testid="scope-fields">
+                    <legend>"Scope"</legend>
+                    <p class="hint">
+                        "Bypass only what is broken. Leave both empty to bypass all traffic. With "
+                        "keys and models, a request must match both; everything else is still "
+                        "scanned and sent to LiteLLM."
+                    </p>
+                    <Transition fallback=|| ()>
+                        {move || offered_keys.get().map(|r| match r {
+                            Err(e) => view! { <p class="server-error">{e.to_string()}</p> }.into_any(),
+                            Ok(keys) if keys.is_empty() => view! {
+                                <p class="muted">"No live API key with the gateway scope."</p>
+                            }.into_any(),
+                            Ok(keys) => view! {
+                                <div class="scope-keys" role="group" aria-label="API keys">
+                                    {keys.into_iter().map(|k| {
+                                        let id = k.id;
+                                        view! {
+                                            <label class="check">
+                                                <input type="checkbox" name="scope-key" value=id.to_string()
+                                                    prop:checked=move || chosen_keys.get().contains(&id)
+                                                    on:change=move |ev| {
+                                                        let on = event_target_checked(&ev);
+                                                        chosen_keys.update(|set| {
+                                                            if on { set.insert(id); } else { set.remove(&id); }
+                                                        });
+                                                    }/>
+                                                {k.name} " (#" {id} ")"
+                                            </label>
+                                        }
+                                    }).collect_view()}
+                                </div>
+                            }.into_any(),
+                        })}
+                    </Transition>
+                    <label for="bg-models">"Models (exact names, separated by commas)"</label>
+                    <input
+                        id="bg-models"
+                        name="scope_models"
+                        autocomplete="off"
+                        spellcheck="false"
+                        aria-describedby="bg-scope-error bg-scope-words"
+                        prop:value=move || models.get()
+                        on:input=move |ev| models.set(event_target_value(&ev))
+                    />
+                    <p id="bg-scope-words" class="hint" data-testid="scope-words">
+                        {move || scope_words().map(|w| format!("Bypasses {w}."))}
+                    </p>
+                    <p id="bg-scope-error" class="field-error" data-testid="scope-error">
+                        {move || scope_error().map(|e| e.message)}
+                    </p>
+                </fieldset>
+
                 <label for="bg-confirm">"Type CONFIRM to proceed"</label>
                 <input
                     id="bg-confirm"
@@ -239,6 +415,8 @@ pub fn ActivationDialog(open: RwSignal<bool>) -> impl IntoView {
                             request.dispatch(RequestBreakGlass {
                                 reason: reason.get_untracked(),
                                 duration_minutes: minutes.get_untracked(),
+                                scope_keys: Some(keys_text()),
+                                scope_models: Some(models.get_untracked()),
                                 confirm: confirm.get_untracked(),
                             });
                         }>
@@ -247,6 +425,7 @@ pub fn ActivationDialog(open: RwSignal<bool>) -> impl IntoView {
                 </Show>
                 <p class="server-error" role="alert" data-testid="server-error">
                     {move || activate.value().get().and_then(|r| r.err())
+                        .or_else(|| rehearse.value().get().and_then(|r| r.err()))
                         .or_else(|| request.value().get().and_then(|r| r.err()))
                         .map(|e| e.to_string())}
                 </p>
@@ -256,8 +435,16 @@ pub fn ActivationDialog(open: RwSignal<bool>) -> impl IntoView {
                         type="submit"
                         class="danger"
                         disabled=move || !valid() || activate.pending().get() || request.pending().get()
+                            || rehearse.pending().get()
+                        class:drill=move || drill.get()
                     >
-                        {move || if approval() { "Request approval" } else { "Activate Break-Glass" }}
+                        {move || if drill.get() {
+                            "Start drill"
+                        } else if approval() {
+                            "Request approval"
+                        } else {
+                            "Activate Break-Glass"
+                        }}
                     </button>
                 </div>
             </form>

@@ -125,7 +125,8 @@ fn RequestBanner(status: BreakGlassStatus) -> impl IntoView {
             <strong class="banner-title">"BREAK-GLASS REQUESTED"</strong>
             <span class="banner-text">
                 <span class="banner-who">{requester.clone()}</span>
-                " asks for " {status.duration_minutes} " minutes of shield bypass: "
+                " asks for " {status.duration_minutes} " minutes of shield bypass ("
+                <span data-testid="request-scope">{status.scope_text.clone()}</span> "): "
                 <span class="banner-reason">{status.reason.clone()}</span>
                 {status.overrides_review_of.map(|id| view! {
                     <span class="banner-override" data-testid="request-override-note">
@@ -189,10 +190,20 @@ fn ActiveBanner(status: BreakGlassStatus) -> impl IntoView {
     let live = expect_context::<Live>();
     let expires_at = status.expires_at;
     view! {
-        <div class="banner" role="alert" data-testid="break-glass-banner">
-            <strong class="banner-title">"BREAK-GLASS ACTIVE"</strong>
+        <div class="banner" class:drill=status.drill role="alert" data-testid="break-glass-banner"
+            data-drill=status.drill.to_string()>
+            <strong class="banner-title">
+                {if status.drill { "DRILL — BREAK-GLASS REHEARSAL" } else { "BREAK-GLASS ACTIVE" }}
+            </strong>
             <span class="banner-text">
-                "Shield bypassed — traffic is not scanned. "
+                {if status.drill {
+                    "Nothing is bypassed — traffic is still scanned. ".to_owned()
+                } else {
+                    format!(
+                        "Shield bypassed for {} — not scanned. ",
+                        status.scope_text.clone().unwrap_or_else(|| "all traffic".to_owned())
+                    )
+                }}
                 <span class="banner-reason">{status.reason.clone()}</span>
                 " — activated by "
                 <span class="banner-who">{status.activated_by.clone()}</span>

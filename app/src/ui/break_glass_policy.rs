@@ -21,13 +21,14 @@ pub async fn load_policy() -> Result<Policy, AppError> {
 }
 
 /// The form as typed: `ack_minutes` and `approval_minutes` 1 to 240, `mode` emergency or
-/// approval, `review_gate` present when its box is ticked.
+/// approval, `review_gate` present when its box is ticked, `drill_days` 1 to 365.
 #[server]
 pub async fn set_policy(
     ack_minutes: String,
     mode: String,
     approval_minutes: String,
     review_gate: Option<String>,
+    drill_days: String,
 ) -> Result<Policy, AppError> {
     use crate::domain::WireField::Text;
     crate::server::server_fn_result(
@@ -42,6 +43,7 @@ pub async fn set_policy(
                 review_gate: Some(serde_json::Value::String(
                     if review_gate.is_some() { "on" } else { "off" }.to_owned(),
                 )),
+                drill_days: Some(Text(drill_days)),
             };
             break_glass.set_policy(&actor, raw).await
         }
@@ -92,6 +94,10 @@ pub fn BreakGlassPolicyCard() -> impl IntoView {
                             "within " <strong>{p.ack_minutes.minutes()} " minutes"</strong>
                             ", or it is escalated as CRITICAL."
                         </p>
+                        <p data-testid="policy-drill-days">
+                            "Rehearse at least every " <strong>{p.drill_days.days()} " days"</strong>
+                            ": the Break-Glass card warns when the last drill is older."
+                        </p>
                         <Show when=may_configure>
                             <ActionForm action=set attr:class="inline-form wrap">
                                 <label for="policy-mode-select">"Activation"</label>
@@ -113,6 +119,9 @@ pub fn BreakGlassPolicyCard() -> impl IntoView {
                                 <label for="policy-ack-minutes">"Acknowledge within (minutes)"</label>
                                 <input id="policy-ack-minutes" name="ack_minutes" inputmode="numeric"
                                     size="4" value=p.ack_minutes.minutes().to_string()/>
+                                <label for="policy-drill-days">"Drill every (days)"</label>
+                                <input id="policy-drill-days" name="drill_days" inputmode="numeric"
+                                    size="4" value=p.drill_days.days().to_string()/>
                                 <button type="submit" disabled=move || set.pending().get()>"Save policy"</button>
                             </ActionForm>
                         </Show>

@@ -57,7 +57,9 @@ pub fn ConfigurationPage() -> impl IntoView {
 fn BreakGlassCard() -> impl IntoView {
     let live = expect_context::<Live>();
     let dialog_open = RwSignal::new(false);
+    let drill = RwSignal::new(false);
     let phase = move || live.status.get().map(|s| s.state);
+    let drill_open = move || live.status.get().is_some_and(|s| s.active && s.drill);
     let degraded = move || live.status.get().is_some_and(|s| s.degraded);
     let may_activate = move || {
         live.me
@@ -79,13 +81,26 @@ fn BreakGlassCard() -> impl IntoView {
                                 "request is logged for review."
                             </p>
                         }.into_any(),
+                        Phase::Active if s.drill => {
+                            let until = s.expires_at.map(time_format::utc).unwrap_or_default();
+                            view! {
+                                <p><span class="pill drill">"Drill"</span>
+                                    " Started by " <strong>{s.activated_by.clone()}</strong>
+                                    " until " <strong>{until}</strong>
+                                    ". Nothing is bypassed: traffic is still scanned. A real "
+                                    "activation ends the drill at once. Reason: "
+                                    <q class="reason">{s.reason.clone()}</q>
+                                </p>
+                            }.into_any()
+                        }
                         Phase::Active => {
                             let until = s.expires_at.map(time_format::utc).unwrap_or_default();
                             view! {
                                 <p><span class="pill danger">"Active"</span>
                                     " Activated by " <strong>{s.activated_by.clone()}</strong>
-                                    " until " <strong>{until}</strong> ". Reason: "
-                                    <q class="reason">{s.reason.clone()}</q>
+                                    " until " <strong>{until}</strong> ", bypassing "
+                                    <strong data-testid="card-scope">{s.scope_text.clone()}</strong>
+                                    ". Reason: " <q class="reason">{s.reason.clone()}</q>
                                 </p>
                             }.into_any()
                         }
@@ -124,12 +139,21 @@ fn BreakGlassCard() -> impl IntoView {
                 <button
                     class="break-glass-button"
                     data-testid="break-glass-button"
-                    disabled=move || phase() != Some(Phase::Inactive) || degraded()
-                    on:click=move |_| dialog_open.set(true)
+                    disabled=move || (phase() != Some(Phase::Inactive) && !drill_open()) || degraded()
+                    on:click=move |_| { drill.set(false); dialog_open.set(true); }
                 >
                     "BREAK-GLASS"
                 </button>
+                <button
+                    class="drill-button"
+                    data-testid="drill-button"
+                    disabled=move || phase() != Some(Phase::Inactive) || degraded()
+                    on:click=move |_| { drill.set(true); dialog_open.set(true); }
+                >
+                    "Start drill"
+                </button>
             </Show>
+            <LastDrill/>
             <Show when=degraded>
                 <p class="hint-box" role="alert" data-testid="degraded">
                     <strong>"This server has lost its connection to the database."</strong>
@@ -140,8 +164,43 @@ fn BreakGlassCard() -> impl IntoView {
             </Show>
             <LiteLlmOutageHint/>
             <AwaitingReviews/>
-            <ActivationDialog open=dialog_open/>
+            <ActivationDialog open=dialog_open drill=drill/>
         </section>
+    }
+}
+
+/// When the last drill was, and a warning when it is older than the policy wants.
+#[component]
+fn LastDrill() -> impl IntoView {
+    let live = expect_context::<Live>();
+    move || {
+        live.status.get().map(|s| {
+            let when = match s.last_drill_at {
+                Some(at) => {
+                    let days = (s.server_time - at).num_days();
+                    format!(
+                        "Last drill: {} ({}).",
+                        time_format::utc(at),
+                        match days {
+                            0 => "today".to_owned(),
+                            1 => "1 day ago".to_owned(),
+                            n => format!("{n} days ago"),
+                        }
+                    )
+                }
+                None => "No drill has been run yet.".to_owned(),
+            };
+            view! {
+                <p class:hint-box=s.drill_overdue class:muted=!s.drill_overdue
+                    role=if s.drill_overdue { "alert" } else { "status" }
+                    data-testid="last-drill" data-overdue=s.drill_overdue.to_string()>
+                    {when}
+                    {s.drill_overdue.then_some(
+                        " Rehearse break-glass: the policy asks for a drill more often than that."
+                    )}
+                </p>
+            }
+        })
     }
 }
 

@@ -370,7 +370,7 @@ impl Gateway {
             Err(e) => return e.into_response(),
         };
         let streaming = kind == Kind::Chat && request.get("stream") == Some(&true.into());
-        let bypassing = app.break_glass.bypassing();
+        let bypassing = app.break_glass.bypasses(api_key_id, &model);
         let upstream = if bypassing {
             self.0.bypass.as_ref()
         } else {
@@ -851,12 +851,14 @@ pub(crate) async fn embeddings(
     gw.relay(Kind::Embeddings, headers, body).await
 }
 
-/// The models of whichever upstream currently serves traffic.
+/// The models of whichever upstream serves this key's traffic now (the direct provider only
+/// when the open window bypasses every model of the key).
 pub(crate) async fn models(State(gw): State<Gateway>, headers: HeaderMap) -> Response {
-    if let Err(response) = gw.authenticate(&headers).await {
-        return response;
-    }
-    let upstream = if gw.0.app.break_glass.bypassing() {
+    let key_id = match gw.authenticate(&headers).await {
+        Ok(id) => id,
+        Err(response) => return response,
+    };
+    let upstream = if gw.0.app.break_glass.bypasses_key(key_id) {
         gw.0.bypass.as_ref()
     } else {
         Some(&gw.0.litellm)

@@ -136,6 +136,18 @@ pub const ROUTES: &[Endpoint] = &[
     ),
     e(
         "POST",
+        "/api/break-glass/drill",
+        Allowed(BreakGlassActivate),
+        Api(|| post(break_glass::drill)),
+    ),
+    e(
+        "GET",
+        "/api/break-glass/scope-keys",
+        Allowed(BreakGlassActivate),
+        Api(|| get(break_glass::scope_keys)),
+    ),
+    e(
+        "POST",
         "/api/break-glass/approve",
         Allowed(BreakGlassApprove),
         Api(|| post(break_glass::approve)),
@@ -381,6 +393,8 @@ pub const SERVER_FNS: &[(&str, Access)] = &[
     ("change_operator", Allowed(OperatorsManage)),
     ("activate_break_glass", Allowed(BreakGlassActivate)),
     ("request_break_glass", Allowed(BreakGlassActivate)),
+    ("start_drill", Allowed(BreakGlassActivate)),
+    ("scope_keys", Allowed(BreakGlassActivate)),
     ("approve_break_glass", Allowed(BreakGlassApprove)),
     ("deny_break_glass", Allowed(BreakGlassApprove)),
     ("extend_break_glass", Allowed(BreakGlassActivate)),

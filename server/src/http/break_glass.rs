@@ -2,7 +2,7 @@ use super::{AnyCaller, ApiError, Caller};
 use crate::state::AppState;
 use app::domain::break_glass::{
     AcknowledgementRequest, ActivatedWindow, ActivationRequest, BreakGlassStatus,
-    DeactivationSummary, ExtensionRequest, Policy, PolicyRequest,
+    DeactivationSummary, ExtensionRequest, Policy, PolicyRequest, ScopedKey,
 };
 use axum::body::Bytes;
 use axum::extract::State;
@@ -24,6 +24,28 @@ pub async fn activate(
 ) -> Result<Json<ActivatedWindow>, ApiError> {
     let raw: ActivationRequest = super::json::parse(&headers, &body)?;
     Ok(Json(state.break_glass.activate(&actor, raw).await?))
+}
+
+/// `POST /api/break-glass/drill {reason, duration_minutes, scope_keys?, scope_models?,
+/// confirm}`: a rehearsal of the whole procedure that bypasses nothing.
+pub async fn drill(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<ActivatedWindow>, ApiError> {
+    let raw: ActivationRequest = super::json::parse(&headers, &body)?;
+    Ok(Json(state.break_glass.start_drill(&actor, raw).await?))
+}
+
+/// `GET /api/break-glass/scope-keys`: the API keys a window may be scoped to (id and name).
+pub async fn scope_keys(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+) -> Result<Json<Vec<ScopedKey>>, ApiError> {
+    Ok(Json(
+        app::server::api_keys::scopable(&state.pool, &actor, state.clock.now()).await?,
+    ))
 }
 
 /// `POST /api/break-glass/request {reason, duration_minutes, confirm}` under the

@@ -42,6 +42,12 @@ pub struct EndedWindow {
     /// Under the approval policy (or the review gate): the request and its approval.
     #[serde(default)]
     pub approval: Option<Approval>,
+    /// What it bypassed, in words ("all traffic" unless narrowed).
+    #[serde(default)]
+    pub scope: String,
+    /// A rehearsal: nothing was bypassed.
+    #[serde(default)]
+    pub drill: bool,
     pub reviewed: Option<SignOff>,
 }
 
@@ -76,6 +82,8 @@ pub struct AwaitingReview {
     pub ended_at: DateTime<Utc>,
     pub activated_by: String,
     pub unscanned_count: i64,
+    #[serde(default)]
+    pub drill: bool,
 }
 
 /// A window as the Traffic Monitor's quick picks name it: its time range, who opened it, who
@@ -93,6 +101,9 @@ impl WindowPick {
     /// "sam; approved by admin; acknowledged by admin; extended twice".
     pub fn people(&self) -> String {
         let mut parts = vec![self.window.activated_by.clone()];
+        if self.window.drill {
+            parts.insert(0, "drill".to_owned());
+        }
         match (&self.approved_by, &self.acknowledged_by) {
             (Some(approver), Some(ack)) if approver == ack => {
                 parts.push(format!("approved by {approver}"))
@@ -131,6 +142,8 @@ mod tests {
                 duration_minutes: 30,
                 reason: "outage of the shield".into(),
                 activated_by: "sam".into(),
+                scope: "all traffic".into(),
+                drill: false,
             },
             ended_at: None,
             approved_by: None,

@@ -3,6 +3,7 @@
 //! These types compile for the browser (the dialog shows their errors live) and for the server
 //! (which applies the same parse and never trusts the browser).
 
+use super::scope::ScopeChoice;
 use crate::domain::{Field, FieldError, WireField};
 use serde::{Deserialize, Serialize};
 
@@ -165,6 +166,8 @@ impl Confirmation {
 pub struct Activation {
     pub reason: Reason,
     pub duration: BypassDuration,
+    /// What the window bypasses; everything unless the operator narrowed it.
+    pub scope: ScopeChoice,
     pub confirmation: Confirmation,
 }
 
@@ -178,6 +181,10 @@ pub struct ActivationRequest {
     #[serde(default)]
     pub duration_minutes: Option<WireField>,
     #[serde(default)]
+    pub scope_keys: Option<WireField>,
+    #[serde(default)]
+    pub scope_models: Option<WireField>,
+    #[serde(default)]
     pub confirm: Option<WireField>,
 }
 
@@ -187,7 +194,18 @@ impl ActivationRequest {
         Self {
             reason: Some(WireField::Text(reason)),
             duration_minutes: Some(WireField::Text(duration_minutes)),
+            scope_keys: None,
+            scope_models: None,
             confirm: Some(WireField::Text(confirm)),
+        }
+    }
+
+    /// The dialog's scope fields, as chosen: key ids and model names, each separated by commas.
+    pub fn with_scope(self, keys: String, models: String) -> Self {
+        Self {
+            scope_keys: Some(WireField::Text(keys)),
+            scope_models: Some(WireField::Text(models)),
+            ..self
         }
     }
 
@@ -204,7 +222,7 @@ impl ActivationRequest {
 impl TryFrom<ActivationRequest> for Activation {
     type Error = FieldError;
 
-    /// Reason, then duration, then confirmation: the first that is missing, mistyped or
+    /// Reason, duration, scope (keys, models), then confirmation: the first that is missing, mistyped or
     /// invalid is the one named.
     fn try_from(raw: ActivationRequest) -> Result<Self, FieldError> {
         let reason = Reason::from_wire(raw.reason)?;
@@ -213,6 +231,7 @@ impl TryFrom<ActivationRequest> for Activation {
             Some(WireField::Text(text)) => BypassDuration::parse_input(&text)?,
             _ => return Err(BypassDuration::not_whole_minutes()),
         };
+        let scope = ScopeChoice::from_wire(raw.scope_keys, raw.scope_models)?;
         let confirmation = match raw.confirm {
             Some(WireField::Text(text)) => Confirmation::parse(&text)?,
             _ => return Err(Confirmation::mismatch()),
@@ -220,6 +239,7 @@ impl TryFrom<ActivationRequest> for Activation {
         Ok(Self {
             reason,
             duration,
+            scope,
             confirmation,
         })
     }

@@ -6,6 +6,7 @@
 //! the service (which does the I/O) and the property tests drive the same code.
 
 use super::input::{Activation, BypassDuration, ExtensionMinutes, Reason, DURATION_MAX_MINUTES};
+use super::scope::BypassScope;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +23,22 @@ pub struct Window {
     pub acknowledgement: Acknowledgement,
     /// Under the approval policy: an extension waiting for a second operator's decision.
     pub extension_request: Option<ExtensionAsk>,
+    /// What the window bypasses (everything by default).
+    pub scope: BypassScope,
+    /// A rehearsal: the whole procedure, with no bypass and no cool-down after it.
+    pub drill: bool,
+}
+
+impl Window {
+    /// This window, bypassing only `scope`.
+    pub fn scoped(self, scope: BypassScope) -> Self {
+        Self { scope, ..self }
+    }
+
+    /// Whether a request with this key and model goes past the shield: never in a drill.
+    pub fn bypasses(&self, key_id: i64, model: &str) -> bool {
+        !self.drill && self.scope.covers(key_id, model)
+    }
 }
 
 /// An extension asked for under the approval policy: applied when a second operator approves
@@ -101,6 +118,8 @@ pub struct Request {
     /// The earlier window still waiting for its review, when the policy's review gate made
     /// this a request: approving it overrides the gate.
     pub overrides_review_of: Option<i64>,
+    /// What the window will bypass once approved.
+    pub scope: BypassScope,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -175,11 +194,54 @@ pub enum ExtendRefusal {
 }
 
 impl Lifecycle {
-    /// The state after a window ended at `ended_at`.
+    /// The state after a real window ended at `ended_at`.
     pub fn after_end(ended_at: DateTime<Utc>) -> Self {
         Lifecycle::CoolingDown {
             until: ended_at + COOL_DOWN,
         }
+    }
+
+    /// The state after `ended`: a cool-down after a real window, nothing after a drill.
+    pub fn after(ended: &Ended) -> Self {
+        if ended.window.drill {
+            Lifecycle::Inactive
+        } else {
+            Lifecycle::after_end(ended.ended_at)
+        }
+    }
+
+    /// The drill a real activation or request at `now` ends at once, if one is open.
+    pub fn superseded_drill(&self, now: DateTime<Utc>) -> Option<Ended> {
+        match self {
+            Lifecycle::Active(w) if w.drill && now < w.expires_at => Some(Ended {
+                window: w.clone(),
+                ended_at: now,
+                kind: EndKind::Deactivated,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Starts a drill at `now`: a window marked as a rehearsal, acknowledged, extended and
+    /// ended like a real one, but bypassing nothing. Only when nothing is open, requested or
+    /// cooling down.
+    pub fn drill(
+        &self,
+        now: DateTime<Utc>,
+        activation: &Activation,
+        actor: &str,
+        ack_within: TimeDelta,
+    ) -> Result<Window, Refusal> {
+        if let Lifecycle::Active(w) = self {
+            return Err(Refusal::AlreadyActive {
+                expires_at: w.expires_at,
+            });
+        }
+        let window = self.activate(now, activation, actor, ack_within)?;
+        Ok(Window {
+            drill: true,
+            ..window
+        })
     }
 
     /// Brings the state up to `now`: a window past its `expires_at` ends exactly then, and a
@@ -215,7 +277,7 @@ impl Lifecycle {
                         ended_at: w.expires_at,
                         kind: EndKind::Expired,
                     };
-                    state = Lifecycle::after_end(ended.ended_at);
+                    state = Lifecycle::after(&ended);
                     changes.push(Change::Expired(ended));
                 }
                 Lifecycle::CoolingDown { until } if now >= *until => {
@@ -231,8 +293,10 @@ impl Lifecycle {
         }
     }
 
-    /// Opens a window at `now`, to be acknowledged within `ack_within`. The caller ticks
-    /// first, so an expired window or a finished cool-down never blocks an activation.
+    /// Opens a window at `now`, to be acknowledged within `ack_within`, bypassing everything
+    /// until the caller narrows it (`Window::scoped`). The caller ticks first, so an expired
+    /// window or a finished cool-down never blocks an activation, and ends an open drill
+    /// (`superseded_drill`): a drill never blocks a real activation.
     pub fn activate(
         &self,
         now: DateTime<Utc>,
@@ -252,13 +316,16 @@ impl Lifecycle {
                 state: AckState::Pending,
             },
             extension_request: None,
+            scope: BypassScope::default(),
+            drill: false,
         })
     }
 
-    /// Nothing is open, requested or cooling down.
+    /// Nothing is open (but a drill), requested or cooling down.
     fn may_open(&self) -> Result<(), Refusal> {
         match self {
             Lifecycle::Inactive => Ok(()),
+            Lifecycle::Active(w) if w.drill => Ok(()),
             Lifecycle::Active(w) => Err(Refusal::AlreadyActive {
                 expires_at: w.expires_at,
             }),
@@ -286,6 +353,7 @@ impl Lifecycle {
             duration: activation.duration,
             requested_by: actor.to_owned(),
             overrides_review_of,
+            scope: BypassScope::default(),
         })
     }
 
@@ -308,6 +376,8 @@ impl Lifecycle {
                 },
             },
             extension_request: None,
+            scope: request.scope.clone(),
+            drill: false,
         })
     }
 
@@ -579,6 +649,7 @@ mod tests {
 
     #[derive(Clone, Debug)]
     enum Op {
+        Drill(i64),
         Activate(i64),
         Acknowledge { by_activator: bool },
         Extend(i64),
@@ -596,6 +667,7 @@ mod tests {
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
             (15i64..=240).prop_map(Op::Activate),
+            (15i64..=240).prop_map(Op::Drill),
             (15i64..=240).prop_map(Op::Request),
             any::<bool>().prop_map(|by_requester| Op::Approve { by_requester }),
             any::<bool>().prop_map(|by_requester| Op::Deny { by_requester }),
@@ -648,15 +720,38 @@ mod tests {
                         // A window never outlives its expires_at: it ends exactly then.
                         prop_assert_eq!(e.ended_at, e.window.expires_at);
                         prop_assert!(e.ended_at <= now);
-                        last_end = Some(e.ended_at);
+                        // A drill starts no cool-down.
+                        if !e.window.drill {
+                            last_end = Some(e.ended_at);
+                        }
                     }
                 }
                 state = ticked;
+                let drill_open = matches!(&state, Lifecycle::Active(w) if w.drill);
+                prop_assert_eq!(drill_open, state.superseded_drill(now).is_some());
                 match op {
+                    Op::Drill(m) => match state.drill(now, &activation(m), "op", ACK) {
+                        Ok(w) => {
+                            // Only from nothing; it bypasses nothing.
+                            prop_assert_eq!(&state, &Lifecycle::Inactive);
+                            prop_assert!(w.drill && !w.bypasses(1, "any"));
+                            escalations = 0;
+                            state = Lifecycle::Active(w);
+                        }
+                        Err(Refusal::AlreadyActive { .. }) => {
+                            prop_assert!(matches!(state, Lifecycle::Active(_)));
+                        }
+                        Err(Refusal::CoolingDown { until }) => prop_assert!(now < until),
+                        Err(Refusal::Requested { .. }) => {
+                            prop_assert!(matches!(state, Lifecycle::Requested(_)));
+                        }
+                    },
                     Op::Activate(m) => match state.activate(now, &activation(m), "op", ACK) {
                         Ok(w) => {
-                            // Never two active windows; no activation during cool-down.
-                            prop_assert_eq!(&state, &Lifecycle::Inactive);
+                            // Never two active windows (a real activation ends a drill at
+                            // once); no activation during cool-down.
+                            prop_assert!(state == Lifecycle::Inactive || drill_open);
+                            prop_assert!(!w.drill && w.bypasses(1, "any"));
                             if let Some(end) = last_end {
                                 prop_assert!(now >= end + COOL_DOWN);
                             }
@@ -666,7 +761,7 @@ mod tests {
                             state = Lifecycle::Active(w);
                         }
                         Err(Refusal::AlreadyActive { .. }) => {
-                            prop_assert!(matches!(state, Lifecycle::Active(_)));
+                            prop_assert!(matches!(state, Lifecycle::Active(_)) && !drill_open);
                         }
                         Err(Refusal::CoolingDown { until }) => {
                             prop_assert!(now < until);
@@ -680,9 +775,9 @@ mod tests {
                     },
                     Op::Request(m) => match state.request(now, &activation(m), "op", DECIDE, None) {
                         Ok(r) => {
-                            // Only from nothing: never beside a window, a cool-down or
-                            // another request.
-                            prop_assert_eq!(&state, &Lifecycle::Inactive);
+                            // Only from nothing (or a drill, which it ends): never beside a
+                            // window, a cool-down or another request.
+                            prop_assert!(state == Lifecycle::Inactive || drill_open);
                             if let Some(end) = last_end {
                                 prop_assert!(now >= end + COOL_DOWN);
                             }
@@ -795,8 +890,10 @@ mod tests {
                     Op::Deactivate => match state.deactivate(now) {
                         Ok(e) => {
                             prop_assert!(e.ended_at < e.window.expires_at);
-                            last_end = Some(e.ended_at);
-                            state = Lifecycle::after_end(e.ended_at);
+                            if !e.window.drill {
+                                last_end = Some(e.ended_at);
+                            }
+                            state = Lifecycle::after(&e);
                         }
                         Err(NotActive) => {
                             prop_assert!(!matches!(state, Lifecycle::Active(_)));

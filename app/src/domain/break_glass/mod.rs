@@ -5,6 +5,7 @@ pub mod ended;
 pub mod input;
 pub mod machine;
 pub mod policy;
+pub mod scope;
 pub mod status;
 
 pub use ended::{
@@ -15,5 +16,6 @@ pub use input::{
     Extension, ExtensionMinutes, ExtensionRequest, Reason,
 };
 pub use machine::{EndKind, Lifecycle};
-pub use policy::{AckMinutes, Mode, Policy, PolicyChange, PolicyRequest};
+pub use policy::{AckMinutes, DrillDays, Mode, Policy, PolicyChange, PolicyRequest};
+pub use scope::{BypassScope, ScopeChoice, ScopedKey};
 pub use status::{ActivatedWindow, BreakGlassStatus, DeactivationSummary, Phase};

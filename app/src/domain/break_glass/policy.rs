@@ -77,6 +77,47 @@ impl Mode {
     }
 }
 
+pub const DRILL_DAYS_MAX: u32 = 365;
+
+/// How old the last drill may be before the Break-Glass card warns: 1 to 365 days.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrillDays(u32);
+
+impl DrillDays {
+    pub fn parse(days: i64) -> Result<Self, FieldError> {
+        match u32::try_from(days) {
+            Ok(d) if (1..=DRILL_DAYS_MAX).contains(&d) => Ok(Self(d)),
+            _ => Err(Self::rule()),
+        }
+    }
+
+    fn rule() -> FieldError {
+        FieldError::new(
+            Field::DrillDays,
+            format!("Drill interval must be a whole number of days from 1 to {DRILL_DAYS_MAX}"),
+        )
+    }
+
+    fn from_wire(raw: WireField) -> Result<Self, FieldError> {
+        match raw {
+            WireField::Whole(d) => Self::parse(d),
+            WireField::Text(text) => Self::parse(text.trim().parse().map_err(|_| Self::rule())?),
+            _ => Err(Self::rule()),
+        }
+    }
+
+    pub fn days(self) -> u32 {
+        self.0
+    }
+
+    pub fn as_delta(self) -> chrono::TimeDelta {
+        chrono::TimeDelta::days(i64::from(self.0))
+    }
+}
+
+/// How often teams should rehearse when the deployment has never said.
+pub const DRILL_DAYS_DEFAULT: DrillDays = DrillDays(90);
+
 /// How long a request waits for its decision when the deployment has never said.
 pub const APPROVAL_MINUTES_DEFAULT: AckMinutes = AckMinutes(15);
 
@@ -90,6 +131,8 @@ pub struct Policy {
     /// Refuse a new activation while an earlier window waits for its review, unless a second
     /// operator approves a request (recorded as an override).
     pub review_gate: bool,
+    /// The card warns when the last drill is older than this.
+    pub drill_days: DrillDays,
 }
 
 impl Policy {
@@ -100,6 +143,7 @@ impl Policy {
             mode: Mode::Emergency,
             approval_minutes: APPROVAL_MINUTES_DEFAULT,
             review_gate: false,
+            drill_days: DRILL_DAYS_DEFAULT,
         }
     }
 
@@ -114,6 +158,7 @@ impl Policy {
             mode: change.mode.unwrap_or(self.mode),
             approval_minutes: change.approval_minutes.unwrap_or(self.approval_minutes),
             review_gate: change.review_gate.unwrap_or(self.review_gate),
+            drill_days: change.drill_days.unwrap_or(self.drill_days),
         }
     }
 }
@@ -131,6 +176,8 @@ pub struct PolicyRequest {
     /// `true`/`false` from the API; `on`/`off` from the form.
     #[serde(default)]
     pub review_gate: Option<serde_json::Value>,
+    #[serde(default)]
+    pub drill_days: Option<WireField>,
 }
 
 /// What a policy change sets: at least one of its fields.
@@ -140,6 +187,7 @@ pub struct PolicyChange {
     pub mode: Option<Mode>,
     pub approval_minutes: Option<AckMinutes>,
     pub review_gate: Option<bool>,
+    pub drill_days: Option<DrillDays>,
 }
 
 impl TryFrom<PolicyRequest> for PolicyChange {
@@ -150,10 +198,11 @@ impl TryFrom<PolicyRequest> for PolicyChange {
             && raw.mode.is_none()
             && raw.approval_minutes.is_none()
             && raw.review_gate.is_none()
+            && raw.drill_days.is_none()
         {
             return Err(FieldError::new(
                 Field::AckMinutes,
-                "Give at least one of ack_minutes, mode, approval_minutes, review_gate",
+                "Give at least one of ack_minutes, mode, approval_minutes, review_gate, drill_days",
             ));
         }
         let ack_minutes = raw
@@ -191,11 +240,13 @@ impl TryFrom<PolicyRequest> for PolicyChange {
                 })
             })
             .transpose()?;
+        let drill_days = raw.drill_days.map(DrillDays::from_wire).transpose()?;
         Ok(Self {
             ack_minutes,
             mode,
             approval_minutes,
             review_gate,
+            drill_days,
         })
     }
 }

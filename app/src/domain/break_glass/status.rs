@@ -2,6 +2,7 @@
 //! `state` event.
 
 use super::machine::{AckState, Lifecycle, Window};
+use super::scope::BypassScope;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -66,6 +67,19 @@ pub struct BreakGlassStatus {
     /// The policy: an activation must be requested and approved by a second operator.
     #[serde(default)]
     pub approval_required: bool,
+    /// What the open (or requested) window bypasses, and the same in words.
+    #[serde(default)]
+    pub scope: Option<BypassScope>,
+    #[serde(default)]
+    pub scope_text: Option<String>,
+    /// The open window is a drill: nothing is bypassed.
+    #[serde(default)]
+    pub drill: bool,
+    /// When the last drill started, and whether that is longer ago than the policy wants.
+    #[serde(default)]
+    pub last_drill_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub drill_overdue: bool,
     pub server_time: DateTime<Utc>,
     /// This replica has lost its link to the others (see `replication`): what it shows may be
     /// out of date, and it refuses to activate until it reconnects.
@@ -107,6 +121,11 @@ impl BreakGlassStatus {
             extension_reason: None,
             extension_decide_by: None,
             approval_required: false,
+            scope: None,
+            scope_text: None,
+            drill: false,
+            last_drill_at: None,
+            drill_overdue: false,
             server_time: now,
             degraded: false,
         };
@@ -141,6 +160,9 @@ impl BreakGlassStatus {
                     .as_ref()
                     .map(|x| x.reason.as_str().to_owned()),
                 extension_decide_by: w.extension_request.as_ref().map(|x| x.decide_by),
+                scope: Some(w.scope.clone()),
+                scope_text: Some(w.scope.describe()),
+                drill: w.drill,
                 ..inactive
             },
             Lifecycle::Requested(r) => Self {
@@ -152,6 +174,8 @@ impl BreakGlassStatus {
                 decide_by: Some(r.decide_by),
                 decide_remaining_seconds: seconds_until(now, r.decide_by),
                 overrides_review_of: r.overrides_review_of,
+                scope: Some(r.scope.clone()),
+                scope_text: Some(r.scope.describe()),
                 ..inactive
             },
             Lifecycle::CoolingDown { until } => Self {
@@ -187,6 +211,11 @@ pub struct ActivatedWindow {
     pub duration_minutes: u32,
     pub reason: String,
     pub activated_by: String,
+    /// What it bypasses, in words.
+    #[serde(default)]
+    pub scope: String,
+    #[serde(default)]
+    pub drill: bool,
 }
 
 impl ActivatedWindow {
@@ -198,6 +227,8 @@ impl ActivatedWindow {
             duration_minutes: w.duration.minutes(),
             reason: w.reason.as_str().to_owned(),
             activated_by: w.activated_by.clone(),
+            scope: w.scope.describe(),
+            drill: w.drill,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! (the approval-required policy), and how each was decided.
 
 use crate::domain::break_glass::machine::Request;
-use crate::domain::break_glass::{Approval, BypassDuration, Reason};
+use crate::domain::break_glass::{Approval, BypassDuration, BypassScope, Reason};
 use crate::server::database::{from_millis, to_millis, Conn, Pool};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -29,7 +29,7 @@ impl Decided {
 pub async fn pending(pool: &Pool) -> Result<Option<Request>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT requested_at, decide_by, requested_by, reason, duration_minutes, \
-         overrides_review_of FROM break_glass_requests WHERE state = 'pending'",
+         overrides_review_of, scope FROM break_glass_requests WHERE state = 'pending'",
     )
     .fetch_optional(pool)
     .await?;
@@ -43,6 +43,8 @@ pub async fn pending(pool: &Pool) -> Result<Option<Request>, sqlx::Error> {
                 .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
             requested_by: r.get("requested_by"),
             overrides_review_of: r.get("overrides_review_of"),
+            scope: BypassScope::from_stored(r.get::<Option<&str>, _>("scope"))
+                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         })
     })
     .transpose()
@@ -53,8 +55,8 @@ pub async fn pending(pool: &Pool) -> Result<Option<Request>, sqlx::Error> {
 pub async fn insert(conn: &mut Conn, request: &Request) -> Result<Option<i64>, sqlx::Error> {
     let inserted = sqlx::query_scalar(
         "INSERT INTO break_glass_requests \
-         (requested_at, decide_by, requested_by, reason, duration_minutes, overrides_review_of) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+         (requested_at, decide_by, requested_by, reason, duration_minutes, overrides_review_of, \
+         scope) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(to_millis(request.requested_at))
     .bind(to_millis(request.decide_by))
@@ -62,6 +64,7 @@ pub async fn insert(conn: &mut Conn, request: &Request) -> Result<Option<i64>, s
     .bind(request.reason.as_str())
     .bind(i64::from(request.duration.minutes()))
     .bind(request.overrides_review_of)
+    .bind(request.scope.to_stored())
     .fetch_one(conn)
     .await;
     match inserted {

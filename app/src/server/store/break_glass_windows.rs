@@ -8,7 +8,7 @@ use crate::domain::break_glass::status::ActivatedWindow;
 use crate::domain::break_glass::{
     AwaitingReview, EndedWindow, SignOff, WindowExtension, WindowPick,
 };
-use crate::domain::break_glass::{BypassDuration, ExtensionMinutes, Reason};
+use crate::domain::break_glass::{BypassDuration, BypassScope, ExtensionMinutes, Reason};
 use crate::server::database::{from_millis, to_millis, Conn, Pool};
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::Row;
@@ -28,7 +28,7 @@ pub async fn load(pool: &Pool, ack_within: TimeDelta) -> Result<Lifecycle, sqlx:
     let open = sqlx::query(
         "SELECT activated_at, expires_at, duration_minutes, reason, activated_by, ack_due_at, \
          acknowledged_at, acknowledged_by, ack_overdue_at, ext_ask_minutes, ext_ask_reason, \
-         ext_ask_by, ext_ask_at, ext_ask_decide_by \
+         ext_ask_by, ext_ask_at, ext_ask_decide_by, scope, drill \
          FROM break_glass_windows WHERE ended_at IS NULL",
     )
     .fetch_optional(pool)
@@ -57,6 +57,9 @@ pub async fn load(pool: &Pool, ack_within: TimeDelta) -> Result<Lifecycle, sqlx:
         };
         let window = Window {
             extension_request,
+            scope: BypassScope::from_stored(r.get::<Option<&str>, _>("scope"))
+                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            drill: r.get::<i64, _>("drill") != 0,
             activated_at,
             expires_at: from_millis(r.get("expires_at")),
             duration: BypassDuration::parse(r.get("duration_minutes"))
@@ -83,7 +86,8 @@ pub async fn load(pool: &Pool, ack_within: TimeDelta) -> Result<Lifecycle, sqlx:
         };
         return Ok(Lifecycle::Active(window));
     }
-    let last_end: Option<i64> = sqlx::query_scalar("SELECT MAX(ended_at) FROM break_glass_windows")
+    let last_end: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(ended_at) FROM break_glass_windows WHERE drill = 0")
         .fetch_one(pool)
         .await?;
     Ok(last_end.map_or(Lifecycle::Inactive, |e| {
@@ -97,8 +101,8 @@ pub async fn insert(
 ) -> Result<i64, InsertRefused> {
     sqlx::query_scalar(
         "INSERT INTO break_glass_windows \
-         (activated_at, expires_at, duration_minutes, reason, activated_by, ack_due_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+         (activated_at, expires_at, duration_minutes, reason, activated_by, ack_due_at, scope, \
+         drill) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(to_millis(w.activated_at))
     .bind(to_millis(w.expires_at))
@@ -106,6 +110,8 @@ pub async fn insert(
     .bind(w.reason.as_str())
     .bind(&w.activated_by)
     .bind(to_millis(w.acknowledgement.due_at))
+    .bind(w.scope.to_stored())
+    .bind(i64::from(w.drill))
     .fetch_one(conn)
     .await
     .map_err(|e| match &e {
@@ -140,16 +146,15 @@ pub async fn close(
 pub async fn recent(pool: &Pool, limit: u32) -> Result<Vec<WindowPick>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT w.id, w.activated_at, w.expires_at, w.duration_minutes, w.reason, \
-         w.activated_by, w.ended_at, w.acknowledged_by, \
+         w.activated_by, w.ended_at, w.acknowledged_by, w.scope, w.drill, \
          (SELECT COUNT(*) FROM break_glass_extensions e WHERE e.window_id = w.id) AS extensions \
          FROM break_glass_windows w ORDER BY w.activated_at DESC LIMIT $1",
     )
     .bind(i64::from(limit))
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .iter()
-        .map(|r| WindowPick {
+    rows.iter()
+        .map(|r| Ok(WindowPick {
             window: ActivatedWindow {
                 id: r.get("id"),
                 activated_at: from_millis(r.get("activated_at")),
@@ -158,13 +163,20 @@ pub async fn recent(pool: &Pool, limit: u32) -> Result<Vec<WindowPick>, sqlx::Er
                     .unwrap_or_default(),
                 reason: r.get("reason"),
                 activated_by: r.get("activated_by"),
+                scope: stored_scope(r)?.describe(),
+                drill: r.get::<i64, _>("drill") != 0,
             },
             ended_at: r.get::<Option<i64>, _>("ended_at").map(from_millis),
             approved_by: None,
             acknowledged_by: r.get("acknowledged_by"),
             extensions: r.get("extensions"),
-        })
-        .collect())
+        }))
+        .collect()
+}
+
+fn stored_scope(r: &sqlx::any::AnyRow) -> Result<BypassScope, sqlx::Error> {
+    BypassScope::from_stored(r.get::<Option<&str>, _>("scope"))
+        .map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
 /// The windows that overlap `from..to`: when each began and when it ended (or ends).
@@ -216,7 +228,7 @@ pub async fn for_review(pool: &Pool, id: i64) -> Result<ForReview, sqlx::Error> 
     let Some(row) = sqlx::query(
         "SELECT id, activated_at, expires_at, duration_minutes, reason, activated_by, \
          ended_at, end_kind, ended_by, unscanned_count, reviewed_at, reviewed_by, \
-         review_notes, acknowledged_at, acknowledged_by, ack_note, ack_overdue_at \
+         review_notes, acknowledged_at, acknowledged_by, ack_note, ack_overdue_at, scope, drill \
          FROM break_glass_windows WHERE id = $1",
     )
     .bind(id)
@@ -272,6 +284,8 @@ pub async fn for_review(pool: &Pool, id: i64) -> Result<ForReview, sqlx::Error> 
         ack_overdue: row.get::<Option<i64>, _>("ack_overdue_at").is_some(),
         extensions: extensions(pool, id).await?,
         approval: None,
+        scope: stored_scope(&row)?.describe(),
+        drill: row.get::<i64, _>("drill") != 0,
         reviewed,
     })))
 }
@@ -441,7 +455,7 @@ pub async fn sign_off(
 /// Ended windows without a review, newest first, at most `limit`.
 pub async fn awaiting_review(pool: &Pool, limit: i64) -> Result<Vec<AwaitingReview>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT id, activated_at, ended_at, activated_by, unscanned_count \
+        "SELECT id, activated_at, ended_at, activated_by, unscanned_count, drill \
          FROM break_glass_windows WHERE ended_at IS NOT NULL AND reviewed_at IS NULL \
          ORDER BY id DESC LIMIT $1",
     )
@@ -458,6 +472,27 @@ pub async fn awaiting_review(pool: &Pool, limit: i64) -> Result<Vec<AwaitingRevi
             unscanned_count: r
                 .get::<Option<i64>, _>("unscanned_count")
                 .unwrap_or_default(),
+            drill: r.get::<i64, _>("drill") != 0,
         })
         .collect())
+}
+
+/// The newest real window (not a drill) that ended and waits for its review: what the
+/// policy's review gate waits on.
+pub async fn gating_review(pool: &Pool) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT id FROM break_glass_windows WHERE ended_at IS NOT NULL AND reviewed_at IS NULL \
+         AND drill = 0 ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// When the newest drill started, if there was one.
+pub async fn last_drill(pool: &Pool) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    let at: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(activated_at) FROM break_glass_windows WHERE drill = 1")
+            .fetch_one(pool)
+            .await?;
+    Ok(at.map(from_millis))
 }
