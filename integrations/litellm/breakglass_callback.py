@@ -1,8 +1,9 @@
 """Puts the breakglass shield inside a LiteLLM proxy.
 
 For deployments where agents talk to LiteLLM directly. Before every call the callback asks
-breakglass whether break-glass is active: if it is, nothing is scanned and the call is reported
-as BYPASSED with its text; otherwise the prompt is scanned and, when the shield is in BLOCK mode,
+breakglass whether break-glass is active for the call's model (not in a drill; a window scoped
+to breakglass API keys covers no LiteLLM caller): if it is, nothing is scanned and the call is
+reported as BYPASSED with its text; otherwise the prompt is scanned and, when the shield is in BLOCK mode,
 a BLOCK verdict is refused with 403. Every call is reported to breakglass's traffic record.
 
 Configure with BREAKGLASS_URL (e.g. http://127.0.0.1:3000) and BREAKGLASS_API_KEY (a gateway
@@ -36,6 +37,19 @@ def _prompt_text(data: dict) -> str:
     return "\n".join(p for p in parts if p)
 
 
+def _bypasses(status: dict, model) -> bool:
+    """Whether the open window bypasses a call to `model` made through LiteLLM: never in a
+    drill; a window scoped to breakglass API keys covers no LiteLLM caller (they hold LiteLLM
+    keys); a window scoped to models covers exactly those names."""
+    if not status["active"] or status.get("drill"):
+        return False
+    scope = status.get("scope") or {}
+    if scope.get("keys"):
+        return False
+    models = scope.get("models") or []
+    return not models or model in models
+
+
 class BreakglassShield(CustomLogger):
     def __init__(self) -> None:
         super().__init__()
@@ -49,7 +63,7 @@ class BreakglassShield(CustomLogger):
         text = _prompt_text(data)
         status = (await self.client.get("/api/break-glass/status")).raise_for_status().json()
         metadata = data.setdefault("metadata", {})
-        if status["active"]:
+        if _bypasses(status, data.get("model")):
             metadata["breakglass"] = {"bypassed": True, "text": text, "started": time.time()}
             return data
         scan = (

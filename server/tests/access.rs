@@ -103,7 +103,9 @@ fn route_sample(method: &str, path: &str, ids: &Ids) -> Option<(String, Option<V
         ("POST", "/api/break-glass/acknowledge")
         | ("POST", "/api/break-glass/approve")
         | ("POST", "/api/break-glass/deny") => json!({"note": "seen in the access test"}),
-        ("POST", "/api/break-glass/request") => activation("access table check", 15),
+        ("POST", "/api/break-glass/request") | ("POST", "/api/break-glass/drill") => {
+            activation("access table check", 15)
+        }
         ("POST", "/api/break-glass/extend") => {
             json!({"reason": "access table check", "minutes": 15})
         }
@@ -155,10 +157,10 @@ fn server_fn_sample(name: &str, ids: &Ids) -> Option<String> {
         "acknowledge_break_glass" | "approve_break_glass" | "deny_break_glass" => {
             "note=seen+in+the+access+test".into()
         }
-        "request_break_glass" => {
+        "request_break_glass" | "start_drill" => {
             "reason=access+table+check&duration_minutes=15&confirm=CONFIRM".into()
         }
-        "set_policy" => "ack_minutes=15&mode=emergency&approval_minutes=15".into(),
+        "set_policy" => "ack_minutes=15&mode=emergency&approval_minutes=15&drill_days=90".into(),
         "set_shield_mode" => "mode=OBSERVE".into(),
         "create_api_key" => "name=fn+key&gateway=on&expires_at=&rate_limit_per_minute=".into(),
         "revoke_api_key" => format!("id={}", ids.spare_key),
@@ -187,6 +189,7 @@ fn server_fn_sample(name: &str, ids: &Ids) -> Option<String> {
         | "list_windows"
         | "load_watcher_status"
         | "load_policy"
+        | "scope_keys"
         | "windows_awaiting_review" => String::new(),
         _ => return None,
     })

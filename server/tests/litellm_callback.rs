@@ -132,6 +132,24 @@ async fn the_callback_scans_blocks_and_reports_bypassed_traffic() {
     })
     .await;
 
+    // A drill bypasses nothing behind LiteLLM either.
+    let res = admin
+        .post(s.url("/api/break-glass/drill"))
+        .json(&activation("rehearsal behind LiteLLM", 15))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = chat("-----BEGIN RSA PRIVATE KEY----- during the drill")
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "a drill bypasses nothing");
+    eventually("the call refused in the drill is reported", || async {
+        rows().await.len() == 3
+    })
+    .await;
+
+    // The real activation ends the drill at once.
     let res = admin
         .post(s.url("/api/break-glass/activate"))
         .json(&activation("shield service is down", 30))
@@ -148,7 +166,7 @@ async fn the_callback_scans_blocks_and_reports_bypassed_traffic() {
         "nothing is scanned while break-glass is active"
     );
     eventually("the bypassed call is reported", || async {
-        rows().await.len() == 3
+        rows().await.len() == 4
     })
     .await;
     // A report comes after its answer, so a second report of a call could still be on its
@@ -163,7 +181,7 @@ async fn the_callback_scans_blocks_and_reports_bypassed_traffic() {
         })
     })
     .await;
-    assert_eq!(rows().await.len(), 4, "each call is reported once");
+    assert_eq!(rows().await.len(), 5, "each call is reported once");
 
     let rows = rows().await;
     let summary: Vec<(String, String, Option<i64>)> = rows
@@ -172,13 +190,14 @@ async fn the_callback_scans_blocks_and_reports_bypassed_traffic() {
         .collect();
     assert_eq!(summary[0], ("litellm".into(), "ALLOW".into(), Some(0)));
     assert_eq!(summary[1].1, "BLOCK");
-    assert_eq!(summary[2], ("break-glass".into(), "BYPASSED".into(), None));
+    assert_eq!(summary[2].1, "BLOCK", "scanned in the drill");
+    assert_eq!(summary[3], ("break-glass".into(), "BYPASSED".into(), None));
     assert_eq!(
-        rows[2].get::<String, _>("request_text"),
+        rows[3].get::<String, _>("request_text"),
         "-----BEGIN RSA PRIVATE KEY----- during the outage"
     );
     assert_eq!(
-        rows[2].get::<String, _>("response_text"),
+        rows[3].get::<String, _>("response_text"),
         "answer from model"
     );
     s.stop().await;

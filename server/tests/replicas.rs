@@ -671,3 +671,101 @@ async fn a_request_on_one_replica_is_approved_on_another_and_both_follow() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_scoped_window_and_a_drill_are_decided_alike_on_every_replica() {
+    let cluster = Cluster::start().await;
+    let db = cluster.db().await;
+    let (a, b) = (cluster.replica().await, cluster.replica().await);
+    let (on_a, on_b) = (a.admin().await, b.admin().await);
+    let (fleet, other) = (create_key(&on_a, &a).await, create_key(&on_a, &a).await);
+    let offered: Vec<serde_json::Value> = on_a
+        .get(a.url("/api/break-glass/scope-keys"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let fleet_id = offered[0]["id"].as_i64().unwrap();
+    let call = |key: &str, model: &str| {
+        let (key, model) = (key.to_owned(), model.to_owned());
+        let (db, b) = (&db, &b);
+        async move {
+            let res = reqwest::Client::new()
+                .post(b.url("/v1/chat/completions"))
+                .bearer_auth(&key)
+                .json(&serde_json::json!({
+                    "model": model,
+                    "messages": [{"role": "user", "content": "status of the build"}],
+                }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+            let row = sqlx::query("SELECT verdict, source FROM traffic ORDER BY id DESC LIMIT 1")
+                .fetch_one(db)
+                .await
+                .unwrap();
+            format!(
+                "{}/{}",
+                row.get::<String, _>("verdict"),
+                row.get::<String, _>("source")
+            )
+        }
+    };
+
+    // A drill started on A: B shows it and still scans everything.
+    let (code, drill) = post(
+        &on_a,
+        a.url("/api/break-glass/drill"),
+        activation("rehearsal across replicas", 15),
+    )
+    .await;
+    assert_eq!(code, 200, "{drill}");
+    eventually("B hears the drill", || async {
+        status(&on_b, &b).await["drill"] == true
+    })
+    .await;
+    assert_eq!(call(&fleet, "gpt-4o-mini").await, "ALLOW/litellm");
+    assert_eq!(call(&other, "anything").await, "ALLOW/litellm");
+    let (code, _) = post(
+        &on_b,
+        b.url("/api/break-glass/deactivate"),
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(code, 200);
+    eventually("A hears the drill's end, with no cool-down", || async {
+        status(&on_a, &a).await["state"] == "inactive"
+    })
+    .await;
+
+    // With no cool-down after the drill, A opens a scoped window at once.
+    let mut body = activation("the vendor is down for the CI fleet only", 30);
+    body["scope_keys"] = serde_json::json!([fleet_id]);
+    body["scope_models"] = serde_json::json!(["gpt-4o-mini"]);
+    let (code, opened) = post(&on_a, a.url("/api/break-glass/activate"), body).await;
+    assert_eq!(code, 200, "{opened}");
+    eventually("B hears the scope", || async {
+        status(&on_b, &b).await["scope_text"] == opened["scope"]
+    })
+    .await;
+    // B decides from its memory exactly as A would.
+    assert_eq!(call(&fleet, "gpt-4o-mini").await, "BYPASSED/break-glass");
+    assert_eq!(call(&fleet, "gpt-4o").await, "ALLOW/litellm");
+    assert_eq!(call(&other, "gpt-4o-mini").await, "ALLOW/litellm");
+    let (code, _) = post(
+        &on_b,
+        b.url("/api/break-glass/deactivate"),
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(code, 200);
+    let unscanned = count(
+        &db,
+        "SELECT unscanned_count FROM break_glass_windows WHERE ended_at IS NOT NULL AND drill = 0",
+    )
+    .await;
+    assert_eq!(unscanned, 1, "what was in scope");
+}

@@ -115,11 +115,25 @@ impl Review {
         use crate::domain::time_format::utc;
         let w = &self.window;
         let p = &self.progress;
-        let mut out = format!("# Break-glass window #{} review\n\n", w.id);
+        let mut out = if w.drill {
+            format!(
+                "# Break-glass drill #{} review\n\nA drill: the procedure was rehearsed and nothing \
+                 was bypassed.\n\n",
+                w.id
+            )
+        } else {
+            format!("# Break-glass window #{} review\n\n", w.id)
+        };
         out.push_str(&format!(
-            "- Activated by: {}\n- From: {}\n- To: {} ({} {})\n- Duration (extensions included): {} minutes\n\
+            "- Activated by: {}\n- Scope: {}\n- From: {}\n- To: {} ({} {})\n\
+             - Duration (extensions included): {} minutes\n\
              - Unscanned requests: {}\n\nReason:\n\n{}\n",
             inline(&w.activated_by),
+            inline(if w.scope.is_empty() {
+                "all traffic"
+            } else {
+                &w.scope
+            }),
             utc(w.activated_at),
             utc(w.ended_at),
             w.end_kind.as_str(),

@@ -243,9 +243,9 @@ impl BreakGlassService {
                     )
                 } else {
                     format!(
-                        "Break-Glass Activated — Shield bypass of {} for {} minutes",
-                        window.scope.describe(),
-                        window.duration.minutes()
+                        "Break-Glass Activated — Shield bypass for {} minutes{}",
+                        window.duration.minutes(),
+                        scope_note(&window.scope)
                     )
                 },
                 message: format!(
@@ -825,8 +825,9 @@ impl BreakGlassService {
                 severity: Severity::Critical,
                 source: ALERT_SOURCE,
                 title: format!(
-                    "Break-Glass Activated — Shield bypass for {} minutes, approved by {by}",
-                    window.duration.minutes()
+                    "Break-Glass Activated — Shield bypass for {} minutes{}, approved by {by}",
+                    window.duration.minutes(),
+                    scope_note(&window.scope)
                 ),
                 message: format!(
                     "{by} approved {}'s request: break-glass bypasses {} until {}. Reason: \
@@ -1397,7 +1398,9 @@ impl BreakGlassService {
         source_addr: Option<&str>,
     ) -> Result<Option<i64>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        let Some((unscanned, alert)) = self.write_end(&mut tx, ended, ended_by, source_addr).await?
+        let Some((unscanned, alert)) = self
+            .write_end(&mut tx, ended, ended_by, source_addr)
+            .await?
         else {
             return Ok(None);
         };
@@ -1792,6 +1795,15 @@ pub async fn recent_windows(
 }
 
 /// What the acknowledgers are told when a window opens: who, why, and by when to answer.
+/// " (only …)" after a title when the window bypasses less than everything.
+fn scope_note(scope: &BypassScope) -> String {
+    if scope.is_everything() {
+        String::new()
+    } else {
+        format!(" ({})", scope.describe())
+    }
+}
+
 /// A title marked as a drill's when it is one.
 fn drill_marked(drill: bool, title: &str) -> String {
     if drill {

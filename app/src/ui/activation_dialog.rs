@@ -3,8 +3,8 @@ use crate::domain::break_glass::input::{
     BypassDuration, Confirmation, Reason, DURATION_PRESETS, REASON_MAX_CHARS, REASON_MIN_CHARS,
 };
 use crate::domain::break_glass::{ActivatedWindow, BreakGlassStatus, ScopeChoice, ScopedKey};
-use crate::domain::WireField;
 use crate::domain::AppError;
+use crate::domain::WireField;
 use leptos::html::Dialog;
 use leptos::prelude::*;
 
@@ -97,7 +97,10 @@ fn activation_form(
     confirm: String,
 ) -> crate::domain::break_glass::ActivationRequest {
     crate::domain::break_glass::ActivationRequest::from_form(reason, duration_minutes, confirm)
-        .with_scope(scope_keys.unwrap_or_default(), scope_models.unwrap_or_default())
+        .with_scope(
+            scope_keys.unwrap_or_default(),
+            scope_models.unwrap_or_default(),
+        )
 }
 
 fn preset_label(minutes: u32) -> String {
@@ -115,8 +118,7 @@ fn preset_label(minutes: u32) -> String {
 #[component]
 pub fn ActivationDialog(open: RwSignal<bool>, drill: RwSignal<bool>) -> impl IntoView {
     let live = expect_context::<Live>();
-    let approval =
-        move || !drill.get() && live.status.get().is_some_and(|s| s.approval_required);
+    let approval = move || !drill.get() && live.status.get().is_some_and(|s| s.approval_required);
     let request = ServerAction::<RequestBreakGlass>::new();
     let dialog = NodeRef::<Dialog>::new();
     let reason = RwSignal::new(String::new());

@@ -89,11 +89,16 @@ fn ReviewReport(review: Review, sign_off: ServerAction<SignOffReview>) -> impl I
     let reviews = review.count(crate::domain::Verdict::Review);
     let id = w.id;
     view! {
-        <h1>"Break-glass window #" {id} " review"</h1>
+        <h1>{if w.drill { "Break-glass drill #" } else { "Break-glass window #" }} {id} " review"</h1>
         <div class="cards">
         <section class="card" data-testid="review-window">
+            <Show when=move || w.drill>
+                <p data-testid="review-drill"><span class="pill drill">"Drill"</span>
+                    " A rehearsal: the procedure ran and nothing was bypassed."</p>
+            </Show>
             <dl class="facts">
                 <dt>"Activated by"</dt><dd>{w.activated_by.clone()}</dd>
+                <dt>"Scope"</dt><dd data-testid="review-scope">{w.scope.clone()}</dd>
                 <dt>"From"</dt><dd>{time_format::utc(w.activated_at)}</dd>
                 <dt>"To"</dt><dd>{time_format::utc(w.ended_at)} " (" {how} ")"</dd>
                 <dt>"Duration"</dt><dd>{w.duration_minutes} " minutes"</dd>
@@ -283,19 +288,28 @@ pub fn AwaitingReviews() -> impl IntoView {
     view! {
         <Show when=may_read>
             <Transition fallback=|| ()>
-                {move || awaiting.get().and_then(|r| r.ok()).filter(|l| !l.is_empty()).map(|list| view! {
-                    <div class="awaiting-review" data-testid="awaiting-review">
-                        <h3>"Waiting for review"</h3>
-                        <ul>
-                            {list.into_iter().map(|w| view! {
-                                <li>
-                                    <a href=crate::domain::break_glass::review_path(w.id)>"Window #" {w.id}</a>
-                                    " by " {w.activated_by} ", " {time_format::utc(w.activated_at)} " to "
-                                    {time_format::utc(w.ended_at)} ": " {w.unscanned_count} " unscanned"
-                                </li>
-                            }).collect_view()}
-                        </ul>
-                    </div>
+                {move || awaiting.get().and_then(|r| r.ok()).map(|list| {
+                    let (drills, windows): (Vec<_>, Vec<_>) = list.into_iter().partition(|w| w.drill);
+                    [("Waiting for review", "awaiting-review", windows), ("Drills waiting for review", "awaiting-drill-review", drills)]
+                        .into_iter()
+                        .filter(|(_, _, l)| !l.is_empty())
+                        .map(|(title, testid, list)| view! {
+                            <div class="awaiting-review" data-testid=testid>
+                                <h3>{title}</h3>
+                                <ul>
+                                    {list.into_iter().map(|w| view! {
+                                        <li>
+                                            <a href=crate::domain::break_glass::review_path(w.id)>
+                                                {if w.drill { "Drill #" } else { "Window #" }} {w.id}
+                                            </a>
+                                            " by " {w.activated_by} ", " {time_format::utc(w.activated_at)} " to "
+                                            {time_format::utc(w.ended_at)} ": " {w.unscanned_count} " unscanned"
+                                        </li>
+                                    }).collect_view()}
+                                </ul>
+                            </div>
+                        })
+                        .collect_view()
                 })}
             </Transition>
         </Show>

@@ -45,18 +45,20 @@ impl ScopeChoice {
         &self,
         name_of: impl Fn(i64) -> Option<String>,
     ) -> Result<BypassScope, FieldError> {
-        let keys = self
-            .keys
-            .iter()
-            .map(|&id| {
-                name_of(id).map(|name| ScopedKey { id, name }).ok_or_else(|| {
-                    FieldError::new(
+        let keys =
+            self.keys
+                .iter()
+                .map(|&id| {
+                    name_of(id)
+                        .map(|name| ScopedKey { id, name })
+                        .ok_or_else(|| {
+                            FieldError::new(
                         Field::ScopeKeys,
                         format!("scope_keys: no live API key with the gateway scope has id {id}"),
                     )
+                        })
                 })
-            })
-            .collect::<Result<_, _>>()?;
+                .collect::<Result<_, _>>()?;
         Ok(BypassScope {
             keys,
             models: self.models.iter().cloned().collect(),
@@ -67,9 +69,7 @@ impl ScopeChoice {
 fn keys_rule() -> FieldError {
     FieldError::new(
         Field::ScopeKeys,
-        format!(
-            "scope_keys must be API key ids (whole numbers above 0), at most {SCOPE_MAX_KEYS}"
-        ),
+        format!("scope_keys must be API key ids (whole numbers above 0), at most {SCOPE_MAX_KEYS}"),
     )
 }
 
@@ -237,8 +237,14 @@ mod tests {
         assert!(!models.covers(9, "gpt-4o-mini"));
         let both = scope(&[1], &["gpt-4o"]);
         assert!(both.covers(1, "gpt-4o"));
-        assert!(!both.covers(1, "claude"), "key in scope, model out: scanned");
-        assert!(!both.covers(2, "gpt-4o"), "model in scope, key out: scanned");
+        assert!(
+            !both.covers(1, "claude"),
+            "key in scope, model out: scanned"
+        );
+        assert!(
+            !both.covers(2, "gpt-4o"),
+            "model in scope, key out: scanned"
+        );
         assert!(!both.covers(2, "claude"));
     }
 
@@ -253,7 +259,10 @@ mod tests {
     #[test]
     fn a_stored_scope_reads_back() {
         for s in [scope(&[], &[]), scope(&[4, 9], &[]), scope(&[1], &["m\"1"])] {
-            assert_eq!(BypassScope::from_stored(s.to_stored().as_deref()).unwrap(), s);
+            assert_eq!(
+                BypassScope::from_stored(s.to_stored().as_deref()).unwrap(),
+                s
+            );
         }
         assert_eq!(scope(&[], &[]).to_stored(), None);
         assert!(BypassScope::from_stored(Some("{\"keys\": 3}")).is_err());
@@ -267,10 +276,7 @@ mod tests {
             scope(&[1, 2], &["gpt-4o"]).describe(),
             "only API keys key-1 (#1), key-2 (#2) when calling model gpt-4o"
         );
-        assert_eq!(
-            scope(&[], &["a", "b"]).describe(),
-            "only models a, b"
-        );
+        assert_eq!(scope(&[], &["a", "b"]).describe(), "only models a, b");
     }
 
     #[test]
@@ -280,14 +286,17 @@ mod tests {
             Some(WireField::Text("gpt-4o,\n claude-3 ,".into())),
         )
         .unwrap();
-        let json: serde_json::Value = serde_json::json!({"k": [1, 3, 3], "m": ["claude-3", "gpt-4o"]});
+        let json: serde_json::Value =
+            serde_json::json!({"k": [1, 3, 3], "m": ["claude-3", "gpt-4o"]});
         let wire = |v: &serde_json::Value| serde_json::from_value::<WireField>(v.clone()).ok();
         let api = ScopeChoice::from_wire(wire(&json["k"]), wire(&json["m"])).unwrap();
         assert_eq!(form, api);
         assert_eq!(form.keys.iter().copied().collect::<Vec<_>>(), vec![1, 3]);
-        assert!(ScopeChoice::from_wire(None, Some(WireField::Text(" , ".into())))
-            .unwrap()
-            .is_everything());
+        assert!(
+            ScopeChoice::from_wire(None, Some(WireField::Text(" , ".into())))
+                .unwrap()
+                .is_everything()
+        );
     }
 
     #[test]

@@ -88,8 +88,8 @@ pub async fn load(pool: &Pool, ack_within: TimeDelta) -> Result<Lifecycle, sqlx:
     }
     let last_end: Option<i64> =
         sqlx::query_scalar("SELECT MAX(ended_at) FROM break_glass_windows WHERE drill = 0")
-        .fetch_one(pool)
-        .await?;
+            .fetch_one(pool)
+            .await?;
     Ok(last_end.map_or(Lifecycle::Inactive, |e| {
         Lifecycle::after_end(from_millis(e))
     }))
@@ -154,23 +154,25 @@ pub async fn recent(pool: &Pool, limit: u32) -> Result<Vec<WindowPick>, sqlx::Er
     .fetch_all(pool)
     .await?;
     rows.iter()
-        .map(|r| Ok(WindowPick {
-            window: ActivatedWindow {
-                id: r.get("id"),
-                activated_at: from_millis(r.get("activated_at")),
-                expires_at: from_millis(r.get("expires_at")),
-                duration_minutes: u32::try_from(r.get::<i64, _>("duration_minutes"))
-                    .unwrap_or_default(),
-                reason: r.get("reason"),
-                activated_by: r.get("activated_by"),
-                scope: stored_scope(r)?.describe(),
-                drill: r.get::<i64, _>("drill") != 0,
-            },
-            ended_at: r.get::<Option<i64>, _>("ended_at").map(from_millis),
-            approved_by: None,
-            acknowledged_by: r.get("acknowledged_by"),
-            extensions: r.get("extensions"),
-        }))
+        .map(|r| {
+            Ok(WindowPick {
+                window: ActivatedWindow {
+                    id: r.get("id"),
+                    activated_at: from_millis(r.get("activated_at")),
+                    expires_at: from_millis(r.get("expires_at")),
+                    duration_minutes: u32::try_from(r.get::<i64, _>("duration_minutes"))
+                        .unwrap_or_default(),
+                    reason: r.get("reason"),
+                    activated_by: r.get("activated_by"),
+                    scope: stored_scope(r)?.describe(),
+                    drill: r.get::<i64, _>("drill") != 0,
+                },
+                ended_at: r.get::<Option<i64>, _>("ended_at").map(from_millis),
+                approved_by: None,
+                acknowledged_by: r.get("acknowledged_by"),
+                extensions: r.get("extensions"),
+            })
+        })
         .collect()
 }
 
