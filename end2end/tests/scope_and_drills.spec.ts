@@ -36,11 +36,13 @@ test.use({
 
 async function createKey(page: Page, name: string): Promise<string> {
   const card = page.getByTestId('api-keys-card');
+  const shown = card.getByTestId('new-key').locator('code');
+  const before = (await shown.count()) ? await shown.textContent() : null;
   await card.getByLabel('Name').fill(name);
   await card.getByRole('button', { name: 'Create key' }).click();
-  const shown = card.getByTestId('new-key');
-  await expect(shown).toContainText(name);
-  return (await shown.locator('code').textContent())!.trim();
+  await expect(card.getByTestId('api-keys-table').locator('tr', { hasText: name })).toHaveCount(1);
+  if (before !== null) await expect(shown).not.toHaveText(before);
+  return (await shown.textContent())!.trim();
 }
 
 /** Which path a call took: "litellm" (scanned) or "direct" (bypassed). */

@@ -1,7 +1,7 @@
 //! The audit trail is a hash chain with a keyed MAC: `GET /api/audit/verify` and
 //! `breakglass audit verify` check it. Someone with direct database access (who can drop the
-//! append-only triggers) edits, deletes, reorders and forges entries with SQL, and each is
-//! caught at the entry where it happened, on both stores.
+//! append-only triggers) edits, deletes, reorders and forges entries with `sqlite3` and `psql`,
+//! and each is caught at the entry where it happened, on both stores.
 
 mod support;
 
@@ -73,9 +73,11 @@ fn cli_with(s: &TestServer, env: &[(&str, String)]) -> (bool, String) {
     )
 }
 
-/// What an insider with database access does first: drop the append-only triggers.
+/// What an insider with database access does, with the database's own command-line tool
+/// (`sqlite3`, `psql`) as they would: drop the append-only triggers, then run `statements`.
 async fn tamper(s: &TestServer, statements: &[String]) {
-    let pool = s.db().await;
+    use std::io::Write;
+    use std::process::{Command, Stdio};
     let unlock: &[&str] = if on_postgres() {
         &[
             "ALTER TABLE audit_log DISABLE TRIGGER USER",
@@ -89,13 +91,42 @@ async fn tamper(s: &TestServer, statements: &[String]) {
             "DROP TRIGGER audit_chain_no_delete",
         ]
     };
-    for sql in unlock
+    let script: String = unlock
         .iter()
         .map(|s| s.to_string())
         .chain(statements.iter().cloned())
-    {
-        sqlx::query(&sql).execute(&pool).await.unwrap();
-    }
+        .map(|sql| sql + ";\n")
+        .collect();
+    let mut tool = if on_postgres() {
+        let mut psql = Command::new("psql");
+        psql.args(["-q", "-v", "ON_ERROR_STOP=1", &database_url(&s.db_path)]);
+        psql
+    } else {
+        let mut sqlite3 = Command::new("sqlite3");
+        // The server may be writing: wait for its lock rather than fail.
+        sqlite3
+            .args(["-bail", "-cmd", ".timeout 10000"])
+            .arg(&s.db_path);
+        sqlite3
+    };
+    let mut child = tool
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the database's command-line tool (sqlite3 or psql) is installed");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{script}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test]

@@ -312,6 +312,38 @@ async fn a_bad_scope_is_refused_naming_the_field_and_opens_nothing() {
     let ids: Vec<i64> = offered.iter().map(|k| k["id"].as_i64().unwrap()).collect();
     assert_eq!(ids, vec![id]);
     assert!(offered.iter().all(|k| !k.to_string().contains("secret")));
+
+    // The largest scope there is (50 keys with the longest names, 20 of the longest model
+    // names) is stored, announced, audited and notified whole, and reads back after a restart.
+    let mut keys = vec![id];
+    for i in 0..49 {
+        let name = format!("{i:02}{}", "k".repeat(98));
+        keys.push(s.key(&name).await.1);
+    }
+    let models: Vec<String> = (0..20)
+        .map(|i| format!("{i:02}{}", "m".repeat(254)))
+        .collect();
+    let models: Vec<&str> = models.iter().map(String::as_str).collect();
+    let (code, opened) = s
+        .open("/api/break-glass/activate", scoped(&keys, &models))
+        .await;
+    assert_eq!(code, 200, "{opened}");
+    let words = opened["scope"].as_str().unwrap();
+    assert!(words.starts_with("only API keys ci-fleet") && words.ends_with(models[19]));
+    let (_, body) = s
+        .open("/api/break-glass/deactivate", serde_json::json!({}))
+        .await;
+    assert_eq!(body["unscanned_traffic"], 0);
+    let review: serde_json::Value = s
+        .admin
+        .get(s.server.url(&format!("/api/reviews/{}", opened["id"])))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(review["window"]["scope"], opened["scope"]);
 }
 
 #[tokio::test]
@@ -323,6 +355,18 @@ async fn a_drill_runs_the_procedure_bypasses_nothing_and_leaves_no_cool_down() {
     assert_eq!(before["last_drill_at"], serde_json::Value::Null);
     assert_eq!(before["drill_overdue"], true, "no drill yet is overdue");
 
+    // A pager channel hears every step; each notification says it is a drill.
+    let (code, channel) = s
+        .open(
+            "/api/notifications/channels",
+            serde_json::json!({
+                "name": "pager", "kind": "webhook", "url": "http://127.0.0.1:9/hook",
+                "secret": "env:PAGER_SIGNING_KEY",
+                "topics": ["activation", "ack_due", "acknowledged", "deactivation", "review_waiting"],
+            }),
+        )
+        .await;
+    assert_eq!(code, 201, "{channel}");
     let mut events = SseReader::open(&second, &s.server.url("/api/events")).await;
     events.next_named("state").await;
     let (code, drill) = s
@@ -394,6 +438,18 @@ async fn a_drill_runs_the_procedure_bypasses_nothing_and_leaves_no_cool_down() {
     assert!(
         titles.iter().all(|t| t.starts_with("[DRILL] ")),
         "every alert of a drill says so: {titles:?}"
+    );
+    let notified: Vec<String> =
+        sqlx::query_scalar("SELECT title FROM notification_outbox ORDER BY id")
+            .fetch_all(&s.server.db().await)
+            .await
+            .unwrap();
+    // Start, acknowledgement, end, review waiting (no "ack due": it would fall due at the
+    // drill's very end).
+    assert_eq!(notified.len(), 4, "{notified:?}");
+    assert!(
+        notified.iter().all(|t| t.starts_with("[DRILL] ")),
+        "{notified:?}"
     );
     let drilled = count(
         &s.server,
