@@ -64,6 +64,7 @@ async fn metrics_show_the_state_alerts_and_streams_to_a_key_that_may_read_them()
         "{text}"
     );
     assert!(text.contains("breakglass_state{state=\"active\"} 0"));
+    assert!(text.contains("breakglass_drill_overdue 1"), "{text}");
     assert!(text.contains("# TYPE breakglass_watcher_messages_scanned_total counter"));
 
     let _stream = SseReader::open(&admin, &s.url("/api/events")).await;
@@ -80,6 +81,8 @@ async fn metrics_show_the_state_alerts_and_streams_to_a_key_that_may_read_them()
         "{text}"
     );
     assert!(text.contains("breakglass_remaining_seconds 1800"), "{text}");
+    assert!(text.contains("breakglass_drill 0"), "{text}");
+    assert!(text.contains("breakglass_scoped 0"), "{text}");
     assert!(
         text.contains("breakglass_unresolved_alerts{severity=\"CRITICAL\"} 1"),
         "{text}"

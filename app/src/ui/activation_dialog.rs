@@ -128,16 +128,17 @@ pub fn ActivationDialog(open: RwSignal<bool>, drill: RwSignal<bool>) -> impl Int
     let confirm = RwSignal::new(String::new());
     let activate = ServerAction::<ActivateBreakGlass>::new();
     let rehearse = ServerAction::<StartDrill>::new();
-    let offered_keys = Resource::new(
-        move || open.get(),
-        |open| async move {
+    // Loaded in the browser when the dialog opens (it is never rendered open on the server).
+    let offered_keys = LocalResource::new(move || {
+        let open = open.get();
+        async move {
             if open {
                 scope_keys().await
             } else {
                 Ok(Vec::new())
             }
-        },
-    );
+        }
+    });
 
     let keys_text = move || {
         chosen_keys

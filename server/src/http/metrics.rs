@@ -36,9 +36,35 @@ pub async fn render(
         "1 for the break-glass state now in force",
         &[
             ("{state=\"inactive\"}", phase(Phase::Inactive)),
+            ("{state=\"requested\"}", phase(Phase::Requested)),
             ("{state=\"active\"}", phase(Phase::Active)),
             ("{state=\"cooling_down\"}", phase(Phase::CoolingDown)),
         ],
+    );
+    metric(
+        "breakglass_drill",
+        "gauge",
+        "1 while the open window is a drill (nothing is bypassed)",
+        &[("", f64::from(u8::from(status.active && status.drill)))],
+    );
+    metric(
+        "breakglass_scoped",
+        "gauge",
+        "1 while the open window bypasses only some API keys or models",
+        &[(
+            "",
+            f64::from(u8::from(
+                status.active
+                    && !status.drill
+                    && status.scope.as_ref().is_some_and(|s| !s.is_everything()),
+            )),
+        )],
+    );
+    metric(
+        "breakglass_drill_overdue",
+        "gauge",
+        "1 when the last drill is older than the policy's interval (or there was none)",
+        &[("", f64::from(u8::from(status.drill_overdue)))],
     );
     metric(
         "breakglass_remaining_seconds",

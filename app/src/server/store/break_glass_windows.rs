@@ -181,7 +181,8 @@ fn stored_scope(r: &sqlx::any::AnyRow) -> Result<BypassScope, sqlx::Error> {
         .map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
-/// The windows that overlap `from..to`: when each began and when it ended (or ends).
+/// The real windows (not drills) that overlap `from..to`: when each began and when it ended
+/// (or ends).
 pub async fn overlapping(
     pool: &Pool,
     from: DateTime<Utc>,
@@ -189,7 +190,8 @@ pub async fn overlapping(
 ) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>)>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT activated_at, COALESCE(ended_at, expires_at) AS until FROM break_glass_windows \
-         WHERE activated_at < $1 AND COALESCE(ended_at, expires_at) > $2 ORDER BY activated_at",
+         WHERE drill = 0 AND activated_at < $1 AND COALESCE(ended_at, expires_at) > $2 \
+         ORDER BY activated_at",
     )
     .bind(to_millis(to))
     .bind(to_millis(from))
