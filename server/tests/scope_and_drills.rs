@@ -58,15 +58,8 @@ impl Setup {
                 serde_json::json!({"name": name, "scopes": ["gateway"]}),
             )
             .await;
-        let offered: Vec<serde_json::Value> = self
-            .admin
-            .get(self.server.url("/api/break-glass/scope-keys"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let offered: Vec<serde_json::Value> =
+            get_json(&self.admin, self.server.url("/api/break-glass/scope-keys")).await;
         let id = offered
             .iter()
             .find(|k| {
@@ -185,15 +178,8 @@ async fn a_scoped_window_bypasses_only_what_it_names_and_says_so_everywhere() {
     assert_eq!(details["scope"]["keys"][0]["id"], ci_id);
     assert_eq!(details["scope"]["models"], serde_json::json!(["gpt-4o"]));
     let id = opened["id"].as_i64().unwrap();
-    let review: serde_json::Value = s
-        .admin
-        .get(s.server.url(&format!("/api/reviews/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let review: serde_json::Value =
+        get_json(&s.admin, s.server.url(&format!("/api/reviews/{id}"))).await;
     assert_eq!(review["window"]["scope"], opened["scope"]);
     let report = s
         .admin
@@ -300,15 +286,8 @@ async fn a_bad_scope_is_refused_naming_the_field_and_opens_nothing() {
     );
     assert_eq!(status(&s.admin, &s.server).await["state"], "inactive");
     // The keys offered are the live gateway keys only.
-    let offered: Vec<serde_json::Value> = s
-        .admin
-        .get(s.server.url("/api/break-glass/scope-keys"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let offered: Vec<serde_json::Value> =
+        get_json(&s.admin, s.server.url("/api/break-glass/scope-keys")).await;
     let ids: Vec<i64> = offered.iter().map(|k| k["id"].as_i64().unwrap()).collect();
     assert_eq!(ids, vec![id]);
     assert!(offered.iter().all(|k| !k.to_string().contains("secret")));
@@ -334,15 +313,11 @@ async fn a_bad_scope_is_refused_naming_the_field_and_opens_nothing() {
         .open("/api/break-glass/deactivate", serde_json::json!({}))
         .await;
     assert_eq!(body["unscanned_traffic"], 0);
-    let review: serde_json::Value = s
-        .admin
-        .get(s.server.url(&format!("/api/reviews/{}", opened["id"])))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let review: serde_json::Value = get_json(
+        &s.admin,
+        s.server.url(&format!("/api/reviews/{}", opened["id"])),
+    )
+    .await;
     assert_eq!(review["window"]["scope"], opened["scope"]);
 }
 
@@ -408,15 +383,8 @@ async fn a_drill_runs_the_procedure_bypasses_nothing_and_leaves_no_cool_down() {
 
     // Its own review, marked as a drill.
     let id = drill["id"].as_i64().unwrap();
-    let review: serde_json::Value = s
-        .admin
-        .get(s.server.url(&format!("/api/reviews/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let review: serde_json::Value =
+        get_json(&s.admin, s.server.url(&format!("/api/reviews/{id}"))).await;
     assert_eq!(review["window"]["drill"], true);
     let report = s
         .admin
@@ -487,22 +455,21 @@ async fn a_drill_runs_the_procedure_bypasses_nothing_and_leaves_no_cool_down() {
     s.clock.advance(TimeDelta::days(2));
     let admin = s.server.admin().await;
     assert_eq!(status(&admin, &s.server).await["drill_overdue"], true);
-    let res = admin
-        .put(s.server.url("/api/break-glass/policy"))
-        .json(&serde_json::json!({"drill_days": 120}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    let (code, _) = put(
+        &admin,
+        s.server.url("/api/break-glass/policy"),
+        serde_json::json!({"drill_days": 120}),
+    )
+    .await;
+    assert_eq!(code, 200);
     assert_eq!(status(&admin, &s.server).await["drill_overdue"], false);
-    let res = admin
-        .put(s.server.url("/api/break-glass/policy"))
-        .json(&serde_json::json!({"drill_days": 0}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 400);
-    let refused: serde_json::Value = res.json().await.unwrap();
+    let (code, refused) = put(
+        &admin,
+        s.server.url("/api/break-glass/policy"),
+        serde_json::json!({"drill_days": 0}),
+    )
+    .await;
+    assert_eq!(code, 400);
     assert_eq!(refused["error"]["field"], "drill_days");
 }
 
@@ -510,14 +477,13 @@ async fn a_drill_runs_the_procedure_bypasses_nothing_and_leaves_no_cool_down() {
 async fn a_real_activation_ends_a_drill_at_once_even_under_approval_and_the_review_gate() {
     let s = setup().await;
     let (key, _) = s.key("ci-fleet").await;
-    let res = s
-        .admin
-        .put(s.server.url("/api/break-glass/policy"))
-        .json(&serde_json::json!({"mode": "approval", "review_gate": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    let (code, _) = put(
+        &s.admin,
+        s.server.url("/api/break-glass/policy"),
+        serde_json::json!({"mode": "approval", "review_gate": true}),
+    )
+    .await;
+    assert_eq!(code, 200);
 
     // A drill needs no approval and passes the review gate; it expires with no cool-down.
     let (code, first) = s
@@ -573,14 +539,13 @@ async fn a_real_activation_ends_a_drill_at_once_even_under_approval_and_the_revi
 
     // In the emergency policy, activation itself ends a drill.
     s.deactivate().await;
-    let res = s
-        .admin
-        .put(s.server.url("/api/break-glass/policy"))
-        .json(&serde_json::json!({"mode": "emergency", "review_gate": false}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    let (code, _) = put(
+        &s.admin,
+        s.server.url("/api/break-glass/policy"),
+        serde_json::json!({"mode": "emergency", "review_gate": false}),
+    )
+    .await;
+    assert_eq!(code, 200);
     s.clock.advance(TimeDelta::minutes(16));
     let (code, drill) = s
         .open(

@@ -322,6 +322,22 @@ pub async fn post(
     (status, res.json().await.unwrap_or(serde_json::Value::Null))
 }
 
+/// GETs `url` and reads its JSON answer.
+pub async fn get_json<T: serde::de::DeserializeOwned>(client: &reqwest::Client, url: String) -> T {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+/// PUTs `body` as JSON: the status and the JSON answer.
+pub async fn put(
+    client: &reqwest::Client,
+    url: String,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let res = client.put(url).json(&body).send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(serde_json::Value::Null))
+}
+
 /// `GET /api/break-glass/status` as `client`.
 pub async fn status(client: &reqwest::Client, s: &TestServer) -> serde_json::Value {
     client
