@@ -16,28 +16,36 @@ const AUDIT_KEY: &str = "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9bab
 /// A server with the audit key, whose trail holds a dozen entries (logins and policy changes).
 async fn server_with_a_trail() -> (tempfile::TempDir, TestServer, Vec<i64>) {
     let (dir, db) = fresh_db();
-    let s = TestServer::start_with(
-        &db,
-        ManualClock::new(Utc::now()),
-        &[("BREAKGLASS_AUDIT_KEY", AUDIT_KEY.to_owned())],
-    )
-    .await;
+    let (s, ids) = trail(&db, &[], 10).await;
+    assert!(ids.len() >= 11, "{ids:?}");
+    (dir, s, ids)
+}
+
+/// A server on `db` with the audit key and `env`, whose admin logged in and changed the
+/// policy `changes` times: the server, and the ids of its trail.
+async fn trail(
+    db: &std::path::Path,
+    env: &[(&str, String)],
+    changes: u32,
+) -> (TestServer, Vec<i64>) {
+    let mut env = env.to_vec();
+    env.push(("BREAKGLASS_AUDIT_KEY", AUDIT_KEY.to_owned()));
+    let s = TestServer::start_with(db, ManualClock::new(Utc::now()), &env).await;
     let admin = s.admin().await;
-    for minutes in 10..20 {
-        let res = admin
-            .put(s.url("/api/break-glass/policy"))
-            .json(&json!({ "ack_minutes": minutes }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
+    for minutes in 10..10 + changes {
+        let (code, _) = put(
+            &admin,
+            s.url("/api/break-glass/policy"),
+            json!({ "ack_minutes": minutes }),
+        )
+        .await;
+        assert_eq!(code, 200);
     }
     let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM audit_log ORDER BY id")
         .fetch_all(&s.db().await)
         .await
         .unwrap();
-    assert!(ids.len() >= 11, "{ids:?}");
-    (dir, s, ids)
+    (s, ids)
 }
 
 async fn verify(s: &TestServer) -> Value {
@@ -266,30 +274,15 @@ async fn a_forger_without_the_key_who_recomputes_the_hashes_is_caught_by_the_mac
 async fn entries_removed_from_the_end_with_their_links_are_caught_by_a_checkpoint() {
     let (dir, db) = fresh_db();
     let file = dir.path().join("audit-checkpoints.jsonl");
-    let mut s = TestServer::start_with(
+    let (mut s, ids) = trail(
         &db,
-        ManualClock::new(Utc::now()),
         &[
-            ("BREAKGLASS_AUDIT_KEY", AUDIT_KEY.to_owned()),
             ("BREAKGLASS_AUDIT_CHECKPOINTS", file.display().to_string()),
             ("BREAKGLASS_AUDIT_CHECKPOINT_MS", "20".to_owned()),
         ],
+        4,
     )
     .await;
-    let admin = s.admin().await;
-    for minutes in 10..14 {
-        let res = admin
-            .put(s.url("/api/break-glass/policy"))
-            .json(&json!({ "ack_minutes": minutes }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
-    }
-    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM audit_log ORDER BY id")
-        .fetch_all(&s.db().await)
-        .await
-        .unwrap();
     let last = *ids.last().unwrap();
     // The writer records the head once it moved there.
     eventually("a checkpoint names the newest entry", || async {

@@ -28,15 +28,7 @@ async fn setup() -> Setup {
     let litellm = Upstream::start("litellm").await;
     let direct = Upstream::start("provider").await;
     let clock = ManualClock::new(Utc::now());
-    let server = TestServer::start_with(
-        &db,
-        clock.clone(),
-        &[
-            ("BREAKGLASS_LITELLM_URL", litellm.url.clone()),
-            ("BREAKGLASS_BYPASS_URL", direct.url.clone()),
-        ],
-    )
-    .await;
+    let server = start(&db, &clock, &litellm, &direct).await;
     let admin = server.admin().await;
     Setup {
         server,
@@ -48,7 +40,33 @@ async fn setup() -> Setup {
     }
 }
 
+async fn start(
+    db: &std::path::Path,
+    clock: &Arc<ManualClock>,
+    litellm: &Upstream,
+    direct: &Upstream,
+) -> TestServer {
+    TestServer::start_with(
+        db,
+        clock.clone(),
+        &[
+            ("BREAKGLASS_LITELLM_URL", litellm.url.clone()),
+            ("BREAKGLASS_BYPASS_URL", direct.url.clone()),
+        ],
+    )
+    .await
+}
+
 impl Setup {
+    /// Stops the server and starts another on the same database, as after a crash or a
+    /// deploy; logs the admin in again.
+    async fn restart(&mut self) {
+        self.server.stop().await;
+        let db = self.server.db_path.clone();
+        self.server = start(&db, &self.clock, &self.litellm, &self.direct).await;
+        self.admin = self.server.admin().await;
+    }
+
     /// A gateway key named `name`, and its id as the scope names it.
     async fn key(&self, name: &str) -> (String, i64) {
         let secret = self
@@ -587,4 +605,47 @@ async fn a_real_activation_ends_a_drill_at_once_even_under_approval_and_the_revi
         )
         .await;
     assert_eq!(code, 409);
+}
+
+#[tokio::test]
+async fn a_restart_keeps_a_drill_a_drill_and_a_scope_its_scope() {
+    let mut s = setup().await;
+    let (fleet, fleet_id) = s.key("ci-fleet").await;
+    let (other, _) = s.key("support-bot").await;
+
+    let (code, _) = s
+        .open(
+            "/api/break-glass/drill",
+            activation("rehearsal across a restart", 30),
+        )
+        .await;
+    assert_eq!(code, 200);
+    s.restart().await;
+    let after = status(&s.admin, &s.server).await;
+    assert_eq!(
+        (after["state"].as_str(), after["drill"].as_bool()),
+        (Some("active"), Some(true))
+    );
+    assert_eq!(s.chat(&fleet, "gpt-4o").await, "litellm litellm/ALLOW");
+    s.deactivate().await;
+    assert_eq!(status(&s.admin, &s.server).await["state"], "inactive");
+
+    let (code, opened) = s
+        .open(
+            "/api/break-glass/activate",
+            scoped(&[fleet_id], &["gpt-4o"]),
+        )
+        .await;
+    assert_eq!(code, 200, "{opened}");
+    s.restart().await;
+    assert_eq!(
+        status(&s.admin, &s.server).await["scope_text"],
+        opened["scope"]
+    );
+    assert_eq!(
+        s.chat(&fleet, "gpt-4o").await,
+        "direct break-glass/BYPASSED"
+    );
+    assert_eq!(s.chat(&other, "gpt-4o").await, "litellm litellm/ALLOW");
+    assert_eq!(s.chat(&fleet, "gpt-4o-mini").await, "litellm litellm/ALLOW");
 }
