@@ -4,6 +4,8 @@
 
 mod support;
 
+use app::server::clock::ManualClock;
+use chrono::Utc;
 use sqlx::{Connection, Executor, PgConnection, Row};
 use support::postgres::Postgres;
 use support::*;
@@ -151,4 +153,66 @@ async fn sqlite_insert_or_replace_cannot_delete_an_audit_row() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].get::<String, _>("actor"), "admin");
     assert_eq!(rows[0].get::<i64, _>("at"), 1);
+}
+
+/// SQLite lets one writer in at a time. A transaction that reads before it writes (a
+/// deactivation counts the window's bypassed traffic, then closes it) must take the write lock
+/// when it begins: were it to wait until its first write, any write committed meanwhile (the
+/// traffic journal, the notification outbox) would make SQLite refuse it at once, "database is
+/// locked", and the operator's Deactivate Now would fail with a 500.
+#[tokio::test]
+async fn sqlite_deactivations_wait_for_a_flood_of_traffic_writes() {
+    let (_dir, db) = fresh_db();
+    let clock = ManualClock::new(Utc::now());
+    let mut s = TestServer::start(&db, clock.clone()).await;
+    let admin = s.admin().await;
+    let key = s.create_api_key(&admin, "flooding proxy").await;
+    let proxy = reqwest::Client::new();
+    const ROUNDS: usize = 5;
+    const RECORDS: usize = 100;
+    for round in 0..ROUNDS {
+        let reason = format!("racing writers, round {round}");
+        let (code, body) = post(
+            &admin,
+            s.url("/api/break-glass/activate"),
+            activation(&reason, 15),
+        )
+        .await;
+        assert_eq!(code, 200, "{body}");
+        let flood = futures::future::join_all((0..RECORDS).map(|i| {
+            proxy
+                .post(s.url("/api/proxy/ingest"))
+                .bearer_auth(&key)
+                .json(&serde_json::json!({
+                    "source": "break-glass", "model": "gpt-4o-mini", "verdict": "BYPASSED",
+                    "request_text": format!("round {round}, request {i}"),
+                }))
+                .send()
+        }));
+        let end = post(
+            &admin,
+            s.url("/api/break-glass/deactivate"),
+            serde_json::json!({}),
+        );
+        let (sent, (code, body)) = tokio::join!(flood, end);
+        assert_eq!(code, 200, "round {round}: {body}");
+        let codes: Vec<u16> = sent
+            .into_iter()
+            .map(|r| r.unwrap().status().as_u16())
+            .collect();
+        assert!(codes.iter().all(|c| *c == 201), "round {round}: {codes:?}");
+        clock.advance(chrono::TimeDelta::minutes(16));
+    }
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM traffic")
+        .fetch_one(&s.db().await)
+        .await
+        .unwrap();
+    assert_eq!(stored, (ROUNDS * RECORDS) as i64);
+    let closed: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM break_glass_windows WHERE ended_at IS NOT NULL")
+            .fetch_one(&s.db().await)
+            .await
+            .unwrap();
+    assert_eq!(closed, ROUNDS as i64);
+    s.stop().await;
 }

@@ -4,7 +4,7 @@ use crate::domain::notifications::{Notice, Topic};
 use crate::domain::AppError;
 use crate::domain::{Actor, Permission, Reader, Scope};
 use crate::server::audit_trail;
-use crate::server::database::{from_millis, to_millis, Pool};
+use crate::server::database::{self, from_millis, to_millis, Pool};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
@@ -139,7 +139,7 @@ pub async fn apply(
     now: DateTime<Utc>,
 ) -> Result<Alert, AppError> {
     actor.require(Permission::AlertsManage)?;
-    let mut tx = pool.begin().await?;
+    let mut tx = database::begin(pool).await?;
     let current = get(&mut *tx, id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("Alert {id}")))?;

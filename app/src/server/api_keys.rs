@@ -5,7 +5,7 @@ use crate::domain::AppError;
 use crate::domain::Scope;
 use crate::domain::{Actor, KeyCaller, Permission};
 use crate::server::audit_trail;
-use crate::server::database::{from_millis, to_millis, Pool};
+use crate::server::database::{self, from_millis, to_millis, Pool};
 use crate::server::secrets::{random_hex, token_hash};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -47,7 +47,7 @@ pub async fn create(
     let spec = &KeySpec::from_request(raw, now)?;
     let secret = format!("{KEY_PREFIX}{}", random_hex(32));
     let prefix: String = secret.chars().take(KEY_PREFIX.len() + 6).collect();
-    let mut tx = pool.begin().await?;
+    let mut tx = database::begin(pool).await?;
     let row = sqlx::query(&format!(
         "INSERT INTO api_keys (name, prefix, key_hash, created_at, created_by, scopes, \
          expires_at, rate_limit_per_minute) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
@@ -139,7 +139,7 @@ pub async fn revoke(
     now: DateTime<Utc>,
 ) -> Result<ApiKey, AppError> {
     actor.require(Permission::ApiKeysManage)?;
-    let mut tx = pool.begin().await?;
+    let mut tx = database::begin(pool).await?;
     let row = sqlx::query(&format!(
         "UPDATE api_keys SET revoked_at = $1, revoked_by = $2 \
          WHERE id = $3 AND revoked_at IS NULL RETURNING {COLUMNS}"

@@ -7,7 +7,7 @@ use crate::domain::{audit, login_throttle};
 use crate::domain::{Actor, Operator, Role};
 use crate::server::audit_trail;
 use crate::server::clock::SharedClock;
-use crate::server::database::Pool;
+use crate::server::database::{self, Pool};
 use crate::server::events::EventHub;
 use crate::server::secrets::{
     hash_password, random_hex, token_hash, verify_password_off_the_workers,
@@ -124,7 +124,7 @@ impl Sessions {
                 role: Role::parse(&row.role)?,
             })
         });
-        let mut tx = self.pool.begin().await?;
+        let mut tx = database::begin(&self.pool).await?;
         let Some(operator) = operator else {
             let counts = throttle::count_failure(&mut tx, &attempt, now).await?;
             let mut details = serde_json::json!({
@@ -231,7 +231,7 @@ impl Sessions {
         operator: &Operator,
         source_addr: Option<&str>,
     ) -> Result<(), AppError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = database::begin(&self.pool).await?;
         sessions::end(&mut tx, &token_hash(token)).await?;
         audit_trail::record(
             &mut tx,

@@ -24,7 +24,7 @@ use crate::server::alerts::{self, NewAlert};
 use crate::server::api_keys;
 use crate::server::audit_trail;
 use crate::server::clock::SharedClock;
-use crate::server::database::Pool;
+use crate::server::database::{self, Pool};
 use crate::server::events::EventHub;
 use crate::server::notifications::outbox;
 use crate::server::store::break_glass_requests::{self as requests, Decided};
@@ -209,7 +209,7 @@ impl BreakGlassService {
                 return Err(e);
             }
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = database::begin(&self.pool).await?;
         let drill_end = match &superseded {
             Some(ended) => match self.write_end(&mut tx, ended, by, None).await? {
                 Some((_, alert)) => Some(alert),
@@ -335,7 +335,7 @@ impl BreakGlassService {
         let policy = before.with(change);
         let now = self.now();
         let by = &actor.operator.username;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = database::begin(&self.pool).await?;
         for (name, value) in [
             (POLICY_SETTING, policy.ack_minutes.minutes().to_string()),
             (MODE_SETTING, policy.mode.as_str().to_owned()),
@@ -402,7 +402,7 @@ impl BreakGlassService {
         let Some(ask) = asked.extension_request.clone() else {
             return Err(AppError::Internal);
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = database::begin(&self.pool).await?;
         let Some(id) = store::ask_extension(&mut tx, &before, &ask).await? else {
             drop(tx);
             self.adopt_stored(lifecycle, now).await?;
@@ -472,7 +472,7 @@ impl BreakGlassService {
             return Err(no_request());
         };
         let after = lifecycle.approve_extension(now, by).map_err(decide_error)?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = database::begin(&self.pool).await?;
         let cleared = store::clear_extension_ask(&mut tx, &before, &ask).await?;
         let extended = match cleared {
             Some(_) => {
@@ -567,7 +567,7 @@ impl BreakGlassService {
             return Err(no_request());
         };
         let after = lifecycle.deny_extension(now, by).map_err(decide_error)?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = database::begin(&self.pool).await?;
         let Some(id) = store::clear_extension_ask(&mut tx, &before, &ask).await? else {
             drop(tx);
             self.adopt_stored(lifecycle, now).await?;
@@ -621,7 +621,7 @@ impl BreakGlassService {
         before: &Window,
         ask: &ExtensionAsk,
     ) -> Result<bool, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = database::begin(&self.pool).await?;
         let Some(id) = store::clear_extension_ask(&mut tx, before, ask).await? else {
             return Ok(false);
         };
@@ -693,7 +693,7 @@ impl BreakGlassService {
             }
         };
         let superseded = lifecycle.superseded_drill(now);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = database::begin(&self.pool).await?;
         let drill_end = match &superseded {
             Some(ended) => self.write_end(&mut tx, ended, by, None).await?,
             None => None,
@@ -792,7 +792,7 @@ impl BreakGlassService {
             _ => return Err(no_request()),
         };
         let window = lifecycle.approve(now, by).map_err(decide_error)?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = database::begin(&self.pool).await?;
         let Some(request_id) = requests::decide(
             &mut tx,
             &request,
@@ -909,7 +909,7 @@ impl BreakGlassService {
             }
         }
         let request = lifecycle.deny(now, by).map_err(decide_error)?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = database::begin(&self.pool).await?;
         let Some(request_id) = requests::decide(
             &mut tx,
             &request,
@@ -968,7 +968,7 @@ impl BreakGlassService {
     /// Records that nobody decided `request` by its deadline, once across replicas. False when
     /// the store no longer has it waiting.
     async fn record_lapse(&self, request: &Request) -> Result<bool, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = database::begin(&self.pool).await?;
         let Some(id) = requests::decide(
             &mut tx,
             request,
@@ -1054,7 +1054,7 @@ impl BreakGlassService {
         let after = lifecycle
             .extend(now, extension.minutes)
             .map_err(extend_error)?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = database::begin(&self.pool).await?;
         let Some(id) =
             store::extend(&mut tx, &before, &after, now, by, extension.reason.as_str()).await?
         else {
@@ -1137,7 +1137,7 @@ impl BreakGlassService {
                     AppError::Conflict("This window is already acknowledged".into())
                 }
             })?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = database::begin(&self.pool).await?;
         let Some(id) = store::acknowledge(&mut tx, &before, now, by, note.as_str()).await? else {
             drop(tx);
             self.adopt_stored(&mut lifecycle, now).await?;
@@ -1350,7 +1350,7 @@ impl BreakGlassService {
     /// and an audit record, in one transaction, once across replicas. False when the store
     /// no longer has it pending (escalated elsewhere, acknowledged, or ended).
     async fn record_overdue(&self, window: &Window) -> Result<bool, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = database::begin(&self.pool).await?;
         let Some(id) = store::mark_overdue(&mut tx, window).await? else {
             return Ok(false);
         };
@@ -1397,7 +1397,7 @@ impl BreakGlassService {
         ended_by: &str,
         source_addr: Option<&str>,
     ) -> Result<Option<i64>, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = database::begin(&self.pool).await?;
         let Some((unscanned, alert)) = self
             .write_end(&mut tx, ended, ended_by, source_addr)
             .await?

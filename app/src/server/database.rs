@@ -83,6 +83,17 @@ pub async fn connect(url: &str) -> Result<Pool, sqlx::Error> {
     Ok(pool)
 }
 
+/// Begins a transaction that may write. On SQLite it takes the write lock at once (`BEGIN
+/// IMMEDIATE`), waiting its turn under `busy_timeout`: a plain `BEGIN` takes it at the first
+/// write, and when another connection has written since this one first read, SQLite refuses
+/// that upgrade at once ("database is locked") instead of waiting. PostgreSQL's row locks and
+/// constraints need nothing more than its own `BEGIN`.
+pub async fn begin(pool: &Pool) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
+    let sqlite = pool.connect_options().database_url.scheme() == "sqlite";
+    pool.begin_with(if sqlite { "BEGIN IMMEDIATE" } else { "BEGIN" })
+        .await
+}
+
 /// The SQLite URL with `mode=rwc` (create when missing) unless it names a mode itself.
 fn sqlite_url(url: &str) -> String {
     if url.contains("mode=") {

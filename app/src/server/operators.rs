@@ -5,7 +5,7 @@ use crate::domain::OperatorAccount;
 use crate::domain::{Actor, Permission, Role};
 use crate::server::audit_trail;
 use crate::server::clock::SharedClock;
-use crate::server::database::Pool;
+use crate::server::database::{self, Pool};
 use crate::server::{secrets, store};
 use tokio::sync::broadcast;
 
@@ -57,7 +57,7 @@ impl Operators {
             role,
         } = new;
         let now = self.clock.now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = database::begin(&self.pool).await?;
         let hash = secrets::hash_password(password.as_str());
         let id =
             store::operators::insert(&mut tx, username.as_str(), &hash, role.as_str(), now).await?;
@@ -88,7 +88,7 @@ impl Operators {
     ) -> Result<OperatorAccount, AppError> {
         actor.require(Permission::OperatorsManage)?;
         let now = self.clock.now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = database::begin(&self.pool).await?;
         take_operators_lock(&mut tx).await?;
         let before = get_in(&mut tx, id, now).await?;
         store::operators::set_role(&mut tx, id, role.as_str()).await?;
@@ -122,7 +122,7 @@ impl Operators {
             return Err(AppError::Conflict("You cannot disable yourself".into()));
         }
         let now = self.clock.now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = database::begin(&self.pool).await?;
         take_operators_lock(&mut tx).await?;
         let before = get_in(&mut tx, id, now).await?;
         store::operators::set_disabled(&mut tx, id, disabled).await?;
@@ -178,7 +178,7 @@ impl Operators {
         action: &str,
         details: serde_json::Value,
     ) -> Result<(), AppError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = database::begin(&self.pool).await?;
         store::operators::set_password_hash(
             &mut tx,
             id,
@@ -232,7 +232,7 @@ impl Operators {
 
     /// Ends every session of the caller, this one included.
     pub async fn logout_everywhere(&self, actor: &Actor) -> Result<i64, AppError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = database::begin(&self.pool).await?;
         let ended = store::sessions::end_all_of(&mut tx, actor.operator.id).await? as i64;
         audit_trail::record(
             &mut tx,

@@ -5,7 +5,7 @@ use crate::domain::AppError;
 use crate::domain::{Actor, Permission};
 use crate::server::audit_trail;
 use crate::server::clock::SharedClock;
-use crate::server::database::Pool;
+use crate::server::database::{self, Pool};
 use crate::server::store::break_glass_requests;
 use crate::server::store::break_glass_windows::{self, ForReview};
 use crate::server::traffic;
@@ -98,7 +98,7 @@ impl Reviews {
             return Err(AppError::OwnWindow);
         }
         let now = self.clock.now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = database::begin(&self.pool).await?;
         let signed = break_glass_windows::sign_off(
             &mut tx,
             id,

@@ -13,7 +13,7 @@ use crate::domain::notifications::{
 use crate::domain::{Actor, AppError, Field, FieldError, Permission};
 use crate::server::audit_trail;
 use crate::server::clock::SharedClock;
-use crate::server::database::Pool;
+use crate::server::database::{self, Pool};
 use crate::server::secrets::Sealer;
 
 /// How many deliveries the log shows.
@@ -75,7 +75,7 @@ impl Notifications {
         };
         let now = self.clock.now();
         let by = &actor.operator.username;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = database::begin(&self.pool).await?;
         let stored = channels::insert(&mut tx, &spec, secret, now, by)
             .await?
             .ok_or_else(|| {
@@ -104,7 +104,7 @@ impl Notifications {
     pub async fn remove_channel(&self, actor: &Actor, id: i64) -> Result<(), AppError> {
         actor.require(Permission::NotificationsConfigure)?;
         let now = self.clock.now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = database::begin(&self.pool).await?;
         let name = channels::delete(&mut tx, id)
             .await?
             .ok_or_else(|| AppError::NotFound(format!("Channel {id}")))?;
@@ -127,8 +127,7 @@ impl Notifications {
         actor.require(Permission::NotificationsConfigure)?;
         let now = self.clock.now();
         let by = &actor.operator.username;
-        let mut tx = self.pool.begin().await?;
-        // The audit record first: the transaction writes before it reads (see `enqueue_for`).
+        let mut tx = database::begin(&self.pool).await?;
         audit_trail::record(
             &mut tx,
             now,

@@ -60,8 +60,7 @@ fn delivery(r: &Row) -> Delivery {
 }
 
 /// Writes `notice` for every channel subscribed to its topic, on `conn` (the event's own
-/// transaction, after the event's first write: the notification exists exactly when the
-/// event does).
+/// transaction: the notification exists exactly when the event does).
 pub async fn enqueue(conn: &mut Conn, notice: &Notice) -> Result<(), sqlx::Error> {
     for channel in super::channels::subscribed(conn, notice.topic).await? {
         enqueue_for(conn, &channel, notice).await?;
@@ -69,8 +68,7 @@ pub async fn enqueue(conn: &mut Conn, notice: &Notice) -> Result<(), sqlx::Error
     Ok(())
 }
 
-/// Writes `notice` for `channel`. On SQLite a transaction that reads before its first write
-/// can lose its snapshot to another writer and fail: callers write first.
+/// Writes `notice` for `channel`, on `conn`.
 pub async fn enqueue_for(
     conn: &mut Conn,
     channel: &Channel,

@@ -4,7 +4,7 @@ use crate::domain::AppError;
 use crate::domain::{Actor, Permission, Reader, Scope};
 use crate::server::audit_trail;
 use crate::server::clock::SharedClock;
-use crate::server::database::Pool;
+use crate::server::database::{self, Pool};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -57,7 +57,7 @@ impl ModeSetting {
     pub async fn set(&self, actor: &Actor, mode: ShieldMode) -> Result<(), AppError> {
         actor.require(Permission::ShieldConfigure)?;
         let now = self.clock.now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = database::begin(&self.pool).await?;
         crate::server::store::settings::put(
             &mut tx,
             SETTING,

@@ -20,7 +20,7 @@ use crate::domain::{Actor, Permission, Reader, Scope};
 use crate::server::alerts::{self, NewAlert};
 use crate::server::audit_trail;
 use crate::server::clock::SharedClock;
-use crate::server::database::{to_millis, Pool};
+use crate::server::database::{self, to_millis, Pool};
 use crate::server::events::EventHub;
 use crate::server::shield::Shield;
 use crate::server::store::break_glass_windows;
@@ -195,7 +195,7 @@ impl Watcher {
                 }),
             ),
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = database::begin(&self.pool).await?;
         for (name, value) in [
             (SETTING_ENABLED, next.enabled.to_string()),
             (SETTING_INTERVAL, next.interval.millis().to_string()),
@@ -499,7 +499,7 @@ impl Watcher {
     /// Stores a batch's records, its alerts and the file's new offset in one transaction;
     /// returns how many messages were new.
     async fn commit(&self, batch: &Batch) -> Result<u64, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = database::begin(&self.pool).await?;
         let mut inserted = 0;
         let mut findings = Vec::new();
         let session_id = batch.state.session_id.clone();
@@ -578,7 +578,7 @@ impl Watcher {
             })
             .await
             .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-            let mut tx = self.pool.begin().await?;
+            let mut tx = database::begin(&self.pool).await?;
             let mut inserted = 0;
             let mut findings = Vec::new();
             for (record, result) in &scanned {
