@@ -400,11 +400,11 @@ fn ngrams(text: &[u8], mut emit: impl FnMut(usize, usize, u32)) {
         }
         last_space = b == b' ';
         window = (window << 8) | u32::from(b);
-        starts.rotate_left(1);
-        starts[3] = i;
+        // Where the last four bytes read are, as a ring: the oldest is the next to go.
+        starts[filled % 4] = i;
         filled += 1;
         if filled >= 4 {
-            emit(starts[0], i + 1, bucket(CHAR4, u64::from(window)));
+            emit(starts[filled % 4], i + 1, bucket(CHAR4, u64::from(window)));
         }
     }
     if let Some((start, hash)) = word {
