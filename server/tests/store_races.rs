@@ -216,3 +216,37 @@ async fn sqlite_deactivations_wait_for_a_flood_of_traffic_writes() {
     assert_eq!(closed, ROUNDS as i64);
     s.stop().await;
 }
+
+/// A write that waited out SQLite's busy timeout behind another writer (an operator's
+/// `sqlite3` shell, a backup holding the lock) is refused as busy, 503 with `Retry-After`,
+/// not as an internal error; it changed nothing, and once the lock is gone it goes through.
+#[tokio::test]
+async fn sqlite_writes_held_up_past_the_busy_timeout_are_refused_as_busy() {
+    let (_dir, db) = fresh_db();
+    let mut s = TestServer::start(&db, ManualClock::new(Utc::now())).await;
+    let admin = s.admin().await;
+    let mut holder = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    holder.execute("BEGIN IMMEDIATE").await.unwrap();
+    let res = admin
+        .post(s.url("/api/break-glass/activate"))
+        .json(&activation("the store is held by another writer", 30))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["retry-after"], "2");
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "busy", "{body}");
+    assert_eq!(status(&admin, &s).await["active"], false);
+    holder.execute("ROLLBACK").await.unwrap();
+    let (code, body) = post(
+        &admin,
+        s.url("/api/break-glass/activate"),
+        activation("the store is free again", 30),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    s.stop().await;
+}

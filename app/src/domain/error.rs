@@ -9,6 +9,8 @@ use std::fmt;
 
 /// When a degraded replica suggests trying again.
 const DEGRADED_RETRY_SECONDS: i64 = 5;
+/// A busy database is usually free again within seconds.
+const BUSY_RETRY_SECONDS: i64 = 2;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AppError {
@@ -50,6 +52,9 @@ pub enum AppError {
     /// 503: this replica has lost its database connection, so it cannot know what other
     /// replicas did: it refuses to activate until it has reconnected and caught up.
     Degraded,
+    /// 503: the database stayed busy with other writes for longer than a write may wait;
+    /// nothing was changed.
+    Busy,
     /// 500: details are in the server log, not in the response.
     Internal,
     /// The call did not reach the server function or its answer could not be read.
@@ -72,7 +77,7 @@ impl AppError {
             | AppError::LoginThrottled { .. }
             | AppError::RateLimited { .. }
             | AppError::TooManyStreams { .. } => 429,
-            AppError::Degraded => 503,
+            AppError::Degraded | AppError::Busy => 503,
             AppError::Internal | AppError::Transport(_) => 500,
         }
     }
@@ -91,6 +96,7 @@ impl AppError {
                 retry_after_seconds,
             } => Some(*retry_after_seconds),
             AppError::Degraded => Some(DEGRADED_RETRY_SECONDS),
+            AppError::Busy => Some(BUSY_RETRY_SECONDS),
             // A stream whose client left unannounced is noticed at its next keep-alive.
             AppError::TooManyStreams { .. } => Some(15),
             _ => None,
@@ -116,6 +122,7 @@ impl AppError {
             AppError::RateLimited { .. } => "rate_limited",
             AppError::TooManyStreams { .. } => "too_many_streams",
             AppError::Degraded => "degraded",
+            AppError::Busy => "busy",
             AppError::Internal => "internal",
             AppError::Transport(_) => "transport",
         }
@@ -211,6 +218,10 @@ impl fmt::Display for AppError {
                 "This server has lost its connection to the database: changes are refused until \
                  it reconnects, and the last known break-glass state still applies. Try again \
                  shortly or through another replica",
+            ),
+            AppError::Busy => f.write_str(
+                "The database stayed busy with other writes for longer than this change may wait; \
+                 nothing was changed. Try again in a few seconds",
             ),
             AppError::Internal => {
                 f.write_str("The server could not complete the request; it has been logged")

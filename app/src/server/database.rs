@@ -173,7 +173,20 @@ impl From<sqlx::Error> for crate::domain::AppError {
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::Protocol(_) => crate::domain::AppError::Degraded,
+            // Another writer held SQLite's lock past `busy_timeout`: nothing was written.
+            _ if is_sqlite_busy(&value) => crate::domain::AppError::Busy,
             _ => crate::domain::AppError::Internal,
         }
     }
+}
+
+/// SQLite's answer when another connection held the write lock for longer than
+/// `busy_timeout`: result code 5 (`SQLITE_BUSY`) or one of its extended codes.
+fn is_sqlite_busy(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|e| e.try_downcast_ref::<sqlx::sqlite::SqliteError>())
+        .and_then(sqlx::error::DatabaseError::code)
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| code & 0xff == 5)
 }
