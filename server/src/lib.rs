@@ -29,6 +29,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// How long a stop waits for the background tasks to finish what they were writing.
+const WORKERS_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A running server: its address, and the handle to stop it.
 pub struct Running {
     pub addr: SocketAddr,
@@ -36,19 +39,31 @@ pub struct Running {
     journal: app::server::traffic::Journal,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
+    /// The background tasks that write to the store and end on shutdown.
+    workers: Vec<JoinHandle<()>>,
     /// The admin password generated on first start, if one was.
     pub generated_admin_password: Option<String>,
 }
 
 impl Running {
     /// Stops accepting, ends open event streams and the timers, gives requests in flight the
-    /// shutdown grace, waits for the server, and writes the last traffic records.
+    /// shutdown grace, waits for the server and for the background tasks to finish what they
+    /// were writing (an audit syslog batch and its position, a notification's outcome), and
+    /// writes the last traffic records.
     pub async fn stop(self) -> std::io::Result<()> {
         self.shutdown.send_replace(true);
         let result = self
             .task
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        let workers = async {
+            for worker in self.workers {
+                let _ = worker.await;
+            }
+        };
+        if tokio::time::timeout(WORKERS_GRACE, workers).await.is_err() {
+            tracing::warn!("background tasks still busy after the shutdown grace; stopping anyway");
+        }
         self.journal.flush().await;
         self.state.pool.close().await;
         result
@@ -196,32 +211,34 @@ pub async fn start(
         api_keys: Arc::default(),
         link: replication.subscribe(),
     };
-    tokio::spawn(break_glass.run_expiry_timer(shutdown_rx.clone()));
-    tokio::spawn(watcher.run(shutdown_rx.clone()));
-    tokio::spawn(journal.clone().run_sweeper(shutdown_rx.clone()));
+    let mut workers = vec![
+        tokio::spawn(break_glass.run_expiry_timer(shutdown_rx.clone())),
+        tokio::spawn(watcher.run(shutdown_rx.clone())),
+        tokio::spawn(journal.clone().run_sweeper(shutdown_rx.clone())),
+    ];
     if let Some(target) = &config.audit_syslog {
-        tokio::spawn(audit_syslog::run(
+        workers.push(tokio::spawn(audit_syslog::run(
             state.pool.clone(),
             state.clock.clone(),
             target.clone(),
             shutdown_rx.clone(),
-        ));
+        )));
     }
     match &config.audit_checkpoints {
         Some(path) => {
-            tokio::spawn(audit_checkpoints::run(
+            workers.push(tokio::spawn(audit_checkpoints::run(
                 state.pool.clone(),
                 path.clone(),
                 config.audit_checkpoint_every,
                 shutdown_rx.clone(),
-            ));
+            )));
         }
         None => tracing::warn!(
             "BREAKGLASS_AUDIT_CHECKPOINTS is not set: the audit chain's head is not kept outside \
              the database, so entries removed from the end of the trail would go unnoticed"
         ),
     }
-    tokio::spawn(
+    workers.push(tokio::spawn(
         notifications::Worker::new(
             notifications,
             state.pool.clone(),
@@ -229,7 +246,7 @@ pub async fn start(
             config.notify.clone(),
         )
         .run(shutdown_rx.clone()),
-    );
+    ));
     if let Some(notices) = notices {
         let state = state.clone();
         tokio::spawn(async move { replication.run(state, notices).await });
@@ -255,6 +272,7 @@ pub async fn start(
         journal,
         shutdown,
         task,
+        workers,
         generated_admin_password,
     })
 }
