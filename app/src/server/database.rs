@@ -89,9 +89,12 @@ pub async fn connect(url: &str) -> Result<Pool, sqlx::Error> {
 /// that upgrade at once ("database is locked") instead of waiting. PostgreSQL's row locks and
 /// constraints need nothing more than its own `BEGIN`.
 pub async fn begin(pool: &Pool) -> Result<sqlx::Transaction<'static, Db>, sqlx::Error> {
-    let sqlite = pool.connect_options().database_url.scheme() == "sqlite";
-    pool.begin_with(if sqlite { "BEGIN IMMEDIATE" } else { "BEGIN" })
-        .await
+    let store = Store::of_url(pool.connect_options().database_url.as_str());
+    pool.begin_with(match store {
+        Some(Store::Sqlite) => "BEGIN IMMEDIATE",
+        _ => "BEGIN",
+    })
+    .await
 }
 
 /// The SQLite URL with `mode=rwc` (create when missing) unless it names a mode itself.
