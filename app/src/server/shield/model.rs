@@ -45,7 +45,7 @@ pub struct Model {
     threshold: f32,
     /// As stored: summed as integers (exactly, and from a table half the size of one of
     /// floats, which stays in a core's cache), then scaled once per passage.
-    weights: Vec<i16>,
+    weights: Box<[i16; DIM]>,
     scale: f32,
     version: String,
 }
@@ -103,10 +103,14 @@ impl Model {
                 2 << DIM_BITS
             )));
         }
-        let weights = body
+        let weights: Vec<i16> = body
             .chunks_exact(2)
             .map(|q| i16::from_le_bytes([q[0], q[1]]))
             .collect();
+        let weights = weights
+            .into_boxed_slice()
+            .try_into()
+            .expect("the length was checked");
         let digest = Sha256::digest(data);
         Ok(Self {
             bias,
@@ -167,20 +171,21 @@ impl Model {
     }
 
     fn weight(&self, bucket: u32) -> f32 {
-        f32::from(self.weights[bucket as usize]) * self.scale
+        f32::from(self.weights[bucket as usize & (DIM - 1)]) * self.scale
     }
 
     /// The worst passage's bytes, and its score.
     fn worst(&self, text: &str) -> (std::ops::Range<usize>, f32) {
         let bytes = text.as_bytes();
-        SEEN.with_borrow_mut(|seen| {
+        SCRATCH.with_borrow_mut(|Scratch { marks, buckets }| {
+            buckets.clear();
             if blocks(bytes.len()) <= PASSAGE_BLOCKS {
-                // One passage (most texts): summed as the n-grams come, with no list of them.
-                let mut counted = Counted::new(seen, &self.weights);
-                ngrams(bytes, |_, _, b| counted.add(b));
-                return (0..bytes.len(), self.passage_score(counted.sum, counted.n));
+                // One passage (most texts).
+                ngrams(bytes, |_, _, b| buckets.push(b));
+                let (sum, n) = distinct_sum(buckets, marks, &self.weights);
+                return (0..bytes.len(), self.passage_score(sum, n));
             }
-            let (buckets, ends) = buckets_by_block(bytes);
+            let ends = buckets_by_block(bytes, buckets);
             let mut worst = (0..bytes.len(), f32::NEG_INFINITY);
             for range in windows(ends.len()) {
                 let from = if range.start == 0 {
@@ -188,12 +193,9 @@ impl Model {
                 } else {
                     ends[range.start - 1]
                 };
-                let mut counted = Counted::new(seen, &self.weights);
-                for &b in &buckets[from..ends[range.end - 1]] {
-                    counted.add(b);
-                }
-                let score = self.passage_score(counted.sum, counted.n);
-                drop(counted);
+                let (sum, n) =
+                    distinct_sum(&buckets[from..ends[range.end - 1]], marks, &self.weights);
+                let score = self.passage_score(sum, n);
                 if score > worst.1 {
                     worst = (
                         range.start * BLOCK..(range.end * BLOCK).min(bytes.len()),
@@ -254,63 +256,45 @@ impl Model {
     }
 }
 
+/// The number of weights (and buckets).
+const DIM: usize = 1 << DIM_BITS;
+
 thread_local! {
-    /// The buckets a passage has counted so far: one table per thread, cleared after each
-    /// passage (by `Counted`'s drop, so also when a scan unwinds) word by word where it was
-    /// marked, so that a scan neither allocates nor zeroes its 32 KiB.
-    static SEEN: std::cell::RefCell<Seen> = std::cell::RefCell::new(Seen {
-        marks: vec![0; (1 << DIM_BITS) / 64],
-        touched: Vec::new(),
+    /// What a thread reuses from one text to the next, so that a scan allocates nothing once
+    /// the thread has scored a text as long.
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch {
+        marks: Box::new([0; DIM / 64]),
+        buckets: Vec::new(),
     });
 }
 
-/// One bit per bucket, and the words of it that were marked (kept to clear them).
-struct Seen {
-    marks: Vec<u64>,
-    touched: Vec<u32>,
+struct Scratch {
+    /// One bit per bucket, all clear between passages.
+    marks: Box<[u64; DIM / 64]>,
+    /// The buckets of the text's n-grams, in order.
+    buckets: Vec<u32>,
 }
 
-/// A passage's distinct buckets as they are counted: their weights' sum and number. Marks
-/// each in `seen` and clears them again when dropped, so that no bucket stays marked for the
-/// next text the thread scores.
-struct Counted<'a> {
-    seen: &'a mut Seen,
-    weights: &'a [i16],
-    sum: i64,
-    n: u32,
-}
-
-impl<'a> Counted<'a> {
-    fn new(seen: &'a mut Seen, weights: &'a [i16]) -> Self {
-        Self {
-            seen,
-            weights,
-            sum: 0,
-            n: 0,
-        }
+/// The stored weights of the distinct buckets among `buckets` summed, and their number. Each
+/// is marked in `marks` as it is counted and all are cleared again before it returns (nothing
+/// between can fail: every index is masked into its table). Without a branch on whether a
+/// bucket was seen: half of a passage's n-grams are repeats, in no order a branch predictor
+/// learns.
+fn distinct_sum(buckets: &[u32], marks: &mut [u64; DIM / 64], weights: &[i16; DIM]) -> (i64, u32) {
+    let (mut sum, mut n) = (0i64, 0u32);
+    for &b in buckets {
+        let b = b as usize & (DIM - 1);
+        let (word, bit) = (b / 64, 1u64 << (b % 64));
+        let seen = marks[word];
+        let new = seen & bit == 0;
+        marks[word] = seen | bit;
+        sum += i64::from(new) * i64::from(weights[b]);
+        n += u32::from(new);
     }
-
-    /// Counts bucket `b` unless the passage has it already. Without a branch on whether it
-    /// has: half of a passage's n-grams are repeats, in no order a branch predictor learns.
-    #[inline(always)]
-    fn add(&mut self, b: u32) {
-        let (word, bit) = (b as usize / 64, 1u64 << (b % 64));
-        let marks = self.seen.marks[word];
-        let new = marks & bit == 0;
-        self.seen.marks[word] = marks | bit;
-        self.seen.touched.push(word as u32);
-        self.sum += i64::from(new) * i64::from(self.weights[b as usize]);
-        self.n += u32::from(new);
+    for &b in buckets {
+        marks[(b as usize & (DIM - 1)) / 64] = 0;
     }
-}
-
-impl Drop for Counted<'_> {
-    fn drop(&mut self) {
-        let Seen { marks, touched } = &mut *self.seen;
-        for word in touched.drain(..) {
-            marks[word as usize] = 0;
-        }
-    }
+    (sum, n)
 }
 
 /// The passages of a text the way the model reads them, as (bucket, value) pairs sorted by
@@ -318,7 +302,8 @@ impl Drop for Counted<'_> {
 /// buckets is one over the square root of their number, so `bias + Σ weight × value` is its
 /// score.
 pub fn passages(text: &str) -> Vec<Vec<(u32, f32)>> {
-    let (buckets, ends) = buckets_by_block(text.as_bytes());
+    let mut buckets = Vec::new();
+    let ends = buckets_by_block(text.as_bytes(), &mut buckets);
     windows(ends.len())
         .map(|range| {
             let from = if range.start == 0 {
@@ -335,9 +320,9 @@ pub fn passages(text: &str) -> Vec<Vec<(u32, f32)>> {
         .collect()
 }
 
-/// The buckets of the text's n-grams in order, and where each block's end in that list.
-fn buckets_by_block(bytes: &[u8]) -> (Vec<u32>, Vec<usize>) {
-    let mut buckets = Vec::with_capacity(bytes.len() * 3 / 2);
+/// The buckets of the text's n-grams in order, pushed onto `buckets`, and where each block's
+/// end in that list.
+fn buckets_by_block(bytes: &[u8], buckets: &mut Vec<u32>) -> Vec<usize> {
     let mut ends = vec![0usize; blocks(bytes.len())];
     // N-grams come in the order of their last byte, so each block's are together.
     ngrams(bytes, |_, end, bucket| {
@@ -347,7 +332,7 @@ fn buckets_by_block(bytes: &[u8]) -> (Vec<u32>, Vec<usize>) {
     for k in 1..ends.len() {
         ends[k] = ends[k].max(ends[k - 1]);
     }
-    (buckets, ends)
+    ends
 }
 
 fn blocks(len: usize) -> usize {
