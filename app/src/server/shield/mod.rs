@@ -6,6 +6,7 @@ mod disguise;
 pub mod mode;
 pub mod model;
 mod scanner;
+mod spacing;
 
 pub use disguise::fold;
 pub use mode::{ModeSetting, SETTING};

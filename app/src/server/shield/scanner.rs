@@ -2,6 +2,7 @@ use super::check_digits::Check;
 use super::disguise;
 use super::disguise::Disguise;
 use super::model::Model;
+use super::spacing;
 use crate::domain::alerts::Severity;
 use crate::domain::shield::{Detection, ScanResult};
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
@@ -86,7 +87,68 @@ pub struct Shield {
     /// The whole pack, for whether a text matches any rule.
     any: RegexSet,
     each: Vec<Regex>,
+    /// Whether each rule is proven to match an ASCII text's folded view wherever it matches
+    /// the text (`spacing.rs`).
+    survives_folding: Vec<bool>,
+    /// The rules not so proven, and their places in `rules`: all that an ASCII text as sent
+    /// is matched against when it has a folded view, since that view shows the others.
+    unproven: Option<Unproven>,
     model: Option<Model>,
+}
+
+/// The rules an ASCII text as sent is matched against when it has a folded view.
+struct Unproven {
+    /// The words one of which every match of these rules contains, when their syntax says
+    /// (looked for first: a search for words is many times as fast as the rules' automaton).
+    gate: Option<Regex>,
+    set: RegexSet,
+    ids: Vec<usize>,
+}
+
+impl Unproven {
+    fn new(rules: &[Rule], ids: Vec<usize>) -> Result<Option<Self>, RulePackError> {
+        if ids.is_empty() {
+            return Ok(None);
+        }
+        let words: Option<Vec<String>> = ids
+            .iter()
+            .map(|&i| spacing::required_words(&rules[i].pattern))
+            .try_fold(Vec::new(), |mut all, words| {
+                for word in words? {
+                    all.push(regex::escape(std::str::from_utf8(&word).ok()?));
+                }
+                Some(all)
+            });
+        let compile_error =
+            |e: regex::Error| RulePackError(format!("the rule set does not compile: {e}"));
+        let gate = words
+            .map(|words| {
+                RegexBuilder::new(&format!("(?i){}", words.join("|")))
+                    .unicode(false)
+                    .build()
+            })
+            .transpose()
+            .map_err(compile_error)?;
+        let set = RegexSetBuilder::new(ids.iter().map(|&i| &rules[i].pattern))
+            .unicode(false)
+            .dfa_size_limit(DFA_BYTES_PER_SET)
+            .build()
+            .map_err(compile_error)?;
+        Ok(Some(Self { gate, set, ids }))
+    }
+
+    /// The places in the pack of the rules that match `haystack`.
+    fn matches(&self, haystack: &[u8]) -> Vec<usize> {
+        if self.gate.as_ref().is_some_and(|g| !g.is_match(haystack)) || !self.set.is_match(haystack)
+        {
+            return Vec::new();
+        }
+        self.set
+            .matches(haystack)
+            .iter()
+            .map(|j| self.ids[j])
+            .collect()
+    }
 }
 
 /// The statistical model's detection: its id in the detections.
@@ -154,8 +216,21 @@ impl Shield {
             .dfa_size_limit(ANY_DFA_BYTES)
             .build()
             .map_err(|e| RulePackError(format!("the rule set does not compile: {e}")))?;
+        let survives_folding: Vec<bool> = pack
+            .rules
+            .iter()
+            .map(|r| spacing::survives_folding(&r.pattern))
+            .collect();
+        let unproven = Unproven::new(
+            &pack.rules,
+            (0..pack.rules.len())
+                .filter(|&i| !survives_folding[i])
+                .collect(),
+        )?;
         Ok(Self {
             any,
+            survives_folding,
+            unproven,
             version: pack.version,
             rules: pack.rules,
             sets,
@@ -211,49 +286,85 @@ impl Shield {
                 });
             }
         }
-        for view in views {
+        // An ASCII text whose folded view only collapsed its whitespace runs is matched
+        // against the rules not proven to survive folding; the others find on the folded view
+        // whatever they would find on the text, and are credited to the text when they match
+        // it too. A detection names the first view, in order, that shows it.
+        let folded_ascii = text.is_ascii()
+            && views
+                .get(1)
+                .is_some_and(|v| v.disguises == [Disguise::Unicode]);
+        let mut by_rule = Vec::new();
+        for (v, view) in views.iter().enumerate() {
             let haystack = view.text.as_bytes();
-            // Most text matches no rule, and an earliest-match search finds that sooner than
-            // the overlapping search that says which rules matched: first the whole pack, then
-            // each set.
-            if !self.any.is_match(haystack) {
+            let matched: Vec<usize> = if v == 0 && folded_ascii {
+                self.unproven
+                    .as_ref()
+                    .map_or_else(Vec::new, |u| u.matches(haystack))
+            } else if self.any.is_match(haystack) {
+                // Most text matches no rule, and an earliest-match search finds that sooner
+                // than the overlapping search that says which rules matched: first the whole
+                // pack, then each set.
+                self.sets
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, set)| set.is_match(haystack))
+                    .flat_map(|(k, set)| {
+                        set.matches(haystack)
+                            .into_iter()
+                            .map(move |j| k * RULES_PER_SET + j)
+                    })
+                    .collect()
+            } else {
                 continue;
-            }
-            let matched = self.sets.iter().enumerate().flat_map(|(k, set)| {
-                set.is_match(haystack)
-                    .then(|| set.matches(haystack))
-                    .into_iter()
-                    .flatten()
-                    .map(move |j| k * RULES_PER_SET + j)
-            });
+            };
             for i in matched {
-                let rule = &self.rules[i];
                 if found[i] {
                     continue;
                 }
-                let matches = match rule.check {
-                    None => self.each[i].find_iter(haystack).count().max(1),
-                    Some(check) => self.each[i]
-                        .find_iter(haystack)
-                        .filter(|m| check.accepts(m.as_bytes()))
-                        .count(),
+                let on_text = if v == 1 && folded_ascii && self.survives_folding[i] {
+                    self.count(i, text.as_bytes())
+                } else {
+                    0
+                };
+                let (at, matches) = if on_text > 0 {
+                    (0, on_text)
+                } else {
+                    (v, self.count(i, haystack))
                 };
                 if matches == 0 {
                     continue;
                 }
                 found[i] = true;
-                detections.push(Detection {
-                    rule: rule.id.clone(),
-                    category: rule.category.clone(),
-                    severity: rule.severity,
-                    confidence: rule.confidence,
-                    matches: u32::try_from(matches).unwrap_or(u32::MAX),
-                    revealed_by: revealed_by(&view.disguises),
-                    features: Vec::new(),
-                });
+                let rule = &self.rules[i];
+                by_rule.push((
+                    (at, i),
+                    Detection {
+                        rule: rule.id.clone(),
+                        category: rule.category.clone(),
+                        severity: rule.severity,
+                        confidence: rule.confidence,
+                        matches: u32::try_from(matches).unwrap_or(u32::MAX),
+                        revealed_by: revealed_by(&views[at].disguises),
+                        features: Vec::new(),
+                    },
+                ));
             }
         }
+        by_rule.sort_by_key(|(at, _)| *at);
+        detections.extend(by_rule.into_iter().map(|(_, d)| d));
         ScanResult::judge(detections)
+    }
+
+    /// How often rule `i` matches `haystack` (passing its check, if it has one).
+    fn count(&self, i: usize, haystack: &[u8]) -> usize {
+        match self.rules[i].check {
+            None => self.each[i].find_iter(haystack).count(),
+            Some(check) => self.each[i]
+                .find_iter(haystack)
+                .filter(|m| check.accepts(m.as_bytes()))
+                .count(),
+        }
     }
 }
 
@@ -537,5 +648,39 @@ mod tests {
         );
         assert!(err(pack(&twice)).contains("used twice"));
         assert!(err("not json".into()).starts_with("the rule pack is not valid JSON"));
+    }
+
+    /// Matching only the unproven rules on an ASCII text as sent finds what matching every
+    /// rule on it finds: the same detections, counts, order and `revealed_by`, on the pack's
+    /// examples with their spaces turned into runs of whitespace and run together.
+    #[test]
+    fn the_folded_view_stands_in_for_the_text_without_changing_a_scan() {
+        let shield = Shield::builtin();
+        let mut every_rule_on_the_text = Shield::builtin();
+        every_rule_on_the_text.survives_folding = vec![false; shield.rules.len()];
+        every_rule_on_the_text.unproven =
+            Unproven::new(&shield.rules, (0..shield.rules.len()).collect()).unwrap();
+        assert!(shield.survives_folding.iter().any(|p| *p));
+        let pack: Pack = serde_json::from_str(BUILTIN_RULES).unwrap();
+        let examples: Vec<&str> = pack
+            .rules
+            .iter()
+            .flat_map(|r| [r.examples.hit.as_str(), r.examples.near_miss.as_str()])
+            .collect();
+        let runs = ["\n", "  ", "\t\n ", " \r\n", "\x0b", "\x0c  "];
+        let mut compared = 0;
+        for (k, pair) in examples.windows(2).enumerate() {
+            let run = runs[k % runs.len()];
+            for text in [
+                pair[0].replace(' ', run),
+                format!("{}{run}{}", pair[0], pair[1]),
+                format!("{run}{}\n\n{}{run}", pair[0].replace(' ', "\n"), pair[1]),
+            ] {
+                let (a, b) = (shield.scan(&text), every_rule_on_the_text.scan(&text));
+                assert_eq!(a, b, "{text:?}");
+                compared += usize::from(text.is_ascii() && !a.detections.is_empty());
+            }
+        }
+        assert!(compared > 100, "{compared}");
     }
 }
