@@ -20,11 +20,10 @@
 //! every match of it must contain (`required_words`) are looked for first.
 
 use regex_syntax::hir::{Class, Hir, HirKind, Look};
-use std::collections::BTreeSet;
-
 /// Positions a rule's automaton may have before the proof gives up (and the rule is matched
-/// on the text as sent): bounded repetitions are unrolled.
-const MAX_POSITIONS: usize = 20_000;
+/// on the text as sent): bounded repetitions are unrolled, and the proof keeps a bit per pair
+/// of positions.
+const MAX_POSITIONS: usize = 4096;
 
 /// The bytes `fold` collapses: ASCII whitespace and the vertical tab, exactly `\s` in a rule
 /// compiled without Unicode.
@@ -138,25 +137,47 @@ fn fixed_word(hir: &Hir) -> Option<Vec<u8>> {
 /// follow which, and which may read whitespace.
 #[derive(Default)]
 struct Positions {
-    follow: Vec<BTreeSet<usize>>,
+    follow: Vec<Vec<usize>>,
     reads_space: Vec<bool>,
 }
 
 /// A part of the regex: the positions it may start and end with, and whether it may match
 /// nothing.
 struct Part {
-    first: BTreeSet<usize>,
-    last: BTreeSet<usize>,
+    first: Vec<usize>,
+    last: Vec<usize>,
     nullable: bool,
 }
 
 impl Part {
     fn empty() -> Self {
         Self {
-            first: BTreeSet::new(),
-            last: BTreeSet::new(),
+            first: Vec::new(),
+            last: Vec::new(),
             nullable: true,
         }
+    }
+}
+
+/// A set of positions, a bit each.
+#[derive(Clone)]
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn of(n: usize, members: &[usize]) -> Self {
+        let mut bits = Self(vec![0; n.div_ceil(64)]);
+        for &p in members {
+            bits.0[p / 64] |= 1 << (p % 64);
+        }
+        bits
+    }
+
+    fn has(&self, p: usize) -> bool {
+        self.0[p / 64] & (1 << (p % 64)) != 0
+    }
+
+    fn is_subset(&self, of: &Self) -> bool {
+        self.0.iter().zip(&of.0).all(|(a, b)| a & !b == 0)
     }
 }
 
@@ -169,12 +190,12 @@ impl Positions {
         if self.follow.len() >= MAX_POSITIONS {
             return None;
         }
-        self.follow.push(BTreeSet::new());
+        self.follow.push(Vec::new());
         self.reads_space.push(reads_space);
         let p = self.follow.len() - 1;
         Some(Part {
-            first: BTreeSet::from([p]),
-            last: BTreeSet::from([p]),
+            first: vec![p],
+            last: vec![p],
             nullable: false,
         })
     }
@@ -299,21 +320,24 @@ impl Positions {
     /// Whether, wherever two positions that may read whitespace follow each other, one of
     /// them can be left out of any match through them.
     fn proves_folding_closed(&self, whole: &Part) -> bool {
-        let mut precede = vec![BTreeSet::new(); self.follow.len()];
+        let n = self.follow.len();
+        let mut precede = vec![Vec::new(); n];
         for (p, next) in self.follow.iter().enumerate() {
             for &q in next {
-                precede[q].insert(p);
+                precede[q].push(p);
             }
         }
+        let follow: Vec<Bits> = self.follow.iter().map(|f| Bits::of(n, f)).collect();
+        let precede: Vec<Bits> = precede.iter().map(|f| Bits::of(n, f)).collect();
+        let (first, last) = (Bits::of(n, &whole.first), Bits::of(n, &whole.last));
         self.follow.iter().enumerate().all(|(p, next)| {
             next.iter().all(|&q| {
                 if !(self.reads_space[p] && self.reads_space[q]) {
                     return true;
                 }
-                let without_q = self.follow[q].is_subset(&self.follow[p])
-                    && (!whole.last.contains(&q) || whole.last.contains(&p));
-                let without_p = precede[p].is_subset(&precede[q])
-                    && (!whole.first.contains(&p) || whole.first.contains(&q));
+                let without_q = follow[q].is_subset(&follow[p]) && (!last.has(q) || last.has(p));
+                let without_p =
+                    precede[p].is_subset(&precede[q]) && (!first.has(p) || first.has(q));
                 without_q || without_p
             })
         })
