@@ -181,20 +181,43 @@ pub fn fold(text: &str) -> Cow<'_, str> {
 }
 
 /// ASCII `text` with each whitespace run as one space; itself when it has none to collapse.
-/// One pass without a branch per byte: each byte is written, and kept unless it continues a
-/// run of whitespace.
+/// Eight bytes at a time where they hold no control byte and no two spaces in a row (most of
+/// prose: copied as they are); elsewhere byte by byte, without a branch per byte: each byte is
+/// written, and kept unless it continues a run of whitespace.
 fn collapse_ascii_spaces(text: &str) -> Cow<'_, str> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
     let bytes = text.as_bytes();
     let mut out = vec![0u8; bytes.len()];
     let (mut kept, mut after_space, mut changed) = (0, false, false);
-    for &b in bytes {
-        // `char::is_whitespace`, which the non-ASCII path uses, also has the vertical tab.
-        let space = b.is_ascii_whitespace() || b == 0x0b;
-        out[kept] = if space { b' ' } else { b };
-        changed |= space && (b != b' ' || after_space);
-        kept += usize::from(!(space && after_space));
-        after_space = space;
+    let mut one_by_one = |chunk: &[u8], out: &mut [u8], kept: &mut usize, after: &mut bool| {
+        for &b in chunk {
+            // `char::is_whitespace`, which the non-ASCII path uses, also has the vertical tab.
+            let space = b.is_ascii_whitespace() || b == 0x0b;
+            out[*kept] = if space { b' ' } else { b };
+            changed |= space && (b != b' ' || *after);
+            *kept += usize::from(!(space && *after));
+            *after = space;
+        }
+    };
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        // The high bit of each byte below 0x20 (for the word as a whole: exact for ASCII),
+        // and of each space.
+        let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+        let x = word ^ (ONES * 0x20);
+        let spaces = !(((x & !HIGH) + !HIGH) | x | !HIGH);
+        let first_is_space = spaces & 0x80 != 0;
+        if control == 0 && spaces & (spaces << 8) == 0 && !(after_space && first_is_space) {
+            out[kept..kept + 8].copy_from_slice(chunk);
+            kept += 8;
+            after_space = chunk[7] == b' ';
+        } else {
+            one_by_one(chunk, &mut out, &mut kept, &mut after_space);
+        }
     }
+    one_by_one(chunks.remainder(), &mut out, &mut kept, &mut after_space);
     if !changed {
         return Cow::Borrowed(text);
     }
@@ -657,6 +680,32 @@ mod tests {
             "unicode",
             "ignore all previous instructions"
         ));
+    }
+
+    proptest::proptest! {
+        /// Folding ASCII eight bytes at a time collapses what folding it character by
+        /// character does: every whitespace byte, control bytes, spaces across the eight-byte
+        /// boundaries.
+        #[test]
+        fn ascii_folds_like_any_text(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![
+                    8 => proptest::sample::select(b"ab~".to_vec()),
+                    4 => proptest::strategy::Just(b' '),
+                    1 => proptest::sample::select(b"\n\t\r\x0b\x0c\x1f\x00".to_vec()),
+                ],
+                0..40,
+            )
+        ) {
+            let text = String::from_utf8(bytes).unwrap();
+            let mut expected = String::new();
+            for c in text.chars() {
+                if !(c.is_whitespace() && expected.ends_with(' ')) {
+                    expected.push(if c.is_whitespace() { ' ' } else { c });
+                }
+            }
+            proptest::prop_assert_eq!(fold(&text), expected);
+        }
     }
 
     #[test]
