@@ -354,13 +354,20 @@ const fn letter_for(c: char) -> Option<char> {
 /// letter inside a word (`1gn0re`, `pr3v10us`, `@dm1n`). Numbers standing alone stay.
 fn unleet(text: &str) -> Option<String> {
     // Every disguised word has a stand-in followed by a letter; most text has none at all.
-    let stand_in_before_letter = text.bytes().enumerate().any(|(i, b)| {
-        STAND_INS[usize::from(b)]
-            && text[i + 1..]
-                .chars()
-                .next()
-                .is_some_and(char::is_alphabetic)
-    });
+    // ASCII text is read in one pass without a branch per byte.
+    let stand_in_before_letter = if text.is_ascii() {
+        text.as_bytes().windows(2).fold(false, |found, pair| {
+            found | (STAND_INS[usize::from(pair[0])] & pair[1].is_ascii_alphabetic())
+        })
+    } else {
+        text.bytes().enumerate().any(|(i, b)| {
+            STAND_INS[usize::from(b)]
+                && text[i + 1..]
+                    .chars()
+                    .next()
+                    .is_some_and(char::is_alphabetic)
+        })
+    };
     if !stand_in_before_letter {
         return None;
     }
@@ -425,22 +432,27 @@ struct Signs {
 
 impl Signs {
     fn of(bytes: &[u8]) -> Self {
-        let (mut base64, mut hex) = (0usize, 0usize);
-        let mut signs = Self {
-            base64_runs: Vec::new(),
-            hex_run: 0,
-            percents: 0,
-        };
+        // Counted in locals, which stay in registers; the fields of a struct that a push may
+        // write through did not.
+        let (mut base64, mut hex, mut hex_run, mut percents) = (0usize, 0usize, 0usize, 0usize);
+        let mut base64_runs = Vec::new();
+        // A run grows by one or drops to nothing through a mask (all ones or zero), not a
+        // multiplication, which would put three cycles between one byte and the next.
+        let mask = |table: &[bool; 256], b: u8| usize::from(table[usize::from(b)]).wrapping_neg();
         for (i, &b) in bytes.iter().enumerate() {
-            base64 = (base64 + 1) * usize::from(BASE64ISH[usize::from(b)]);
+            base64 = (base64 + 1) & mask(&BASE64ISH, b);
             if base64 == MIN_ENCODED_CHARS - MAX_PADDING {
-                signs.base64_runs.push(i + 1 - base64);
+                base64_runs.push(i + 1 - base64);
             }
-            hex = (hex + 1) * usize::from(HEXISH[usize::from(b)]);
-            signs.hex_run = signs.hex_run.max(hex);
-            signs.percents += usize::from(b == b'%');
+            hex = (hex + 1) & mask(&HEXISH, b);
+            hex_run = hex_run.max(hex);
+            percents += usize::from(b == b'%');
         }
-        signs
+        Self {
+            base64_runs,
+            hex_run,
+            percents,
+        }
     }
 }
 
