@@ -31,15 +31,20 @@ fn is_space_byte(b: u8) -> bool {
     b.is_ascii_whitespace() || b == 0x0b
 }
 
-/// Whether every match `pattern` (compiled on bytes, without Unicode) has in an ASCII text
-/// it also has in the text's folded view. `false` when it cannot be proven.
-pub fn survives_folding(pattern: &str) -> bool {
-    let Ok(hir) = regex_syntax::ParserBuilder::new()
+/// `pattern` as the scanner compiles it: on bytes, without Unicode.
+fn parse(pattern: &str) -> Option<Hir> {
+    regex_syntax::ParserBuilder::new()
         .unicode(false)
         .utf8(false)
         .build()
         .parse(pattern)
-    else {
+        .ok()
+}
+
+/// Whether every match `pattern` (compiled on bytes, without Unicode) has in an ASCII text
+/// it also has in the text's folded view. `false` when it cannot be proven.
+pub fn survives_folding(pattern: &str) -> bool {
+    let Some(hir) = parse(pattern) else {
         return false;
     };
     let mut automaton = Positions::default();
@@ -52,13 +57,7 @@ pub fn survives_folding(pattern: &str) -> bool {
 /// Words (lowercase; matched without regard to case) of which every match of `pattern` contains
 /// at least one; `None` when no such words are found in its syntax.
 pub fn required_words(pattern: &str) -> Option<Vec<Vec<u8>>> {
-    let hir = regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .build()
-        .parse(pattern)
-        .ok()?;
-    required(&hir)
+    required(&parse(pattern)?)
 }
 
 fn required(hir: &Hir) -> Option<Vec<Vec<u8>>> {
