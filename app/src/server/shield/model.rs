@@ -177,34 +177,40 @@ impl Model {
     /// The worst passage's bytes, and its score.
     fn worst(&self, text: &str) -> (std::ops::Range<usize>, f32) {
         let bytes = text.as_bytes();
-        SCRATCH.with_borrow_mut(|Scratch { marks, buckets }| {
-            buckets.clear();
-            if blocks(bytes.len()) <= PASSAGE_BLOCKS {
-                // One passage (most texts).
-                ngram_buckets(bytes, buckets);
-                let (sum, n) = distinct_sum(buckets, marks, &self.weights);
-                return (0..bytes.len(), self.passage_score(sum, n));
-            }
-            let ends = buckets_by_block(bytes, buckets);
-            let mut worst = (0..bytes.len(), f32::NEG_INFINITY);
-            for range in windows(ends.len()) {
-                let from = if range.start == 0 {
-                    0
-                } else {
-                    ends[range.start - 1]
-                };
-                let (sum, n) =
-                    distinct_sum(&buckets[from..ends[range.end - 1]], marks, &self.weights);
-                let score = self.passage_score(sum, n);
-                if score > worst.1 {
-                    worst = (
-                        range.start * BLOCK..(range.end * BLOCK).min(bytes.len()),
-                        score,
-                    );
+        SCRATCH.with_borrow_mut(
+            |Scratch {
+                 marks,
+                 buckets,
+                 words,
+             }| {
+                buckets.clear();
+                if blocks(bytes.len()) <= PASSAGE_BLOCKS {
+                    // One passage (most texts).
+                    ngram_buckets(bytes, words, buckets);
+                    let (sum, n) = distinct_sum(buckets, marks, &self.weights);
+                    return (0..bytes.len(), self.passage_score(sum, n));
                 }
-            }
-            worst
-        })
+                let ends = buckets_by_block(bytes, buckets);
+                let mut worst = (0..bytes.len(), f32::NEG_INFINITY);
+                for range in windows(ends.len()) {
+                    let from = if range.start == 0 {
+                        0
+                    } else {
+                        ends[range.start - 1]
+                    };
+                    let (sum, n) =
+                        distinct_sum(&buckets[from..ends[range.end - 1]], marks, &self.weights);
+                    let score = self.passage_score(sum, n);
+                    if score > worst.1 {
+                        worst = (
+                            range.start * BLOCK..(range.end * BLOCK).min(bytes.len()),
+                            score,
+                        );
+                    }
+                }
+                worst
+            },
+        )
     }
 
     /// `bias + Σ weight / √n` over a passage's `n` distinct buckets, whose weights as stored
@@ -265,14 +271,17 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch {
         marks: Box::new([0; DIM / 64]),
         buckets: Vec::new(),
+        words: Vec::new(),
     });
 }
 
 struct Scratch {
     /// One bit per bucket, all clear between passages.
     marks: Box<[u64; DIM / 64]>,
-    /// The buckets of the text's n-grams, in order.
+    /// The buckets of the text's n-grams.
     buckets: Vec<u32>,
+    /// The hashes of the text's words, in order (`ngram_buckets`).
+    words: Vec<u64>,
 }
 
 /// The stored weights of the distinct buckets among `buckets` summed, and their number. Each
@@ -374,7 +383,7 @@ const fn is_word_byte(b: u8) -> bool {
 /// a fraction of the cost: no branch depends on where a word ends (prose ends one every few
 /// bytes, in no order a branch predictor learns), and each word's hash is set down as it
 /// ends, without a call.
-fn ngram_buckets(text: &[u8], out: &mut Vec<u32>) {
+fn ngram_buckets(text: &[u8], words: &mut Vec<u64>, out: &mut Vec<u32>) {
     out.reserve(text.len() * 2 + 1);
     let mut window: u32 = 0;
     let mut filled = 0usize;
@@ -391,20 +400,18 @@ fn ngram_buckets(text: &[u8], out: &mut Vec<u32>) {
             out.push(bucket(CHAR4, u64::from(window)));
         }
     }
-    WORD_ENDS.with_borrow_mut(|ends| {
-        // A word ends at most every other byte, and once more at the end of each half.
-        ends.clear();
-        ends.resize(text.len() / 2 + 4, 0);
-        let n = word_hashes(text, ends);
-        let ends = &ends[..n];
-        out.extend(ends.iter().map(|&h| bucket(UNIGRAM, h)));
-        out.extend(ends.windows(2).map(|pair| {
-            bucket(
-                BIGRAM,
-                pair[0].wrapping_mul(FNV_PRIME).rotate_left(17) ^ pair[1],
-            )
-        }));
-    });
+    // A word ends at most every other byte, and once more at the end of each half.
+    words.clear();
+    words.resize(text.len() / 2 + 4, 0);
+    let n = word_hashes(text, words);
+    let words = &words[..n];
+    out.extend(words.iter().map(|&h| bucket(UNIGRAM, h)));
+    out.extend(words.windows(2).map(|pair| {
+        bucket(
+            BIGRAM,
+            pair[0].wrapping_mul(FNV_PRIME).rotate_left(17) ^ pair[1],
+        )
+    }));
 }
 
 /// The hashes of `text`'s words, in order, written to `ends` (at least `text.len() / 2 + 4`
@@ -492,11 +499,6 @@ static FOLDED: [u8; 256] = {
     }
     table
 };
-
-thread_local! {
-    /// The hashes of a text's words, in order, as `ngram_buckets` finds them.
-    static WORD_ENDS: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
-}
 
 /// Calls `emit(start, end, bucket)` for every n-gram of `text`: the byte range it covers and
 /// the bucket it hashes into. Words first end where a word ends; a 4-gram where its last
@@ -665,7 +667,7 @@ mod tests {
             let mut expected = Vec::new();
             ngrams(text.as_bytes(), |_, _, b| expected.push(b));
             let mut got = Vec::new();
-            ngram_buckets(text.as_bytes(), &mut got);
+            ngram_buckets(text.as_bytes(), &mut Vec::new(), &mut got);
             expected.sort_unstable();
             got.sort_unstable();
             proptest::prop_assert_eq!(got, expected);
