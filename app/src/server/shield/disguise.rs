@@ -364,13 +364,12 @@ fn unleet(text: &str) -> Option<String> {
     {
         return None;
     }
+    // A stand-in is ASCII, so the next character starts right after it.
     let letter_after = |i: usize| {
-        bytes.get(i + 1).is_some_and(u8::is_ascii_alphabetic)
-            || (bytes.get(i + 1).is_some_and(|b| *b >= 0x80)
-                && text[i + 1..]
-                    .chars()
-                    .next()
-                    .is_some_and(char::is_alphabetic))
+        text[i + 1..]
+            .chars()
+            .next()
+            .is_some_and(char::is_alphabetic)
     };
     // Made at the first disguised word, with the text before it.
     let mut out: Option<String> = None;
