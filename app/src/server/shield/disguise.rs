@@ -410,8 +410,75 @@ fn unleet(text: &str) -> Option<String> {
 
 /// Whether a word is leetspeak: a stand-in followed by a letter (`1gn0re`, `4ll`,
 /// `pr3v10u5`), so that `Q3`, `mp3`, `2024` and `$15` are left alone; a word of more stand-ins
-/// than letters, or longer than any word, is a hash, a token or an id.
+/// than letters, or longer than any word, is a hash, a token or an id. So is an e-mail
+/// address, and a number with its unit or ordinal (`20th`, `128GB`, `5pm`, `19th-century`):
+/// one 2 KB English prompt in fourteen had one, and each cost a whole extra view.
 fn is_leet_word(body: &str) -> bool {
+    let core = body.trim_matches(|c: char| !c.is_alphanumeric() && letter_for(c).is_none());
+    !is_email(core)
+        && !core
+            .split(['-', '/'])
+            .filter(|part| has_stand_in_before_letter(part))
+            .all(is_number_with_unit)
+        && reads_as_leet(body)
+}
+
+fn has_stand_in_before_letter(part: &str) -> bool {
+    part.chars()
+        .zip(part.chars().skip(1))
+        .any(|(a, b)| letter_for(a).is_some() && b.is_alphabetic())
+}
+
+/// `name@domain.tld`.
+fn is_email(word: &str) -> bool {
+    word.split_once('@').is_some_and(|(name, domain)| {
+        !name.is_empty()
+            && domain.rsplit_once('.').is_some_and(|(host, tld)| {
+                !host.is_empty()
+                    && tld.len() >= 2
+                    && tld.bytes().all(|b| b.is_ascii_alphabetic())
+                    && host
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+            })
+    })
+}
+
+/// The units and suffixes a number is written with (lower case): `90s`, `5pm`, `128gb`.
+const UNITS: [&str; 27] = [
+    "s", "am", "pm", "k", "m", "g", "b", "x", "d", "l", "kb", "mb", "gb", "tb", "px", "ms", "hz",
+    "khz", "mhz", "ghz", "mm", "cm", "km", "mg", "kg", "ml", "yrs",
+];
+
+/// Digits (with `.` or `,` between them) and then a unit, or an ordinal's own suffix
+/// (`1st`, `22nd`, `13th`; `4nd` stays leetspeak).
+fn is_number_with_unit(part: &str) -> bool {
+    let split = part
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ','))
+        .unwrap_or(part.len());
+    let (number, suffix) = part.split_at(split);
+    let digits = number.trim_end_matches(['.', ',']);
+    if !digits.starts_with(|c: char| c.is_ascii_digit())
+        || !digits.ends_with(|c: char| c.is_ascii_digit())
+        || suffix.is_empty()
+        || !suffix.bytes().all(|b| b.is_ascii_alphabetic())
+    {
+        return false;
+    }
+    let suffix = suffix.to_ascii_lowercase();
+    let last = digits.as_bytes()[digits.len() - 1];
+    let teen = digits.len() >= 2 && digits.as_bytes()[digits.len() - 2] == b'1';
+    let ordinal = match (teen, last) {
+        (false, b'1') => "st",
+        (false, b'2') => "nd",
+        (false, b'3') => "rd",
+        _ => "th",
+    };
+    suffix == ordinal || UNITS.contains(&suffix.as_str())
+}
+
+/// A stand-in followed by a letter, no more stand-ins than letters, and the length of a word.
+fn reads_as_leet(body: &str) -> bool {
     let (mut chars, mut letters, mut stand_ins) = (0, 0, 0);
     let mut stand_in_before_letter = false;
     let mut after_stand_in = false;
@@ -812,6 +879,25 @@ mod tests {
         );
         // A sentence ending in `!` is not `i`.
         assert!(revealed("Great work!").is_empty());
+    }
+
+    #[test]
+    fn numbers_with_units_or_ordinals_and_email_addresses_are_not_leetspeak() {
+        assert!(revealed(
+            "On the 21st of May the 19th-century mill (2-11yrs) got 128GB, a 2.5L tank and 5G \
+             at 5pm, as in the 1990s; write to jo.doe@example.com or ask RankLLaMA-13B"
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn a_stand_in_that_is_no_ordinal_or_unit_is_still_read() {
+        // `4nd` is no ordinal (`2nd` is), `4ll` no unit, and `@dm1n` no e-mail address.
+        assert!(has(
+            "n0w 4nd 1gn0re 4ll, then the 2nd: @dm1n",
+            "leetspeak",
+            "now and ignore all, then the 2nd: admin"
+        ));
     }
 
     #[test]
