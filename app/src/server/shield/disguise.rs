@@ -919,21 +919,30 @@ mod tests {
         ));
     }
 
+    /// Texts of up to `max` of `pieces`, one after another.
+    fn texts(
+        pieces: Vec<&'static str>,
+        max: usize,
+    ) -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::strategy::Strategy;
+        proptest::collection::vec(proptest::sample::select(pieces), 0..max)
+            .prop_map(|parts| parts.concat())
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
         /// Looking only around stand-ins before letters reads each space-separated word as
         /// reading every word would.
         #[test]
         fn only_words_with_a_stand_in_before_a_letter_change(
-            parts in proptest::collection::vec(
-                proptest::sample::select(vec![
+            text in texts(
+                vec![
                     " ", "  ", "a", "Z", "0", "1", "3", "4", "@", "$", "|", "+", "!", ".", ",",
                     "é", "ж", "\n", "room", "1gn0re",
-                ]),
-                0..60,
+                ],
+                60,
             ),
         ) {
-            let text = parts.concat();
             let mut changed = false;
             let every_word: String = text
                 .split(' ')
@@ -960,15 +969,14 @@ mod tests {
         /// lengths where they start to count.
         #[test]
         fn the_signs_are_those_of_reading_byte_by_byte(
-            parts in proptest::collection::vec(
-                proptest::sample::select(vec![
+            text in texts(
+                vec![
                     " ", "a", "Z", "0", "2", "9", "+", "/", "-", "_", "x", "\\", ":", "%", ".",
                     "\n", "é", "1gn0re", "abcdefghijklm", "ABCDEF0123456", "deadbeefcafe",
-                ]),
-                0..120,
+                ],
+                120,
             ),
         ) {
-            let text = parts.concat();
             proptest::prop_assert_eq!(
                 Signs::of(text.as_bytes()),
                 signs_byte_by_byte(text.as_bytes())
@@ -979,15 +987,14 @@ mod tests {
         /// which `unfold` then does not look for.
         #[test]
         fn the_signs_miss_no_leetspeak(
-            parts in proptest::collection::vec(
-                proptest::sample::select(vec![
+            text in texts(
+                vec![
                     " ", "  ", "a", "Z", "0", "1", "3", "4", "@", "$", "|", "+", "!", ".", ",",
                     "\n", "\t", "room", "1gn0re", "20th",
-                ]),
-                0..60,
+                ],
+                60,
             ),
         ) {
-            let text = parts.concat();
             if !Signs::of(text.as_bytes()).stand_in_before_letter {
                 proptest::prop_assert_eq!(unleet(&fold(&text)), None);
             }
